@@ -1,0 +1,88 @@
+"""Command line: the GUI by default, and headless commands that scripts and tests rely on.
+
+Each area owns its subcommands in a ``commands`` module with ``register(subparsers)``; this module
+only parses, dispatches and turns failures into exit codes:
+
+* 0 success;
+* 2 a mistake the user can fix (``UserError`` or a bad option): one line on stderr, no traceback;
+* 1 an internal failure: one line on stderr pointing at the log file, traceback in the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from desktop_app import __version__
+from desktop_app.errors import UserError
+from desktop_app.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so bad options get our one-line format."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message[0].upper()}{message[1:]}.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every area's subcommands registered."""
+    from desktop_app.engine import commands as engine_commands
+
+    parser = _Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.set_defaults(func=_run_gui)
+    engine_commands.register(sub)
+    for module in _optional_command_modules():
+        module.register(sub)
+    return parser
+
+
+def _optional_command_modules() -> list:
+    """Areas that add commands of their own (store, models), imported only if present."""
+    import importlib
+
+    modules = []
+    for name in ("desktop_app.store.commands", "desktop_app.models.commands"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from desktop_app.app import run_gui
+
+    return run_gui()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and ``python -m desktop_app``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    log_path = setup_logging()
+    try:
+        args = build_parser().parse_args(argv or ["gui"])
+        if not getattr(args, "func", None):
+            raise UserError("Choose a command; see --help.")
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("internal failure running %s", argv)
+        print(
+            f"error: an internal error stopped the command; details are in {log_path}",
+            file=sys.stderr,
+        )
+        return 1

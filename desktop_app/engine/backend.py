@@ -1,0 +1,478 @@
+"""The one module that talks to llama.cpp: load a Gemma 3 GGUF and its projector, and generate.
+
+Runs only inside the engine process (``process.py``); the app never imports it.  It drives
+llama-cpp-python's low-level and mtmd bindings directly instead of ``Llama`` and its chat
+handlers, because those reset the context and re-encode every image on every turn.  Here the KV
+cache holds what was evaluated last, a new turn evaluates only what differs (longest common prefix
+over tokens and image identities), and encoded images are kept by content hash.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import llama_cpp
+import numpy as np
+from llama_cpp import mtmd_cpp as mtmd
+
+from desktop_app.engine import prompt
+from desktop_app.engine.images import PreparedImage
+from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
+from desktop_app.errors import UserError
+from desktop_app.settings import GenerationSettings, RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+N_BATCH = 512
+"""Prompt tokens per llama_decode; also bounds one image's tokens (Gemma 3 uses 256)."""
+EMBEDDING_CACHE_IMAGES = 32
+
+# What one KV position holds: a text token id, or (image hash, index within the image).
+Key = Union[int, tuple[str, int]]
+
+
+class Cancelled(Exception):
+    """The user stopped the reply while the prompt or an image was being evaluated."""
+
+
+@dataclass
+class _TextSpan:
+    tokens: list[int]
+
+
+@dataclass
+class _ImageSpan:
+    chunk: ctypes.c_void_p
+    sha256: str
+    n_tokens: int
+
+
+_Span = Union[_TextSpan, _ImageSpan]
+
+
+def _silence_native_logs() -> None:
+    """llama.cpp prints every tensor at load; keep warnings and errors, in our log."""
+
+    @llama_cpp.llama_log_callback
+    def _callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+            log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    global _LOG_CALLBACK  # the C side keeps only a pointer: keep the object alive
+    _LOG_CALLBACK = _callback
+    llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+    mtmd.mtmd_log_set(_callback, ctypes.c_void_p(0))
+    mtmd.mtmd_helper_log_set(_callback, ctypes.c_void_p(0))
+
+
+_LOG_CALLBACK = None
+
+
+def backend_name(n_gpu_layers: int) -> str:
+    """Which compute backend replies run on: "CUDA", "Metal", "Vulkan" or "CPU"."""
+    if n_gpu_layers != 0 and llama_cpp.llama_supports_gpu_offload():
+        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        for name in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL"):
+            if name.upper() in info.upper():
+                return name
+        return "GPU"
+    return "CPU"
+
+
+class LlamaBackend:
+    """A loaded model (+ projector) and the KV cache of the conversation evaluated last."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        mmproj_path: Path | None,
+        runtime: RuntimeSettings,
+        is_cancelled: Callable[[], bool],
+    ) -> None:
+        _silence_native_logs()
+        llama_cpp.llama_backend_init()
+        self._is_cancelled = is_cancelled
+        self.runtime = runtime
+        started = time.perf_counter()
+
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = 999 if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
+        self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
+        if not self._model:
+            raise UserError(
+                f"llama.cpp could not load {model_path.name}: the file is damaged, is not a "
+                "Gemma 3 model, or there is not enough memory for it."
+            )
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+
+        ctx_params = llama_cpp.llama_context_default_params()
+        ctx_params.n_ctx = runtime.n_ctx
+        ctx_params.n_batch = N_BATCH
+        ctx_params.n_ubatch = N_BATCH
+        ctx_params.n_threads = runtime.n_threads
+        ctx_params.n_threads_batch = runtime.n_threads
+        ctx_params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if runtime.flash_attn
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
+        # A full-size cache for the sliding-window layers makes trimming the KV cache back to any
+        # common prefix exact (ENGINE-FACTS: with the reduced cache a deep trim gives wrong logits).
+        ctx_params.swa_full = True
+        self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
+        if not self._ctx:
+            llama_cpp.llama_model_free(self._model)
+            raise UserError(
+                f"There is not enough memory for a {runtime.n_ctx}-token context with "
+                f"{model_path.name}; choose a smaller context size."
+            )
+        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        # Checked by ggml before every graph node: installed only while the prompt or an image
+        # is evaluated, since a Python call per node would tax every generated token.
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self._is_cancelled()))
+
+        self._mtmd = None
+        if mmproj_path is not None:
+            params = mtmd.mtmd_context_params_default()
+            params.use_gpu = runtime.n_gpu_layers != 0
+            params.n_threads = runtime.n_threads
+            params.print_timings = False
+            params.warmup = False
+            params.media_marker = prompt.MEDIA_MARKER.encode()
+            params.flash_attn_type = ctx_params.flash_attn_type
+            self._mtmd = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), self._model, params)
+            if not self._mtmd:
+                self.close()
+                raise UserError(
+                    f"The projector {mmproj_path.name} does not fit {model_path.name} or is "
+                    "damaged; choose the mmproj file made for this model."
+                )
+        self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
+        self.template = self._meta("tokenizer.chat_template")
+        self._end_of_turn = self._single_token(prompt.END_OF_TURN)
+        self._cached: list[Key] = []
+        self._embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.load_s = time.perf_counter() - started
+        self.backend = backend_name(runtime.n_gpu_layers)
+
+    # ----------------------------------------------------------------------------- helpers
+    def _meta(self, key: str) -> str | None:
+        size = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), None, 0)
+        if size < 0:
+            return None
+        buf = ctypes.create_string_buffer(size + 1)
+        llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
+        return buf.value.decode("utf-8", "replace")
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buf = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, capacity, False, special)
+        if n < 0:
+            buf = (llama_cpp.llama_token * -n)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, -n, False, special)
+        return list(buf[:n])
+
+    def _single_token(self, text: str) -> int | None:
+        tokens = self.tokenize(text)
+        return tokens[0] if len(tokens) == 1 else None
+
+    def _piece(self, token: int, buf: ctypes.Array[ctypes.c_char]) -> bytes:
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            bigger = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, bigger, -n, 0, False)
+            return bigger.raw[:n]
+        return buf.raw[:n]
+
+    # ----------------------------------------------------------------------- prompt spans
+    def _spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], object]:
+        """Split the prompt into text tokens and image chunks (mtmd adds the image delimiters).
+
+        Returns the spans and the native chunk list that owns the image chunks (free it after).
+        """
+        if not images:
+            return [_TextSpan(self.tokenize(text))], None
+        if not self.has_vision:
+            raise UserError("This model has no vision projector loaded; add its mmproj file.")
+        bitmaps = []
+        for image in images:
+            pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
+            bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
+            mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
+            bitmaps.append(bitmap)
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            data = text.encode("utf-8")
+            text_in = mtmd.mtmd_input_text(data, len(data), False, True)
+            array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
+            rc = mtmd.mtmd_tokenize(self._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps))
+        finally:
+            for bitmap in bitmaps:
+                mtmd.mtmd_bitmap_free(bitmap)
+        if rc != 0:
+            mtmd.mtmd_input_chunks_free(chunks)
+            raise RuntimeError(f"mtmd_tokenize failed with {rc}")
+        spans: list[_Span] = []
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            kind = mtmd.mtmd_input_chunk_get_type(chunk)
+            if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                n = ctypes.c_size_t()
+                ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
+            elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
+                spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
+            else:
+                raise RuntimeError(f"unexpected mtmd chunk type {kind}")
+        return spans, chunks
+
+    @staticmethod
+    def _keys(spans: list[_Span]) -> list[Key]:
+        keys: list[Key] = []
+        for span in spans:
+            if isinstance(span, _TextSpan):
+                keys.extend(span.tokens)
+            else:
+                keys.extend((span.sha256, i) for i in range(span.n_tokens))
+        return keys
+
+    def _reusable_prefix(self, keys: list[Key]) -> int:
+        """How many leading positions of the KV cache this prompt can keep."""
+        n = 0
+        for old, new in zip(self._cached, keys):
+            if old != new:
+                break
+            n += 1
+        # An image is all or nothing: never keep half of one.
+        while n > 0 and isinstance(keys[n - 1], tuple) and n < len(keys):
+            if not (isinstance(keys[n], tuple) and keys[n][0] == keys[n - 1][0]):
+                break
+            n -= 1
+        # At least one position must be evaluated to get logits for the first new token.
+        if n >= len(keys):
+            n = len(keys) - 1
+            while n > 0 and isinstance(keys[n], tuple):
+                n -= 1
+        return max(n, 0)
+
+    def _trim(self, keep: int) -> None:
+        llama_cpp.llama_memory_seq_rm(self._memory, 0, keep, -1)
+        del self._cached[keep:]
+
+    # --------------------------------------------------------------------------- evaluate
+    def _decode_tokens(self, tokens: list[int]) -> None:
+        for start in range(0, len(tokens), N_BATCH):
+            batch_tokens = tokens[start : start + N_BATCH]
+            array = (llama_cpp.llama_token * len(batch_tokens))(*batch_tokens)
+            rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(array)))
+            if rc != 0:
+                self._trim(len(self._cached))
+                if rc == 2 or self._is_cancelled():
+                    raise Cancelled()
+                raise RuntimeError(f"llama_decode failed with {rc}")
+            self._cached.extend(batch_tokens)
+
+    def _image_embedding(self, span: _ImageSpan) -> tuple[np.ndarray, bool]:
+        """The encoded image, from the cache when seen before; True when it came from there."""
+        cached = self._embeddings.get(span.sha256)
+        if cached is not None:
+            self._embeddings.move_to_end(span.sha256)
+            return cached, True
+        if self._is_cancelled():
+            raise Cancelled()
+        rc = mtmd.mtmd_encode_chunk(self._mtmd, span.chunk)
+        if rc != 0:
+            raise RuntimeError(f"mtmd_encode_chunk failed with {rc}")
+        n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
+        out = mtmd.mtmd_get_output_embd(self._mtmd)
+        # Copy: the next encode overwrites mtmd's output buffer.
+        embedding = np.ctypeslib.as_array(out, shape=(span.n_tokens * n_embd,)).copy()
+        self._embeddings[span.sha256] = embedding
+        while len(self._embeddings) > EMBEDDING_CACHE_IMAGES:
+            self._embeddings.popitem(last=False)
+        return embedding, False
+
+    def _decode_image(self, span: _ImageSpan, embedding: np.ndarray) -> None:
+        n_past = len(self._cached)
+        new_n_past = llama_cpp.llama_pos(0)
+        rc = mtmd.mtmd_helper_decode_image_chunk(
+            self._mtmd,
+            self._ctx,
+            span.chunk,
+            embedding.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            n_past,
+            0,
+            N_BATCH,
+            ctypes.byref(new_n_past),
+            mtmd.mtmd_helper_post_decode_callback(0),
+            None,
+        )
+        if rc != 0:
+            self._trim(n_past)
+            if self._is_cancelled():
+                raise Cancelled()
+            raise RuntimeError(f"decoding image embeddings failed with {rc}")
+        self._cached.extend((span.sha256, i) for i in range(span.n_tokens))
+
+    # --------------------------------------------------------------------------- generate
+    def _sampler(self, settings: GenerationSettings) -> ctypes.c_void_p:
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        add = lambda s: llama_cpp.llama_sampler_chain_add(chain, s)  # noqa: E731
+        if settings.repeat_penalty != 1.0:
+            add(llama_cpp.llama_sampler_init_penalties(64, settings.repeat_penalty, 0.0, 0.0))
+        if settings.temperature <= 0:
+            add(llama_cpp.llama_sampler_init_greedy())
+            return chain
+        # top-k first: every later step then works on k candidates, not the whole vocabulary.
+        if settings.top_k > 0:
+            add(llama_cpp.llama_sampler_init_top_k(settings.top_k))
+        if settings.top_p < 1.0:
+            add(llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))
+        if settings.min_p > 0.0:
+            add(llama_cpp.llama_sampler_init_min_p(settings.min_p, 1))
+        add(llama_cpp.llama_sampler_init_temp(settings.temperature))
+        seed = settings.seed if settings.seed >= 0 else int.from_bytes(os.urandom(4), "little")
+        add(llama_cpp.llama_sampler_init_dist(seed))
+        return chain
+
+    def generate(
+        self, request: GenerateRequest, emit: Callable[[str], None], received_at: float
+    ) -> tuple[str, FinishReason, Metrics]:
+        """Evaluate what is new in the prompt, then stream the reply through ``emit``."""
+        text, images = prompt.render(request.messages, request.system_prompt, self.template)
+        spans, chunks = self._spans(text, images)
+        try:
+            return self._run(spans, request.settings, emit, received_at)
+        finally:
+            if chunks is not None:
+                mtmd.mtmd_input_chunks_free(chunks)
+
+    def _run(
+        self,
+        spans: list[_Span],
+        settings: GenerationSettings,
+        emit: Callable[[str], None],
+        received_at: float,
+    ) -> tuple[str, FinishReason, Metrics]:
+        keys = self._keys(spans)
+        if len(keys) >= self.n_ctx:
+            raise UserError(
+                f"This conversation needs {len(keys)} tokens but the context holds {self.n_ctx}; "
+                "start a new chat or choose a larger context size."
+            )
+        keep = self._reusable_prefix(keys)
+        self._trim(keep)
+        image_tokens = sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan))
+        encode_s = 0.0
+        from_cache = 0
+        reply = ""
+        try:
+            llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+            position = 0
+            for span in spans:
+                if isinstance(span, _TextSpan):
+                    end = position + len(span.tokens)
+                    if end > keep:
+                        self._decode_tokens(span.tokens[max(keep - position, 0) :])
+                    position = end
+                    continue
+                end = position + span.n_tokens
+                if end > keep:
+                    started = time.perf_counter()
+                    embedding, hit = self._image_embedding(span)
+                    from_cache += hit
+                    if not hit:
+                        encode_s += time.perf_counter() - started
+                    self._decode_image(span, embedding)
+                position = end
+            llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
+            reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
+        except Cancelled:
+            finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0
+        finally:
+            llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
+        metrics = Metrics(
+            prompt_tokens=len(keys),
+            image_tokens=image_tokens,
+            image_encode_s=round(encode_s, 4),
+            ttft_s=round(ttft, 4),
+            decode_tokens=decode_tokens,
+            decode_tok_s=round(decode_tokens / decode_s, 2) if decode_s > 0 else 0.0,
+            cached_tokens=keep,
+            images_from_cache=from_cache,
+        )
+        return reply, finish, metrics
+
+    def _stream(
+        self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
+    ) -> tuple[str, FinishReason, float, int, float]:
+        sampler = self._sampler(settings)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        piece_buf = ctypes.create_string_buffer(64)
+        one = (llama_cpp.llama_token * 1)()
+        parts: list[str] = []
+        finish: FinishReason = "length"
+        first_at = ttft = 0.0
+        produced = 0
+        try:
+            for _ in range(settings.max_tokens):
+                if self._is_cancelled():
+                    finish = "cancelled"
+                    break
+                token = llama_cpp.llama_sampler_sample(sampler, self._ctx, -1)
+                if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    finish = "stop"
+                    break
+                produced += 1
+                if produced == 1:
+                    first_at = time.perf_counter()
+                    ttft = first_at - received_at
+                piece = decoder.decode(self._piece(token, piece_buf))
+                if piece:
+                    parts.append(piece)
+                    emit(piece)
+                if len(self._cached) + 1 >= self.n_ctx:
+                    finish = "context"
+                    break
+                one[0] = token
+                rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(one, 1))
+                if rc != 0:
+                    if rc == 2 or self._is_cancelled():
+                        finish = "cancelled"
+                        break
+                    raise RuntimeError(f"llama_decode failed with {rc}")
+                self._cached.append(token)
+        finally:
+            llama_cpp.llama_sampler_free(sampler)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            parts.append(tail)
+            emit(tail)
+        decode_s = time.perf_counter() - first_at if produced else 0.0
+        return "".join(parts), finish, ttft, produced, decode_s
+
+    def close(self) -> None:
+        """Free native resources (the process exits right after, but be tidy for tests)."""
+        if getattr(self, "_mtmd", None):
+            mtmd.mtmd_free(self._mtmd)
+            self._mtmd = None
+        if getattr(self, "_ctx", None):
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            llama_cpp.llama_model_free(self._model)
+            self._model = None

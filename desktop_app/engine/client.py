@@ -1,0 +1,270 @@
+"""The app's handle on the engine process: start it, send requests, read events, survive its death.
+
+The engine is a ``spawn``ed child (the same on Windows, macOS and Linux, and frozen builds), so a
+native crash in llama.cpp costs a restart, never the window or the conversation.  This module
+never imports llama.cpp.
+
+Threading: ``next_event`` is meant for one reader thread; ``cancel`` may be called from any thread
+(it only sets a shared flag, or kills the child for a stop that cannot wait).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.engine.process import engine_main
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    Done,
+    EngineError,
+    Event,
+    GenerateRequest,
+    LoadRequest,
+    Metrics,
+    ModelLoaded,
+    ShutdownRequest,
+    Token,
+)
+from desktop_app.settings import GenerationSettings, RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05
+
+
+def describe_exit(code: int | None) -> str:
+    """A person-readable cause for a child's exit status."""
+    if code is None:
+        return "it stopped responding"
+    if code < 0:
+        try:
+            return f"it was stopped by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"it was stopped by signal {-code}"
+    return f"it exited with code {code}"
+
+
+@dataclass
+class _Active:
+    request_id: int
+    parts: list[str]
+
+
+class EngineClient:
+    """Runs the engine process on demand and restarts it after a crash."""
+
+    def __init__(self) -> None:
+        self._mp = multiprocessing.get_context("spawn")
+        self._cancel = self._mp.Event()
+        self._lock = threading.RLock()
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn = None
+        self._load: LoadRequest | None = None
+        self._ids = itertools.count(1)
+        self._active: _Active | None = None
+        self._killed_for_cancel = False
+        self.loaded: ModelLoaded | None = None
+
+    # ------------------------------------------------------------------------- process
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self.running:
+                return
+            parent, child = self._mp.Pipe()
+            proc = self._mp.Process(
+                target=engine_main, args=(child, self._cancel), name="gemma-engine", daemon=True
+            )
+            proc.start()
+            child.close()
+            self._proc, self._conn = proc, parent
+            self.loaded = None
+            if self._load is not None:
+                parent.send(self._load)
+
+    def _send(self, request: object) -> None:
+        self._ensure_started()
+        with self._lock:
+            assert self._conn is not None
+            self._conn.send(request)
+
+    def _reap(self) -> int | None:
+        """Forget a dead child; returns its exit code."""
+        with self._lock:
+            proc, conn = self._proc, self._conn
+            self._proc = self._conn = None
+            self.loaded = None
+        if conn is not None:
+            conn.close()
+        if proc is None:
+            return None
+        proc.join(timeout=5)
+        return proc.exitcode
+
+    # ------------------------------------------------------------------------ requests
+    def load(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+        """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
+
+        The request is remembered, so a restarted engine loads the same model by itself.
+        """
+        self._load = LoadRequest(str(model_path), str(mmproj_path) if mmproj_path else None, runtime)
+        if self.running:
+            self._send(self._load)
+        else:
+            self._ensure_started()
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Start a reply; its ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
+        request_id = next(self._ids)
+        self._cancel.clear()
+        self._killed_for_cancel = False
+        self._active = _Active(request_id, [])
+        self._send(
+            GenerateRequest(
+                request_id, tuple(messages), system_prompt, settings or GenerationSettings()
+            )
+        )
+        return request_id
+
+    def cancel(self, *, hard: bool = False) -> None:
+        """Stop the reply in progress, keeping what streamed.
+
+        The soft stop is seen within a token (or ~1 ms into prompt evaluation). An image encode
+        cannot be interrupted inside llama.cpp, so ``hard`` kills the engine instead; it restarts
+        (and reloads the model) with the next request.
+        """
+        self._cancel.set()
+        if hard and self.running and self._active is not None:
+            self._killed_for_cancel = True
+            assert self._proc is not None
+            self._proc.kill()
+
+    # -------------------------------------------------------------------------- events
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after ``timeout`` seconds; a dead engine becomes an event."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                conn, proc = self._conn, self._proc
+            if conn is None or proc is None:
+                return None if self._active is None else self._lost(None)
+            wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
+            try:
+                if conn.poll(wait):
+                    return self._track(conn.recv())
+            except (EOFError, OSError):
+                return self._lost(self._reap())
+            if not proc.is_alive():
+                # Drain what it sent before dying; then report the death.
+                try:
+                    while conn.poll(0):
+                        return self._track(conn.recv())
+                except (EOFError, OSError):
+                    pass
+                return self._lost(self._reap())
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def _track(self, event: Event) -> Event:
+        active = self._active
+        if isinstance(event, ModelLoaded):
+            self.loaded = event
+        elif active is not None and getattr(event, "request_id", None) == active.request_id:
+            if isinstance(event, Token):
+                active.parts.append(event.text)
+            elif isinstance(event, (Done, EngineError)):
+                self._active = None
+        return event
+
+    def _lost(self, exit_code: int | None) -> Event | None:
+        """The child is gone: turn that into the event the waiting side needs."""
+        active, self._active = self._active, None
+        if active is None:
+            if self._load is not None and not self._killed_for_cancel:
+                return EngineError(
+                    None,
+                    f"The engine stopped while loading the model ({describe_exit(exit_code)}); "
+                    "the file may be damaged or too large for this computer's memory.",
+                    "crashed",
+                )
+            return None
+        partial = "".join(active.parts)
+        if self._killed_for_cancel:
+            self._killed_for_cancel = False
+            return Done(active.request_id, partial, "cancelled", Metrics())
+        log.error("engine process died: %s", describe_exit(exit_code))
+        return EngineError(
+            active.request_id,
+            f"The engine stopped unexpectedly ({describe_exit(exit_code)}); what was written so "
+            "far is kept, and the engine restarts with your next message.",
+            "crashed",
+        )
+
+    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
+        """Block until the pending load finishes (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return EngineError(None, "The model took too long to load.", "internal")
+            event = self.next_event(remaining)
+            if isinstance(event, (ModelLoaded, EngineError)):
+                return event
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> Iterator[Event]:
+        """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
+        request_id = self.generate(messages, system_prompt, settings)
+        while True:
+            event = self.next_event()
+            if event is None:
+                continue
+            stale = getattr(event, "request_id", request_id) not in (request_id, None)
+            if stale:  # the tail of an earlier request that was abandoned
+                continue
+            yield event
+            if isinstance(event, (Done, EngineError)) and event.request_id in (request_id, None):
+                return
+
+    def close(self) -> None:
+        """Ask the engine to exit, then make sure it has."""
+        with self._lock:
+            proc, conn = self._proc, self._conn
+        if proc is None:
+            return
+        try:
+            if conn is not None and proc.is_alive():
+                conn.send(ShutdownRequest())
+        except (OSError, BrokenPipeError):
+            pass
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+        self._active = None
+        self._reap()
+
+    def __enter__(self) -> EngineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,143 @@
+"""What crosses the pipe between the app and the engine process: requests one way, events back.
+
+Plain frozen dataclasses of built-in types, so they pickle across ``spawn`` on every platform and
+nothing here drags llama.cpp (or Qt) into the importing process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from desktop_app.engine.images import PreparedImage
+from desktop_app.settings import GenerationSettings, RuntimeSettings
+
+Role = Literal["user", "assistant"]
+Part = Union[str, PreparedImage]
+FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
+ErrorKind = Literal["user", "internal", "crashed"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn: text and images interleaved in the order the user gave them."""
+
+    role: Role
+    parts: tuple[Part, ...]
+
+    @staticmethod
+    def user(*parts: Part) -> ChatMessage:
+        return ChatMessage("user", tuple(parts))
+
+    @staticmethod
+    def assistant(text: str) -> ChatMessage:
+        return ChatMessage("assistant", (text,))
+
+    @property
+    def images(self) -> list[PreparedImage]:
+        return [p for p in self.parts if isinstance(p, PreparedImage)]
+
+    @property
+    def text(self) -> str:
+        return "".join(p for p in self.parts if isinstance(p, str))
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load (or reload) a model and optional projector with these runtime settings."""
+
+    model_path: str
+    mmproj_path: str | None
+    runtime: RuntimeSettings
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Reply to the conversation so far; the last message is the user's."""
+
+    request_id: int
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
+class ShutdownRequest:
+    """Free llama.cpp's resources and exit the engine process."""
+
+
+Request = Union[LoadRequest, GenerateRequest, ShutdownRequest]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Measured for every reply; the CLI prints these as ``metrics`` in ``--json``."""
+
+    load_s: float = 0.0
+    """Model load time paid by this reply (0 when the model was already loaded)."""
+    prompt_tokens: int = 0
+    """Tokens of the whole prompt, images included."""
+    image_tokens: int = 0
+    image_encode_s: float = 0.0
+    ttft_s: float = 0.0
+    """From the request reaching the engine to the first streamed token."""
+    decode_tokens: int = 0
+    decode_tok_s: float = 0.0
+    cached_tokens: int = 0
+    """Prompt tokens reused from the KV cache instead of evaluated again."""
+    images_from_cache: int = 0
+    """Images whose embeddings came from the embedding cache instead of the encoder."""
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    """The engine holds this model now."""
+
+    model_path: str
+    mmproj_path: str | None
+    load_s: float
+    backend: str
+    """"CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+    n_ctx: int
+    n_ctx_train: int
+    has_vision: bool
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A long step is under way (``phase`` is "loading", "encoding image", "reading prompt")."""
+
+    request_id: int | None
+    phase: str
+    fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the reply: whole UTF-8 characters, never half of one."""
+
+    request_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The reply ended; ``text`` is all of it, ``finish_reason`` says why it ended."""
+
+    request_id: int
+    text: str
+    finish_reason: FinishReason
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
+    process died and will be restarted by the next request."""
+
+    request_id: int | None
+    message: str
+    kind: ErrorKind = "internal"
+
+
+Event = Union[ModelLoaded, Progress, Token, Done, EngineError]

@@ -1,0 +1,124 @@
+"""Generation and runtime settings as plain dataclasses, shared by the CLI, the window and the store.
+
+Defaults are Gemma 3's recommended sampling (temperature 1.0, top_k 64, top_p 0.95, min_p 0);
+``validate`` turns out-of-range values into a :class:`UserError` sentence, so a bad ``--top-p``
+on the command line and a bad value in a saved file fail the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.errors import UserError
+
+MAX_OUTPUT_TOKENS = 8192
+"""Gemma 3's output limit; also the default, so a long answer is never cut short by surprise."""
+
+DEFAULT_CONTEXT = 8192
+"""A laptop-friendly default; the window lets the user go up to the model's own (128K for 4B+)."""
+
+
+def physical_cores() -> int:
+    """Physical core count, the thread count llama.cpp decodes fastest with (hyperthreads hurt)."""
+    try:
+        import psutil  # type: ignore[import-not-found]
+
+        count = psutil.cpu_count(logical=False)
+        if count:
+            return int(count)
+    except ImportError:
+        pass
+    return _physical_cores_from_proc() or os.cpu_count() or 1
+
+
+def _physical_cores_from_proc() -> int | None:
+    """Linux: count distinct (physical id, core id) pairs; None elsewhere or when unreadable."""
+    try:
+        text = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
+    except OSError:
+        return None
+    cores: set[tuple[str, str]] = set()
+    phys = core = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            phys = value.strip()
+        elif key == "core id":
+            core = value.strip()
+            cores.add((phys, core))
+    return len(cores) or None
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How a reply is sampled; saved per conversation."""
+
+    temperature: float = 1.0
+    top_k: int = 64
+    top_p: float = 0.95
+    min_p: float = 0.0
+    repeat_penalty: float = 1.0
+    seed: int = -1
+    """-1 picks a fresh random seed per reply; any other value makes replies repeatable."""
+    max_tokens: int = MAX_OUTPUT_TOKENS
+
+    def validate(self) -> GenerationSettings:
+        """Return self, or raise UserError naming the first value out of range."""
+        checks = [
+            (0.0 <= self.temperature <= 5.0, "temperature must be between 0 and 5"),
+            (0 <= self.top_k <= 1000, "top-k must be between 0 (off) and 1000"),
+            (0.0 < self.top_p <= 1.0, "top-p must be above 0 and at most 1"),
+            (0.0 <= self.min_p < 1.0, "min-p must be at least 0 and below 1"),
+            (0.5 <= self.repeat_penalty <= 2.0, "repeat penalty must be between 0.5 and 2"),
+            (-1 <= self.seed <= 2**32 - 1, "seed must be -1 (random) or between 0 and 4294967295"),
+            (
+                1 <= self.max_tokens <= MAX_OUTPUT_TOKENS,
+                f"max tokens must be between 1 and {MAX_OUTPUT_TOKENS}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(f"The {message}.")
+        return self
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How the model is loaded; changing any of these reloads the engine."""
+
+    n_ctx: int = DEFAULT_CONTEXT
+    n_threads: int = field(default_factory=physical_cores)
+    n_gpu_layers: int = -1
+    """-1 offloads every layer when a GPU backend is present; ignored on a CPU-only build."""
+    flash_attn: bool = True
+
+    def validate(self) -> RuntimeSettings:
+        """Return self, or raise UserError naming the first value out of range."""
+        if not 256 <= self.n_ctx <= 131072:
+            raise UserError("The context size must be between 256 and 131072 tokens.")
+        if not 1 <= self.n_threads <= 512:
+            raise UserError("The thread count must be between 1 and 512.")
+        if self.n_gpu_layers < -1:
+            raise UserError("GPU layers must be -1 (all), 0 (none) or a positive count.")
+        return self
+
+
+def to_dict(settings: GenerationSettings | RuntimeSettings) -> dict[str, Any]:
+    """Plain dict for JSON (store, export, the engine pipe)."""
+    return dataclasses.asdict(settings)
+
+
+def generation_from_dict(data: dict[str, Any]) -> GenerationSettings:
+    """Build from a saved dict, ignoring keys a newer or older version wrote."""
+    names = {f.name for f in dataclasses.fields(GenerationSettings)}
+    return GenerationSettings(**{k: v for k, v in data.items() if k in names})
+
+
+def runtime_from_dict(data: dict[str, Any]) -> RuntimeSettings:
+    """Build from a saved dict, ignoring keys a newer or older version wrote."""
+    names = {f.name for f in dataclasses.fields(RuntimeSettings)}
+    return RuntimeSettings(**{k: v for k, v in data.items() if k in names})

