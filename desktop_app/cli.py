@@ -53,7 +53,7 @@ def _optional_command_modules() -> list:
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name is None or not name.startswith(exc.name):
                 raise
     return modules
 

@@ -1,0 +1,183 @@
+"""The headless CLI contract: ``ask``, ``ask --json``, ``chat --jsonl`` and the exit codes.
+
+Run as real subprocesses (``python -m desktop_app``), the way scripts and later checks use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PHOTO, Models
+
+METRIC_KEYS = {
+    "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
+    "decode_tokens", "decode_tok_s", "cached_tokens",
+}
+
+
+def run_cli(*args: str | Path, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_ask_json_answers_about_an_image(models: Models) -> None:
+    result = run_cli(
+        "ask", "--model", models.tiny, "--mmproj", models.mmproj, "--image", PHOTO,
+        "--max-tokens", "12", "--seed", "3", "--ctx", "1024", "--json", "What is in the photo?",
+    )
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert set(reply) == {"text", "finish_reason", "metrics"}
+    assert METRIC_KEYS <= set(reply["metrics"])
+    assert reply["finish_reason"] == "length" and reply["text"]
+    assert reply["metrics"]["image_tokens"] == models.tokens_per_image
+    assert reply["metrics"]["decode_tokens"] == 12
+
+
+@pytest.mark.slow
+def test_ask_json_with_the_real_270m_and_a_fitting_projector(gemma270m: Path, models: Models) -> None:
+    result = run_cli(
+        "ask", "--model", gemma270m, "--mmproj", models.mmproj_270m, "--image", PHOTO,
+        "--max-tokens", "8", "--temperature", "0", "--ctx", "2048", "--json", "Describe the photo.",
+    )
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["metrics"]["image_tokens"] == models.tokens_per_image
+    assert reply["metrics"]["prompt_tokens"] > reply["metrics"]["image_tokens"]
+
+
+def test_ask_streams_plain_text(models: Models) -> None:
+    result = run_cli("ask", "--model", models.tiny, "--max-tokens", "6", "--ctx", "512", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("\n") and result.stdout.strip()
+
+
+def test_same_seed_same_answer_across_runs(models: Models) -> None:
+    args = ("ask", "--model", models.tiny, "--max-tokens", "10", "--seed", "42", "--ctx", "512", "--json", "hi")
+    first, second = run_cli(*args), run_cli(*args)
+    assert json.loads(first.stdout)["text"] == json.loads(second.stdout)["text"]
+
+
+def test_chat_jsonl_keeps_one_conversation_and_survives_a_bad_line(models: Models, image_file: Path) -> None:
+    lines = [
+        json.dumps({"text": "Look at this.", "images": [str(image_file)]}),
+        "this is not json",
+        json.dumps({"text": "And this?", "images": [str(image_file.with_name("missing.png"))]}),
+        json.dumps({"text": "Tell me more."}),
+    ]
+    result = run_cli(
+        "chat", "--model", models.tiny, "--mmproj", models.mmproj, "--jsonl",
+        "--max-tokens", "8", "--ctx", "1024", stdin="\n".join(lines) + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    replies = [o for o in out if "text" in o]
+    errors = [o for o in out if "error" in o]
+    assert len(replies) == 2 and len(errors) == 2
+    assert "JSON object" in errors[0]["error"] and "missing.png" in errors[1]["error"]
+    assert replies[0]["metrics"]["image_tokens"] == models.tokens_per_image
+    # The second turn builds on the first: its prompt holds the image and the earlier reply,
+    # and all of the first turn's prompt comes from the KV cache.
+    assert replies[1]["metrics"]["image_tokens"] == models.tokens_per_image
+    assert replies[1]["metrics"]["cached_tokens"] >= replies[0]["metrics"]["prompt_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "words"),
+    [
+        (lambda m, tmp: ["--model", tmp / "nope.gguf", "hi"], ["nope.gguf", "not found"]),
+        (lambda m, tmp: ["--model", m.not_gguf, "hi"], ["not-a-model.gguf", "GGUF"]),
+        (lambda m, tmp: ["--model", m.truncated, "hi"], ["truncated.gguf"]),
+        (lambda m, tmp: ["--model", m.mmproj, "hi"], ["mmproj-tiny.gguf"]),
+        (lambda m, tmp: ["--model", m.tiny, "--mmproj", m.mmproj_mismatch, "hi"], ["mmproj-48.gguf"]),
+        (lambda m, tmp: ["--model", m.tiny, "--mmproj", m.tiny, "hi"], ["tiny-gemma3.gguf"]),
+        (lambda m, tmp: ["--model", m.tiny, "--image", PHOTO, "hi"], ["mmproj"]),
+        (lambda m, tmp: ["--model", m.tiny, "--mmproj", m.mmproj, "--image", m.not_gguf, "hi"], ["not-a-model.gguf"]),
+        (lambda m, tmp: ["--model", m.tiny, "--mmproj", m.mmproj, "--image", tmp / "gone.png", "hi"], ["gone.png"]),
+        (lambda m, tmp: ["--model", m.tiny, "--top-p", "1.5", "hi"], ["top-p"]),
+        (lambda m, tmp: ["--model", m.tiny, "--max-tokens", "9000", "hi"], ["8192"]),
+        (lambda m, tmp: ["--model", m.tiny, "--ctx", "100", "hi"], ["context size"]),
+        (lambda m, tmp: ["--model", m.tiny, "--bogus", "hi"], ["--bogus"]),
+        (lambda m, tmp: ["--model", m.tiny, "--max-tokens", "many", "hi"], ["many"]),
+    ],
+    ids=[
+        "missing-model", "not-a-gguf", "truncated-model", "projector-as-model", "mismatched-projector",
+        "model-as-projector", "text-only-with-image", "bad-image", "missing-image", "bad-top-p",
+        "too-many-tokens", "tiny-context", "unknown-option", "non-number",
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(models: Models, tmp_path: Path, make_args, words) -> None:
+    result = run_cli("ask", *make_args(models, tmp_path), timeout=60)
+    assert_one_clear_line(result, 2, *words)
+    assert result.stdout == ""
+
+
+def test_unknown_command_exits_2() -> None:
+    assert_one_clear_line(run_cli("frobnicate"), 2, "frobnicate")
+
+
+def test_engine_crash_mid_reply_exits_1_with_one_line(app_home: Path, models: Models) -> None:
+    # Kill the engine child at its first streamed token, from a wrapper around the real CLI.
+    script = (
+        "import os, signal, sys\n"
+        "from desktop_app.engine import client as c\n"
+        "from desktop_app.engine.protocol import Token\n"
+        "orig = c.EngineClient._track\n"
+        "def track(self, event):\n"
+        "    if isinstance(event, Token) and self.running:\n"
+        "        os.kill(self._proc.pid, signal.SIGKILL)\n"
+        "        self._proc.join()\n"
+        "    return orig(self, event)\n"
+        "c.EngineClient._track = track\n"
+        "from desktop_app.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(main(sys.argv[1:]))\n"
+    )
+    wrapper = app_home.parent / "wrapper.py"
+    wrapper.write_text(script)
+    result = subprocess.run(
+        [sys.executable, str(wrapper), "ask", "--model", str(models.tiny), "--max-tokens", "8192",
+         "--ctx", "8192", "go"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert_one_clear_line(result, 1, "engine stopped unexpectedly", "SIGKILL")
+    assert "engine process died" in (app_home / "log" / "gemma-desktop.log").read_text()
+
+
+def test_internal_bug_exits_1_and_the_traceback_goes_to_the_log(
+    app_home: Path, models: Models, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop_app import cli
+    from desktop_app.engine import commands
+
+    def broken(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(commands, "run_ask", broken)
+    assert cli.main(["ask", "--model", str(models.tiny), "hi"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "gemma-desktop.log" in err
+    log = (app_home / "log" / "gemma-desktop.log").read_text()
+    assert "Traceback" in log and "RuntimeError: a bug" in log
