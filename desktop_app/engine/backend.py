@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from llama_cpp import mtmd_cpp as mtmd
 from desktop_app.engine import prompt
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
+from desktop_app.engine.sampler import Sampler
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
@@ -329,26 +329,6 @@ class LlamaBackend:
         self._cached.extend((span.sha256, i) for i in range(span.n_tokens))
 
     # --------------------------------------------------------------------------- generate
-    def _sampler(self, settings: GenerationSettings) -> ctypes.c_void_p:
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        add = lambda s: llama_cpp.llama_sampler_chain_add(chain, s)  # noqa: E731
-        if settings.repeat_penalty != 1.0:
-            add(llama_cpp.llama_sampler_init_penalties(64, settings.repeat_penalty, 0.0, 0.0))
-        if settings.temperature <= 0:
-            add(llama_cpp.llama_sampler_init_greedy())
-            return chain
-        # top-k first: every later step then works on k candidates, not the whole vocabulary.
-        if settings.top_k > 0:
-            add(llama_cpp.llama_sampler_init_top_k(settings.top_k))
-        if settings.top_p < 1.0:
-            add(llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))
-        if settings.min_p > 0.0:
-            add(llama_cpp.llama_sampler_init_min_p(settings.min_p, 1))
-        add(llama_cpp.llama_sampler_init_temp(settings.temperature))
-        seed = settings.seed if settings.seed >= 0 else int.from_bytes(os.urandom(4), "little")
-        add(llama_cpp.llama_sampler_init_dist(seed))
-        return chain
-
     def generate(
         self, request: GenerateRequest, emit: Callable[[str], None], received_at: float
     ) -> tuple[str, FinishReason, Metrics]:
@@ -420,7 +400,8 @@ class LlamaBackend:
     def _stream(
         self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
     ) -> tuple[str, FinishReason, float, int, float]:
-        sampler = self._sampler(settings)
+        sampler = Sampler(settings)
+        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         piece_buf = ctypes.create_string_buffer(64)
         one = (llama_cpp.llama_token * 1)()
@@ -428,36 +409,34 @@ class LlamaBackend:
         finish: FinishReason = "length"
         first_at = ttft = 0.0
         produced = 0
-        try:
-            for _ in range(settings.max_tokens):
-                if self._is_cancelled():
+        for _ in range(settings.max_tokens):
+            if self._is_cancelled():
+                finish = "cancelled"
+                break
+            logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+            token = sampler.sample(np.ctypeslib.as_array(logits, shape=(n_vocab,)))
+            if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                finish = "stop"
+                break
+            produced += 1
+            if produced == 1:
+                first_at = time.perf_counter()
+                ttft = first_at - received_at
+            piece = decoder.decode(self._piece(token, piece_buf))
+            if piece:
+                parts.append(piece)
+                emit(piece)
+            if len(self._cached) + 1 >= self.n_ctx:
+                finish = "context"
+                break
+            one[0] = token
+            rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(one, 1))
+            if rc != 0:
+                if rc == 2 or self._is_cancelled():
                     finish = "cancelled"
                     break
-                token = llama_cpp.llama_sampler_sample(sampler, self._ctx, -1)
-                if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    finish = "stop"
-                    break
-                produced += 1
-                if produced == 1:
-                    first_at = time.perf_counter()
-                    ttft = first_at - received_at
-                piece = decoder.decode(self._piece(token, piece_buf))
-                if piece:
-                    parts.append(piece)
-                    emit(piece)
-                if len(self._cached) + 1 >= self.n_ctx:
-                    finish = "context"
-                    break
-                one[0] = token
-                rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(one, 1))
-                if rc != 0:
-                    if rc == 2 or self._is_cancelled():
-                        finish = "cancelled"
-                        break
-                    raise RuntimeError(f"llama_decode failed with {rc}")
-                self._cached.append(token)
-        finally:
-            llama_cpp.llama_sampler_free(sampler)
+                raise RuntimeError(f"llama_decode failed with {rc}")
+            self._cached.append(token)
         tail = decoder.decode(b"", final=True)
         if tail:
             parts.append(tail)
