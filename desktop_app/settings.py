@@ -95,6 +95,8 @@ class RuntimeSettings:
     n_gpu_layers: int = -1
     """-1 offloads every layer when a GPU backend is present; ignored on a CPU-only build."""
     flash_attn: bool = True
+    disk_cache: bool = True
+    """Keep encoded images in the user cache dir, so a restart does not re-run the encoder."""
 
     def validate(self) -> RuntimeSettings:
         """Return self, or raise UserError naming the first value out of range."""

@@ -93,6 +93,7 @@ def test_chat_jsonl_keeps_one_conversation_and_survives_a_bad_line(models: Model
     )
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert isinstance(out.pop(0)["conversation_id"], int)
     replies = [o for o in out if "text" in o]
     errors = [o for o in out if "error" in o]
     assert len(replies) == 2 and len(errors) == 2
@@ -181,3 +182,31 @@ def test_internal_bug_exits_1_and_the_traceback_goes_to_the_log(
     assert err.count("\n") == 1 and "Traceback" not in err and "gemma-desktop.log" in err
     log = (app_home / "log" / "gemma-desktop.log").read_text()
     assert "Traceback" in log and "RuntimeError: a bug" in log
+
+
+def test_chat_jsonl_saves_the_conversation_unless_told_not_to(models: Models, image_file: Path) -> None:
+    from desktop_app.store import ConversationStore
+
+    turns = json.dumps({"text": "What is this?", "images": [str(image_file)]}) + "\n"
+    turns += json.dumps({"text": "Thanks."}) + "\n"
+    args = ("chat", "--model", models.tiny, "--mmproj", models.mmproj, "--jsonl", "--max-tokens", "5",
+            "--ctx", "1024", "--system", "Be brief.")
+    result = run_cli(*args, stdin=turns)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    conversation_id = lines[0]["conversation_id"]
+    with ConversationStore() as store:
+        conversation = store.get_conversation(conversation_id)
+        messages = store.messages(conversation_id)
+    assert conversation.system_prompt == "Be brief." and conversation.mmproj_path
+    assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[0].text == "What is this?" and len(messages[0].attachments) == 1
+    assert messages[0].attachments[0].path.read_bytes() == image_file.read_bytes()
+    assert messages[1].text == lines[1]["text"] and messages[1].finish_reason == "length"
+    assert messages[1].metrics["decode_tokens"] == 5
+    assert run_cli("list").stdout.count("What is this?") == 1
+
+    unsaved = run_cli(*args, "--no-save", stdin=turns)
+    assert unsaved.returncode == 0 and "conversation_id" not in unsaved.stdout
+    with ConversationStore() as store:
+        assert len(store.list_conversations()) == 1

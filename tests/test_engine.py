@@ -238,3 +238,32 @@ def test_real_gemma_270m_without_template_gets_gemma_turns_from_the_built_in_one
     # "Be brief.\n\n" folded into the user turn: Be, ▁brief, ., \n\n -> 4 more tokens, and the
     # shared "<bos><start_of_turn>user\n" prefix stays in the KV cache.
     assert with_system.metrics.prompt_tokens == 15 and with_system.metrics.cached_tokens == 4
+
+
+def test_an_engine_restart_takes_the_encoded_image_from_the_disk_cache(
+    models: Models, app_home: Path
+) -> None:
+    image = prepare_image(PHOTO)
+    message = [ChatMessage.user(image, "What is it?")]
+    with EngineClient() as client:
+        _loaded(client, models.tiny, models.mmproj)
+        _, first = _reply(client, message)
+    assert isinstance(first, Done) and first.metrics.images_from_cache == 0
+    cached = list((app_home / "cache" / "embeddings").glob("*/*.npy"))
+    assert [p.stem for p in cached] == [image.sha256]
+    with EngineClient() as client:  # a new engine process: nothing in memory
+        _loaded(client, models.tiny, models.mmproj)
+        _, second = _reply(client, message)
+    assert isinstance(second, Done)
+    assert second.metrics.images_from_cache == 1 and second.metrics.image_encode_s == 0
+    # Bit-identical embeddings give the same reply for the same seed.
+    assert second.text == first.text
+
+
+def test_disk_cache_off_leaves_nothing_on_disk(models: Models, app_home: Path) -> None:
+    runtime = RuntimeSettings(n_ctx=1024, n_threads=2, disk_cache=False)
+    with EngineClient() as client:
+        _loaded(client, models.tiny, models.mmproj, runtime)
+        _, done = _reply(client, [ChatMessage.user(prepare_image(PHOTO), "hi")])
+    assert isinstance(done, Done)
+    assert not list((app_home / "cache").glob("embeddings/*/*.npy"))

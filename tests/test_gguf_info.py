@@ -212,7 +212,12 @@ def _reference_header(path: Path) -> tuple[dict[str, Any], dict[str, int], dict[
         else:
             scalars[key] = field.contents()
     tensors = {
-        t.name: (tuple(int(d) for d in t.shape), int(t.tensor_type), int(t.n_elements), int(t.n_bytes))
+        t.name: (
+            tuple(int(d) for d in t.shape),
+            int(t.tensor_type),
+            int(t.n_elements),
+            int(t.n_bytes),
+        )
         for t in reader.tensors
     }
     return scalars, lengths, tensors
@@ -331,7 +336,10 @@ def test_header_reader_agrees_with_gguf_reader(
 
 def test_big_endian_file_reads_the_same(tmp_path: Path) -> None:
     little = _write_gguf(
-        tmp_path / "le.gguf", "gemma3", _model_metadata(), {"a.weight": np.zeros((3, 640), np.float32)}
+        tmp_path / "le.gguf",
+        "gemma3",
+        _model_metadata(),
+        {"a.weight": np.zeros((3, 640), np.float32)},
     )
     big = _write_gguf(
         tmp_path / "be.gguf",
@@ -464,7 +472,9 @@ def test_absurd_counts_are_refused(make_model: Callable[..., Path]) -> None:
 # --- pairs ----------------------------------------------------------------------------------
 
 
-def test_matching_pair_passes(make_model: Callable[..., Path], make_mmproj: Callable[..., Path]) -> None:
+def test_matching_pair_passes(
+    make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
+) -> None:
     model, mmproj = inspect_gguf(make_model()), inspect_gguf(make_mmproj())
     check_pair(model, mmproj)
     check_pair(model, None)
@@ -472,7 +482,9 @@ def test_matching_pair_passes(make_model: Callable[..., Path], make_mmproj: Call
     require_vision(model, None, 0)
 
 
-def test_width_mismatch_is_refused(make_model: Callable[..., Path], make_mmproj: Callable[..., Path]) -> None:
+def test_width_mismatch_is_refused(
+    make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
+) -> None:
     model = inspect_gguf(make_model("gemma-270m.gguf"))
     mmproj = inspect_gguf(make_mmproj("mmproj-4b.gguf", numpy_projection_shape=(64, 1152)))
     with pytest.raises(UserError) as caught:
@@ -485,7 +497,9 @@ def test_width_mismatch_is_refused(make_model: Callable[..., Path], make_mmproj:
         require_vision(model, mmproj, 1)
 
 
-def test_swapped_files_are_refused(make_model: Callable[..., Path], make_mmproj: Callable[..., Path]) -> None:
+def test_swapped_files_are_refused(
+    make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
+) -> None:
     model, mmproj = inspect_gguf(make_model()), inspect_gguf(make_mmproj())
     with pytest.raises(UserError) as as_model:
         check_pair(mmproj, None)
@@ -523,7 +537,9 @@ def test_projector_without_vision_is_refused(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
     model = inspect_gguf(make_model())
-    audio_only = inspect_gguf(make_mmproj("mmproj-audio.gguf", **{"clip.has_vision_encoder": False}))
+    audio_only = inspect_gguf(
+        make_mmproj("mmproj-audio.gguf", **{"clip.has_vision_encoder": False})
+    )
     with pytest.raises(UserError, match="has no vision encoder, so it cannot read images"):
         check_pair(model, audio_only)
 
@@ -584,8 +600,11 @@ def test_real_270m_pairs_only_with_a_640_wide_projector(
     real_270m: GGUFInfo, make_mmproj: Callable[..., Path]
 ) -> None:
     check_pair(real_270m, inspect_gguf(make_mmproj("mmproj-640.gguf")))
-    with pytest.raises(UserError, match="produces 2560-wide embeddings but model gemma-3-270m.gguf expects 640"):
-        check_pair(real_270m, inspect_gguf(make_mmproj("mmproj-2560.gguf", numpy_projection_shape=(64, 2560))))
+    wide = inspect_gguf(make_mmproj("mmproj-2560.gguf", numpy_projection_shape=(64, 2560)))
+    with pytest.raises(
+        UserError, match="produces 2560-wide embeddings but model gemma-3-270m.gguf expects 640"
+    ):
+        check_pair(real_270m, wide)
     with pytest.raises(UserError, match="text-only model setup"):
         require_vision(real_270m, None, 1)
 

@@ -27,7 +27,7 @@ from desktop_app.errors import UserError
 
 def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB")
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 def _encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -234,7 +234,8 @@ def test_16_bit_rgb_png_becomes_8_bit_rgb(tmp_path: Path) -> None:
 
 
 def test_large_image_is_downscaled_within_budget_keeping_aspect(tmp_path: Path) -> None:
-    path = _write(tmp_path, "wide.png", _encoded(Image.new("RGB", (5000, 3000), (10, 200, 30)), "PNG"))
+    big = Image.new("RGB", (5000, 3000), (10, 200, 30))
+    path = _write(tmp_path, "wide.png", _encoded(big, "PNG"))
 
     prepared = prepare_image(path)
 
@@ -324,7 +325,8 @@ def test_png_with_a_flipped_byte_is_refused() -> None:
 
 def test_truncation_is_refused_even_from_bytes() -> None:
     data = _encoded(_noise(64, 64), "WEBP")
-    assert "'drop.webp' is damaged or incomplete" in _refusal(data[: len(data) // 2], name="drop.webp")
+    message = _refusal(data[: len(data) // 2], name="drop.webp")
+    assert "'drop.webp' is damaged or incomplete" in message
 
 
 def test_random_bytes_are_refused(tmp_path: Path) -> None:
@@ -337,7 +339,8 @@ def test_random_bytes_are_refused(tmp_path: Path) -> None:
 
 
 def test_empty_file_is_refused(tmp_path: Path) -> None:
-    assert _refusal(_write(tmp_path, "empty.png", b"")) == "The image 'empty.png' is empty (0 bytes)."
+    message = _refusal(_write(tmp_path, "empty.png", b""))
+    assert message == "The image 'empty.png' is empty (0 bytes)."
 
 
 def test_text_file_named_png_is_refused(tmp_path: Path) -> None:
@@ -377,7 +380,9 @@ def test_pillow_globals_are_left_alone(tmp_path: Path) -> None:
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
-def test_truncated_images_setting_elsewhere_is_treated_as_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_truncated_images_setting_elsewhere_is_treated_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(RuntimeError):
         prepare_image(_encoded(_noise(8, 8), "PNG"))
@@ -447,12 +452,17 @@ def test_pan_and_scan_matches_reference(
 
 
 def test_pan_and_scan_parameters_are_honoured() -> None:
-    assert pan_and_scan_crops(1100, 1000, min_ratio=1.05) == [(0, 0, 550, 1000), (550, 0, 1100, 1000)]
+    assert pan_and_scan_crops(1100, 1000, min_ratio=1.05) == [
+        (0, 0, 550, 1000),
+        (550, 0, 1100, 1000),
+    ]
     assert len(pan_and_scan_crops(5000, 500, max_crops=8)) == 8
     assert pan_and_scan_crops(400, 200, min_crop_size=100) == [(0, 0, 200, 200), (200, 0, 400, 200)]
 
 
-@pytest.mark.parametrize("size", [(w, h) for w in (300, 517, 1024, 4000) for h in (256, 333, 999, 3001)])
+@pytest.mark.parametrize(
+    "size", [(w, h) for w in (300, 517, 1024, 4000) for h in (256, 333, 999, 3001)]
+)
 def test_pan_and_scan_crops_tile_the_image(size: tuple[int, int]) -> None:
     width, height = size
     boxes = pan_and_scan_crops(width, height)
@@ -492,6 +502,7 @@ def test_crop_prepared_takes_the_right_pixels() -> None:
 
 def test_crops_of_a_pan_and_scan_image() -> None:
     prepared = prepare_image(_encoded(_noise(1300, 1000, seed=3), "PNG"), max_pixels=2_000_000)
-    crops = [crop_prepared(prepared, box) for box in pan_and_scan_crops(prepared.width, prepared.height)]
+    boxes = pan_and_scan_crops(prepared.width, prepared.height)
+    crops = [crop_prepared(prepared, box) for box in boxes]
     assert [(c.width, c.height) for c in crops] == [(650, 1000), (650, 1000)]
     assert crops[0].sha256 != crops[1].sha256

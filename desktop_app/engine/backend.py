@@ -13,7 +13,6 @@ import codecs
 import ctypes
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,9 @@ import llama_cpp
 import numpy as np
 from llama_cpp import mtmd_cpp as mtmd
 
+from desktop_app import paths
 from desktop_app.engine import prompt
+from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
 from desktop_app.engine.sampler import Sampler
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 N_BATCH = 512
 """Prompt tokens per llama_decode; also bounds one image's tokens (Gemma 3 uses 256)."""
-EMBEDDING_CACHE_IMAGES = 32
 
 # What one KV position holds: a text token id, or (image hash, index within the image).
 Key = Union[int, tuple[str, int]]
@@ -162,7 +162,12 @@ class LlamaBackend:
         self.template = self._meta("tokenizer.chat_template")
         self._end_of_turn = self._single_token(prompt.END_OF_TURN)
         self._cached: list[Key] = []
-        self._embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._embeddings = EmbeddingCache(
+            paths.cache_dir() / "embeddings" / projector_identity(mmproj_path)
+            if mmproj_path is not None and runtime.disk_cache
+            else None
+        )
+        self._n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
         self.load_s = time.perf_counter() - started
         self.backend = backend_name(runtime.n_gpu_layers)
 
@@ -288,22 +293,19 @@ class LlamaBackend:
 
     def _image_embedding(self, span: _ImageSpan) -> tuple[np.ndarray, bool]:
         """The encoded image, from the cache when seen before; True when it came from there."""
-        cached = self._embeddings.get(span.sha256)
+        shape = (span.n_tokens, self._n_embd)
+        cached = self._embeddings.get(span.sha256, shape)
         if cached is not None:
-            self._embeddings.move_to_end(span.sha256)
             return cached, True
         if self._is_cancelled():
             raise Cancelled()
         rc = mtmd.mtmd_encode_chunk(self._mtmd, span.chunk)
         if rc != 0:
             raise RuntimeError(f"mtmd_encode_chunk failed with {rc}")
-        n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
         out = mtmd.mtmd_get_output_embd(self._mtmd)
         # Copy: the next encode overwrites mtmd's output buffer.
-        embedding = np.ctypeslib.as_array(out, shape=(span.n_tokens * n_embd,)).copy()
-        self._embeddings[span.sha256] = embedding
-        while len(self._embeddings) > EMBEDDING_CACHE_IMAGES:
-            self._embeddings.popitem(last=False)
+        embedding = np.ctypeslib.as_array(out, shape=shape).copy()
+        self._embeddings.put(span.sha256, embedding)
         return embedding, False
 
     def _decode_image(self, span: _ImageSpan, embedding: np.ndarray) -> None:

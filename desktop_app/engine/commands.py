@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import mimetypes
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ from desktop_app.engine.gguf_info import check_pair, inspect_gguf, require_visio
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, Token
 from desktop_app.errors import UserError
+from desktop_app.store import ConversationStore, StreamingWriter
 from desktop_app.settings import MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
 
 
@@ -40,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         required=True,
         help='read {"text": ..., "images": [paths]} lines, write one JSON reply line per turn',
+    )
+    chat.add_argument(
+        "--no-save", action="store_true", help="do not keep this conversation in the app's store"
     )
     chat.set_defaults(func=run_chat)
 
@@ -155,7 +160,7 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_turn(line: str) -> tuple[str, list[PreparedImage]]:
+def _parse_turn(line: str) -> tuple[str, list[tuple[Path, PreparedImage]]]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
@@ -165,23 +170,38 @@ def _parse_turn(line: str) -> tuple[str, list[PreparedImage]]:
     paths = data.get("images") or []
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise UserError('"images" must be a list of file paths.')
-    return data.get("text", ""), [prepare_image(Path(p)) for p in paths]
+    return data.get("text", ""), [(Path(p), prepare_image(Path(p))) for p in paths]
 
 
 def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdout: TextIO | None = None) -> int:
-    """``chat --jsonl``: one conversation; a bad line gets an error line and changes nothing."""
+    """``chat --jsonl``: one conversation; a bad line gets an error line and changes nothing.
+
+    Unless ``--no-save``, the conversation is kept in the store like one from the window: the
+    first output line is ``{"conversation_id": N}``, each prompt is committed before its reply
+    starts, and each reply is flushed while it streams.
+    """
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
-    _settings(args)
+    generation, _ = _settings(args)
     has_vision = args.mmproj is not None
     client = _start_engine(args, 0)
     history: list[ChatMessage] = []
+    store = None if args.no_save else ConversationStore()
 
     def write(obj: dict[str, Any]) -> None:
         stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
         stdout.flush()
 
     try:
+        conversation_id = None
+        if store is not None:
+            conversation_id = store.create_conversation(
+                model_path=args.model.resolve(),
+                mmproj_path=args.mmproj.resolve() if args.mmproj else None,
+                system_prompt=args.system,
+                settings=generation,
+            ).id
+            write({"conversation_id": conversation_id})
         for line in stdin:
             if not line.strip():
                 continue
@@ -192,12 +212,21 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
                         f"{args.model.name} was started without a projector; start chat with "
                         "--mmproj to ask about images."
                     )
-                turn = ChatMessage.user(*images, text)
-                done = _reply(client, [*history, turn], args, None)
-            except UserError as exc:
-                write({"error": str(exc)})
-                continue
-            except _EngineFailed as exc:
+                turn = ChatMessage.user(*(image for _, image in images), text)
+                writer = None
+                if store is not None and conversation_id is not None:
+                    shas = [_store_image(store, path, image) for path, image in images]
+                    store.add_user_message(conversation_id, text, shas)
+                    writer = StreamingWriter(store, store.begin_assistant_message(conversation_id))
+                try:
+                    done = _reply(client, [*history, turn], args, writer.append if writer else None)
+                except _EngineFailed:
+                    if writer is not None:
+                        writer.finish("crashed")
+                    raise
+                if writer is not None:
+                    writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
+            except (UserError, _EngineFailed) as exc:
                 # The engine restarts with the next turn; the conversation so far is kept.
                 write({"error": str(exc)})
                 continue
@@ -205,4 +234,12 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
             write(reply_json(done))
     finally:
         client.close()
+        if store is not None:
+            store.close()
     return 0
+
+
+def _store_image(store: ConversationStore, path: Path, image: PreparedImage) -> str:
+    """Keep the original file (what the user gave), content-addressed; returns its sha256."""
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return store.add_attachment(path.read_bytes(), mime, image.width, image.height)

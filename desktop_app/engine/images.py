@@ -191,12 +191,15 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
         raise UserError(_damaged_message(label)) from None
 
     fmt = probe.format or "image"
-    _check_pixel_budget(probe.size, label)
-    # verify() is the one check that reads every PNG chunk's CRC; it leaves the object
-    # unusable, hence the second open below for the real decode.
     try:
+        # Refuse a bomb from its header, before a single pixel is decoded.
+        _check_pixel_budget(probe.size, label)
+        # verify() is the one check that reads every PNG chunk's CRC; it leaves the object
+        # unusable, hence the second open below for the real decode.
         with _pillow_quiet():
             probe.verify()
+    except UserError:
+        raise
     except Image.DecompressionBombError:
         raise UserError(_bomb_message(label, None)) from None
     except Exception:  # noqa: BLE001 - as above
@@ -310,7 +313,7 @@ def _high_depth_gray_to_rgb(image: Image.Image) -> Image.Image:
         else:
             scaled = np.zeros_like(as_float)
         gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    return Image.fromarray(np.ascontiguousarray(gray), mode="L").convert("RGB")
+    return Image.fromarray(np.ascontiguousarray(gray)).convert("RGB")  # uint8 2-D: mode L
 
 
 def _bounded(image: Image.Image, max_pixels: int) -> Image.Image:

@@ -1,0 +1,121 @@
+"""Encoded images kept by content and projector, in memory and on disk.
+
+On a laptop CPU the Gemma 3 vision encoder costs 40-80 s an image; its output (256 embeddings)
+is a few megabytes.  Keeping it means a follow-up question, a reopened conversation or an engine
+restart never pays the encode again.  The disk side is a cache in the user cache dir with a size
+cap: losing it (or failing to write it on a full disk) only costs time, never an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DISK_BYTES = 1 << 30
+"""1 GiB: about 400 images for Gemma 3 4B (256 x 2560 float32 each)."""
+DEFAULT_MEMORY_ITEMS = 32
+
+
+def projector_identity(path: Path) -> str:
+    """A short id that changes when the projector file does: size plus its first and last MiB.
+
+    Hashing a whole 850 MB projector at every load would cost seconds; a GGUF's header and its
+    last tensor bytes differ between any two real projectors.
+    """
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    digest.update(str(size).encode())
+    with path.open("rb") as file:
+        digest.update(file.read(1 << 20))
+        file.seek(max(0, size - (1 << 20)))
+        digest.update(file.read(1 << 20))
+    return digest.hexdigest()[:24]
+
+
+class EmbeddingCache:
+    """Image embeddings keyed by image sha256, for one projector."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        *,
+        memory_items: int = DEFAULT_MEMORY_ITEMS,
+        disk_bytes: int = DEFAULT_DISK_BYTES,
+    ) -> None:
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memory_items = memory_items
+        self._folder = folder
+        self._disk_bytes = disk_bytes
+
+    def get(self, image_sha256: str, shape: tuple[int, int]) -> np.ndarray | None:
+        """The embedding of that image, shaped (tokens, width), or None when not kept."""
+        hit = self._memory.get(image_sha256)
+        if hit is not None:
+            self._memory.move_to_end(image_sha256)
+            return hit
+        path = self._path(image_sha256)
+        if path is None or not path.exists():
+            return None
+        try:
+            array = np.load(path, allow_pickle=False)
+            if array.shape != shape or array.dtype != np.float32:
+                raise ValueError(f"cached shape {array.shape} {array.dtype}, expected {shape}")
+            os.utime(path)  # recently used: evicted last
+        except (OSError, ValueError) as exc:
+            log.warning("dropping unreadable cached embedding %s: %s", path, exc)
+            path.unlink(missing_ok=True)
+            return None
+        self._remember(image_sha256, array)
+        return array
+
+    def put(self, image_sha256: str, embedding: np.ndarray) -> None:
+        """Keep an embedding in memory and, best effort, on disk."""
+        self._remember(image_sha256, embedding)
+        path = self._path(image_sha256)
+        if path is None:
+            return
+        tmp_path: Path | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            tmp_path = Path(name)
+            with os.fdopen(fd, "wb") as file:
+                np.save(file, embedding, allow_pickle=False)
+            os.replace(tmp_path, path)  # never a half-written file under the real name
+            tmp_path = None
+            self._evict()
+        except OSError as exc:  # a full or read-only disk only costs a future re-encode
+            log.warning("could not cache an image embedding on disk: %s", exc)
+        finally:
+            if tmp_path is not None:
+                tmp_path.unlink(missing_ok=True)
+
+    def _remember(self, key: str, embedding: np.ndarray) -> None:
+        self._memory[key] = embedding
+        self._memory.move_to_end(key)
+        while len(self._memory) > self._memory_items:
+            self._memory.popitem(last=False)
+
+    def _path(self, image_sha256: str) -> Path | None:
+        if self._folder is None:
+            return None
+        return self._folder / f"{image_sha256}.npy"
+
+    def _evict(self) -> None:
+        """Delete least recently used files until the folder is within its cap."""
+        assert self._folder is not None
+        files = [(p.stat(), p) for p in self._folder.glob("*.npy")]
+        total = sum(st.st_size for st, _ in files)
+        for st, path in sorted(files, key=lambda item: item[0].st_mtime):
+            if total <= self._disk_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= st.st_size
