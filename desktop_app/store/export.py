@@ -1,0 +1,381 @@
+"""A conversation out of the store as Markdown or JSON, and JSON back in.
+
+Markdown is for reading: images are copied into a folder beside the ``.md`` file
+(``chat.md`` -> ``chat_files/``) and linked with relative paths, so the pair opens in any
+Markdown viewer and can be moved together.  JSON is for keeping and moving between machines;
+:func:`import_conversation` recreates the conversation from it.
+
+JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
+
+    {
+      "format": "gemma-desktop-conversation",   # required, exactly this
+      "version": 1,                             # required; newer versions are refused
+      "exported_at": "2025-05-01T09:30:00+00:00",
+      "app_version": "0.1.0",
+      "conversation": {
+        "title": "Name the bird in this photo",  # required
+        "created_at": "2025-05-01T09:12:03.250000+00:00",
+        "updated_at": "2025-05-01T09:14:41.002000+00:00",
+        "model_path": "/models/gemma-3-4b-it-Q4_K_M.gguf",   # or null
+        "mmproj_path": "/models/mmproj-gemma-3-4b-it-f16.gguf",  # or null
+        "system_prompt": "",
+        "settings": {"temperature": 1.0, "top_k": 64, "top_p": 0.95, "min_p": 0.0,
+                     "repeat_penalty": 1.0, "seed": -1, "max_tokens": 8192}
+      },
+      "messages": [                             # required, in conversation order
+        {
+          "role": "user",                       # required: "user" or "assistant"
+          "text": "What bird is this?",         # required
+          "finish_reason": null,                # null for user messages; for replies one of
+                                                # stop length context cancelled error crashed
+                                                # interrupted
+          "metrics": {},                        # the engine's numbers for a reply
+          "created_at": "2025-05-01T09:12:03.250000+00:00",
+          "attachments": [
+            {"sha256": "<64 hex digits of the image bytes>", "mime": "image/jpeg",
+             "width": 896, "height": 672, "data_base64": "<the image file, base64>"}
+          ]
+        }
+      ]
+    }
+
+Timestamps are ISO 8601 with a UTC offset.  Fields not marked required may be left out (they
+default to empty); unknown fields are ignored, so a later version 1 writer may add some.  A
+change that older readers would misread increments ``version``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import mimetypes
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from desktop_app import __version__
+from desktop_app.errors import UserError
+from desktop_app.settings import generation_from_dict, to_dict
+from desktop_app.store.store import (
+    FINISH_REASONS,
+    Attachment,
+    AttachmentDraft,
+    Conversation,
+    ConversationDraft,
+    ConversationStore,
+    Message,
+    MessageDraft,
+)
+
+FORMAT_NAME = "gemma-desktop-conversation"
+FORMAT_VERSION = 1
+
+ExportFormat = Literal["md", "json"]
+
+_ENDINGS = {
+    "length": "stopped at the token limit",
+    "context": "stopped: the context is full",
+    "cancelled": "stopped by the user",
+    "error": "ended by an error",
+    "crashed": "cut off: the engine crashed",
+    "interrupted": "cut off: the app closed while it was written",
+}
+
+
+def export_conversation(
+    store: ConversationStore, conversation_id: int, out: Path, fmt: ExportFormat
+) -> Path:
+    """Write the conversation to ``out`` (a file, or a folder to name one in); return the file.
+
+    An existing file is replaced; the new one appears whole or not at all.
+    """
+    conversation = store.get_conversation(conversation_id)
+    messages = store.messages(conversation_id)
+    if out.is_dir():
+        out = out / f"{_file_stem(conversation)}.{fmt}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "md":
+            text = _markdown(conversation, messages, out)
+        else:
+            text = json.dumps(_json_document(conversation, messages), ensure_ascii=False, indent=2)
+        _write_atomically(out, text.encode("utf-8"))
+    except OSError as exc:
+        raise UserError(
+            f"The export could not be written to {out} ({exc.strerror or exc})."
+        ) from exc
+    return out
+
+
+def import_conversation(store: ConversationStore, path: Path) -> int:
+    """Recreate a conversation from a JSON export; return its new id.
+
+    The file is checked whole before anything is stored, and stored in one transaction: a
+    damaged or foreign file raises UserError and leaves the store as it was.
+    """
+    return store.insert_conversation(_read_export(path))
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def _markdown(conversation: Conversation, messages: list[Message], out: Path) -> str:
+    images_dir = out.with_name(f"{out.stem}_files")
+    title = conversation.title or "Untitled conversation"
+    about = [f"Exported from Gemma Desktop {__version__} on {_local(datetime.now(timezone.utc))}"]
+    if conversation.model_path:
+        about.append(f"model {Path(conversation.model_path).name}")
+    lines = [f"# {title}", "", f"*{' · '.join(about)}*", ""]
+    if conversation.system_prompt:
+        quoted = "\n".join(f"> {line}" for line in conversation.system_prompt.splitlines())
+        lines += ["**System prompt**", "", quoted, ""]
+    for message in messages:
+        speaker = "You" if message.role == "user" else "Gemma"
+        lines += ["---", "", f"### {speaker} · {_local(message.created_at)}", ""]
+        for number, attachment in enumerate(message.attachments, 1):
+            name = f"{attachment.sha256[:16]}{_extension(attachment.mime)}"
+            images_dir.mkdir(exist_ok=True)
+            _write_atomically(images_dir / name, _image_bytes(attachment))
+            link = quote(f"{images_dir.name}/{name}")
+            lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
+        if message.text:
+            lines += [message.text, ""]
+        footer = _footer(message)
+        if footer:
+            lines += [f"*{footer}*", ""]
+    return "\n".join(lines)
+
+
+def _footer(message: Message) -> str:
+    """One line of the reply's metrics and, if it did not simply finish, why it ended."""
+    metrics = message.metrics
+
+    def number(key: str) -> float | None:
+        value = metrics.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        return float(value) if ok else None
+
+    parts = []
+    if (tokens := number("decode_tokens")) is not None:
+        parts.append(f"{tokens:.0f} tokens")
+    if (speed := number("decode_tok_s")) is not None:
+        parts.append(f"{speed:.1f} tokens/s")
+    if (ttft := number("ttft_s")) is not None:
+        parts.append(f"first token after {ttft:.2f} s")
+    if (prompt := number("prompt_tokens")) is not None:
+        cached = number("cached_tokens")
+        parts.append(f"prompt {prompt:.0f} tokens" + (f" ({cached:.0f} cached)" if cached else ""))
+    if (encode := number("image_encode_s")) is not None:
+        parts.append(f"images encoded in {encode:.1f} s")
+    if message.finish_reason in _ENDINGS:
+        parts.append(_ENDINGS[message.finish_reason])
+    return " · ".join(parts)
+
+
+def _extension(mime: str) -> str:
+    return mimetypes.guess_extension(mime) or ".img"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _file_stem(conversation: Conversation) -> str:
+    """A file name from the title; dashes for spaces keep the image links plain in every viewer."""
+    words = re.sub(r"[^\w\- ]+", "", conversation.title).split()
+    stem = "-".join(words)[:60].strip("-")
+    return stem or f"conversation-{conversation.id}"
+
+
+def _image_bytes(attachment: Attachment) -> bytes:
+    try:
+        return attachment.path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"The image file {attachment.path} is missing, so the conversation cannot be "
+            "exported with its images."
+        ) from exc
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _json_document(conversation: Conversation, messages: list[Message]) -> dict[str, Any]:
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "app_version": __version__,
+        "conversation": {
+            "title": conversation.title,
+            "created_at": conversation.created_at.isoformat(),
+            "updated_at": conversation.updated_at.isoformat(),
+            "model_path": conversation.model_path,
+            "mmproj_path": conversation.mmproj_path,
+            "system_prompt": conversation.system_prompt,
+            "settings": to_dict(conversation.settings),
+        },
+        "messages": [
+            {
+                "role": message.role,
+                "text": message.text,
+                "finish_reason": message.finish_reason,
+                "metrics": dict(message.metrics),
+                "created_at": message.created_at.isoformat(),
+                "attachments": [
+                    {
+                        "sha256": attachment.sha256,
+                        "mime": attachment.mime,
+                        "width": attachment.width,
+                        "height": attachment.height,
+                        "data_base64": base64.b64encode(_image_bytes(attachment)).decode("ascii"),
+                    }
+                    for attachment in message.attachments
+                ],
+            }
+            for message in messages
+        ],
+    }
+
+
+class _Damaged(Exception):
+    """What is wrong with an export file, as a phrase for the UserError sentence."""
+
+
+def _read_export(path: Path) -> ConversationDraft:
+    """Parse and check a JSON export completely; UserError saying what is wrong if it is not one."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UserError(f"There is no file at {path}.") from exc
+    except OSError as exc:
+        raise UserError(f"The file {path} could not be read ({exc.strerror or exc}).") from exc
+    foreign = UserError(f"The file {path} is not a conversation exported by Gemma Desktop.")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise foreign from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise foreign
+    version = document.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise UserError(
+            f"The file {path} was exported by a newer version of Gemma Desktop (format version "
+            f"{version}); update Gemma Desktop to import it."
+        )
+    try:
+        if version != FORMAT_VERSION:
+            raise _Damaged(f"its version is {version!r}")
+        return _draft(document)
+    except _Damaged as exc:
+        raise UserError(
+            f"The conversation export {path} is damaged ({exc}), so nothing was imported."
+        ) from exc
+
+
+def _get(
+    obj: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    where: str,
+    default: Any = ...,
+) -> Any:
+    """``obj[key]`` if it has the right type; ``default`` when absent, if a default is given."""
+    if key not in obj and default is not ...:
+        return default
+    value = obj.get(key)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise _Damaged(f"{where}{key} is missing or has the wrong type")
+    return value
+
+
+def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime:
+    text = _get(obj, key, str, where, default=None)
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise _Damaged(f"{where}{key} is not a date") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _draft(document: dict[str, Any]) -> ConversationDraft:
+    conversation = _get(document, "conversation", dict, "")
+    where = "conversation."
+    settings_data = _get(conversation, "settings", dict, where, default={})
+    try:
+        settings = generation_from_dict(settings_data).validate()
+    except (TypeError, ValueError, UserError) as exc:
+        raise _Damaged(f"its settings are invalid: {str(exc).rstrip('.')}") from exc
+    messages = _get(document, "messages", list, "")
+    return ConversationDraft(
+        title=_get(conversation, "title", str, where),
+        created_at=_timestamp(conversation, "created_at", where),
+        model_path=_get(conversation, "model_path", (str, type(None)), where, default=None),
+        mmproj_path=_get(conversation, "mmproj_path", (str, type(None)), where, default=None),
+        system_prompt=_get(conversation, "system_prompt", str, where, default=""),
+        settings=settings,
+        messages=tuple(_message_draft(item, n) for n, item in enumerate(messages, 1)),
+    )
+
+
+def _message_draft(item: Any, number: int) -> MessageDraft:
+    where = f"message {number} "
+    if not isinstance(item, dict):
+        raise _Damaged(f"message {number} is not an object")
+    role = _get(item, "role", str, where)
+    if role not in ("user", "assistant"):
+        raise _Damaged(f"message {number} has the unknown role {role!r}")
+    finish_reason = _get(item, "finish_reason", (str, type(None)), where, default=None)
+    if (role == "user" and finish_reason is not None) or (
+        finish_reason is not None and finish_reason not in FINISH_REASONS
+    ):
+        raise _Damaged(f"message {number} has the wrong finish reason {finish_reason!r}")
+    metrics = _get(item, "metrics", (dict, type(None)), where, default=None) or {}
+    attachments = _get(item, "attachments", list, where, default=[])
+    return MessageDraft(
+        role=role,
+        text=_get(item, "text", str, where),
+        finish_reason=finish_reason,
+        metrics=metrics,
+        created_at=_timestamp(item, "created_at", where),
+        attachments=tuple(
+            _attachment_draft(entry, f"image {n} of message {number}")
+            for n, entry in enumerate(attachments, 1)
+        ),
+    )
+
+
+def _attachment_draft(entry: Any, name: str) -> AttachmentDraft:
+    if not isinstance(entry, dict):
+        raise _Damaged(f"{name} is not an object")
+    where = f"{name}: "
+    mime = _get(entry, "mime", str, where)
+    width = _get(entry, "width", int, where)
+    height = _get(entry, "height", int, where)
+    if not mime.startswith("image/") or width <= 0 or height <= 0:
+        raise _Damaged(f"{name} is not described as an image")
+    try:
+        data = base64.b64decode(_get(entry, "data_base64", str, where), validate=True)
+    except binascii.Error as exc:
+        raise _Damaged(f"{name} is not valid base64") from exc
+    if not data or hashlib.sha256(data).hexdigest() != _get(entry, "sha256", str, where).lower():
+        raise _Damaged(f"{name} does not match its sha256")
+    return AttachmentDraft(data=data, mime=mime, width=width, height=height)
