@@ -32,6 +32,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every area's subcommands registered."""
     from desktop_app.engine import commands as engine_commands
+    from desktop_app.store import commands as store_commands
 
     parser = _Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the window (the default)")
     gui.set_defaults(func=_run_gui)
     engine_commands.register(sub)
+    store_commands.register(sub)
     for module in _optional_command_modules():
         module.register(sub)
     return parser
@@ -49,7 +51,7 @@ def _optional_command_modules() -> list:
     import importlib
 
     modules = []
-    for name in ("desktop_app.store.commands", "desktop_app.models.commands"):
+    for name in ("desktop_app.models.commands",):
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
