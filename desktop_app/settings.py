@@ -17,6 +17,8 @@ from desktop_app.errors import UserError
 MAX_OUTPUT_TOKENS = 8192
 """Gemma 3's output limit; also the default, so a long answer is never cut short by surprise."""
 
+PAN_SCAN_MODES = ("off", "auto", "on")
+
 DEFAULT_CONTEXT = 8192
 """A laptop-friendly default; the window lets the user go up to the model's own (128K for 4B+)."""
 
@@ -65,6 +67,9 @@ class GenerationSettings:
     seed: int = -1
     """-1 picks a fresh random seed per reply; any other value makes replies repeatable."""
     max_tokens: int = MAX_OUTPUT_TOKENS
+    pan_scan: str = "auto"
+    """Gemma 3 Pan & Scan: "off", "auto" (crop images whose aspect ratio is 1.2 or more) or
+    "on" (crop any image big enough); each crop costs as many tokens as the whole image."""
 
     def validate(self) -> GenerationSettings:
         """Return self, or raise UserError naming the first value out of range."""
@@ -80,6 +85,7 @@ class GenerationSettings:
                 f"max tokens must be between 1 and {MAX_OUTPUT_TOKENS}",
             ),
         ]
+        checks.append((self.pan_scan in PAN_SCAN_MODES, "pan & scan mode must be off, auto or on"))
         for ok, message in checks:
             if not ok:
                 raise UserError(f"The {message}.")

@@ -335,7 +335,9 @@ class LlamaBackend:
         self, request: GenerateRequest, emit: Callable[[str], None], received_at: float
     ) -> tuple[str, FinishReason, Metrics]:
         """Evaluate what is new in the prompt, then stream the reply through ``emit``."""
-        text, images = prompt.render(request.messages, request.system_prompt, self.template)
+        text, images = prompt.render(
+            request.messages, request.system_prompt, self.template, request.settings.pan_scan
+        )
         spans, chunks = self._spans(text, images)
         try:
             return self._run(spans, request.settings, emit, received_at)

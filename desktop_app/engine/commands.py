@@ -23,7 +23,12 @@ from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, Token
 from desktop_app.errors import UserError
 from desktop_app.store import ConversationStore, StreamingWriter
-from desktop_app.settings import MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
+from desktop_app.settings import (
+    MAX_OUTPUT_TOKENS,
+    PAN_SCAN_MODES,
+    GenerationSettings,
+    RuntimeSettings,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +68,8 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-p", type=float, default=defaults.min_p)
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
+    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
+                        help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
@@ -79,6 +86,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         repeat_penalty=args.repeat_penalty,
         seed=args.seed,
         max_tokens=args.max_tokens,
+        pan_scan=args.pan_scan,
     ).validate()
     runtime = RuntimeSettings(
         n_ctx=args.ctx,

@@ -460,3 +460,24 @@ def crop_prepared(image: PreparedImage, box: tuple[int, int, int, int]) -> Prepa
     view = memoryview(image.rgb)
     rows = [view[y * stride + left * 3 : y * stride + right * 3] for y in range(top, bottom)]
     return PreparedImage.from_rgb(right - left, bottom - top, b"".join(rows), image.source_name)
+
+
+PAN_SCAN_MIN_RATIO = {"auto": 1.2, "on": 1.0}
+"""Aspect ratio from which an image is cropped: the reference's 1.2 for "auto"; "on" drops the
+threshold so even a square screenshot is read in two halves (if each is at least 256 px)."""
+
+
+def pan_scan_boxes(width: int, height: int, mode: str) -> list[tuple[int, int, int, int]]:
+    """The crops Pan & Scan adds for an image of this size in this mode (none for "off")."""
+    if mode not in PAN_SCAN_MIN_RATIO:
+        return []
+    return pan_and_scan_crops(width, height, min_ratio=PAN_SCAN_MIN_RATIO[mode])
+
+
+def view_count(width: int, height: int, mode: str) -> int:
+    """How many images the model sees for one picture: the whole one plus its crops.
+
+    Each view costs the projector's tokens per image (256 for Gemma 3), so this is what the
+    window shows as an attachment's cost before sending.
+    """
+    return 1 + len(pan_scan_boxes(width, height, mode))

@@ -5,14 +5,20 @@ sandboxed Jinja, as Hugging Face does); otherwise a built-in rendering of Gemma 
 template.  Either way each image becomes the media marker that llama.cpp's mtmd splits on, in the
 order the user gave the images, and mtmd itself wraps it in ``<start_of_image>``/``<end_of_image>``.
 Gemma 3 has no system role: the system prompt is folded into the first user turn.
+
+Pan & Scan (Gemma 3's answer to text in tall or wide images, which llama.cpp lacks) is applied
+here: the rules are in :func:`desktop_app.engine.images.pan_and_scan_crops`, the wording around
+the crops follows the reference processor.  Crops are ordinary prepared images with their own
+content hash, so the embedding cache and KV reuse treat them like any image.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 
-from desktop_app.engine.images import PreparedImage
+from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage
 
 MEDIA_MARKER = "<__media__>"
@@ -22,25 +28,60 @@ END_OF_TURN = "<end_of_turn>"
 BOS = "<bos>"
 
 
+PAN_SCAN_BEFORE = "Here is the original image "
+PAN_SCAN_BETWEEN = " and here are some crops to help you see better "
+"""The words Gemma 3's reference processor (transformers' ``Gemma3Processor``) puts around an
+image and its Pan & Scan crops; the crops follow the whole image, separated by spaces."""
+
+
 def render(
-    messages: Sequence[ChatMessage], system_prompt: str = "", template: str | None = None
+    messages: Sequence[ChatMessage],
+    system_prompt: str = "",
+    template: str | None = None,
+    pan_scan: str = "off",
 ) -> tuple[str, list[PreparedImage]]:
     """Prompt text ending with the model's turn opened, and the images in marker order.
 
     The text starts with ``<bos>``; tokenize it with special tokens parsed and without adding
-    another BOS.
+    another BOS.  With Pan & Scan, an image that qualifies is followed by its crops.
     """
-    images = [image for message in messages for image in message.images]
+    originals = [image for message in messages for image in message.images]
     text = (
         _render_jinja(template, messages, system_prompt)
         if template
         else _render_builtin(messages, system_prompt)
     )
-    if text.count(MEDIA_MARKER) != len(images):
+    if text.count(MEDIA_MARKER) != len(originals):
         raise ValueError(
-            f"chat template placed {text.count(MEDIA_MARKER)} images, expected {len(images)}"
+            f"chat template placed {text.count(MEDIA_MARKER)} images, expected {len(originals)}"
         )
-    return text, images
+    pieces = text.split(MEDIA_MARKER)
+    out = [pieces[0]]
+    images: list[PreparedImage] = []
+    for image, after in zip(originals, pieces[1:]):
+        crops = _crops(image, pan_scan)
+        if crops:
+            out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
+            out.append(" ".join([MEDIA_MARKER] * len(crops)))
+        else:
+            out.append(MEDIA_MARKER)
+        out.append(after)
+        images += [image, *crops]
+    return "".join(out), images
+
+
+_crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()
+
+
+def _crops(image: PreparedImage, mode: str) -> list[PreparedImage]:
+    """Pan & Scan crops, remembered: every turn re-renders the images of the whole history."""
+    key = (image.sha256, mode)
+    if key not in _crop_cache:
+        boxes = pan_scan_boxes(image.width, image.height, mode)
+        _crop_cache[key] = [crop_prepared(image, box) for box in boxes]
+        while len(_crop_cache) > 64:
+            _crop_cache.popitem(last=False)
+    return _crop_cache[key]
 
 
 def _render_builtin(messages: Sequence[ChatMessage], system_prompt: str) -> str:
