@@ -267,3 +267,19 @@ def test_disk_cache_off_leaves_nothing_on_disk(models: Models, app_home: Path) -
         _, done = _reply(client, [ChatMessage.user(prepare_image(PHOTO), "hi")])
     assert isinstance(done, Done)
     assert not list((app_home / "cache").glob("embeddings/*/*.npy"))
+
+
+def test_regenerating_after_a_long_reply_rereads_the_prompt_and_stays_exact(models: Models) -> None:
+    # The tiny model's sliding window is 512: after a 1200-token reply the window cache no longer
+    # holds the positions just before the prompt's end, so trimming back there would be wrong.
+    settings = GenerationSettings(max_tokens=1200, seed=5)
+    runtime = RuntimeSettings(n_ctx=2048, n_threads=2)
+    question = [ChatMessage.user("tell me a long story")]
+    with EngineClient() as client:
+        _loaded(client, models.tiny, None, runtime)
+        _, first = _reply(client, question, settings=settings)
+        _, again = _reply(client, question, settings=settings)
+    assert isinstance(first, Done) and isinstance(again, Done)
+    assert first.metrics.decode_tokens == 1200
+    assert again.metrics.cached_tokens == 0  # re-read from the start instead of a blind trim
+    assert again.text == first.text  # same seed, same logits: identical reply

@@ -126,9 +126,11 @@ class LlamaBackend:
             if runtime.flash_attn
             else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         )
-        # A full-size cache for the sliding-window layers makes trimming the KV cache back to any
-        # common prefix exact (ENGINE-FACTS: with the reduced cache a deep trim gives wrong logits).
-        ctx_params.swa_full = True
+        # Gemma 3's sliding-window layers (5 of every 6) keep only the last window of positions.
+        # A full-size cache for them would make any trim exact but costs gigabytes at long
+        # contexts (27B at 128K: ~67 GB instead of ~11 GB), so the reduced cache is used and
+        # `_safe_keep` re-reads the prompt in the rare case a trim reaches past what it holds.
+        ctx_params.swa_full = False
         self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
@@ -160,6 +162,7 @@ class LlamaBackend:
                 )
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
         self.template = self._meta("tokenizer.chat_template")
+        self._window = int(self._meta("gemma3.attention.sliding_window") or 0)
         self._end_of_turn = self._single_token(prompt.END_OF_TURN)
         self._cached: list[Key] = []
         self._embeddings = EmbeddingCache(
@@ -274,6 +277,19 @@ class LlamaBackend:
                 n -= 1
         return max(n, 0)
 
+    def _safe_keep(self, keep: int) -> int:
+        """``keep``, or 0 when trimming back to it would leave the sliding-window layers blind.
+
+        After the trim, the next position attends to the ``window`` positions before it; the
+        reduced SWA cache still holds them only if its oldest position is at most
+        ``keep - window`` (measured exact in ENGINE-FACTS; a deeper trim gave wrong logits).
+        Appending to what is cached never trims, so follow-ups always keep their prefix.
+        """
+        if keep >= len(self._cached) or self._window <= 0 or keep == 0:
+            return keep
+        oldest = llama_cpp.llama_memory_seq_pos_min(self._memory, 0)
+        return keep if 0 <= oldest <= max(0, keep - self._window) else 0
+
     def _trim(self, keep: int) -> None:
         llama_cpp.llama_memory_seq_rm(self._memory, 0, keep, -1)
         del self._cached[keep:]
@@ -358,7 +374,7 @@ class LlamaBackend:
                 f"This conversation needs {len(keys)} tokens but the context holds {self.n_ctx}; "
                 "start a new chat or choose a larger context size."
             )
-        keep = self._reusable_prefix(keys)
+        keep = self._safe_keep(self._reusable_prefix(keys))
         self._trim(keep)
         image_tokens = sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan))
         encode_s = 0.0
