@@ -1,0 +1,153 @@
+"""The Gemma 3 models the app offers to download, read from ``desktop_app/data/gemma3_catalog.json``.
+
+The catalog is data, not code: adding a quantisation or fixing a file name is an edit to the JSON,
+which also records each model's architecture numbers so the fit check can judge a download before
+a single byte of it exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from desktop_app.errors import UserError
+from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
+from desktop_app.models.sizes import GIB
+
+CATALOG_RESOURCE = "gemma3_catalog.json"
+SCHEMA_VERSION = 1
+
+MIN_RAM_TOLERANCE = 0.9
+"""A "16 GB" laptop reports a little less than 16 GiB (firmware and graphics keep some), so a
+model's minimum counts as met at 90 % of it."""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One downloadable model: a text GGUF and, except for 1B, its vision projector."""
+
+    id: str
+    name: str
+    params: str
+    quantization: str
+    repo: str
+    model_file: str
+    model_size: int
+    """Approximate bytes; the hub's own figure is used once a download starts."""
+    mmproj_file: str | None
+    mmproj_size: int | None
+    gated: bool
+    """Google's own repositories ask the user to accept the Gemma licence and need a token."""
+    min_ram_gb: int
+    context_length: int
+    shape: ModelShape
+    first_run: bool
+    """On the ladder the first-run dialog picks from (the ungated QAT builds, one per size)."""
+    model_sha256: str | None = None
+    mmproj_sha256: str | None = None
+    """Pinned checksums where public material confirmed them; a hub checksum that differs is refused."""
+
+    @property
+    def has_vision(self) -> bool:
+        return self.mmproj_file is not None
+
+    @property
+    def download_size(self) -> int:
+        """Approximate bytes of the model and its projector together."""
+        return self.model_size + (self.mmproj_size or 0)
+
+    def check_fit(self, machine: MachineMemory, n_ctx: int, *, swa_full: bool = True) -> FitVerdict:
+        """Whether this model would run here at ``n_ctx`` tokens, judged before downloading it."""
+        return check_fit(
+            self.model_size,
+            self.shape,
+            n_ctx,
+            machine,
+            projector_bytes=self.mmproj_size or 0,
+            swa_full=swa_full,
+            label=self.name,
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All entries, in the file's order: ungated repositories first, then Google's gated ones."""
+
+    entries: tuple[CatalogEntry, ...]
+
+    def __iter__(self) -> Iterator[CatalogEntry]:
+        return iter(self.entries)
+
+    def get(self, entry_id: str) -> CatalogEntry:
+        """The entry with this id, or a UserError that lists what exists."""
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        raise UserError(
+            f"There is no catalog model called '{entry_id}'; "
+            "run 'models list' to see the ids you can download."
+        )
+
+    def recommend(self, machine: MachineMemory) -> CatalogEntry:
+        """The download to offer on first run: the biggest first-run model this machine can hold.
+
+        4B QAT on a typical 8-16 GB laptop, 12B from 16 GB and 27B from 32 GB (of RAM, or of GPU
+        memory on a discrete card), 1B below 8 GB.  The window shows :func:`fit.check_fit` for it
+        as well, since free memory changes from minute to minute and this should not.
+        """
+        memory = machine.total_ram
+        if machine.gpu_total and not machine.unified:
+            memory = max(memory, machine.gpu_total)
+        ladder = sorted((e for e in self.entries if e.first_run), key=lambda e: e.min_ram_gb)
+        if not ladder:
+            raise ValueError("the catalog has no first-run entries")
+        chosen = ladder[0]
+        for entry in ladder:
+            if memory >= entry.min_ram_gb * GIB * MIN_RAM_TOLERANCE:
+                chosen = entry
+        return chosen
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """The catalog shipped with the app (read once; it cannot change while the app runs)."""
+    text = resources.files("desktop_app").joinpath("data", CATALOG_RESOURCE).read_text("utf-8")
+    return parse_catalog(json.loads(text))
+
+
+def parse_catalog(data: dict[str, Any]) -> Catalog:
+    """Build a Catalog from the JSON structure, checking it as it goes (a typo fails loudly)."""
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"catalog schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
+    shapes = {name: ModelShape(**numbers) for name, numbers in data["architectures"].items()}
+    entries: list[CatalogEntry] = []
+    for raw in data["models"]:
+        shape = shapes[raw["architecture"]]
+        entries.append(
+            CatalogEntry(
+                id=raw["id"],
+                name=raw["name"],
+                params=raw["params"],
+                quantization=raw["quantization"],
+                repo=raw["repo"],
+                model_file=raw["model_file"],
+                model_size=int(raw["model_size"]),
+                mmproj_file=raw["mmproj_file"],
+                mmproj_size=raw.get("mmproj_size"),
+                gated=bool(raw["gated"]),
+                min_ram_gb=int(raw["min_ram_gb"]),
+                context_length=shape.context_length,
+                shape=shape,
+                first_run=bool(raw.get("first_run", False)),
+                model_sha256=raw.get("model_sha256"),
+                mmproj_sha256=raw.get("mmproj_sha256"),
+            )
+        )
+    ids = [e.id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError("catalog ids are not unique")
+    return Catalog(tuple(entries))

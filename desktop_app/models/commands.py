@@ -1,0 +1,186 @@
+"""``python -m desktop_app models list|download ID|import PATH|remove ID``: the model library headless.
+
+Each handler is a thin layer over catalog, download, registry and fit, the same calls the window
+makes, so the command line is also the quickest way to exercise them by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+from desktop_app.engine.gguf_info import inspect_gguf
+from desktop_app.errors import UserError
+from desktop_app.models import fit
+from desktop_app.models.catalog import load_catalog
+from desktop_app.models.download import DownloadProgress, download_entry
+from desktop_app.models.registry import LocalModel, ModelRegistry
+from desktop_app.models.sizes import format_size
+from desktop_app.settings import DEFAULT_CONTEXT
+
+PROGRESS_INTERVAL_S = 0.2
+"""How often the progress line is redrawn on a terminal: smooth without flooding it."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``models`` command and its actions to the CLI."""
+    parser = subparsers.add_parser("models", help="list, download, import or remove Gemma 3 models")
+    actions = parser.add_subparsers(
+        dest="models_action", metavar="ACTION", required=True, parser_class=type(parser)
+    )
+    listing = actions.add_parser("list", help="models on this computer and in the download catalog")
+    listing.add_argument(
+        "--context",
+        type=int,
+        default=DEFAULT_CONTEXT,
+        help=f"context size (tokens) for the memory check (default {DEFAULT_CONTEXT})",
+    )
+    listing.set_defaults(func=list_models)
+    download = actions.add_parser(
+        "download",
+        help="download a catalog model and its projector (gated ones read HF_TOKEN or 'hf auth login')",
+    )
+    download.add_argument("id", help="catalog id, as 'models list' shows it")
+    download.set_defaults(func=download_model)
+    importing = actions.add_parser("import", help="use a GGUF file, or the GGUFs in a folder, where they are")
+    importing.add_argument("path")
+    importing.set_defaults(func=import_models)
+    remove = actions.add_parser("remove", help="forget a model (and delete it if the app downloaded it)")
+    remove.add_argument("id")
+    remove.set_defaults(func=remove_model)
+
+
+def list_models(args: argparse.Namespace) -> int:
+    registry = ModelRegistry()
+    catalog = load_catalog()
+    machine = fit.machine_memory()
+    local = registry.models()
+    print("On this computer:" if local else "No models on this computer yet.")
+    for model in local:
+        vision = "text and images" if model.has_vision else "text only"
+        print(f"  {model.id}  {model.name}, {vision}, {model.source}")
+        print(f"      {model.model_path}")
+        if not model.available:
+            print("      (missing: the file was moved or deleted)")
+            continue
+        verdict = _local_verdict(model, args.context, machine)
+        print(f"      {verdict}")
+    print()
+    print("Catalog (download with: models download ID):")
+    have = {m.catalog_id for m in local if m.catalog_id}
+    width = max(len(e.id) for e in catalog)
+    for entry in catalog:
+        notes = ["vision" if entry.has_vision else "text only", f"needs {entry.min_ram_gb} GB RAM"]
+        if entry.gated:
+            notes.append("gated: needs a Hugging Face token")
+        if entry.id in have:
+            notes.append("downloaded")
+        print(f"  {entry.id:<{width}}  {format_size(entry.download_size):>8}  {', '.join(notes)}")
+    recommended = catalog.recommend(machine)
+    verdict = recommended.check_fit(machine, args.context)
+    print()
+    print(f"Recommended for this computer: {recommended.id}. {verdict.sentence}")
+    return 0
+
+
+def download_model(args: argparse.Namespace) -> int:
+    entry = load_catalog().get(args.id)
+    line = _ProgressLine(sys.stderr)
+    try:
+        model = download_entry(entry, ModelRegistry(), on_progress=line.show)
+    except KeyboardInterrupt:
+        line.finish()
+        print("Download paused; run the same command again to resume it.", file=sys.stderr)
+        return 130
+    finally:
+        line.finish()
+    with_projector = f" with its vision projector {model.mmproj_path}" if model.mmproj_path else ""
+    print(f"{model.name} is ready: {model.model_path}{with_projector}")
+    return 0
+
+
+def import_models(args: argparse.Namespace) -> int:
+    result = ModelRegistry().import_path(args.path)
+    for model in result.models:
+        projector = f" with projector {model.mmproj_path}" if model.mmproj_path else " (text only)"
+        print(f"Imported {model.id}: {model.model_path}{projector}")
+    for reason in result.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    return 0
+
+
+def remove_model(args: argparse.Namespace) -> int:
+    removal = ModelRegistry().remove(args.id)
+    if removal.deleted:
+        print(f"Removed {removal.model.id} and deleted {', '.join(str(p) for p in removal.deleted)}.")
+    else:
+        print(f"Removed {removal.model.id} from the list; its files were left where they are.")
+    return 0
+
+
+def _local_verdict(model: LocalModel, n_ctx: int, machine: fit.MachineMemory) -> str:
+    """The fit check for a file on disk, or why its metadata could not be read."""
+    try:
+        info = inspect_gguf(model.model_path)
+        mmproj = inspect_gguf(model.mmproj_path) if model.mmproj_path else None
+        verdict = fit.check_files_fit(info, mmproj, n_ctx, machine)
+    except UserError as exc:
+        return str(exc)
+    return f"{verdict.level}: {verdict.sentence}"
+
+
+class _ProgressLine:
+    """One status line on stderr, redrawn in place on a terminal; plain lines now and then otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last_draw = 0.0
+        self._last_key: tuple[str, str, int] | None = None
+        self._drawn = False
+
+    def show(self, progress: DownloadProgress) -> None:
+        percent = int(progress.fraction * 100)
+        # Off a terminal, a line per file, phase and tenth, so logs stay short.
+        key = (progress.filename, progress.phase, percent // 10)
+        now = time.monotonic()
+        if self._tty:
+            if key == self._last_key and now - self._last_draw < PROGRESS_INTERVAL_S:
+                return
+            self._stream.write("\r\033[K" + _describe(progress, percent))
+            self._drawn = True
+        else:
+            if key == self._last_key:
+                return
+            self._stream.write(_describe(progress, percent) + "\n")
+        self._stream.flush()
+        self._last_key, self._last_draw = key, now
+
+    def finish(self) -> None:
+        if self._tty and self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._drawn = False
+
+
+def _describe(progress: DownloadProgress, percent: int) -> str:
+    text = (
+        f"{'Verifying' if progress.phase == 'verifying' else 'Downloading'} {progress.filename}  "
+        f"{format_size(progress.done_bytes)} of {format_size(progress.total_bytes)} ({percent}%)"
+    )
+    if progress.bytes_per_second:
+        text += f"  {format_size(progress.bytes_per_second)}/s"
+    if progress.seconds_left is not None:
+        text += f"  {_duration(progress.seconds_left)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -1,0 +1,546 @@
+"""Downloads from Hugging Face: a model and its projector as a pair, resumable, verified, cancellable.
+
+Where files go: ``paths.models_dir()/<owner>/<repo>/<file>``, as plain files under their upstream
+names.  Not the Hugging Face cache, because
+
+* a partial file there does not survive: huggingface_hub 2.4's ``hf_hub_download`` writes every
+  attempt to a process-unique temporary file and deletes it when the call fails
+  (``file_download._download_to_tmp_and_move``), so a 3 GB download cut at 90 % by a crash, a
+  cancel or a restart would start again from zero; here the partial file is ours and any later
+  run resumes it;
+* "remove" must be able to delete exactly what the app downloaded (cache blobs are shared,
+  symlinked and reference-counted by snapshots);
+* one ``GEMMA_DESKTOP_HOME`` then moves everything, for portable installs and tests.
+
+The transfer still goes through huggingface_hub's own client (no HTTP of our own): ``hf_hub_url``
+and ``get_hf_file_metadata`` (the HEAD call with the hub's headers, token handling, redirects and
+error classes such as ``GatedRepoError``) and ``file_download.http_get`` (the ranged, retrying
+GET that ``hf_hub_download`` itself uses, with its tqdm hook for progress).  The hub's ETag of an
+LFS file is its sha256; every file is hashed after the transfer and only then renamed to its
+final name, so nothing half-made ever looks complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+import httpx2
+from huggingface_hub import get_hf_file_metadata, get_token, hf_hub_url
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    GatedRepoError,
+    HfHubHTTPError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.file_download import http_get
+from huggingface_hub.utils import build_hf_headers
+
+from desktop_app import __version__, paths
+from desktop_app.errors import UserError
+from desktop_app.models.catalog import CatalogEntry
+from desktop_app.models.sizes import MIB, format_size
+
+if TYPE_CHECKING:
+    from desktop_app.models.registry import LocalModel, ModelRegistry
+
+DISK_MARGIN = 256 * MIB
+"""Left free after a download, so the disk is never filled to its last byte."""
+
+HASH_CHUNK = 8 * MIB
+SPEED_WINDOW_S = 5.0
+"""Speed is averaged over the last few seconds: steady enough to read, quick to follow changes."""
+
+PARTIAL_SUFFIX = ".incomplete"
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+class DownloadCancelled(UserError):
+    """The user stopped the download; what arrived is kept and the next run resumes it."""
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One progress report, for a progress bar or a status line.
+
+    Byte counts cover the whole download (model and projector together) and include bytes kept
+    from an earlier, interrupted run; speed counts only what this run transferred.
+    """
+
+    entry_id: str
+    filename: str
+    phase: Literal["downloading", "verifying"]
+    done_bytes: int
+    total_bytes: int
+    bytes_per_second: float | None
+    seconds_left: float | None
+
+    @property
+    def fraction(self) -> float:
+        return self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file to fetch, with the size and sha256 the hub reported for it."""
+
+    repo: str
+    filename: str
+    size: int
+    sha256: str
+    destination: Path
+
+    @property
+    def partial_path(self) -> Path:
+        """Named after the checksum, so a partial file of an older upstream version is never resumed."""
+        return self.destination.with_name(f"{self.destination.name}.{self.sha256[:16]}{PARTIAL_SUFFIX}")
+
+    def bytes_present(self) -> int:
+        """Bytes already on disk: all of them when the final file exists, else the partial's."""
+        if self.destination.is_file():
+            return self.size
+        try:
+            return min(self.partial_path.stat().st_size, self.size)
+        except FileNotFoundError:
+            return 0
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What a download will fetch, known after asking the hub and before transferring anything.
+
+    The window can show ``total_bytes`` and ``remaining_bytes()`` before the user confirms.
+    """
+
+    entry: CatalogEntry
+    model: RemoteFile
+    mmproj: RemoteFile | None
+    endpoint: str | None
+    token: str | None = field(repr=False)
+
+    @property
+    def files(self) -> tuple[RemoteFile, ...]:
+        return (self.model,) if self.mmproj is None else (self.model, self.mmproj)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def remaining_bytes(self) -> int:
+        """Bytes still to transfer, given what is on disk now."""
+        return sum(f.size - f.bytes_present() for f in self.files)
+
+
+@dataclass(frozen=True)
+class DownloadedFiles:
+    """The verified files of a finished download."""
+
+    model_path: Path
+    model_sha256: str
+    mmproj_path: Path | None
+    mmproj_sha256: str | None
+
+
+def resolve_token(token: str | None) -> str | None:
+    """The token to send: the one given, else HF_TOKEN, else the one ``hf auth login`` stored."""
+    return token or get_token()
+
+
+def destination_for(repo: str, filename: str) -> Path:
+    """Where a repository file is kept: models_dir/<owner>/<repo>/<file>."""
+    root = paths.models_dir().resolve()
+    path = (root.joinpath(*repo.split("/")) / filename).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"{repo}/{filename} would land outside the models folder")
+    return path
+
+
+def plan_download(
+    entry: CatalogEntry, *, token: str | None = None, endpoint: str | None = None
+) -> DownloadPlan:
+    """Ask the hub for each file's size and sha256; raises a UserError sentence on any failure.
+
+    ``endpoint`` defaults to huggingface_hub's (which honours ``HF_ENDPOINT``).
+    """
+    token = resolve_token(token)
+    model = _remote_file(entry, entry.model_file, entry.model_sha256, token, endpoint)
+    mmproj = None
+    if entry.mmproj_file is not None:
+        mmproj = _remote_file(entry, entry.mmproj_file, entry.mmproj_sha256, token, endpoint)
+    return DownloadPlan(entry=entry, model=model, mmproj=mmproj, endpoint=endpoint, token=token)
+
+
+def check_disk_space(plan: DownloadPlan) -> None:
+    """Refuse to start a download the disk cannot finish."""
+    needed = plan.remaining_bytes()
+    if needed == 0:
+        return
+    folder = plan.model.destination.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed + DISK_MARGIN:
+        raise UserError(
+            f"Downloading {plan.entry.name} needs {format_size(needed + DISK_MARGIN)} of free "
+            f"disk space in {folder}, but only {format_size(free)} is free; free some space and "
+            "try again."
+        )
+
+
+def run_download(
+    plan: DownloadPlan,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    verified: Mapping[Path, str] | None = None,
+) -> DownloadedFiles:
+    """Fetch, resume and verify every file of ``plan``; call from a worker thread in the window.
+
+    ``on_progress`` is called from this thread.  Setting ``cancel`` (from any thread) stops the
+    transfer at the next chunk with :class:`DownloadCancelled`; the partial file stays for the
+    next run.  ``verified`` maps final paths to checksums already confirmed (the registry's), so
+    a finished file is not hashed again.
+    """
+    check_disk_space(plan)
+    tracker = _Tracker(plan, on_progress, cancel or threading.Event())
+    for remote in plan.files:
+        tracker.start(remote)
+        if not _already_present(remote, verified or {}, tracker):
+            _fetch(remote, plan, tracker)
+    return DownloadedFiles(
+        model_path=plan.model.destination,
+        model_sha256=plan.model.sha256,
+        mmproj_path=plan.mmproj.destination if plan.mmproj else None,
+        mmproj_sha256=plan.mmproj.sha256 if plan.mmproj else None,
+    )
+
+
+def download_entry(
+    entry: CatalogEntry,
+    registry: ModelRegistry,
+    *,
+    token: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    endpoint: str | None = None,
+) -> LocalModel:
+    """Download a catalog model with its projector and record the pair in the registry.
+
+    Returns at once, without network, when the registry already holds the entry's files.
+    """
+    existing = registry.find(entry.id)
+    if existing is not None and existing.available:
+        return existing
+    plan = plan_download(entry, token=token, endpoint=endpoint)
+    files = run_download(plan, on_progress=on_progress, cancel=cancel, verified=registry.verified_files())
+    return registry.add_download(entry, files)
+
+
+# --- the hub -------------------------------------------------------------------------------------
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    # token=False rather than None: None would make huggingface_hub look up a token on its own,
+    # and the error messages below must know whether one was sent.
+    return build_hf_headers(
+        token=token or False, library_name="gemma-desktop", library_version=__version__
+    )
+
+
+def _remote_file(
+    entry: CatalogEntry,
+    filename: str,
+    pinned_sha256: str | None,
+    token: str | None,
+    endpoint: str | None,
+) -> RemoteFile:
+    url = hf_hub_url(entry.repo, filename, endpoint=endpoint)
+    try:
+        meta = get_hf_file_metadata(
+            url,
+            token=token or False,
+            library_name="gemma-desktop",
+            library_version=__version__,
+            endpoint=endpoint,
+        )
+    except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
+        raise _hub_error(exc, entry.repo, filename, token) from None
+    sha256 = (meta.etag or "").lower()
+    if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
+        raise UserError(
+            f"Hugging Face gave no sha256 checksum for {filename} in {entry.repo}, so a download "
+            "could not be verified and was not started."
+        )
+    if pinned_sha256 is not None and sha256 != pinned_sha256:
+        raise UserError(
+            f"The file {filename} in {entry.repo} has changed since this version of Gemma Desktop "
+            "was made (its checksum differs from the catalog's), so it was not downloaded; "
+            "import a file you trust instead."
+        )
+    if meta.size is None:
+        raise UserError(
+            f"Hugging Face did not report the size of {filename} in {entry.repo}; try again later."
+        )
+    return RemoteFile(entry.repo, filename, meta.size, sha256, destination_for(entry.repo, filename))
+
+
+def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> UserError:
+    """One sentence for each way the hub or the network can say no."""
+    page = f"https://huggingface.co/{repo}"
+    if isinstance(exc, OfflineModeIsEnabled):
+        return UserError("Downloads are switched off because HF_HUB_OFFLINE is set; unset it to download models.")
+    if isinstance(exc, GatedRepoError):
+        if token:
+            return UserError(
+                f"Your Hugging Face token has no access to {repo}: accept Google's Gemma licence "
+                f"at {page} with the same account, then try again."
+            )
+        return UserError(
+            f"{repo} is gated: accept Google's Gemma licence at {page}, then give Gemma Desktop "
+            "a Hugging Face token (set HF_TOKEN or run 'hf auth login')."
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        return UserError(
+            f"The repository {repo} was not found on Hugging Face (a private or gated one also "
+            "needs a token with access to it)."
+        )
+    if isinstance(exc, (EntryNotFoundError, RevisionNotFoundError)):
+        return UserError(
+            f"The file {filename} is no longer in {repo} on Hugging Face, so the catalog is out "
+            "of date; choose another model or import a file."
+        )
+    if isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else 0
+        if status == 401:
+            return UserError(
+                "Hugging Face refused the token (HTTP 401): check HF_TOKEN or log in again with "
+                "'hf auth login'."
+            )
+        if status == 429:
+            return UserError("Hugging Face is limiting downloads right now (HTTP 429); wait a few minutes and try again.")
+        if status >= 500:
+            return UserError(
+                f"Hugging Face had a server error (HTTP {status}); try again later, and the "
+                "download will resume where it stopped."
+            )
+        return UserError(f"Hugging Face answered HTTP {status} for {filename} in {repo}.")
+    return UserError(
+        f"Could not reach Hugging Face ({_network_reason(exc)}); check the internet connection "
+        "and try again, and the download will resume where it stopped."
+    )
+
+
+def _network_reason(exc: Exception) -> str:
+    if isinstance(exc, httpx2.TimeoutException):
+        return "the connection timed out"
+    if isinstance(exc, httpx2.ConnectError):
+        return "the connection was refused or the name could not be resolved"
+    return "the connection broke"
+
+
+# --- the transfer ---------------------------------------------------------------------------------
+
+
+def _already_present(remote: RemoteFile, verified: Mapping[Path, str], tracker: _Tracker) -> bool:
+    """True when the final file is there and checks out; a wrong file under our name is removed."""
+    dest = remote.destination
+    if not dest.is_file():
+        return False
+    if dest.stat().st_size == remote.size and (
+        verified.get(dest) == remote.sha256 or _sha256(dest, tracker) == remote.sha256
+    ):
+        tracker.skip(remote)
+        return True
+    dest.unlink()
+    return False
+
+
+def _fetch(remote: RemoteFile, plan: DownloadPlan, tracker: _Tracker) -> None:
+    remote.destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_other_partials(remote)
+    partial = remote.partial_path
+    url = hf_hub_url(remote.repo, remote.filename, endpoint=plan.endpoint)
+    try:
+        with _open_partial(partial, remote.size) as handle:
+            resume = handle.tell()
+            tracker.resumed(resume)
+            http_get(
+                url,
+                handle,
+                resume_size=resume,
+                headers=_headers(plan.token),
+                expected_size=remote.size,
+                displayed_filename=remote.filename,
+                tqdm_class=functools.partial(_ProgressBar, tracker),  # type: ignore[arg-type]
+            )
+    except DownloadCancelled:
+        raise
+    except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
+        raise _hub_error(exc, remote.repo, remote.filename, plan.token) from None
+    except OSError as exc:
+        raise _write_error(exc, remote) from None
+    tracker.verifying(remote)
+    if _sha256(partial, tracker) != remote.sha256:
+        partial.unlink()
+        raise UserError(
+            f"The downloaded {remote.filename} is damaged (its sha256 does not match Hugging "
+            "Face's), so it was deleted; run the download again."
+        )
+    os.replace(partial, remote.destination)
+
+
+def _open_partial(path: Path, size: int) -> BinaryIO:
+    """The partial file opened for appending; one longer than the file itself is started afresh."""
+    handle = open(path, "ab")  # noqa: SIM115 - returned to a with-statement
+    if handle.tell() > size:
+        handle.seek(0)
+        handle.truncate()
+    return handle
+
+
+def _remove_other_partials(remote: RemoteFile) -> None:
+    """Partial files of an older upstream version of this file can never be completed."""
+    for stale in remote.destination.parent.glob(f"{remote.destination.name}.*{PARTIAL_SUFFIX}"):
+        if stale != remote.partial_path:
+            stale.unlink(missing_ok=True)
+
+
+def _write_error(exc: OSError, remote: RemoteFile) -> UserError:
+    folder = remote.destination.parent
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return UserError(
+            f"The disk holding {folder} is full; free some space and run the download again to "
+            "resume where it stopped."
+        )
+    if exc.errno == errno.EFBIG:
+        return UserError(
+            f"The drive holding {folder} cannot store a file of {format_size(remote.size)} "
+            "(FAT32 drives stop at 4 GB); keep the models on an NTFS, APFS or ext4 drive."
+        )
+    if exc.errno is None:
+        # http_get's "Consistency check failed": the body ended before the announced size.
+        if remote.partial_path.exists() and remote.partial_path.stat().st_size > remote.size:
+            remote.partial_path.unlink()
+        return UserError(
+            f"The download of {remote.filename} stopped before the end (the connection broke); "
+            "run it again to resume where it stopped."
+        )
+    return UserError(f"Could not write {remote.partial_path}: {(exc.strerror or str(exc)).lower()}.")
+
+
+def _sha256(path: Path, tracker: _Tracker) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            tracker.check_cancel()
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _ProgressBar:
+    """Stands in for tqdm inside ``http_get``: hands byte counts to the tracker, draws nothing.
+
+    Raising from ``update`` (on cancel) is what stops ``http_get`` between two chunks; the chunk
+    in hand is not written, so the partial file stays a clean prefix.
+    """
+
+    def __init__(self, tracker: _Tracker, **_tqdm_kwargs: object) -> None:
+        self._tracker = tracker
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        self._tracker.advance(n)
+
+
+class _Tracker:
+    """Turns byte counts into DownloadProgress reports and is where a cancel is noticed."""
+
+    def __init__(self, plan: DownloadPlan, callback: ProgressCallback | None, cancel: threading.Event) -> None:
+        self._plan = plan
+        self._callback = callback
+        self._cancel = cancel
+        self._done = 0  # bytes of files finished before the current one
+        self._current = 0  # bytes of the current file on disk
+        self._remote: RemoteFile | None = None
+        self._transferred = 0
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def check_cancel(self) -> None:
+        if self._cancel.is_set():
+            name = self._remote.filename if self._remote else self._plan.entry.name
+            raise DownloadCancelled(
+                f"The download of {name} was cancelled; start it again to resume where it stopped."
+            )
+
+    def start(self, remote: RemoteFile) -> None:
+        if self._remote is not None:
+            self._done += self._remote.size
+        self._remote, self._current = remote, 0
+        self.check_cancel()
+
+    def resumed(self, n_bytes: int) -> None:
+        self._current = n_bytes
+        self._report("downloading")
+
+    def skip(self, remote: RemoteFile) -> None:
+        self._current = remote.size
+        self._report("downloading")
+
+    def verifying(self, remote: RemoteFile) -> None:
+        self._current = remote.size
+        self._report("verifying")
+
+    def advance(self, n_bytes: int) -> None:
+        self.check_cancel()
+        # Negative when http_get rolls back after a server ignored the Range header.
+        self._current += n_bytes
+        self._transferred += max(n_bytes, 0)
+        now = time.monotonic()
+        self._samples.append((now, self._transferred))
+        while len(self._samples) > 2 and now - self._samples[0][0] > SPEED_WINDOW_S:
+            self._samples.popleft()
+        self._report("downloading")
+
+    def _speed(self) -> float | None:
+        if len(self._samples) < 2:
+            return None
+        (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+        return (b1 - b0) / (t1 - t0) if t1 > t0 else None
+
+    def _report(self, phase: Literal["downloading", "verifying"]) -> None:
+        if self._callback is None or self._remote is None:
+            return
+        done = self._done + self._current
+        total = self._plan.total_bytes
+        speed = self._speed() if phase == "downloading" else None
+        left = (total - done) / speed if speed and done < total else None
+        self._callback(
+            DownloadProgress(
+                entry_id=self._plan.entry.id,
+                filename=self._remote.filename,
+                phase=phase,
+                done_bytes=done,
+                total_bytes=total,
+                bytes_per_second=speed,
+                seconds_left=left,
+            )
+        )

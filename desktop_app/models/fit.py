@@ -1,0 +1,439 @@
+"""Will this model run here?  A memory estimate from GGUF metadata, set against RAM and VRAM.
+
+The estimate follows what llama.cpp allocates for Gemma 3: the weights (the file, memory-mapped
+and all touched on the CPU), the KV cache with Gemma 3's five sliding-window layers per global
+layer, the vision projector, and the working memory of a forward pass.  The numbers were checked
+against the real Gemma 3 270M in llama.cpp (see the tests): within a few per cent of the process's
+resident memory with the context filled, always on the high side.
+
+Everything but :func:`machine_memory` is a pure function of numbers, so the window can show a
+verdict for a catalog entry before anything is downloaded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from desktop_app.errors import UserError
+from desktop_app.models.sizes import GIB, MIB, format_size
+
+if TYPE_CHECKING:
+    from desktop_app.engine.gguf_info import GGUFInfo
+
+SWA_PATTERN = 6
+"""Gemma 3 makes every sixth layer global and the five before it sliding-window (llama.cpp's
+``set_swa_pattern(6)`` for gemma3): 3 of the 270M's 18 layers, 5 of the 4B's 34."""
+
+DEFAULT_UBATCH = 512
+"""llama.cpp's default micro-batch; the reduced sliding-window cache and the scratch scale with it."""
+
+KV_BYTES_PER_VALUE = 2
+"""llama.cpp's default KV cache type is f16."""
+
+RUNTIME_BASE = 64 * MIB
+"""Fixed cost of a loaded model beyond weights and caches (tokenizer tables for Gemma's 262,144
+tokens, runtime structures), measured on the 270M."""
+
+ACTIVATION_FACTOR = 20
+"""Scratch for one micro-batch, in f32 rows of n_embd: attention and feed-forward intermediates."""
+
+ATTENTION_SCORES_FACTOR = 1.5
+"""Without flash attention, llama.cpp materialises n_ubatch x n_ctx x n_head f32 scores (plus a
+softmax copy); measured 92 MiB for the 270M at 8,192 tokens against 64 MiB for one matrix."""
+
+PROJECTOR_SCRATCH_RATIO = 0.75
+"""Encoding one 896-pixel image costs about three quarters of the projector's size again
+(peak resident 1.46 GB with the 845 MB SigLIP projector, ENGINE-FACTS.md)."""
+
+FREE_HEADROOM = 512 * MIB
+"""Left free when judging against available memory, so the system does not start swapping."""
+
+GPU_HEADROOM = 256 * MIB
+"""Left free on a GPU for the driver and the desktop."""
+
+UNKNOWN_AVAILABLE_SHARE = 0.6
+"""Where free memory cannot be read (macOS without psutil), assume this share of RAM is usable."""
+
+CONTEXT_STEPS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
+"""Context sizes a suggestion may name: the choices the window offers."""
+
+FitLevel = Literal["fits", "tight", "will not fit"]
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The numbers of a Gemma 3 text model that decide its cache and scratch memory."""
+
+    block_count: int
+    embedding_length: int
+    head_count: int
+    head_count_kv: int
+    key_length: int
+    value_length: int
+    sliding_window: int
+    """0 when the model has no sliding-window layers (then every layer keeps the full context)."""
+    context_length: int
+
+    @classmethod
+    def from_gguf(cls, info: GGUFInfo) -> ModelShape:
+        """Read the shape from a model's GGUF metadata, with llama.cpp's defaults for gaps."""
+        if info.kind != "model":
+            raise UserError(f"'{info.display_name}' is a vision projector, not a model.")
+        if not info.block_count or not info.embedding_length or not info.head_count:
+            raise UserError(
+                f"'{info.display_name}' lacks the layer counts needed to estimate its memory, "
+                "so it is probably damaged."
+            )
+        head_dim = info.embedding_length // info.head_count  # llama.cpp's default head size
+        return cls(
+            block_count=info.block_count,
+            embedding_length=info.embedding_length,
+            head_count=info.head_count,
+            head_count_kv=info.head_count_kv or info.head_count,
+            key_length=info.key_length or head_dim,
+            value_length=info.value_length or head_dim,
+            sliding_window=info.sliding_window or 0,
+            context_length=info.context_length or 0,
+        )
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a loaded model needs, by part; ``total`` is what is compared with the machine."""
+
+    n_ctx: int
+    weights: int
+    projector: int
+    kv_cache: int
+    compute: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.projector + self.kv_cache + self.compute
+
+
+@dataclass(frozen=True)
+class MachineMemory:
+    """What this computer offers; None where it could not be read."""
+
+    total_ram: int
+    available_ram: int | None
+    gpu_total: int | None = None
+    gpu_free: int | None = None
+    gpu_name: str | None = None
+    unified: bool = False
+    """Apple silicon: the GPU shares RAM, so RAM is the only budget."""
+
+
+@dataclass(frozen=True)
+class FitVerdict:
+    """The answer shown before loading: a level, one sentence for the user, and the numbers."""
+
+    level: FitLevel
+    sentence: str
+    estimate: MemoryEstimate
+    on_gpu: bool
+
+
+def swa_cache_cells(n_ctx: int, sliding_window: int, n_ubatch: int = DEFAULT_UBATCH) -> int:
+    """Cells llama.cpp keeps per sliding-window layer when the reduced SWA cache is on.
+
+    The window plus one micro-batch (tokens being added), padded to 256, never above n_ctx.
+    """
+    padded = -(-(sliding_window + n_ubatch) // 256) * 256
+    return min(n_ctx, padded)
+
+
+def kv_cache_bytes(
+    shape: ModelShape, n_ctx: int, *, swa_full: bool = True, n_ubatch: int = DEFAULT_UBATCH
+) -> int:
+    """f16 K and V for every layer: 2 bytes x cells x n_head_kv x (key_length + value_length).
+
+    Global layers keep ``n_ctx`` cells.  Sliding-window layers keep ``n_ctx`` too when
+    ``swa_full`` (llama.cpp's default, which makes trimming the cache exact), otherwise only the
+    window plus a micro-batch.
+    """
+    per_cell = KV_BYTES_PER_VALUE * shape.head_count_kv * (shape.key_length + shape.value_length)
+    if shape.sliding_window <= 0:
+        return per_cell * shape.block_count * n_ctx
+    n_global = shape.block_count // SWA_PATTERN
+    n_local = shape.block_count - n_global
+    local_cells = n_ctx if swa_full else swa_cache_cells(n_ctx, shape.sliding_window, n_ubatch)
+    return per_cell * (n_global * n_ctx + n_local * local_cells)
+
+
+def compute_bytes(
+    shape: ModelShape,
+    n_ctx: int,
+    *,
+    swa_full: bool = True,
+    flash_attn: bool = True,
+    n_ubatch: int = DEFAULT_UBATCH,
+) -> int:
+    """Working memory a forward pass touches: runtime, activations, attention masks and scores.
+
+    llama.cpp reserves a larger compute buffer (it sizes logits for a whole micro-batch: 512 MiB
+    with Gemma's vocabulary) but only the last token's row is ever written, so those pages stay
+    untouched and cost no RAM; this counts what becomes resident.  The masks are one
+    n_ubatch x cells matrix per cache (f16 with flash attention, f32 without).
+    """
+    activations = n_ubatch * shape.embedding_length * 4 * ACTIVATION_FACTOR
+    mask_cells = n_ctx
+    if shape.sliding_window > 0:
+        mask_cells += n_ctx if swa_full else swa_cache_cells(n_ctx, shape.sliding_window, n_ubatch)
+    masks = n_ubatch * mask_cells * (2 if flash_attn else 4)
+    scores = 0 if flash_attn else int(n_ubatch * n_ctx * shape.head_count * 4 * ATTENTION_SCORES_FACTOR)
+    return RUNTIME_BASE + activations + masks + scores
+
+
+def estimate_memory(
+    model_bytes: int,
+    shape: ModelShape,
+    n_ctx: int,
+    *,
+    projector_bytes: int = 0,
+    swa_full: bool = True,
+    flash_attn: bool = True,
+    n_ubatch: int = DEFAULT_UBATCH,
+) -> MemoryEstimate:
+    """Everything a model (and its projector) needs at ``n_ctx`` tokens of context."""
+    projector = projector_bytes + int(projector_bytes * PROJECTOR_SCRATCH_RATIO)
+    return MemoryEstimate(
+        n_ctx=n_ctx,
+        weights=model_bytes,
+        projector=projector,
+        kv_cache=kv_cache_bytes(shape, n_ctx, swa_full=swa_full, n_ubatch=n_ubatch),
+        compute=compute_bytes(shape, n_ctx, swa_full=swa_full, flash_attn=flash_attn, n_ubatch=n_ubatch),
+    )
+
+
+def check_fit(
+    model_bytes: int,
+    shape: ModelShape,
+    n_ctx: int,
+    machine: MachineMemory,
+    *,
+    projector_bytes: int = 0,
+    swa_full: bool = True,
+    flash_attn: bool = True,
+    n_ubatch: int = DEFAULT_UBATCH,
+    label: str = "This model",
+) -> FitVerdict:
+    """Say whether the model fits at ``n_ctx``: "fits", "tight" or "will not fit", in one sentence.
+
+    "fits": it fits in the GPU's free memory, or in free RAM with headroom to spare.
+    "tight": it fits in RAM only if other programs make room.  "will not fit": it needs more
+    than the machine has.  Anything short of "fits" suggests the largest context that would fit,
+    or a smaller quantisation or model when no context does.
+    """
+
+    def estimate_at(context: int) -> MemoryEstimate:
+        return estimate_memory(
+            model_bytes,
+            shape,
+            context,
+            projector_bytes=projector_bytes,
+            swa_full=swa_full,
+            flash_attn=flash_attn,
+            n_ubatch=n_ubatch,
+        )
+
+    estimate = estimate_at(n_ctx)
+    level, on_gpu = _level(estimate.total, machine)
+    needs = f"{label} needs about {format_size(estimate.total)} with {n_ctx:,} tokens of context"
+    if level == "fits":
+        where = (
+            f"{format_size(_gpu_budget(machine) or 0)} free on the GPU"
+            if on_gpu
+            else f"{format_size(_ram_budget(machine))} of memory is free"
+        )
+        return FitVerdict(level, f"{needs} and {where}, so it fits.", estimate, on_gpu)
+
+    smaller = [c for c in CONTEXT_STEPS if c < n_ctx and _level(estimate_at(c).total, machine)[0] == "fits"]
+    if smaller:
+        advice = f"a context of {smaller[-1]:,} tokens would fit, or choose a smaller quantisation"
+    else:
+        least = estimate_at(min(CONTEXT_STEPS[0], n_ctx)).total
+        advice = (
+            "choose a smaller quantisation or model (even "
+            f"{min(CONTEXT_STEPS[0], n_ctx):,} tokens of context need {format_size(least)})"
+        )
+    if level == "tight":
+        sentence = (
+            f"{needs} but only {format_size(_ram_budget(machine))} of memory is free, so close "
+            f"other programs first; {advice}."
+        )
+    else:
+        sentence = (
+            f"{needs}, more than this computer's {format_size(machine.total_ram)} of memory; "
+            f"{advice}."
+        )
+    return FitVerdict(level, sentence, estimate, on_gpu)
+
+
+def check_files_fit(
+    model: GGUFInfo,
+    mmproj: GGUFInfo | None,
+    n_ctx: int,
+    machine: MachineMemory,
+    *,
+    swa_full: bool = True,
+    flash_attn: bool = True,
+) -> FitVerdict:
+    """:func:`check_fit` for files on disk, from their GGUF metadata."""
+    return check_fit(
+        model.file_size,
+        ModelShape.from_gguf(model),
+        n_ctx,
+        machine,
+        projector_bytes=mmproj.file_size if mmproj else 0,
+        swa_full=swa_full,
+        flash_attn=flash_attn,
+        label=model.display_name,
+    )
+
+
+def _ram_budget(machine: MachineMemory) -> int:
+    if machine.available_ram is not None:
+        return machine.available_ram
+    return int(machine.total_ram * UNKNOWN_AVAILABLE_SHARE)
+
+
+def _gpu_budget(machine: MachineMemory) -> int | None:
+    if machine.unified:
+        return None
+    free = machine.gpu_free if machine.gpu_free is not None else machine.gpu_total
+    return None if free is None else free - GPU_HEADROOM
+
+
+def _os_reserve(total_ram: int) -> int:
+    """What the system and a desktop keep for themselves even when the user closes everything."""
+    return max(2 * GIB, int(total_ram * 0.15))
+
+
+def _level(total: int, machine: MachineMemory) -> tuple[FitLevel, bool]:
+    """The level and whether the GPU holds it all; a model split between GPU and RAM is judged
+    on RAM alone, which errs on the safe side."""
+    gpu = _gpu_budget(machine)
+    if gpu is not None and total <= gpu:
+        return "fits", True
+    if total + FREE_HEADROOM <= _ram_budget(machine):
+        return "fits", False
+    if total <= machine.total_ram - _os_reserve(machine.total_ram):
+        return "tight", False
+    return "will not fit", False
+
+
+# --- asking the machine -----------------------------------------------------------------------
+
+
+def machine_memory() -> MachineMemory:
+    """RAM (total and available) and, with an NVIDIA GPU, its memory; the only impure function."""
+    total, available = _system_ram()
+    unified = sys.platform == "darwin" and platform.machine() == "arm64"
+    gpu = None if unified else _nvidia_gpus()
+    if gpu is None:
+        return MachineMemory(total_ram=total, available_ram=available, unified=unified)
+    name, gpu_total, gpu_free = gpu
+    return MachineMemory(total, available, gpu_total, gpu_free, name, unified)
+
+
+def parse_meminfo(text: str) -> tuple[int, int | None]:
+    """(MemTotal, MemAvailable) in bytes from Linux's /proc/meminfo."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            values[key.strip()] = int(parts[0]) * 1024  # the kernel writes kB, meaning KiB
+    if "MemTotal" not in values:
+        raise ValueError("no MemTotal line")
+    return values["MemTotal"], values.get("MemAvailable")
+
+
+def parse_nvidia_smi(text: str) -> tuple[str, int, int] | None:
+    """(names, total, free) summed over GPUs from ``nvidia-smi --query-gpu=name,memory.total,
+    memory.free --format=csv,noheader,nounits`` (MiB); llama.cpp splits a model across all."""
+    names: list[str] = []
+    total = free = 0
+    for line in text.strip().splitlines():
+        fields = [f.strip() for f in line.rsplit(",", 2)]
+        if len(fields) != 3 or not fields[1].isdigit() or not fields[2].isdigit():
+            continue
+        names.append(fields[0])
+        total += int(fields[1]) * MIB
+        free += int(fields[2]) * MIB
+    if not names:
+        return None
+    label = names[0] if len(names) == 1 else f"{len(names)} GPUs ({names[0]}, ...)"
+    return label, total, free
+
+
+def _system_ram() -> tuple[int, int | None]:
+    try:
+        import psutil  # type: ignore[import-not-found]
+
+        vm = psutil.virtual_memory()
+        return int(vm.total), int(vm.available)
+    except ImportError:
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/meminfo", encoding="ascii") as handle:
+                return parse_meminfo(handle.read())
+        except (OSError, ValueError):
+            pass
+    if sys.platform == "win32":
+        return _windows_ram()
+    if sys.platform == "darwin":
+        out = subprocess.run(
+            ["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=5, check=False
+        )
+        if out.stdout.strip().isdigit():
+            return int(out.stdout.strip()), None
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total, None
+
+
+def _windows_ram() -> tuple[int, int | None]:
+    class MemoryStatusEx(ctypes.Structure):
+        _fields_ = [
+            ("dwLength", ctypes.c_ulong),
+            ("dwMemoryLoad", ctypes.c_ulong),
+            ("ullTotalPhys", ctypes.c_ulonglong),
+            ("ullAvailPhys", ctypes.c_ulonglong),
+            ("ullTotalPageFile", ctypes.c_ulonglong),
+            ("ullAvailPageFile", ctypes.c_ulonglong),
+            ("ullTotalVirtual", ctypes.c_ulonglong),
+            ("ullAvailVirtual", ctypes.c_ulonglong),
+            ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
+        ]
+
+    status = MemoryStatusEx()
+    status.dwLength = ctypes.sizeof(MemoryStatusEx)
+    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    return int(status.ullTotalPhys), int(status.ullAvailPhys)
+
+
+def _nvidia_gpus() -> tuple[str, int, int] | None:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_nvidia_smi(out.stdout) if out.returncode == 0 else None

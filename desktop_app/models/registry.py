@@ -1,0 +1,315 @@
+"""The models this machine has: ones the app downloaded and GGUFs the user imported in place.
+
+Kept as a small JSON file in the config dir and read or rewritten whole on every call, so the
+window and a command-line run see each other's changes.  Imported files are referenced where
+they are, never copied: a 16 GB model should not exist twice.  What a file is (model or
+projector) comes from its GGUF metadata, never its name, and projectors are paired with models
+by fit: a projector's output width must equal the model's embedding width.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from desktop_app import paths
+from desktop_app.engine.gguf_info import GGUFInfo, check_pair, inspect_gguf
+from desktop_app.errors import UserError
+
+if TYPE_CHECKING:
+    from desktop_app.models.catalog import CatalogEntry
+    from desktop_app.models.download import DownloadedFiles
+
+log = logging.getLogger(__name__)
+
+REGISTRY_FILE = "models.json"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model the app can load: a Gemma 3 GGUF and, for vision, the projector paired with it."""
+
+    id: str
+    name: str
+    model_path: Path
+    mmproj_path: Path | None
+    source: Literal["downloaded", "imported"]
+    embedding_length: int | None
+    """Kept so a projector imported later can be paired with this model by width."""
+    catalog_id: str | None = None
+    model_sha256: str | None = None
+    mmproj_sha256: str | None = None
+
+    @property
+    def has_vision(self) -> bool:
+        return self.mmproj_path is not None
+
+    @property
+    def available(self) -> bool:
+        """False when an imported file was moved or deleted since."""
+        return self.model_path.is_file() and (self.mmproj_path is None or self.mmproj_path.is_file())
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import added or updated, and one sentence per file it left out."""
+
+    models: tuple[LocalModel, ...]
+    skipped: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The model forgotten and the files deleted with it (none for an imported model)."""
+
+    model: LocalModel
+    deleted: tuple[Path, ...]
+
+
+class ModelRegistry:
+    """The list of local models, stored at ``paths.config_dir()/models.json`` by default."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.config_dir() / REGISTRY_FILE
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def models(self) -> list[LocalModel]:
+        return self._load()
+
+    def find(self, model_id: str) -> LocalModel | None:
+        return next((m for m in self._load() if m.id == model_id), None)
+
+    def get(self, model_id: str) -> LocalModel:
+        model = self.find(model_id)
+        if model is None:
+            raise UserError(
+                f"There is no local model called '{model_id}'; run 'models list' to see them."
+            )
+        return model
+
+    def verified_files(self) -> dict[Path, str]:
+        """Downloaded files whose sha256 was checked, so a re-download need not hash them again."""
+        known: dict[Path, str] = {}
+        for m in self._load():
+            if m.model_sha256:
+                known[m.model_path] = m.model_sha256
+            if m.mmproj_path and m.mmproj_sha256:
+                known[m.mmproj_path] = m.mmproj_sha256
+        return known
+
+    # --- changing --------------------------------------------------------------------------
+
+    def add_download(self, entry: CatalogEntry, files: DownloadedFiles) -> LocalModel:
+        """Record a finished download, after checking from metadata that the pair really fits."""
+        model_info = inspect_gguf(files.model_path)
+        mmproj_info = inspect_gguf(files.mmproj_path) if files.mmproj_path else None
+        check_pair(model_info, mmproj_info)
+        record = LocalModel(
+            id=entry.id,
+            name=entry.name,
+            model_path=files.model_path,
+            mmproj_path=files.mmproj_path,
+            source="downloaded",
+            embedding_length=model_info.embedding_length,
+            catalog_id=entry.id,
+            model_sha256=files.model_sha256,
+            mmproj_sha256=files.mmproj_sha256,
+        )
+        records = [m for m in self._load() if m.id != entry.id]
+        self._save([*records, record])
+        return record
+
+    def import_path(self, path: str | Path) -> ImportResult:
+        """Reference a GGUF, or every GGUF in a folder and below, where it is.
+
+        Models get the projector that fits them from the same import (one in the same folder
+        first); a projector that no imported model fits is attached to registered models that
+        lack one and fit it.  Raises UserError when nothing could be imported.
+        """
+        root = Path(path).expanduser()
+        if not root.exists():
+            raise UserError(f"'{root}' does not exist.")
+        root = root.resolve()
+        files = sorted(p for p in root.rglob("*.gguf") if p.is_file()) if root.is_dir() else [root]
+        if not files:
+            raise UserError(f"No GGUF files were found in {root}.")
+
+        infos: list[GGUFInfo] = []
+        skipped: list[str] = []
+        for file in files:
+            try:
+                infos.append(inspect_gguf(file))
+            except UserError as exc:
+                skipped.append(str(exc))
+        models = [i for i in infos if i.kind == "model"]
+        projectors = [i for i in infos if i.kind == "mmproj"]
+
+        records = self._load()
+        changed: list[LocalModel] = []
+        used: set[Path] = set()
+        for info in models:
+            existing = next((r for r in records if r.model_path == info.path), None)
+            if existing is not None and existing.source == "downloaded":
+                # The app's own download (someone imported the models folder): leave it alone,
+                # or removing it later would no longer delete its files.
+                if existing.mmproj_path:
+                    used.add(existing.mmproj_path)
+                continue
+            projector = _best_projector(info, projectors)
+            mmproj_path = projector.path if projector else (existing.mmproj_path if existing else None)
+            if projector:
+                used.add(projector.path)
+            record = LocalModel(
+                id=existing.id if existing else _unique_id(info.path.stem, records),
+                name=_display_name(info),
+                model_path=info.path,
+                mmproj_path=mmproj_path,
+                source="imported",
+                embedding_length=info.embedding_length,
+            )
+            records = [r for r in records if r.model_path != info.path] + [record]
+            changed.append(record)
+
+        for projector in projectors:
+            if projector.path in used:
+                continue
+            takers = [
+                r for r in records if r.mmproj_path is None and r.embedding_length == projector.embedding_length
+            ]
+            if not takers:
+                skipped.append(
+                    f"'{projector.display_name}' is a vision projector for "
+                    f"{projector.embedding_length}-wide models and no known model fits it; import "
+                    "its Gemma 3 model too."
+                )
+                continue
+            for taker in takers:
+                updated = replace(taker, mmproj_path=projector.path)
+                records = [updated if r.id == taker.id else r for r in records]
+                changed = [c for c in changed if c.id != taker.id] + [updated]
+
+        if not changed:
+            if not skipped:
+                raise UserError(f"Everything in {root} is already in the list of models.")
+            if len(skipped) == 1:
+                raise UserError(skipped[0])
+            raise UserError(
+                f"None of the {len(files)} GGUF files in {root} could be imported "
+                f"(the first: {skipped[0].rstrip('.')})."
+            )
+        self._save(records)
+        return ImportResult(tuple(changed), tuple(skipped))
+
+    def remove(self, model_id: str) -> Removal:
+        """Forget a model; delete its files only when the app downloaded them into its own folder.
+
+        A file that another registered model still uses (two quantisations sharing one projector)
+        stays.
+        """
+        records = self._load()
+        target = next((m for m in records if m.id == model_id), None)
+        if target is None:
+            raise UserError(f"There is no local model called '{model_id}'; run 'models list' to see them.")
+        remaining = [m for m in records if m.id != model_id]
+        deleted: list[Path] = []
+        if target.source == "downloaded":
+            root = paths.models_dir().resolve()
+            in_use = {p for m in remaining for p in (m.model_path, m.mmproj_path) if p is not None}
+            for file in (target.model_path, target.mmproj_path):
+                if file is None or file in in_use or not file.resolve().is_relative_to(root):
+                    continue
+                if file.exists():
+                    file.unlink()
+                    deleted.append(file)
+                _prune_empty_dirs(file.parent, root)
+        self._save(remaining)
+        return Removal(target, tuple(deleted))
+
+    # --- storage ---------------------------------------------------------------------------
+
+    def _load(self) -> list[LocalModel]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            return [_from_json(raw) for raw in data["models"]]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("unreadable model registry %s: %r", self.path, exc)
+            raise UserError(
+                f"The list of models in {self.path} is damaged; delete that file and import or "
+                "download your models again (downloaded files are found and kept)."
+            ) from None
+
+    def _save(self, records: list[LocalModel]) -> None:
+        """Write to a temporary file and rename, so a crash never leaves half a registry."""
+        data = {"schema_version": SCHEMA_VERSION, "models": [_to_json(r) for r in records]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def _best_projector(model: GGUFInfo, projectors: list[GGUFInfo]) -> GGUFInfo | None:
+    """The projector that fits ``model``, preferring one in the same folder."""
+    fitting: list[GGUFInfo] = []
+    for projector in projectors:
+        try:
+            check_pair(model, projector)
+        except UserError:
+            continue
+        fitting.append(projector)
+    fitting.sort(key=lambda p: (p.path.parent != model.path.parent, p.path.name))
+    return fitting[0] if fitting else None
+
+
+def _display_name(info: GGUFInfo) -> str:
+    base = info.name or info.path.stem
+    return f"{base} ({info.quantization})" if info.quantization else base
+
+
+def _unique_id(stem: str, records: list[LocalModel]) -> str:
+    base = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-") or "model"
+    taken = {r.id for r in records}
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _prune_empty_dirs(folder: Path, root: Path) -> None:
+    """Remove the now-empty <owner>/<repo> folders a download created, never the models folder."""
+    folder = folder.resolve()
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _to_json(model: LocalModel) -> dict[str, Any]:
+    raw = asdict(model)
+    raw["model_path"] = str(model.model_path)
+    raw["mmproj_path"] = str(model.mmproj_path) if model.mmproj_path else None
+    return raw
+
+
+def _from_json(raw: dict[str, Any]) -> LocalModel:
+    return LocalModel(
+        id=raw["id"],
+        name=raw["name"],
+        model_path=Path(raw["model_path"]),
+        mmproj_path=Path(raw["mmproj_path"]) if raw.get("mmproj_path") else None,
+        source=raw["source"],
+        embedding_length=raw.get("embedding_length"),
+        catalog_id=raw.get("catalog_id"),
+        model_sha256=raw.get("model_sha256"),
+        mmproj_sha256=raw.get("mmproj_sha256"),
+    )

@@ -1,0 +1,360 @@
+"""Downloads through the real huggingface_hub client against a fake hub on 127.0.0.1.
+
+The served files are tiny Gemma 3 GGUFs (a model and a projector that fits it), so a finished
+download also goes through the registry's metadata check and pairing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+
+from desktop_app import paths
+from desktop_app.errors import UserError
+from desktop_app.models import download as dl
+from desktop_app.models.catalog import CatalogEntry, load_catalog
+from desktop_app.models.download import (
+    DownloadCancelled,
+    DownloadProgress,
+    download_entry,
+    plan_download,
+    run_download,
+)
+from desktop_app.models.registry import ModelRegistry
+from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, FakeHub, fake_hub
+
+REPO = "test-org/tiny-gemma-3-GGUF"
+MODEL_FILE = "tiny-gemma-3-Q4_0.gguf"
+MMPROJ_FILE = "mmproj-tiny-f16.gguf"
+CHUNK = 16 * 1024
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_entry(
+    *,
+    repo: str = REPO,
+    gated: bool = False,
+    mmproj: bool = True,
+    model_sha256: str | None = None,
+    entry_id: str = "tiny-test",
+) -> CatalogEntry:
+    shape = load_catalog().get("gemma-3-4b-it-qat-q4_0").shape
+    return CatalogEntry(
+        id=entry_id,
+        name="Tiny test Gemma",
+        params="4B",
+        quantization="Q4_0",
+        repo=repo,
+        model_file=MODEL_FILE,
+        model_size=1,
+        mmproj_file=MMPROJ_FILE if mmproj else None,
+        mmproj_size=1 if mmproj else None,
+        gated=gated,
+        min_ram_gb=1,
+        context_length=shape.context_length,
+        shape=shape,
+        first_run=False,
+        model_sha256=model_sha256,
+    )
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo the suite's HF_HUB_OFFLINE (read at import time into constants) and use 16 KiB
+    chunks, so progress, cancel and resume happen several times within a small file."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+
+
+@pytest.fixture
+def hub(online: None, models) -> Iterator[FakeHub]:  # type: ignore[no-untyped-def]
+    with fake_hub() as server:
+        server.add(REPO, MODEL_FILE, models.tiny.read_bytes())
+        server.add(REPO, MMPROJ_FILE, models.mmproj.read_bytes())
+        yield server
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_full_download_verifies_and_pairs(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    events: list[DownloadProgress] = []
+    registry = ModelRegistry()
+
+    model = download_entry(
+        make_entry(), registry, token=GOOD_TOKEN, endpoint=hub.hub_url, on_progress=events.append
+    )
+
+    folder = paths.models_dir() / "test-org" / "tiny-gemma-3-GGUF"
+    assert _files_under(folder) == [MMPROJ_FILE, MODEL_FILE]  # no partial file left behind
+    assert model.model_path == (folder / MODEL_FILE).resolve()
+    assert model.model_path.read_bytes() == models.tiny.read_bytes()
+    assert model.mmproj_path is not None and model.mmproj_path.read_bytes() == models.mmproj.read_bytes()
+    assert model.model_sha256 == hashlib.sha256(models.tiny.read_bytes()).hexdigest()
+    assert registry.get("tiny-test") == model and model.source == "downloaded"
+
+    total = models.tiny.stat().st_size + models.mmproj.stat().st_size
+    assert {e.total_bytes for e in events} == {total}
+    assert events[-1].done_bytes == total and events[-1].phase == "verifying"
+    done = [e.done_bytes for e in events]
+    assert done == sorted(done)
+    assert any(e.bytes_per_second for e in events)
+    # The token goes to the hub, never to the CDN the hub redirects to.
+    assert all(r.headers.get("authorization") == f"Bearer {GOOD_TOKEN}" for r in hub.requests if r.server == "hub")
+    assert not any("authorization" in r.headers for r in hub.requests if r.server == "cdn")
+
+
+def test_a_finished_download_is_not_fetched_again(hub: FakeHub) -> None:
+    registry = ModelRegistry()
+    first = download_entry(make_entry(), registry, endpoint=hub.hub_url)
+    count = len(hub.requests)
+    assert download_entry(make_entry(), registry, endpoint=hub.hub_url) == first
+    assert len(hub.requests) == count
+
+
+def test_interrupted_transfer_resumes_with_a_range_request(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), drop_after=5 * CHUNK + 100)
+
+    model = download_entry(make_entry(mmproj=False), ModelRegistry(), endpoint=hub.hub_url)
+
+    assert model.model_path.read_bytes() == models.tiny.read_bytes()
+    gets = hub.cdn_gets()
+    assert len(gets) == 2
+    assert "range" not in gets[0].headers
+    # Five whole chunks were written before the cut; the partial chunk was never written.
+    assert gets[1].headers["range"] == f"bytes={5 * CHUNK}-"
+
+
+def test_cancel_keeps_the_partial_file_and_a_later_run_resumes(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.01)
+    entry = make_entry(mmproj=False)
+    cancel = threading.Event()
+
+    def cancel_midway(progress: DownloadProgress) -> None:
+        if progress.done_bytes >= 3 * CHUNK:
+            cancel.set()
+
+    plan = plan_download(entry, endpoint=hub.hub_url)
+    with pytest.raises(DownloadCancelled, match="resume"):
+        run_download(plan, on_progress=cancel_midway, cancel=cancel)
+    kept = plan.model.partial_path.stat().st_size
+    assert 0 < kept < plan.model.size
+    assert not plan.model.destination.exists()
+    assert ModelRegistry().models() == []
+
+    # "After an app restart": a new plan, a new call, the same partial file.
+    model = download_entry(entry, ModelRegistry(), endpoint=hub.hub_url)
+    assert model.model_path.read_bytes() == models.tiny.read_bytes()
+    assert hub.cdn_gets()[-1].headers["range"] == f"bytes={kept}-"
+    assert not plan.model.partial_path.exists()
+
+
+def test_partial_file_left_by_a_killed_process_is_resumed(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    data = models.tiny.read_bytes()
+    plan = plan_download(make_entry(mmproj=False), endpoint=hub.hub_url)
+    plan.model.partial_path.parent.mkdir(parents=True)
+    plan.model.partial_path.write_bytes(data[:12345])
+
+    run_download(plan)
+
+    assert plan.model.destination.read_bytes() == data
+    assert [g.headers.get("range") for g in hub.cdn_gets()] == ["bytes=12345-"]
+
+
+def test_corrupted_download_is_rejected_and_nothing_looks_complete(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), corrupt=True)
+    registry = ModelRegistry()
+
+    with pytest.raises(UserError, match="damaged.*deleted"):
+        download_entry(make_entry(mmproj=False), registry, endpoint=hub.hub_url)
+
+    assert _files_under(paths.models_dir()) == []
+    assert registry.models() == []
+
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes())  # the hub serves the right bytes again
+    model = download_entry(make_entry(mmproj=False), registry, endpoint=hub.hub_url)
+    assert model.model_path.read_bytes() == models.tiny.read_bytes()
+
+
+def test_a_pinned_checksum_that_differs_from_the_hub_is_refused(hub: FakeHub) -> None:
+    with pytest.raises(UserError, match="changed since this version"):
+        plan_download(make_entry(model_sha256="0" * 64), endpoint=hub.hub_url)
+    assert hub.cdn_gets() == []
+
+
+def test_gated_repo_without_a_token(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub.gated.add(REPO)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(dl, "get_token", lambda: None)  # no token stored by 'hf auth login' either
+
+    with pytest.raises(UserError, match=r"is gated: accept Google's Gemma licence.*HF_TOKEN") as info:
+        download_entry(make_entry(gated=True), ModelRegistry(), endpoint=hub.hub_url)
+    assert "\n" not in str(info.value)
+    assert [r.method for r in hub.requests] == ["HEAD"]
+    assert _files_under(paths.models_dir()) == []
+
+
+def test_gated_repo_with_a_wrong_token(hub: FakeHub) -> None:
+    hub.gated.add(REPO)
+    with pytest.raises(UserError, match="refused the token"):
+        download_entry(make_entry(gated=True), ModelRegistry(), token="hf_wrong", endpoint=hub.hub_url)
+
+
+def test_gated_repo_with_a_token_that_has_no_access(hub: FakeHub) -> None:
+    hub.gated.add(REPO)
+    with pytest.raises(UserError, match="has no access to test-org"):
+        download_entry(make_entry(gated=True), ModelRegistry(), token=NO_ACCESS_TOKEN, endpoint=hub.hub_url)
+
+
+def test_gated_repo_with_a_good_token_from_the_environment(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub.gated.add(REPO)
+    monkeypatch.setenv("HF_TOKEN", GOOD_TOKEN)
+    model = download_entry(make_entry(gated=True), ModelRegistry(), endpoint=hub.hub_url)
+    assert model.available
+
+
+def test_missing_file_is_a_404(hub: FakeHub) -> None:
+    del hub.repos[REPO][MMPROJ_FILE]
+    with pytest.raises(UserError, match=f"{MMPROJ_FILE} is no longer in {REPO}"):
+        download_entry(make_entry(), ModelRegistry(), endpoint=hub.hub_url)
+    assert hub.cdn_gets() == []  # the model was not fetched without its projector
+
+
+def test_missing_repository(hub: FakeHub) -> None:
+    with pytest.raises(UserError, match="repository test-org/nothing-here was not found"):
+        download_entry(make_entry(repo="test-org/nothing-here"), ModelRegistry(), endpoint=hub.hub_url)
+
+
+def test_network_failure(online: None) -> None:
+    with socket_port() as port:  # a port where nothing listens
+        endpoint = f"http://127.0.0.1:{port}"
+    with pytest.raises(UserError, match="Could not reach Hugging Face.*check the internet connection"):
+        download_entry(make_entry(), ModelRegistry(), endpoint=endpoint)
+
+
+def test_not_enough_free_space_is_refused_before_any_transfer(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = shutil.disk_usage
+
+    def nearly_full(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - 1000, 1000)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    with pytest.raises(UserError, match=r"needs .* of free disk space in .*, but only 1.0 KB is free; free some space"):
+        download_entry(make_entry(), ModelRegistry(), endpoint=hub.hub_url)
+    assert hub.cdn_gets() == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_disk_full_while_writing(hub: FakeHub) -> None:
+    # /dev/full fails every write with ENOSPC: a real "disk full" from the kernel, no patching.
+    plan = plan_download(make_entry(mmproj=False), endpoint=hub.hub_url)
+    plan.model.partial_path.parent.mkdir(parents=True)
+    plan.model.partial_path.symlink_to("/dev/full")
+
+    with pytest.raises(UserError, match="is full; free some space"):
+        run_download(plan)
+    assert not plan.model.destination.exists()
+    assert ModelRegistry().models() == []
+
+
+# --- through the command line, with HF_ENDPOINT read by huggingface_hub at import --------------
+
+
+def _cli_env(hub: FakeHub, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(
+        HF_ENDPOINT=hub.hub_url,
+        HF_HOME=str(home / "hf-home"),  # no stored token from the machine running the tests
+        GEMMA_DESKTOP_HOME=str(home),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        **kwargs,
+    )
+
+
+def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, app_home: Path) -> None:  # type: ignore[no-untyped-def]
+    entry = load_catalog().get("gemma-3-4b-it-qat-q4_0")  # no pinned checksum: tiny files pass
+    assert entry.mmproj_file is not None
+    with fake_hub() as hub:
+        hub.add(entry.repo, entry.model_file, models.tiny.read_bytes())
+        hub.add(entry.repo, entry.mmproj_file, models.mmproj.read_bytes())
+        env = _cli_env(hub, app_home)
+
+        done = _cli(["models", "download", entry.id], env)
+        assert done.returncode == 0, done.stderr
+        assert "Downloading gemma-3-4b-it-qat-Q4_0.gguf" in done.stderr
+        assert "Verifying" in done.stderr
+        assert "is ready" in done.stdout
+
+        listed = _cli(["models", "list"], env)
+        assert listed.returncode == 0, listed.stderr
+        assert f"{entry.id}  {entry.name}, text and images, downloaded" in listed.stdout
+
+        removed = _cli(["models", "remove", entry.id], env)
+        assert removed.returncode == 0, removed.stderr
+        assert _files_under(app_home / "data" / "models") == []
+
+        unknown = _cli(["models", "download", "no-such-model"], env)
+        assert unknown.returncode == 2
+        assert unknown.stderr.startswith("error: There is no catalog model called 'no-such-model'")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ are POSIX; checked on Linux")
+def test_cli_reports_a_file_the_filesystem_cannot_hold(online: None, models, app_home: Path) -> None:  # type: ignore[no-untyped-def]
+    import resource
+    import signal
+
+    entry = load_catalog().get("gemma-3-1b-it-qat-q4_0")
+    limit = 64 * 1024  # the model is ~500 KB; the limit stands in for FAT32's 4 GB
+
+    def small_files_only() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    with fake_hub() as hub:
+        hub.add(entry.repo, entry.model_file, models.tiny.read_bytes())
+        result = _cli(["models", "download", entry.id], _cli_env(hub, app_home), preexec_fn=small_files_only)
+
+    assert result.returncode == 2, result.stderr
+    assert "cannot store a file of" in result.stderr and "FAT32" in result.stderr
+    assert not list((app_home / "data" / "models").rglob("*.gguf"))
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+class socket_port:
+    """A free local port, released on exit, so nothing is listening there afterwards."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        return int(self._sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
