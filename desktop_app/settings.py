@@ -19,6 +19,11 @@ MAX_OUTPUT_TOKENS = 8192
 
 PAN_SCAN_MODES = ("off", "auto", "on")
 
+SWA_FULL_CACHE = False
+"""Whether Gemma 3's sliding-window layers get a full-context KV cache.  Off: the engine keeps
+only the window (exact for appending turns; a deep trim re-reads the prompt instead), which the
+memory estimate must assume too.  On would cost e.g. ~67 GB instead of ~11 GB for 27B at 128K."""
+
 DEFAULT_CONTEXT = 8192
 """A laptop-friendly default; the window lets the user go up to the model's own (128K for 4B+)."""
 

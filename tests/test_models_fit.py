@@ -48,11 +48,11 @@ def test_kv_cache_of_the_big_models_at_full_context() -> None:
     g4b = catalog.get("gemma-3-4b-it-qat-q4_0").shape
     g27b = catalog.get("gemma-3-27b-it-qat-q4_0").shape
     # 4B: 34 layers x 4 KV heads x (256 + 256) x 2 bytes = 139,264 bytes per token with swa_full.
-    assert fit.kv_cache_bytes(g4b, 131072) == 34 * 4 * 512 * 2 * 131072 == 17 * GIB
+    assert fit.kv_cache_bytes(g4b, 131072, swa_full=True) == 34 * 4 * 512 * 2 * 131072 == 17 * GIB
     # Reduced: 5 global layers keep 131,072 cells, 29 local ones keep 1024 + 512.
     assert fit.kv_cache_bytes(g4b, 131072, swa_full=False) == 4 * 512 * 2 * (5 * 131072 + 29 * 1536)
     # 27B at 128K: 62 GiB with full-size sliding-window caches, which is why swa_full matters.
-    assert fit.kv_cache_bytes(g27b, 131072) == 62 * GIB
+    assert fit.kv_cache_bytes(g27b, 131072, swa_full=True) == 62 * GIB
     assert fit.kv_cache_bytes(g27b, 131072, swa_full=False) < 11 * GIB
 
 
@@ -68,7 +68,9 @@ def test_swa_cache_is_window_plus_batch_padded_and_capped() -> None:
 
 
 def test_estimate_adds_up_its_parts() -> None:
-    est = fit.estimate_memory(253_113_024, G270M, 8192, projector_bytes=400 * MIB, flash_attn=False)
+    est = fit.estimate_memory(
+        253_113_024, G270M, 8192, projector_bytes=400 * MIB, flash_attn=False, swa_full=True
+    )
     assert est.weights == 253_113_024
     assert est.projector == 700 * MIB  # the file plus three quarters of it for encoding
     assert est.kv_cache == 144 * MIB
@@ -76,14 +78,23 @@ def test_estimate_adds_up_its_parts() -> None:
     scores = int(512 * 8192 * 4 * 4 * 1.5)
     assert est.compute == fit.RUNTIME_BASE + 512 * 640 * 4 * 20 + masks + scores
     assert est.total == est.weights + est.projector + est.kv_cache + est.compute
-    assert fit.estimate_memory(1, G270M, 8192).compute < est.compute  # flash attention saves the scores
+    assert fit.estimate_memory(1, G270M, 8192, swa_full=True).compute < est.compute  # flash attention saves the scores
 
 
 LAPTOP_8 = MachineMemory(total_ram=8 * GIB, available_ram=5 * GIB)
 
 
-def _check_4b(machine: MachineMemory, n_ctx: int = 8192) -> fit.FitVerdict:
-    return load_catalog().get("gemma-3-4b-it-qat-q4_0").check_fit(machine, n_ctx)
+def _check_4b(machine: MachineMemory, n_ctx: int = 8192, swa_full: bool = True) -> fit.FitVerdict:
+    # The verdict tests below use full-size sliding-window caches, the bigger of the two layouts.
+    return load_catalog().get("gemma-3-4b-it-qat-q4_0").check_fit(machine, n_ctx, swa_full=swa_full)
+
+
+def test_the_default_layout_is_the_engines_reduced_cache() -> None:
+    assert fit.SWA_FULL_CACHE is False
+    reduced, full = _check_4b(LAPTOP_8, swa_full=False), _check_4b(LAPTOP_8)
+    assert load_catalog().get("gemma-3-4b-it-qat-q4_0").check_fit(LAPTOP_8, 8192) == reduced
+    assert reduced.estimate.kv_cache < full.estimate.kv_cache / 3
+    assert reduced.level == "fits"
 
 
 def test_roomy_machine_fits() -> None:
@@ -109,7 +120,9 @@ def test_tight_machine_suggests_a_context_that_fits() -> None:
 def test_too_small_machine_suggests_a_smaller_model() -> None:
     entry = load_catalog().get("gemma-3-27b-it-qat-q4_0")
     machine = MachineMemory(total_ram=16 * GIB, available_ram=12 * GIB)
-    verdict = fit.check_fit(entry.model_size, entry.shape, 32768, machine, projector_bytes=entry.mmproj_size or 0)
+    verdict = fit.check_fit(
+        entry.model_size, entry.shape, 32768, machine, projector_bytes=entry.mmproj_size or 0, swa_full=True
+    )
     assert verdict.level == "will not fit"
     assert verdict.sentence == (
         "This model needs about 32.0 GB with 32,768 tokens of context, more than this computer's "

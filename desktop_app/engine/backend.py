@@ -29,7 +29,7 @@ from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
 from desktop_app.engine.sampler import Sampler
 from desktop_app.errors import UserError
-from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class LlamaBackend:
         # A full-size cache for them would make any trim exact but costs gigabytes at long
         # contexts (27B at 128K: ~67 GB instead of ~11 GB), so the reduced cache is used and
         # `_safe_keep` re-reads the prompt in the rare case a trim reaches past what it holds.
-        ctx_params.swa_full = False
+        ctx_params.swa_full = SWA_FULL_CACHE
         self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)

@@ -16,6 +16,7 @@ from typing import Any
 
 from desktop_app.errors import UserError
 from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
+from desktop_app.settings import SWA_FULL_CACHE
 from desktop_app.models.sizes import GIB
 
 CATALOG_RESOURCE = "gemma3_catalog.json"
@@ -60,7 +61,7 @@ class CatalogEntry:
         """Approximate bytes of the model and its projector together."""
         return self.model_size + (self.mmproj_size or 0)
 
-    def check_fit(self, machine: MachineMemory, n_ctx: int, *, swa_full: bool = True) -> FitVerdict:
+    def check_fit(self, machine: MachineMemory, n_ctx: int, *, swa_full: bool = SWA_FULL_CACHE) -> FitVerdict:
         """Whether this model would run here at ``n_ctx`` tokens, judged before downloading it."""
         return check_fit(
             self.model_size,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from desktop_app.errors import UserError
 from desktop_app.models.sizes import GIB, MIB, format_size
+from desktop_app.settings import SWA_FULL_CACHE
 
 if TYPE_CHECKING:
     from desktop_app.engine.gguf_info import GGUFInfo
@@ -152,13 +153,13 @@ def swa_cache_cells(n_ctx: int, sliding_window: int, n_ubatch: int = DEFAULT_UBA
 
 
 def kv_cache_bytes(
-    shape: ModelShape, n_ctx: int, *, swa_full: bool = True, n_ubatch: int = DEFAULT_UBATCH
+    shape: ModelShape, n_ctx: int, *, swa_full: bool = SWA_FULL_CACHE, n_ubatch: int = DEFAULT_UBATCH
 ) -> int:
     """f16 K and V for every layer: 2 bytes x cells x n_head_kv x (key_length + value_length).
 
     Global layers keep ``n_ctx`` cells.  Sliding-window layers keep ``n_ctx`` too when
-    ``swa_full`` (llama.cpp's default, which makes trimming the cache exact), otherwise only the
-    window plus a micro-batch.
+    ``swa_full``, otherwise (the engine's choice, :data:`SWA_FULL_CACHE`) only the window plus a
+    micro-batch.
     """
     per_cell = KV_BYTES_PER_VALUE * shape.head_count_kv * (shape.key_length + shape.value_length)
     if shape.sliding_window <= 0:
@@ -173,7 +174,7 @@ def compute_bytes(
     shape: ModelShape,
     n_ctx: int,
     *,
-    swa_full: bool = True,
+    swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
     n_ubatch: int = DEFAULT_UBATCH,
 ) -> int:
@@ -199,7 +200,7 @@ def estimate_memory(
     n_ctx: int,
     *,
     projector_bytes: int = 0,
-    swa_full: bool = True,
+    swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
     n_ubatch: int = DEFAULT_UBATCH,
 ) -> MemoryEstimate:
@@ -221,7 +222,7 @@ def check_fit(
     machine: MachineMemory,
     *,
     projector_bytes: int = 0,
-    swa_full: bool = True,
+    swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
     n_ubatch: int = DEFAULT_UBATCH,
     label: str = "This model",
@@ -284,7 +285,7 @@ def check_files_fit(
     n_ctx: int,
     machine: MachineMemory,
     *,
-    swa_full: bool = True,
+    swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
 ) -> FitVerdict:
     """:func:`check_fit` for files on disk, from their GGUF metadata."""
