@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test install install-test bench screenshot clean
+.PHONY: run test install install-test bench screenshot package smoke-test lint-workflows clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ run: install
 
 test: install-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
+# compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.
+package:
+	PYTHON=$(PYTHON) packaging/linux/build.sh
+
+# As root: installs the newest dist/*.deb, runs its self-test with no Python on PATH, opens the
+# window under Xvfb for a screenshot, uninstalls.
+smoke-test:
+	packaging/linux/smoke_test.sh
+
+lint-workflows:
+	packaging/ci/lint-workflows.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/.generated

@@ -32,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every area's subcommands registered."""
     from desktop_app.engine import commands as engine_commands
+    from desktop_app import selftest
+    from desktop_app.models import commands as models_commands
     from desktop_app.store import commands as store_commands
 
     parser = _Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
@@ -41,23 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.set_defaults(func=_run_gui)
     engine_commands.register(sub)
     store_commands.register(sub)
-    for module in _optional_command_modules():
-        module.register(sub)
+    models_commands.register(sub)
+    selftest.register(sub)
     return parser
-
-
-def _optional_command_modules() -> list:
-    """Areas that add commands of their own (store, models), imported only if present."""
-    import importlib
-
-    modules = []
-    for name in ("desktop_app.models.commands",):
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    return modules
 
 
 def _run_gui(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests import gguf_fixtures
+from desktop_app import gguf_fixtures
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

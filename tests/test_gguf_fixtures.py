@@ -1,6 +1,6 @@
 """Prove the generated GGUF fixtures load and run in the real llama.cpp (via llama-cpp-python).
 
-If these fail, every test built on tests/gguf_fixtures.py would be testing nothing, so this
+If these fail, every test built on desktop_app/gguf_fixtures.py would be testing nothing, so this
 file checks the fixtures against the engine itself: text generation, Gemma control-token
 tokenization, and the mtmd image path (fitting, mismatched and broken projectors), both beside
 the tiny model and beside the real Gemma 3 270M GGUF.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.gguf_fixtures import (
+from desktop_app.gguf_fixtures import (
     BOS_ID,
     CONTROL_TOKENS,
     EOS_ID,

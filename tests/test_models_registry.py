@@ -13,7 +13,7 @@ from desktop_app.errors import UserError
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadedFiles, destination_for
 from desktop_app.models.registry import ModelRegistry
-from tests import gguf_fixtures
+from desktop_app import gguf_fixtures
 
 
 @pytest.fixture

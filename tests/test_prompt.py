@@ -7,7 +7,7 @@ import pytest
 from desktop_app.engine import prompt
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage
-from tests.gguf_fixtures import GEMMA3_TEMPLATE
+from desktop_app.gguf_fixtures import GEMMA3_TEMPLATE
 
 
 def _image(seed: int) -> PreparedImage:

@@ -1,10 +1,14 @@
 """Generate tiny random-weight GGUF files that the real llama.cpp loads and runs.
 
 The test-suite needs a Gemma 3 text model and Gemma 3 vision projectors (mmproj) without
-shipping or downloading hundreds of megabytes. These writers produce structurally faithful
-files (the same architecture, metadata keys, tensor names and shapes llama.cpp's `gemma3`
-text loader and its `clip`/mtmd `gemma3` projector loader require) with seeded random weights,
-so tests exercise the real engine code paths in milliseconds. The output text is nonsense.
+shipping or downloading hundreds of megabytes; the installed app's ``selftest`` command writes
+the same files to prove that a frozen build loads a model and projector in its engine process
+(a frozen app cannot import ``tests/``, so the generator lives in the package).
+
+These writers produce structurally faithful files (the same architecture, metadata keys,
+tensor names and shapes llama.cpp's `gemma3` text loader and its `clip`/mtmd `gemma3`
+projector loader require) with seeded random weights, so tests exercise the real engine code
+paths in milliseconds. The output text is nonsense.
 
 Facts baked in (checked against the llama.cpp vendored in llama-cpp-python 0.3.36):
 
@@ -244,22 +248,33 @@ def write_tiny_gemma3_mmproj(
     hidden: int = 64,
     blocks: int = 2,
     seed: int = 0,
+    ffn: int | None = None,
+    heads: int | None = None,
+    f16: bool = False,
 ) -> Path:
     """Write a tiny random-weight Gemma 3 vision projector (clip, projector type gemma3).
 
     Its output width is `text_embd`; it fits a text model only when that equals the model's
     n_embd. Emits image_tokens_for(image_size, patch_size) tokens per image.
+
+    `ffn` (feed-forward width, default 2 * hidden), `heads` (default 4, or 1 when hidden is not
+    a multiple of 4) and `f16` (matrices stored as F16, like a converted ``mmproj-*-f16.gguf``;
+    default all F32) let the benchmark write a real-shaped SigLIP-So400m tower; the defaults
+    give exactly the file this function always wrote.
     """
     path = Path(path)
     image_tokens_for(image_size, patch_size)  # validates the geometry
     rng = np.random.default_rng(seed)
-    n_head = 4 if hidden % 4 == 0 else 1
-    n_ff = 2 * hidden  # must differ from hidden, see the module docstring
+    n_head = heads if heads is not None else (4 if hidden % 4 == 0 else 1)
+    n_ff = ffn if ffn is not None else 2 * hidden  # must differ from hidden, see the docstring
+    if n_ff == hidden:
+        raise ValueError("ffn must differ from hidden (see the module docstring)")
     n_patches = (image_size // patch_size) ** 2
+    matrix_type = np.float16 if f16 else np.float32
 
     w = GGUFWriter(str(path), "clip")
     w.add_name("Tiny Gemma 3 projector (random test weights)")
-    w.add_file_type(0)  # all F32
+    w.add_file_type(1 if f16 else 0)  # MOSTLY_F16 (vectors stay F32) or all F32
     w.add_bool("clip.has_vision_encoder", True)
     w.add_bool("clip.has_text_encoder", False)
     w.add_string("clip.projector_type", "gemma3")
@@ -278,7 +293,7 @@ def write_tiny_gemma3_mmproj(
 
     def mat(rows: int, cols: int) -> np.ndarray:
         """Random matrix in numpy (out, in) order, i.e. ggml ne = [in, out]."""
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
+        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(matrix_type)
 
     def vec(n: int, value: float | None = None) -> np.ndarray:
         if value is not None:
@@ -287,9 +302,9 @@ def write_tiny_gemma3_mmproj(
 
     # Conv kernel: ggml ne [patch, patch, 3, hidden].
     patch_w = rng.standard_normal((hidden, 3, patch_size, patch_size)) / np.sqrt(3 * patch_size**2)
-    w.add_tensor("v.patch_embd.weight", patch_w.astype(np.float32))
+    w.add_tensor("v.patch_embd.weight", patch_w.astype(matrix_type))
     w.add_tensor("v.patch_embd.bias", vec(hidden))
-    w.add_tensor("v.position_embd.weight", (rng.standard_normal((n_patches, hidden)) * 0.02).astype(np.float32))
+    w.add_tensor("v.position_embd.weight", (rng.standard_normal((n_patches, hidden)) * 0.02).astype(matrix_type))
     for i in range(blocks):
         p = f"v.blk.{i}."
         for name in ("attn_q", "attn_k", "attn_v", "attn_out"):

@@ -1,0 +1,229 @@
+"""``gemma-desktop selftest``: prove an installed (frozen) app works, with no window and no network.
+
+It writes a tiny random-weight Gemma 3 model and projector (``desktop_app.gguf_fixtures``) and a
+generated PNG into a temporary folder, loads them in the engine's spawned child process, asks
+about the picture and checks the reply's image tokens; then it starts Qt on the offscreen
+platform and checks the image plugins the window needs. Exit 0 when every check passes, 1
+otherwise, with one line per check (``--json``: one object).
+
+Installers run it after building and the Linux smoke test runs it from the installed package
+with a clean environment: it proves that frozen ``multiprocessing`` (spawn), llama.cpp, mtmd and
+Qt's plugins are all inside the bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from desktop_app import __version__
+
+IMAGE_SIZE = 64
+PATCH_SIZE = 4
+TEXT_EMBD = 64
+QUESTION = "What is in this image?"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``selftest`` to the CLI."""
+    parser = sub.add_parser(
+        "selftest", help="check this installation headless (engine, image, Qt) and exit 0 if it works"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    parser.add_argument("--no-qt", action="store_true", help="skip the Qt check")
+    parser.add_argument(
+        "--expect-backend",
+        metavar="NAME",
+        help='fail unless llama.cpp runs on this backend ("CPU", "CUDA", "Metal")',
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds allowed for load and reply (default 180)"
+    )
+    parser.set_defaults(func=run_selftest)
+
+
+class _Check:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ok = False
+        self.detail = ""
+        self.seconds = 0.0
+
+
+def _run(checks: list[_Check], name: str, fn: Callable[[], str]) -> bool:
+    check = _Check(name)
+    checks.append(check)
+    started = time.perf_counter()
+    try:
+        check.detail = fn()
+        check.ok = True
+    except Exception as exc:  # every failure becomes a failed check, never a traceback exit
+        check.detail = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("GEMMA_DESKTOP_SELFTEST_TRACE"):
+            traceback.print_exc()
+    check.seconds = round(time.perf_counter() - started, 3)
+    return check.ok
+
+
+def _write_picture(path: Path) -> Path:
+    """A small picture with distinct shapes: enough for the projector, and a real PNG file."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (160, 120), (250, 246, 238))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((18, 22, 82, 86), fill=(66, 133, 244))
+    draw.rectangle((92, 30, 142, 80), fill=(234, 67, 53))
+    draw.polygon([(40, 112), (80, 92), (120, 112)], fill=(52, 168, 83))
+    image.save(path, format="PNG")
+    return path
+
+
+def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, facts: dict[str, Any]) -> str:
+    from desktop_app import gguf_fixtures
+    from desktop_app.engine.client import EngineClient
+    from desktop_app.engine.images import prepare_image
+    from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded
+    from desktop_app.settings import GenerationSettings, RuntimeSettings
+
+    model = gguf_fixtures.write_tiny_gemma3_model(workdir / "tiny-gemma3.gguf", n_embd=TEXT_EMBD)
+    mmproj = gguf_fixtures.write_tiny_gemma3_mmproj(
+        workdir / "mmproj-tiny.gguf", text_embd=TEXT_EMBD, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE
+    )
+    picture = prepare_image(_write_picture(workdir / "picture.png"))
+    expected_tokens = gguf_fixtures.image_tokens_for(IMAGE_SIZE, PATCH_SIZE)
+
+    runtime = RuntimeSettings(n_ctx=1024, n_threads=min(2, os.cpu_count() or 1), disk_cache=False)
+    generation = GenerationSettings(temperature=0.0, seed=0, max_tokens=8, pan_scan="off")
+    client = EngineClient()
+    try:
+        client.load(model, mmproj, runtime)
+        loaded = client.wait_loaded(timeout)
+        if isinstance(loaded, EngineError):
+            raise RuntimeError(f"the engine could not load the fixture model: {loaded.message}")
+        assert isinstance(loaded, ModelLoaded)
+        facts["backend"] = loaded.backend
+        if not loaded.has_vision:
+            raise RuntimeError("the engine loaded the model but not its projector")
+        if expect_backend and loaded.backend.lower() != expect_backend.lower():
+            raise RuntimeError(f"llama.cpp runs on {loaded.backend}, expected {expect_backend}")
+
+        deadline = time.monotonic() + timeout
+        done: Done | None = None
+        for event in client.stream([ChatMessage.user(picture, QUESTION)], "", generation):
+            if isinstance(event, EngineError):
+                raise RuntimeError(f"the reply failed: {event.message}")
+            if isinstance(event, Done):
+                done = event
+            if time.monotonic() > deadline:
+                client.cancel(hard=True)
+                raise TimeoutError(f"no reply within {timeout:.0f} s")
+        if done is None:
+            raise RuntimeError("the engine ended the reply without a result")
+        metrics = done.metrics
+        facts["reply"] = done.text
+        facts["metrics"] = {
+            "load_s": metrics.load_s,
+            "image_tokens": metrics.image_tokens,
+            "prompt_tokens": metrics.prompt_tokens,
+            "decode_tokens": metrics.decode_tokens,
+            "ttft_s": metrics.ttft_s,
+        }
+        if done.finish_reason not in ("stop", "length"):
+            raise RuntimeError(f"the reply ended with {done.finish_reason!r}")
+        if metrics.image_tokens != expected_tokens:
+            raise RuntimeError(f"{metrics.image_tokens} image tokens, expected {expected_tokens}")
+        if metrics.prompt_tokens <= expected_tokens:
+            raise RuntimeError(f"prompt of {metrics.prompt_tokens} tokens holds no text around the image")
+        if done.finish_reason == "length" and metrics.decode_tokens < 1:
+            raise RuntimeError("no token was generated")
+    finally:
+        client.close()
+    return (
+        f"{loaded.backend}: {metrics.image_tokens} image tokens, {metrics.prompt_tokens} prompt "
+        f"tokens, {metrics.decode_tokens} generated ({done.finish_reason}) in {metrics.ttft_s:.2f} s "
+        "to first token"
+    )
+
+
+def _qt_check(facts: dict[str, Any]) -> str:
+    """Qt starts (offscreen platform plugin), widgets paint, and PNG/JPEG/SVG/icons load."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtGui import QImageReader
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from desktop_app.resources import app_icon_path
+
+    app = QApplication.instance() or QApplication(["gemma-desktop-selftest"])
+    label = QLabel("Gemma Desktop self-test")
+    pixmap = label.grab()
+    if pixmap.isNull():
+        raise RuntimeError("a widget did not paint")
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    missing = {"png", "jpeg", "gif", "webp", "svg", "ico"} - formats
+    if missing:
+        raise RuntimeError(f"Qt cannot read {', '.join(sorted(missing))} (image plugins missing)")
+    facts["qt"] = {"pyside": pyside_version, "platform": app.platformName()}
+    icon = app_icon_path()
+    facts["icon"] = str(icon) if icon else None
+    if icon is None and getattr(sys, "frozen", False):
+        raise RuntimeError("the app icon is missing from the bundle's resources")
+    del label
+    return f"PySide6 {pyside_version} on {app.platformName()}, image formats ok, icon {'found' if icon else 'absent'}"
+
+
+def run_selftest(args: argparse.Namespace) -> int:
+    """Run the checks; 0 when all pass."""
+    facts: dict[str, Any] = {
+        "version": __version__,
+        "frozen": bool(getattr(sys, "frozen", False)),
+        "executable": sys.executable,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+    checks: list[_Check] = []
+    with tempfile.TemporaryDirectory(prefix="gemma-desktop-selftest-") as tmp:
+        workdir = Path(tmp)
+        # The engine child inherits the environment: keep its caches and logs in the scratch
+        # folder, out of the user's data, unless the caller chose a home already.
+        home_set = "GEMMA_DESKTOP_HOME" in os.environ
+        if not home_set:
+            os.environ["GEMMA_DESKTOP_HOME"] = str(workdir / "home")
+        try:
+            _run(checks, "engine", lambda: _engine_check(workdir, args.timeout, args.expect_backend, facts))
+            if not checks[-1].ok:
+                log = workdir / "home" / "log" / "gemma-desktop.log"
+                if log.is_file():
+                    facts["engine_log_tail"] = log.read_text("utf-8", "replace")[-4000:]
+        finally:
+            if not home_set:
+                os.environ.pop("GEMMA_DESKTOP_HOME", None)
+    if not args.no_qt:
+        _run(checks, "qt", lambda: _qt_check(facts))
+
+    ok = all(c.ok for c in checks)
+    if args.json:
+        facts["checks"] = [
+            {"name": c.name, "ok": c.ok, "detail": c.detail, "seconds": c.seconds} for c in checks
+        ]
+        facts["ok"] = ok
+        print(json.dumps(facts, ensure_ascii=False, indent=2))
+    else:
+        kind = "frozen" if facts["frozen"] else "from source"
+        print(f"Gemma Desktop {__version__} self-test ({kind}, Python {facts['python']}, {facts['machine']})")
+        for c in checks:
+            print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail} ({c.seconds:.2f} s)")
+        if "engine_log_tail" in facts:
+            print("--- engine log ---\n" + facts["engine_log_tail"], file=sys.stderr)
+        print("self-test passed" if ok else "self-test FAILED")
+    return 0 if ok else 1
