@@ -35,6 +35,11 @@ run: install
 test: install-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
+# The main window with an image conversation, light and dark, as PNGs anyone can look at.
+screenshot: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --out resources/screenshots/main-window.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --dark --settings --out resources/screenshots/main-window-dark.png
+
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.
 package:

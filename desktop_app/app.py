@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
 def run_gui() -> int:
     """Open the main window and run the event loop until it closes."""
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop_app import APP_NAME
+    from desktop_app.errors import UserError
+    from desktop_app.store import ConversationStore
+    from desktop_app.ui.engine_bridge import EngineBridge
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.preferences import load_preferences
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
-    window = QMainWindow()
-    window.setWindowTitle(APP_NAME)
-    window.setCentralWidget(QLabel(window.tr("Gemma Desktop: the chat window is coming.")))
-    window.resize(900, 640)
+    app.setApplicationDisplayName(APP_NAME)
+    try:
+        store = ConversationStore()
+    except UserError as exc:
+        # A damaged or unwritable database: say so in a window, since there may be no terminal.
+        QMessageBox.critical(None, APP_NAME, str(exc))
+        return 2
+    window = MainWindow(store, EngineBridge(), load_preferences())
+    # The window owns the store and the engine; closing it (or quitting) shuts both down.
+    app.aboutToQuit.connect(window.shutdown)
+    # Ctrl+C in the terminal or a logout's SIGTERM quits like the menu does, so a reply still
+    # streaming is kept.  Python runs signal handlers only between bytecodes, hence the ticker
+    # that wakes it while Qt's loop waits.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.quit())
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
     window.show()
     return app.exec()

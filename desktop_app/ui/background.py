@@ -1,0 +1,86 @@
+"""Runs slow plain-Python work (decoding an image, reading a GGUF header) off the UI thread.
+
+One mechanism for all such work: a function runs on a private thread pool and its result or its
+:class:`UserError` sentence comes back to a callback on the UI thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from desktop_app.errors import UserError
+from desktop_app.ui.emit import emit
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork(QObject):
+    """A small thread pool whose results are delivered on the thread that owns this object.
+
+    Signals:
+        succeeded(int, object): the job with this ticket returned this value (internal: routes
+            the result to the job's callback on the owning thread).
+        failed(int, str): the job raised; the sentence is the UserError's, or a generic one for
+            a bug (whose traceback goes to the log).
+    """
+
+    succeeded = Signal(int, object)
+    failed = Signal(int, str)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._tickets = itertools.count(1)
+        self._callbacks: dict[int, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
+        self.succeeded.connect(self._on_succeeded)
+        self.failed.connect(self._on_failed)
+
+    def run(
+        self,
+        function: Callable[[], Any],
+        on_result: Callable[[Any], None],
+        on_error: Callable[[str], None],
+    ) -> int:
+        """Run ``function`` on the pool; exactly one callback follows, on this object's thread."""
+        ticket = next(self._tickets)
+        self._callbacks[ticket] = (on_result, on_error)
+
+        def job() -> None:
+            try:
+                result = function()
+            except UserError as exc:
+                emit(self.failed, ticket, str(exc))
+            except Exception:
+                log.exception("background job failed")
+                emit(self.failed, ticket, self.tr("Something went wrong (details are in the log)."))
+            else:
+                emit(self.succeeded, ticket, result)
+
+        self._pool.start(job)
+        return ticket
+
+    def forget(self, ticket: int) -> None:
+        """Drop a job's callbacks: its result is no longer wanted (a removed attachment)."""
+        self._callbacks.pop(ticket, None)
+
+    def shutdown(self) -> None:
+        """Wait for running jobs and drop queued ones, so none reports to a closed window."""
+        self._callbacks.clear()
+        self._pool.clear()
+        self._pool.waitForDone()
+
+    def _on_succeeded(self, ticket: int, result: object) -> None:
+        callbacks = self._callbacks.pop(ticket, None)
+        if callbacks is not None:
+            callbacks[0](result)
+
+    def _on_failed(self, ticket: int, message: str) -> None:
+        callbacks = self._callbacks.pop(ticket, None)
+        if callbacks is not None:
+            callbacks[1](message)

@@ -1,0 +1,496 @@
+"""The open conversation: what is sent to the engine, what is kept in the store, what is shown.
+
+Order matters for "nothing lost": the user's message (with its images) is committed before the
+request goes out; the reply is written through a :class:`StreamingWriter` while it streams and
+finished with its finish reason and metrics.  Streamed text reaches the screen at most ~30 times
+a second (slower when a long reply takes longer to lay out), re-rendering only that reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
+
+from desktop_app.engine.images import PreparedImage
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError
+from desktop_app.errors import UserError
+from desktop_app.settings import GenerationSettings
+from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.ui.attachments import ImageSource, PreparedAttachment, full_image, prepare_stored
+from desktop_app.ui.background import BackgroundWork
+from desktop_app.ui.chat_view import ChatView, ImageRef, ImageViewer, MessageWidget
+from desktop_app.ui.composer import Composer
+from desktop_app.ui.emit import emit
+from desktop_app.ui.engine_bridge import EngineBridge
+
+PAINT_INTERVAL_MS = 33
+"""At most ~30 repaints a second of the streaming reply."""
+
+FLUSH_INTERVAL_MS = 1000
+"""A reply that stalls mid-stream still reaches the disk within this."""
+
+HARD_STOP_AFTER_MS = 1500
+"""A soft stop not honoured by then (an image encode llama.cpp cannot interrupt) kills the engine."""
+
+
+@dataclass
+class _Reply:
+    """The reply being written."""
+
+    message_id: int
+    writer: StreamingWriter
+    widget: MessageWidget | None
+    """None once the user has switched to another conversation (the reply still finishes)."""
+    text: str = ""
+    sent: bool = False
+    """False while it waits for the conversation's images to be prepared."""
+
+
+class ChatSession(QObject):
+    """Holds the open conversation and runs its replies through the engine into the store.
+
+    Signals:
+        busyChanged(bool): a reply started (True) or ended (False).
+        replyEnded(object): a reply finished with these metrics (a dict; empty after a failure).
+        conversationChanged(object): this Conversation (None: a new, unsaved one) is now open, or
+            its settings or title changed.
+        listChanged(): titles or the order of activity changed; the list should be refreshed.
+        notice(str): a sentence for the user that belongs to no single message.
+    """
+
+    busyChanged = Signal(bool)
+    replyEnded = Signal(object)
+    conversationChanged = Signal(object)
+    listChanged = Signal()
+    notice = Signal(str)
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        bridge: EngineBridge,
+        work: BackgroundWork,
+        view: ChatView,
+        composer: Composer,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._bridge = bridge
+        self._work = work
+        self._view = view
+        self._composer = composer
+        self.conversation: Conversation | None = None
+        self.messages: list[Message] = []
+        self._draft_settings = GenerationSettings()
+        self._draft_prompt = ""
+        self._model: tuple[Path, Path | None] | None = None
+        self._images: dict[str, PreparedImage] = {}
+        self._thumbnails: dict[str, QImage] = {}
+        self._unavailable: dict[str, str] = {}
+        self._preparing: set[str] = set()
+        self._epoch = 0
+        """Counts view resets, so a late image result for a conversation left behind is dropped."""
+        self._reply: _Reply | None = None
+        self._edit_index: int | None = None
+        self._paint_interval = PAINT_INTERVAL_MS
+
+        self._paint_timer = QTimer(self)
+        self._paint_timer.setSingleShot(True)
+        self._paint_timer.timeout.connect(self._paint)
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self._flush)
+
+        bridge.textArrived.connect(self._on_text)
+        bridge.replyFinished.connect(self._on_finished)
+        bridge.replyFailed.connect(self._on_failed)
+        view.editRequested.connect(self.begin_edit)
+        view.regenerateRequested.connect(self.regenerate)
+        view.imageClicked.connect(self.show_image)
+        composer.editCancelled.connect(self._end_edit)
+
+    # ------------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        return self._reply is not None
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return self.conversation.settings if self.conversation else self._draft_settings
+
+    @property
+    def system_prompt(self) -> str:
+        return self.conversation.system_prompt if self.conversation else self._draft_prompt
+
+    def set_model(self, model: Path, mmproj: Path | None) -> None:
+        """The model that answers from now on; recorded on the conversation when it is used."""
+        self._model = (model, mmproj)
+
+    # ---------------------------------------------------------------- conversations
+    def new_conversation(self) -> None:
+        """Show an empty conversation; it is saved with its first message."""
+        self._detach_reply()
+        self.conversation = None
+        self.messages = []
+        self._draft_settings = GenerationSettings()
+        self._draft_prompt = ""
+        self._reset_view()
+        emit(self.conversationChanged, None)
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a stored conversation with its images (prepared in the background)."""
+        if self.conversation is not None and self.conversation.id == conversation_id:
+            return
+        try:
+            conversation = self._store.get_conversation(conversation_id)
+            messages = self._store.messages(conversation_id)
+        except UserError as exc:
+            emit(self.notice, str(exc))
+            emit(self.listChanged)
+            return
+        self._detach_reply()
+        self.conversation = conversation
+        self.messages = messages
+        self._reset_view()
+        for message in messages:
+            self._show_message(message)
+        self._view.update_actions(busy=self.busy)
+        emit(self.conversationChanged, conversation)
+
+    def forget_conversation(self, conversation_id: int) -> None:
+        """The conversation was deleted: if it is open, show a new one instead."""
+        if self.conversation is not None and self.conversation.id == conversation_id:
+            self.new_conversation()
+
+    def update_settings(self, settings: GenerationSettings) -> None:
+        if self.conversation is None:
+            self._draft_settings = settings
+            return
+        self._save_conversation(settings=settings)
+
+    def update_system_prompt(self, text: str) -> None:
+        if self.conversation is None:
+            self._draft_prompt = text
+            return
+        self._save_conversation(system_prompt=text)
+
+    def _save_conversation(self, **changes: object) -> None:
+        assert self.conversation is not None
+        try:
+            self.conversation = self._store.update_conversation_settings(self.conversation.id, **changes)  # type: ignore[arg-type]
+        except UserError as exc:
+            emit(self.notice, str(exc))
+
+    def _reset_view(self) -> None:
+        self._epoch += 1
+        self._view.clear()
+        self._preparing.clear()
+        self._images.clear()
+        self._thumbnails.clear()
+        self._unavailable.clear()
+        # A message being typed stays for the next conversation; an edit of this one does not.
+        if self._edit_index is not None:
+            self._composer.cancel_edit()
+
+    # ------------------------------------------------------------------------ sending
+    def send(self, text: str, attachments: Sequence[PreparedAttachment]) -> bool:
+        """Commit the user's message, show it and start the reply; False if nothing was sent
+        (the composer then keeps its text and images)."""
+        if self.busy:
+            return False
+        try:
+            conversation = self._conversation_for_sending()
+            if self._edit_index is not None:
+                self._store.delete_messages_from(conversation.id, self.messages[self._edit_index].position)
+                self._view.remove_from(self._edit_index)
+                del self.messages[self._edit_index :]
+            hashes = []
+            for attachment in attachments:
+                sha256 = self._store.add_attachment(
+                    attachment.data, attachment.mime, attachment.width, attachment.height
+                )
+                self._images[sha256] = attachment.image
+                self._thumbnails[sha256] = attachment.thumbnail
+                hashes.append(sha256)
+            message = self._store.add_user_message(conversation.id, text, hashes)
+        except UserError as exc:
+            emit(self.notice, str(exc))
+            return False
+        self._end_edit()
+        self.messages.append(message)
+        self._show_message(message)
+        self._start_reply()
+        emit(self.listChanged)
+        return True
+
+    def regenerate(self) -> None:
+        """Write the last reply again (also Retry after a failure); with no reply yet, write one."""
+        if self.busy or self.conversation is None or not self.messages:
+            return
+        last = self.messages[-1]
+        if last.role == "assistant":
+            try:
+                self._store.delete_messages_from(self.conversation.id, last.position)
+            except UserError as exc:
+                emit(self.notice, str(exc))
+                return
+            self.messages.pop()
+            self._view.remove_from(len(self.messages))
+        self._start_reply()
+
+    def begin_edit(self) -> None:
+        """Put the last user message back in the composer; sending replaces it and what followed."""
+        if self.busy:
+            return
+        index = max((i for i, m in enumerate(self.messages) if m.role == "user"), default=None)
+        if index is None:
+            return
+        message = self.messages[index]
+        sources = [
+            ImageSource(attachment.path, self.tr("image {n}").format(n=n))
+            for n, attachment in enumerate(message.attachments, start=1)
+        ]
+        self._composer.begin_edit(message.text, sources)
+        self._edit_index = index
+
+    def _end_edit(self) -> None:
+        self._edit_index = None
+
+    def stop(self) -> None:
+        """Stop the reply, keeping what streamed; kill the engine if it cannot stop in time."""
+        reply = self._reply
+        if reply is None:
+            return
+        if not reply.sent:
+            self._finish(reply, "cancelled", {}, None)
+            return
+        self._bridge.cancel()
+
+        def insist() -> None:
+            if self._reply is reply:
+                self._bridge.cancel(hard=True)
+
+        QTimer.singleShot(HARD_STOP_AFTER_MS, self, insist)
+
+    def _conversation_for_sending(self) -> Conversation:
+        model, mmproj = self._model if self._model else (None, None)
+        if self.conversation is None:
+            self.conversation = self._store.create_conversation(
+                model_path=model,
+                mmproj_path=mmproj,
+                system_prompt=self._draft_prompt,
+                settings=self._draft_settings,
+            )
+            emit(self.conversationChanged, self.conversation)
+        elif model is not None and (
+            self.conversation.model_path != str(model)
+            or self.conversation.mmproj_path != (str(mmproj) if mmproj else None)
+        ):
+            self.conversation = self._store.update_conversation_settings(
+                self.conversation.id, model_path=model, mmproj_path=mmproj
+            )
+        return self.conversation
+
+    # ------------------------------------------------------------------------ replies
+    def _start_reply(self) -> None:
+        assert self.conversation is not None
+        try:
+            message_id = self._store.begin_assistant_message(self.conversation.id)
+        except UserError as exc:
+            emit(self.notice, str(exc))
+            return
+        widget = self._view.add_message("assistant", "")
+        widget.set_outcome(None, {})
+        self._reply = _Reply(message_id, StreamingWriter(self._store, message_id), widget)
+        self._paint_interval = PAINT_INTERVAL_MS
+        self._flush_timer.start()
+        self._view.update_actions(busy=True)
+        emit(self.busyChanged, True)
+        self._send_when_images_ready()
+
+    def _send_when_images_ready(self) -> None:
+        """Send the request once every image of the conversation has been prepared."""
+        reply = self._reply
+        if reply is None or reply.sent or self.conversation is None:
+            return
+        waiting = [
+            a
+            for m in self.messages
+            for a in m.attachments
+            if a.sha256 not in self._images and a.sha256 not in self._unavailable
+        ]
+        if waiting:
+            return  # each arrival (see _prepare_stored) calls this again
+        missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
+        if missing:
+            emit(self.notice, 
+                self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
+                    n=len(missing)
+                )
+            )
+        reply.sent = True
+        self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
+
+    def _engine_messages(self) -> list[ChatMessage]:
+        """The conversation as the engine takes it: strictly alternating user/assistant turns.
+
+        A user turn left without a reply (the app died before it began) is merged with the
+        next one; images come before the text, as Gemma 3 is usually prompted.
+        """
+        turns: list[ChatMessage] = []
+        for message in self.messages:
+            if message.role == "user":
+                parts: list[str | PreparedImage] = [
+                    self._images[a.sha256] for a in message.attachments if a.sha256 in self._images
+                ]
+                if message.text:
+                    parts.append(message.text)
+                if turns and turns[-1].role == "user":
+                    turns[-1] = ChatMessage("user", (*turns[-1].parts, "\n", *parts))
+                else:
+                    turns.append(ChatMessage.user(*parts))
+            elif turns and turns[-1].role == "user":
+                turns.append(ChatMessage.assistant(message.text))
+        return turns
+
+    def _on_text(self) -> None:
+        if self._reply is not None and not self._paint_timer.isActive():
+            self._paint_timer.start(self._paint_interval)
+
+    def _paint(self) -> None:
+        """Show what streamed since the last paint, re-rendering only the streaming reply."""
+        reply = self._reply
+        chunk = self._bridge.take_text()
+        if reply is None or not chunk:
+            return
+        reply.text += chunk
+        reply.writer.append(chunk)
+        if reply.widget is not None:
+            started = time.perf_counter()
+            reply.widget.set_text(reply.text)
+            spent_ms = (time.perf_counter() - started) * 1000
+            # A very long reply takes longer to lay out: leave the UI at least half its time.
+            self._paint_interval = max(PAINT_INTERVAL_MS, int(spent_ms * 2))
+
+    def _flush(self) -> None:
+        if self._reply is not None:
+            try:
+                self._reply.writer.flush()
+            except UserError as exc:
+                emit(self.notice, str(exc))
+
+    def _on_finished(self, done: Done) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        self._bridge.take_text()  # the final text is in ``done``
+        self._finish(reply, done.finish_reason, dataclasses.asdict(done.metrics), None, done.text)
+
+    def _on_failed(self, error: EngineError) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        reason = "crashed" if error.kind == "crashed" else "error"
+        self._finish(reply, reason, {"error": error.message}, error.message)
+
+    def _finish(
+        self,
+        reply: _Reply,
+        finish_reason: str,
+        metrics: dict[str, object],
+        error: str | None,
+        text: str | None = None,
+    ) -> None:
+        """End the reply: final text, reason and metrics to the store and the screen."""
+        self._paint_timer.stop()
+        self._flush_timer.stop()
+        self._reply = None
+        final = reply.text + self._bridge.take_text() if text is None else text
+        try:
+            self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)  # type: ignore[arg-type]
+        except UserError as exc:
+            emit(self.notice, str(exc))
+        if reply.widget is not None:
+            reply.widget.set_text(final)
+            reply.widget.set_outcome(finish_reason, metrics)
+            reply.widget.set_error(error)
+            self._refresh_messages()
+        self._view.update_actions(busy=False)
+        emit(self.busyChanged, False)
+        emit(self.replyEnded, metrics)
+        emit(self.listChanged)
+
+    def _detach_reply(self) -> None:
+        """Leaving the conversation: stop its reply, which still finishes into the store."""
+        if self._reply is not None:
+            self._reply.widget = None
+            self.stop()
+
+    def _refresh_messages(self) -> None:
+        if self.conversation is None:
+            return
+        try:
+            self.messages = self._store.messages(self.conversation.id)
+        except UserError as exc:
+            emit(self.notice, str(exc))
+
+    # ------------------------------------------------------------------------ display
+    def _show_message(self, message: Message) -> None:
+        refs = []
+        for n, attachment in enumerate(message.attachments, start=1):
+            key = attachment.sha256
+            name = self.tr("image {n}").format(n=n)
+            refs.append(ImageRef(key, name, self._thumbnails.get(key)))
+            if key not in self._images and key not in self._unavailable and key not in self._preparing:
+                self._prepare_stored(key, attachment.path, name)
+        widget = self._view.add_message(message.role, message.text, refs)
+        if message.role == "assistant":
+            widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
+            if message.finish_reason in ("crashed", "error"):
+                error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
+                widget.set_error(str(error))
+
+    def _prepare_stored(self, key: str, path: Path, name: str) -> None:
+        self._preparing.add(key)
+        epoch = self._epoch
+
+        def ready(result: tuple[PreparedImage, QImage]) -> None:
+            if self._epoch != epoch:
+                return
+            self._preparing.discard(key)
+            self._images[key], self._thumbnails[key] = result
+            self._view.set_thumbnail(key, result[1])
+            self._send_when_images_ready()
+
+        def failed(message: str) -> None:
+            if self._epoch != epoch:
+                return
+            self._preparing.discard(key)
+            self._unavailable[key] = message
+            self._send_when_images_ready()
+
+        self._work.run(lambda: prepare_stored(path, name), ready, failed)
+
+    def show_image(self, key: str) -> None:
+        """Open the larger view of an image of this conversation."""
+        image = self._images.get(key)
+        if image is None:
+            if key in self._unavailable:
+                emit(self.notice, self._unavailable[key])
+            return
+        viewer = ImageViewer(full_image(image), self.tr("Image"), self._view.window())
+        viewer.show()
+
+    # ------------------------------------------------------------------------ closing
+    def shutdown(self) -> None:
+        """Keep a reply still streaming as it is (marked cancelled) before the window goes."""
+        reply = self._reply
+        if reply is not None:
+            reply.widget = None
+            self._finish(reply, "cancelled", {}, None)

@@ -1,0 +1,193 @@
+"""The window's side of the engine: requests go out on one thread, events come back on another.
+
+:class:`EngineClient` blocks (a pipe send of megabytes of image pixels to an engine that is still
+starting, a poll for the next event), so neither may happen on the UI thread.  The bridge owns
+the client, a sender thread and a reader thread, and turns events into Qt signals, which reach
+the UI thread queued.  Streamed text is buffered here and announced once per batch, so a fast
+model cannot flood the UI thread's event queue with one event per token.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop_app.engine.client import EngineClient
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    Done,
+    EngineError,
+    ModelLoaded,
+    Progress,
+    Token,
+)
+from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.ui.emit import emit
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05
+"""How long the reader holds the client before letting a queued request through."""
+
+
+class EngineBridge(QObject):
+    """Owns an :class:`EngineClient` and makes it usable from the UI thread without blocking.
+
+    One reply at a time: :meth:`generate` is only called when the previous reply has ended
+    (its ``replyFinished`` or ``replyFailed`` arrived); events of an abandoned reply are dropped.
+
+    Signals (all delivered queued on the thread that owns the bridge):
+        modelLoaded(ModelLoaded): the engine holds a model now (also after a restart reload).
+        loadFailed(str): loading failed or the engine died while loading; one sentence.
+        progress(Progress): a long step of the current request is under way.
+        textArrived(): new reply text waits in :meth:`take_text`; sent once per batch, not
+            again until the text has been taken.
+        replyFinished(Done): the current reply ended (stop, length, context or cancelled).
+        replyFailed(EngineError): the current reply failed; ``kind == "crashed"`` when the
+            engine died (it restarts, reloading the model, with the next request).
+    """
+
+    modelLoaded = Signal(object)
+    loadFailed = Signal(str)
+    progress = Signal(object)
+    textArrived = Signal()
+    replyFinished = Signal(object)
+    replyFailed = Signal(object)
+
+    def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client or EngineClient()
+        # Held by whichever thread is using the client: the sender while it sends, the reader
+        # while it polls.  EngineClient treats "no process and a reply active" as a death, so
+        # the reader must not look while the sender is (re)starting the process for a reply.
+        self._io = threading.Lock()
+        self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._current: int | None = None
+        self._stop_wanted = threading.Event()
+        self._text_lock = threading.Lock()
+        self._text: list[str] = []
+        self._closing = threading.Event()
+        self._sender = threading.Thread(target=self._send_loop, name="engine-sender", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="engine-reader", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    # ------------------------------------------------------------------ UI-thread API
+    def load(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+        """Load a model; ``modelLoaded`` or ``loadFailed`` follows."""
+
+        def job() -> None:
+            try:
+                self.client.load(model_path, mmproj_path, runtime)
+            except Exception:
+                log.exception("sending the load request failed")
+                emit(self.loadFailed, 
+                    "The engine could not be started to load the model (see the log)."
+                )
+
+        self._requests.put(job)
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str,
+        settings: GenerationSettings,
+    ) -> None:
+        """Start a reply; text (``textArrived``) and ``replyFinished`` or ``replyFailed`` follow."""
+        self._stop_wanted.clear()
+        with self._text_lock:
+            self._text.clear()
+        messages = tuple(messages)
+
+        def job() -> None:
+            try:
+                self._current = self.client.generate(messages, system_prompt, settings)
+            except Exception:
+                log.exception("sending the generate request failed")
+                self._current = None
+                emit(self.replyFailed, 
+                    EngineError(
+                        None, "The message could not be sent to the engine (see the log).", "internal"
+                    )
+                )
+                return
+            if self._stop_wanted.is_set():  # Stop pressed before the request went out
+                self.client.cancel()
+
+        self._requests.put(job)
+
+    def cancel(self, *, hard: bool = False) -> None:
+        """Stop the current reply, keeping what streamed; ``hard`` kills an engine stuck in
+        work llama.cpp cannot interrupt (an image encode).  ``replyFinished`` still follows."""
+        self._stop_wanted.set()
+        self.client.cancel(hard=hard)
+
+    def take_text(self) -> str:
+        """The reply text that arrived since the last call (re-arms ``textArrived``)."""
+        with self._text_lock:
+            text = "".join(self._text)
+            self._text.clear()
+        return text
+
+    def shutdown(self) -> None:
+        """Stop both threads and the engine process; the bridge is unusable afterwards."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._stop_wanted.set()
+        self.client.cancel()
+        self._requests.put(None)
+        self._sender.join(timeout=10)
+        self._reader.join(timeout=10)
+        self.client.close()
+
+    # ------------------------------------------------------------------------ threads
+    def _send_loop(self) -> None:
+        while True:
+            job = self._requests.get()
+            if job is None or self._closing.is_set():
+                return
+            with self._io:
+                job()
+
+    def _read_loop(self) -> None:
+        while not self._closing.is_set():
+            started = time.monotonic()
+            with self._io:
+                try:
+                    event = self.client.next_event(timeout=_POLL_S)
+                except Exception:
+                    log.exception("reading from the engine failed")
+                    event = None
+            if event is None:
+                # No engine running: next_event returns at once, so pace the loop here.
+                if time.monotonic() - started < _POLL_S / 2:
+                    self._closing.wait(_POLL_S)
+                continue
+            self._dispatch(event)
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, Token):
+            if event.request_id != self._current:
+                return
+            with self._text_lock:
+                first = not self._text
+                self._text.append(event.text)
+            if first:
+                emit(self.textArrived)
+        elif isinstance(event, (Done, EngineError)):
+            if event.request_id is None:
+                emit(self.loadFailed, event.message)
+            elif event.request_id == self._current:
+                self._current = None
+                emit(self.replyFinished if isinstance(event, Done) else self.replyFailed, event)
+        elif isinstance(event, ModelLoaded):
+            emit(self.modelLoaded, event)
+        elif isinstance(event, Progress):
+            emit(self.progress, event)

@@ -1,0 +1,657 @@
+"""The main window: conversation list, chat, composer, settings, status bar, and model loading.
+
+The window wires its parts together and owns the model choice (which GGUF, which projector, how
+it is loaded); the open conversation's replies are the :class:`ChatSession`'s business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import APP_NAME
+from desktop_app.engine.protocol import ModelLoaded, Progress
+from desktop_app.errors import UserError
+from desktop_app.models.registry import LocalModel
+from desktop_app.settings import RuntimeSettings
+from desktop_app.store import Conversation, ConversationStore
+from desktop_app.ui.attachments import PreparedAttachment, mime_has_images
+from desktop_app.ui.background import BackgroundWork
+from desktop_app.ui.chat_session import ChatSession
+from desktop_app.ui.chat_view import ChatView
+from desktop_app.ui.composer import Composer
+from desktop_app.ui.conversation_list import ConversationList
+from desktop_app.ui.emit import emit
+from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.first_run import FirstRunPanel
+from desktop_app.ui.model_download import (
+    ModelDownload,
+    Recommendation,
+    first_available_model,
+    recommend_for_this_machine,
+)
+from desktop_app.ui.model_files import ModelFiles, resolve_model
+from desktop_app.ui.preferences import Preferences, save_preferences
+from desktop_app.ui.settings_panel import SettingsPanel
+
+
+class ModelState(enum.Enum):
+    NONE = "none"
+    LOADING = "loading"
+    READY = "ready"
+    ERROR = "error"
+
+
+class NoticeBar(QFrame):
+    """A dismissible sentence above the chat, with an optional action button.
+
+    No signals: the action is a callback given with the message.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self._callback: Callable[[], None] | None = None
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        icon = QLabel(self)
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
+        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAccessibleName(self.tr("Notice"))
+        layout.addWidget(self.label, 1)
+        self.action_button = QToolButton(self)
+        self.action_button.clicked.connect(self._act)
+        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
+        close = QToolButton(self)
+        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
+        close.setAutoRaise(True)
+        close.setToolTip(self.tr("Dismiss"))
+        close.setAccessibleName(self.tr("Dismiss this notice"))
+        close.clicked.connect(self.hide)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str, action: str | None = None, callback: Callable[[], None] | None = None) -> None:
+        """Show ``text``; with ``action``, a button of that name hides the notice and calls
+        ``callback``."""
+        self.label.setText(text)
+        self._callback = callback
+        self.action_button.setVisible(action is not None)
+        self.action_button.setText(action or "")
+        self.action_button.setAccessibleName(action or "")
+        self.show()
+
+    def _act(self) -> None:
+        callback = self._callback
+        self.hide()
+        if callback is not None:
+            callback()
+
+
+class ChatPane(QWidget):
+    """The middle column; images (or a GGUF) dropped anywhere on it go to the composer.
+
+    Signals:
+        mimeDropped(QMimeData): something droppable was dropped on the chat.
+    """
+
+    mimeDropped = Signal(QMimeData)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if mime_has_images(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        emit(self.mimeDropped, event.mimeData())
+        event.acceptProposedAction()
+
+
+class MainWindow(QMainWindow):
+    """The app's window.  It takes ownership of ``store`` and ``bridge``: closing it ends the
+    running reply (kept, marked cancelled), stops the engine and closes the store.
+
+    It defines no signals of its own.
+    """
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        bridge: EngineBridge,
+        preferences: Preferences,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.bridge = bridge
+        self.preferences = preferences
+        self.work = BackgroundWork(self)
+        self.download = ModelDownload(self)
+        self.model_state = ModelState.NONE
+        self.model_files: ModelFiles | None = None
+        self.loaded: ModelLoaded | None = None
+        self._recommendation: Recommendation | None = None
+        self._closed = False
+        self.setWindowTitle(APP_NAME)
+        self.resize(1180, 780)
+
+        # ---- widgets
+        self.conversations = ConversationList(self)
+        self.chat_view = ChatView(self)
+        self.composer = Composer(self.work, self)
+        self.first_run = FirstRunPanel(self)
+        self.notice = NoticeBar(self)
+        self.settings_panel = SettingsPanel(self)
+        self.settings_panel.set_runtime(preferences.runtime)
+        self.settings_panel.set_runtime_enabled(True)
+
+        self.chat_pane = ChatPane(self)
+        pane = QVBoxLayout(self.chat_pane)
+        pane.setContentsMargins(0, 0, 0, 0)
+        pane.setSpacing(0)
+        pane.addWidget(self.notice)
+        self.pages = QStackedWidget(self.chat_pane)
+        self.pages.addWidget(self.first_run)
+        self.pages.addWidget(self.chat_view)
+        pane.addWidget(self.pages, 1)
+        line = QFrame(self.chat_pane)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        pane.addWidget(line)
+        pane.addWidget(self.composer)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.conversations)
+        splitter.addWidget(self.chat_pane)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([250, 930])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.settings_dock = QDockWidget(self.tr("Settings"), self)
+        self.settings_dock.setObjectName("settings")
+        self.settings_dock.setWidget(self.settings_panel)
+        self.settings_dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
+        self.settings_dock.hide()
+
+        self.session = ChatSession(store, bridge, self.work, self.chat_view, self.composer, self)
+        self._build_status_bar()
+        self._build_actions()
+        self._wire()
+
+        self._refresh_list()
+        self.session.new_conversation()
+        self._set_model_state(ModelState.NONE)
+        self._restore_last_model()
+
+    # ---------------------------------------------------------------------- building
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_model = QLabel(self.tr("No model"), self)
+        self.status_model.setAccessibleName(self.tr("Model"))
+        self.status_backend = QLabel(self)
+        self.status_backend.setAccessibleName(self.tr("Backend"))
+        self.status_state = QLabel(self)
+        self.status_state.setAccessibleName(self.tr("State"))
+        self.status_speed = QLabel(self)
+        self.status_speed.setAccessibleName(self.tr("Speed of the last reply"))
+        self.status_context = QLabel(self)
+        self.status_context.setAccessibleName(self.tr("Context used"))
+        self.status_progress = QProgressBar(self)
+        self.status_progress.setRange(0, 0)
+        self.status_progress.setMaximumWidth(120)
+        self.status_progress.setAccessibleName(self.tr("Loading"))
+        self.status_progress.hide()
+        bar.addWidget(self.status_model, 1)
+        for widget in (self.status_progress, self.status_backend, self.status_state, self.status_speed, self.status_context):
+            bar.addPermanentWidget(widget)
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self.new_action = self._action(self.tr("&New chat"), QKeySequence.StandardKey.New, self.new_chat)
+        self.open_action = self._action(self.tr("&Open model…"), QKeySequence.StandardKey.Open, self.open_model_dialog)
+        self.projector_action = self._action(self.tr("Choose vision &projector…"), None, self.choose_projector_dialog)
+        self.projector_action.setEnabled(False)
+        quit_action = self._action(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close)
+        for action in (self.new_action, self.open_action, self.projector_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+
+        chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
+        self.stop_action = self._action(self.tr("&Stop reply"), QKeySequence(Qt.Key.Key_Escape), self.session.stop)
+        # Enabled only while a reply runs, so Esc keeps its usual meaning everywhere else.
+        self.stop_action.setEnabled(False)
+        self.focus_action = self._action(self.tr("&Focus message box"), QKeySequence("Ctrl+L"), self.focus_input)
+        self.regenerate_action = self._action(self.tr("&Regenerate last reply"), QKeySequence("Ctrl+R"), self.session.regenerate)
+        self.edit_action = self._action(self.tr("&Edit last message"), QKeySequence("Ctrl+E"), self.session.begin_edit)
+        for action in (self.stop_action, self.focus_action, self.regenerate_action, self.edit_action):
+            chat_menu.addAction(action)
+
+        view_menu = self.menuBar().addMenu(self.tr("&View"))
+        self.settings_action = self.settings_dock.toggleViewAction()
+        self.settings_action.setText(self.tr("&Settings"))
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        view_menu.addAction(self.settings_action)
+
+        toolbar = self.addToolBar(self.tr("Main"))
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.new_action, self.open_action, self.settings_action):
+            toolbar.addAction(action)
+            self.addAction(action)
+
+    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            tip = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({tip})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _wire(self) -> None:
+        self.conversations.conversationSelected.connect(self.open_conversation)
+        self.conversations.newRequested.connect(self.new_chat)
+        self.conversations.renameRequested.connect(self._rename)
+        self.conversations.deleteRequested.connect(self._delete)
+        self.conversations.searchChanged.connect(lambda _text: self._refresh_list())
+        self.composer.sendRequested.connect(self._send)
+        self.composer.stopRequested.connect(self.session.stop)
+        self.composer.modelFileDropped.connect(lambda path: self.open_model(path))
+        self.chat_pane.mimeDropped.connect(self.composer.offer_mime)
+        self.first_run.openRequested.connect(self.open_model_dialog)
+        self.first_run.downloadRequested.connect(self._start_download)
+        self.first_run.cancelRequested.connect(self.download.cancel)
+        self.download.progressed.connect(self.first_run.show_progress)
+        self.download.finished.connect(self._download_finished)
+        self.download.failed.connect(self.first_run.show_stopped)
+        self.settings_panel.generationChanged.connect(self.session.update_settings)
+        self.settings_panel.generationChanged.connect(lambda _settings: self.composer.refresh_costs())
+        self.composer.imageTokensChanged.connect(lambda _tokens: self._update_context_label(None))
+        self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
+        self.settings_panel.runtimeApplied.connect(self._apply_runtime)
+        self.session.busyChanged.connect(self._busy_changed)
+        self.session.replyEnded.connect(self._reply_ended)
+        self.session.conversationChanged.connect(self._conversation_changed)
+        self.session.listChanged.connect(self._refresh_list)
+        self.session.notice.connect(self.show_notice)
+        self.bridge.progress.connect(self._progress)
+        self.bridge.modelLoaded.connect(self._model_loaded)
+        self.bridge.loadFailed.connect(self._load_failed)
+
+    # ---------------------------------------------------------------- conversations
+    def new_chat(self) -> None:
+        self.settings_panel.flush()
+        self.session.new_conversation()
+        self.conversations.list.clearSelection()
+        self.conversations.list.setCurrentItem(None)
+        self.focus_input()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        self.settings_panel.flush()  # a system prompt still being typed belongs to the old one
+        self.session.open_conversation(conversation_id)
+
+    def focus_input(self) -> None:
+        self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _refresh_list(self) -> None:
+        try:
+            found = self.store.list_conversations(self.conversations.search.text().strip() or None)
+        except UserError as exc:
+            self.show_notice(str(exc))
+            return
+        current = self.session.conversation.id if self.session.conversation else None
+        self.conversations.set_conversations(found, current)
+        shown = next((c for c in found if c.id == current), None)
+        title = shown.title if shown else None
+        self.setWindowTitle(f"{title} — {APP_NAME}" if title else APP_NAME)
+
+    def _rename(self, conversation_id: int, title: str) -> None:
+        try:
+            self.store.rename(conversation_id, title)
+        except UserError as exc:
+            self.show_notice(str(exc))
+        self._refresh_list()
+
+    def _delete(self, conversation_id: int) -> None:
+        conversation = self.store.get_conversation(conversation_id)
+        title = conversation.title or self.tr("New conversation")
+        answer = QMessageBox.question(
+            self,
+            self.tr("Delete conversation"),
+            self.tr("Delete “{title}” and its images? This cannot be undone.").format(title=title),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.settings_panel.flush()
+        self.session.forget_conversation(conversation_id)
+        try:
+            self.store.delete_conversation(conversation_id)
+        except UserError as exc:
+            self.show_notice(str(exc))
+        self._refresh_list()
+
+    def _conversation_changed(self, conversation: Conversation | None) -> None:
+        self.settings_panel.set_generation(self.session.settings, self.session.system_prompt)
+        self.composer.refresh_costs()  # the Pan & Scan mode is the conversation's own
+        self._refresh_list()
+        self._update_page()
+        self._update_context_label(None)
+        if conversation is not None:
+            self._follow_conversation_model(conversation.model_path, conversation.mmproj_path)
+
+    def _follow_conversation_model(self, model_path: str | None, mmproj_path: str | None) -> None:
+        """Reopen a conversation with the model it was held with, when that file is still there."""
+        if model_path is None or self.session.busy:
+            return
+        model = Path(model_path)
+        current = self.model_files.model.path if self.model_files else None
+        if current == model:
+            return
+        if not model.is_file():
+            self.show_notice(
+                self.tr("This conversation was held with {name}, which is no longer at {path}; the current model answers instead.").format(
+                    name=model.name, path=model.parent
+                )
+            )
+            return
+        mmproj = Path(mmproj_path) if mmproj_path and Path(mmproj_path).is_file() else None
+        self.open_model(model, mmproj)
+
+    # --------------------------------------------------------------------- sending
+    def _send(self, text: str, attachments: list[PreparedAttachment]) -> None:
+        if self.model_files is None or self.model_state is ModelState.NONE:
+            self.composer.show_notice(self.tr("Open a model first (Ctrl+O); your message is kept."))
+            return
+        if self.model_state is ModelState.ERROR:
+            self.composer.show_notice(
+                self.tr("The model is not loaded (see the notice above); your message is kept.")
+            )
+            return
+        if attachments and self.model_files.mmproj is None:
+            self.composer.show_notice(self._no_vision_reason())
+            return
+        if self.session.send(text, attachments):
+            self.composer.clear()
+            self.composer.clear_notice()
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.composer.set_busy(busy)
+        self.stop_action.setEnabled(busy)
+        self.settings_panel.set_runtime_enabled(not busy)
+        self.open_action.setEnabled(not busy)
+        self.projector_action.setEnabled(not busy and self.model_files is not None)
+        self._show_state()
+
+    def _progress(self, progress: Progress) -> None:
+        """A long step of the reply (reading the prompt, encoding an image) is under way."""
+        if self.session.busy:
+            self.status_state.setText(self.tr("Generating… ({phase})").format(phase=progress.phase))
+
+    def _reply_ended(self, metrics: dict[str, object]) -> None:
+        rate = metrics.get("decode_tok_s")
+        if rate:
+            self.status_speed.setText(self.tr("{rate:.1f} tok/s").format(rate=rate))
+        self._update_context_label(metrics)
+
+    def _update_context_label(self, metrics: dict[str, object] | None) -> None:
+        """Context in use after the last reply: its prompt plus what it wrote."""
+        if self.loaded is None:
+            self.status_context.setText("")
+            return
+        used = None
+        if metrics is None:
+            last = next((m for m in reversed(self.session.messages) if m.role == "assistant" and m.metrics.get("prompt_tokens")), None)
+            metrics = dict(last.metrics) if last else None
+        if metrics and metrics.get("prompt_tokens"):
+            used = int(metrics["prompt_tokens"]) + int(metrics.get("decode_tokens") or 0)  # type: ignore[call-overload]
+        text = self.tr("Context {used} / {size}").format(
+            used=f"{used:,}" if used is not None else "–", size=f"{self.loaded.n_ctx:,}"
+        )
+        attached = self.composer.image_tokens
+        if attached:
+            text += self.tr(" (+{tokens} attached)").format(tokens=f"{attached:,}")
+        self.status_context.setText(text)
+        self.status_context.setToolTip(self.tr("Tokens of this conversation the model holds, of its context size"))
+
+    # ---------------------------------------------------------------------- models
+    def open_model_dialog(self) -> None:
+        start = str(Path(self.preferences.last_model).parent) if self.preferences.last_model else ""
+        name, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Open a Gemma 3 model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
+        )
+        if name:
+            self.open_model(Path(name))
+
+    def choose_projector_dialog(self) -> None:
+        if self.model_files is None:
+            return
+        name, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Choose the vision projector (mmproj) for {name}").format(name=self.model_files.model.display_name),
+            str(self.model_files.model.path.parent),
+            self.tr("GGUF projectors (*.gguf);;All files (*)"),
+        )
+        if name:
+            self.open_model(self.model_files.model.path, Path(name))
+
+    def open_model(self, model: Path, mmproj: Path | None = None) -> None:
+        """Check the files (and find a projector when none is given) off the UI thread, then load."""
+        if self.session.busy:
+            self.show_notice(self.tr("Stop the reply before loading another model."))
+            return
+        self.notice.hide()
+        previous = self.model_state
+        self._set_model_state(ModelState.LOADING)
+        self.status_model.setText(self.tr("Checking {name}…").format(name=model.name))
+        self.work.run(
+            lambda: resolve_model(model, mmproj, find_projector=mmproj is None),
+            self._load_files,
+            lambda message: self._files_refused(message, previous),
+        )
+
+    def _files_refused(self, message: str, previous: ModelState) -> None:
+        self.show_notice(message)
+        self._set_model_state(previous if self.loaded is not None else ModelState.NONE)
+        self._show_model_label()
+
+    def _load_files(self, files: ModelFiles) -> None:
+        self.model_files = files
+        limit = files.model.context_length
+        self.settings_panel.set_context_limit(limit)
+        runtime = self.preferences.runtime
+        if limit and runtime.n_ctx > limit:
+            runtime = dataclasses.replace(runtime, n_ctx=limit)
+        self._load(runtime)
+
+    def _load(self, runtime: RuntimeSettings) -> None:
+        assert self.model_files is not None
+        self.loaded = None
+        self._set_model_state(ModelState.LOADING)
+        self._show_model_label()
+        self.settings_panel.set_runtime(runtime)
+        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
+        mmproj = self.model_files.mmproj.path if self.model_files.mmproj else None
+        self.bridge.load(self.model_files.model.path, mmproj, runtime)
+        self.composer.set_images_allowed(None if mmproj else self._no_vision_reason())
+        self.session.set_model(self.model_files.model.path, mmproj)
+        self._update_page()
+
+    def _apply_runtime(self, runtime: RuntimeSettings) -> None:
+        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
+        save_preferences(self.preferences)
+        if self.model_files is not None and not self.session.busy:
+            self._load(runtime)
+        else:
+            self.settings_panel.set_runtime(runtime)
+
+    def _model_loaded(self, loaded: ModelLoaded) -> None:
+        if self.model_files is None or Path(loaded.model_path) != self.model_files.model.path:
+            return  # a load superseded by another choice
+        first = self.loaded is None
+        self.loaded = loaded
+        self._set_model_state(ModelState.READY)
+        self._show_model_label()
+        self.settings_panel.set_context_limit(loaded.n_ctx_train)
+        self.projector_action.setEnabled(not self.session.busy)
+        self.composer.set_images_allowed(None if loaded.has_vision else self._no_vision_reason())
+        projector = self.model_files.mmproj
+        self.composer.set_image_cost(
+            projector.tokens_per_image if projector and loaded.has_vision else None,
+            lambda: self.session.settings.pan_scan,
+        )
+        mmproj = Path(loaded.mmproj_path) if loaded.mmproj_path else None
+        self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
+        save_preferences(self.preferences)
+        self._update_context_label(None)
+        if first and self.model_files.projector_searched and self.model_files.mmproj is None:
+            self.notice.show_message(
+                self.tr(
+                    "No vision projector that fits {name} was found in its folder, so images are off. "
+                    "Choose its mmproj file to ask about images."
+                ).format(name=self.model_files.model.display_name),
+                self.tr("Choose projector…"),
+                self.choose_projector_dialog,
+            )
+
+    def _load_failed(self, message: str) -> None:
+        self.loaded = None
+        self._set_model_state(ModelState.ERROR)
+        self._show_model_label()
+        self.notice.show_message(message, self.tr("Try again"), lambda: self._load(self.preferences.runtime))
+
+    def _restore_last_model(self) -> None:
+        """Load the model of the last session; else one downloaded or imported before; else
+        offer the download recommended for this machine."""
+        last = self.preferences.last_model
+        if last and Path(last).is_file():
+            mmproj = self.preferences.last_mmproj
+            self.open_model(Path(last), Path(mmproj) if mmproj and Path(mmproj).is_file() else None)
+            return
+        self.work.run(first_available_model, self._use_registered_model, self.show_notice)
+
+    def _use_registered_model(self, model: LocalModel | None) -> None:
+        if self.model_files is not None or self.model_state is not ModelState.NONE:
+            return  # the user chose one meanwhile
+        if model is not None:
+            self.open_model(model.model_path, model.mmproj_path)
+            return
+        self.work.run(recommend_for_this_machine, self._offer_download, lambda _message: None)
+
+    def _offer_download(self, recommendation: Recommendation) -> None:
+        self._recommendation = recommendation
+        self.first_run.set_recommendation(recommendation)
+
+    def _start_download(self) -> None:
+        if self._recommendation is not None:
+            self.first_run.show_started()
+            self.download.start(self._recommendation.entry)
+
+    def _download_finished(self, model: LocalModel) -> None:
+        self.first_run.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=model.name))
+        self.first_run.cancel_button.hide()
+        self.open_model(model.model_path, model.mmproj_path)
+
+    def _no_vision_reason(self) -> str:
+        name = self.model_files.model.display_name if self.model_files else ""
+        return self.tr(
+            "{name} is loaded without a vision projector, so it cannot see images; "
+            "use File ▸ Choose vision projector… to add its mmproj file."
+        ).format(name=name)
+
+    # ------------------------------------------------------------------------ status
+    def _set_model_state(self, state: ModelState) -> None:
+        self.model_state = state
+        self.status_progress.setVisible(state is ModelState.LOADING)
+        self._show_state()
+        self._update_page()
+
+    def _show_state(self) -> None:
+        if self.session.busy:
+            text = self.tr("Generating…")
+        else:
+            text = {
+                ModelState.NONE: "",
+                ModelState.LOADING: self.tr("Loading…"),
+                ModelState.READY: self.tr("Ready"),
+                ModelState.ERROR: self.tr("Error"),
+            }[self.model_state]
+        self.status_state.setText(text)
+
+    def _show_model_label(self) -> None:
+        files = self.model_files
+        if files is None:
+            self.status_model.setText(self.tr("No model"))
+            self.status_model.setToolTip("")
+            self.status_backend.setText("")
+            return
+        name = files.model.display_name
+        if files.mmproj is not None:
+            self.status_model.setText(self.tr("{model} + {mmproj}").format(model=name, mmproj=files.mmproj.display_name))
+        else:
+            self.status_model.setText(self.tr("{model} (text only)").format(model=name))
+        self.status_model.setToolTip(
+            "\n".join(str(f.path) for f in (files.model, files.mmproj) if f is not None)
+        )
+        self.status_backend.setText(self.loaded.backend if self.loaded else "")
+
+    def _update_page(self) -> None:
+        """The welcome page until a model is chosen, unless a stored conversation is open."""
+        welcome = self.model_files is None and self.session.conversation is None
+        self.pages.setCurrentWidget(self.first_run if welcome else self.chat_view)
+
+    def show_notice(self, message: str) -> None:
+        self.notice.show_message(message)
+
+    # ----------------------------------------------------------------------- closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Keep the running reply, stop the engine and background work, close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        self.settings_panel.flush()
+        self.session.shutdown()
+        self.download.shutdown()
+        self.work.shutdown()
+        self.bridge.shutdown()
+        self.store.close()

@@ -1,0 +1,204 @@
+"""Write a PNG of the main window holding an image conversation, so anyone can look at it.
+
+    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings] [--welcome]
+                                        [--size 1280x820]
+
+It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise) and no
+model.  The conversation is written through the real store into a throwaway data folder (the
+user's own conversations are neither shown nor touched) and drawn by the real window; since no
+model is loaded, the status bar shows sample values of a loaded Gemma 3 4B.  ``--welcome``
+shows the first-run page instead (no model yet: download the recommended one, or open a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "tests" / "data" / "grace_hopper.jpg"
+
+QUESTION = "Who is this, and how would I make a smaller copy of the photo in Python?"
+
+REPLY = """This looks like a formal portrait of **Rear Admiral Grace Hopper**, the computer \
+scientist who led work on COBOL, in her U.S. Navy dress uniform.
+
+- **Uniform:** dark service jacket with rows of ribbons and a white-topped cap.
+- **Background:** the U.S. flag, typical of official Navy portraits.
+
+To make a smaller copy that keeps the proportions, use Pillow:
+
+```python
+from PIL import Image
+
+with Image.open("grace_hopper.jpg") as photo:
+    photo.thumbnail((512, 512))  # fits inside 512×512
+    photo.save("hopper-small.jpg", quality=90)
+```
+
+`thumbnail` only ever shrinks, so a small photo stays as it is."""
+
+METRICS = {
+    "load_s": 0.0,
+    "prompt_tokens": 301,
+    "image_tokens": 256,
+    "image_encode_s": 1.93,
+    "ttft_s": 2.41,
+    "decode_tokens": 142,
+    "decode_tok_s": 23.6,
+    "cached_tokens": 0,
+    "images_from_cache": 0,
+}
+
+OTHER_TITLES = (
+    "Sliding-window attention in Gemma 3",
+    "Translate the menu photo",
+    "Regex for ISO dates",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m desktop_app.ui.screenshot", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--dark", action="store_true", help="use a dark palette (Fusion style)")
+    parser.add_argument("--size", default="1280x820", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--settings", action="store_true", help="show the settings panel too")
+    parser.add_argument("--welcome", action="store_true", help="show the first-run page instead")
+    args = parser.parse_args(argv)
+    width, height = (int(n) for n in args.size.lower().split("x"))
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="gemma-screenshot-") as home:
+        os.environ["GEMMA_DESKTOP_HOME"] = home
+        return _shoot(args.out, args.dark, (width, height), args.settings, args.welcome)
+
+
+def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome: bool) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app import APP_NAME
+    from desktop_app.store import ConversationStore
+    from desktop_app.ui.engine_bridge import EngineBridge
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.preferences import Preferences
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    if dark:
+        app.setStyle("Fusion")
+        app.setPalette(_dark_palette())
+    store = ConversationStore()
+    conversation_id = None if welcome else _write_conversation(store)
+    window = MainWindow(store, EngineBridge(), Preferences())
+    window.resize(*size)
+    window.settings_dock.setVisible(settings)
+    window.show()
+    if conversation_id is None:
+        _settle(app, lambda: window.first_run.download_button.isVisible())
+    else:
+        window.open_conversation(conversation_id)
+        _show_sample_status(window)
+        _settle(app, lambda: _thumbnails_shown(window))
+    window.composer.edit.setFocus()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = window.grab().save(str(out), "PNG")
+    window.close()
+    if not saved:
+        print(f"error: could not write {out}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+def _write_conversation(store) -> int:  # type: ignore[no-untyped-def]
+    for title in OTHER_TITLES:
+        other = store.create_conversation(title)
+        store.add_user_message(other.id, title)
+    conversation = store.create_conversation()
+    data, mime, width, height = _sample_photo()
+    sha256 = store.add_attachment(data, mime, width, height)
+    store.add_user_message(conversation.id, QUESTION, [sha256])
+    reply = store.begin_assistant_message(conversation.id)
+    store.finish_assistant_message(reply, REPLY, "stop", METRICS)
+    return conversation.id
+
+
+def _sample_photo() -> tuple[bytes, str, int, int]:
+    """The test suite's public-domain photo when this is a source checkout; else a drawing."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    if SAMPLE_PHOTO.is_file():
+        with Image.open(SAMPLE_PHOTO) as photo:
+            return SAMPLE_PHOTO.read_bytes(), "image/jpeg", photo.width, photo.height
+    picture = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((150, 80, 330, 260), fill=(220, 120, 40))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue(), "image/png", picture.width, picture.height
+
+
+def _show_sample_status(window) -> None:  # type: ignore[no-untyped-def]
+    window.status_model.setText("gemma-3-4b-it-Q4_K_M.gguf + mmproj-model-f16.gguf")
+    window.status_backend.setText("CPU")
+    window.status_state.setText(window.tr("Ready"))
+    window.status_speed.setText(window.tr("{rate:.1f} tok/s").format(rate=METRICS["decode_tok_s"]))
+    used = METRICS["prompt_tokens"] + METRICS["decode_tokens"]
+    window.status_context.setText(window.tr("Context {used} / {size}").format(used=f"{used:,}", size="8,192"))
+
+
+def _thumbnails_shown(window) -> bool:  # type: ignore[no-untyped-def]
+    buttons = [b for w in window.chat_view.messages for bs in w._thumbnails.values() for b in bs]
+    return all(not b.icon().isNull() for b in buttons)
+
+
+def _settle(app, ready, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Images and the recommendation arrive from other threads; wait for them, then for layout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not ready():
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _dark_palette():  # type: ignore[no-untyped-def]
+    """A dark palette like the system ones (the window itself only ever uses palette roles)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#2b2b2b",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f1f1f",
+        QPalette.ColorRole.AlternateBase: "#2f2f2f",
+        QPalette.ColorRole.Text: "#e6e6e6",
+        QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#e6e6e6",
+        QPalette.ColorRole.Highlight: "#3d7dd8",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.PlaceholderText: "#9a9a9a",
+        QPalette.ColorRole.ToolTipBase: "#353535",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6",
+        QPalette.ColorRole.Link: "#79a6ff",
+        QPalette.ColorRole.Light: "#4a4a4a",
+        QPalette.ColorRole.Midlight: "#3e3e3e",
+        QPalette.ColorRole.Mid: "#2a2a2a",
+        QPalette.ColorRole.Dark: "#1a1a1a",
+        QPalette.ColorRole.Shadow: "#101010",
+    }
+    for role, colour in roles.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))
+    return palette
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,289 @@
+"""The settings panel: how the open conversation is answered, and how the model is run.
+
+Every field is a spin box or check box whose range is the one ``GenerationSettings.validate`` and
+``RuntimeSettings.validate`` accept (a test holds the two together), so an invalid value cannot
+be entered.  Sampling settings and the system prompt belong to the conversation; runtime settings
+apply to every conversation and reload the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.settings import MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
+from desktop_app.ui.emit import emit
+
+MAX_CONTEXT = 131072
+MIN_CONTEXT = 256
+MAX_THREADS = 512
+MAX_GPU_LAYERS = 999
+_PROMPT_SAVE_DELAY_MS = 500
+
+
+def _double(minimum: float, maximum: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(minimum, maximum)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+    return box
+
+
+def _integer(minimum: int, maximum: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(minimum, maximum)
+    box.setSingleStep(step)
+    box.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+    return box
+
+
+class SettingsPanel(QScrollArea):
+    """Edits the open conversation's sampling settings and system prompt, and the runtime.
+
+    Signals:
+        generationChanged(GenerationSettings): the user changed a sampling setting.
+        systemPromptChanged(str): the system prompt settled on this text.
+        runtimeApplied(RuntimeSettings): the user asked to reload the model with these.
+    """
+
+    generationChanged = Signal(object)
+    systemPromptChanged = Signal(str)
+    runtimeApplied = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        content = QWidget(self)
+        column = QVBoxLayout(content)
+
+        chat = QGroupBox(self.tr("This conversation"), content)
+        form = QFormLayout(chat)
+        self.system_prompt = QPlainTextEdit(chat)
+        self.system_prompt.setPlaceholderText(self.tr("Optional instructions, e.g. “Answer briefly.”"))
+        self.system_prompt.setTabChangesFocus(True)
+        self.system_prompt.setFixedHeight(self.system_prompt.fontMetrics().lineSpacing() * 4 + 12)
+        form.addRow(self.tr("System prompt"), self.system_prompt)
+        self.temperature = _double(0.0, 5.0, 0.05)
+        self.top_k = _integer(0, 1000)
+        self.top_k.setSpecialValueText(self.tr("Off"))
+        self.top_p = _double(0.01, 1.0, 0.01)
+        self.min_p = _double(0.0, 0.99, 0.01)
+        self.repeat_penalty = _double(0.5, 2.0, 0.05)
+        # A double spin box with no decimals: QSpinBox stops at 2**31 - 1, seeds go to 2**32 - 1.
+        self.seed = _double(-1, 2**32 - 1, 1, decimals=0)
+        self.seed.setSpecialValueText(self.tr("Random"))
+        self.max_tokens = _integer(1, MAX_OUTPUT_TOKENS, 256)
+        self.pan_scan = QComboBox(chat)
+        for mode, label in (("off", self.tr("Off")), ("auto", self.tr("Wide or tall images")), ("on", self.tr("Every large image"))):
+            self.pan_scan.addItem(label, mode)
+        self.pan_scan.setToolTip(
+            self.tr("Pan & Scan also shows the model crops of an image, for detail; each crop costs as many tokens as the image.")
+        )
+        self.pan_scan.setAccessibleName(self.tr("Pan and scan"))
+        self.pan_scan.currentIndexChanged.connect(self._emit_generation)
+        rows = [
+            (self.tr("Temperature"), self.temperature, self.tr("Higher is more varied; 0 always picks the likeliest word.")),
+            (self.tr("Top-k"), self.top_k, self.tr("Sample from this many likeliest tokens (Off: all).")),
+            (self.tr("Top-p"), self.top_p, self.tr("Sample from the likeliest tokens that make up this share.")),
+            (self.tr("Min-p"), self.min_p, self.tr("Drop tokens less likely than this share of the likeliest.")),
+            (self.tr("Repeat penalty"), self.repeat_penalty, self.tr("Above 1 discourages repeating words.")),
+            (self.tr("Seed"), self.seed, self.tr("Random: a new seed every reply; a number makes replies repeatable.")),
+            (self.tr("Max tokens"), self.max_tokens, self.tr("The longest a reply may get.")),
+        ]
+        for label, box, tip in rows:
+            box.setToolTip(tip)
+            box.setAccessibleName(label)
+            box.valueChanged.connect(self._emit_generation)
+            form.addRow(label, box)
+        form.addRow(self.tr("Pan && Scan"), self.pan_scan)
+        self.system_prompt.setAccessibleName(self.tr("System prompt"))
+        self.reset_button = QPushButton(self.tr("Gemma defaults"), chat)
+        self.reset_button.setToolTip(self.tr("Put the recommended Gemma 3 sampling settings back"))
+        self.reset_button.setAccessibleName(self.tr("Reset to Gemma defaults"))
+        self.reset_button.clicked.connect(self._reset_generation)
+        form.addRow("", self.reset_button)
+        column.addWidget(chat)
+
+        runtime = QGroupBox(self.tr("Model runtime (all conversations)"), content)
+        runtime_form = QFormLayout(runtime)
+        self.context = _integer(MIN_CONTEXT, MAX_CONTEXT, 1024)
+        self.context.setSuffix(self.tr(" tokens"))
+        self.context.setToolTip(self.tr("How much of the conversation the model can see; more uses more memory."))
+        self.threads = _integer(1, MAX_THREADS)
+        self.threads.setToolTip(self.tr("CPU threads; the number of physical cores is usually fastest."))
+        self.gpu_layers = _integer(-1, MAX_GPU_LAYERS)
+        self.gpu_layers.setSpecialValueText(self.tr("All"))
+        self.gpu_layers.setToolTip(self.tr("Layers to run on the GPU (0: none); ignored without a GPU."))
+        self.flash_attention = QCheckBox(self.tr("Flash attention"), runtime)
+        self.flash_attention.setToolTip(self.tr("Faster and leaner attention where the backend supports it."))
+        self.disk_cache = QCheckBox(self.tr("Keep image encodings on disk"), runtime)
+        self.disk_cache.setToolTip(self.tr("An image already seen is not encoded again after a restart."))
+        for label, box in (
+            (self.tr("Context size"), self.context),
+            (self.tr("Threads"), self.threads),
+            (self.tr("GPU layers"), self.gpu_layers),
+        ):
+            box.setAccessibleName(label)
+            box.valueChanged.connect(self._runtime_edited)
+            runtime_form.addRow(label, box)
+        for box in (self.flash_attention, self.disk_cache):
+            box.setAccessibleName(box.text())
+            box.toggled.connect(self._runtime_edited)
+            runtime_form.addRow("", box)
+        buttons = QHBoxLayout()
+        self.apply_button = QPushButton(self.tr("Apply and reload"), runtime)
+        self.apply_button.setAccessibleName(self.tr("Apply runtime settings and reload the model"))
+        self.apply_button.clicked.connect(lambda: emit(self.runtimeApplied, self.runtime()))
+        buttons.addStretch(1)
+        buttons.addWidget(self.apply_button)
+        runtime_form.addRow(buttons)
+        self.context_note = QLabel(runtime)
+        self.context_note.setWordWrap(True)
+        self.context_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        runtime_form.addRow(self.context_note)
+        column.addWidget(runtime)
+        column.addStretch(1)
+        self.setWidget(content)
+
+        self._prompt_timer = QTimer(self)
+        self._prompt_timer.setSingleShot(True)
+        self._prompt_timer.setInterval(_PROMPT_SAVE_DELAY_MS)
+        self._prompt_timer.timeout.connect(self._emit_prompt)
+        self.system_prompt.textChanged.connect(self._prompt_timer.start)
+        self._applied_runtime = RuntimeSettings()
+        self._shown_generation = GenerationSettings()
+        self._can_apply = False
+        self.set_generation(GenerationSettings(), "")
+        self.set_runtime(self._applied_runtime)
+
+    # ------------------------------------------------------------------ conversation
+    def generation(self) -> GenerationSettings:
+        """The settings shown; always valid, since the widgets cannot hold anything else.
+
+        Fields this panel does not edit keep the values of the settings it was given.
+        """
+        return dataclasses.replace(
+            self._shown_generation,
+            temperature=round(self.temperature.value(), 2),
+            top_k=self.top_k.value(),
+            top_p=round(self.top_p.value(), 2),
+            min_p=round(self.min_p.value(), 2),
+            repeat_penalty=round(self.repeat_penalty.value(), 2),
+            seed=int(self.seed.value()),
+            max_tokens=self.max_tokens.value(),
+            pan_scan=self.pan_scan.currentData(),
+        ).validate()
+
+    def set_generation(self, settings: GenerationSettings, system_prompt: str) -> None:
+        """Show a conversation's settings without announcing them as changes."""
+        self._prompt_timer.stop()
+        self._shown_generation = settings
+        boxes = (
+            self.temperature,
+            self.top_k,
+            self.top_p,
+            self.min_p,
+            self.repeat_penalty,
+            self.seed,
+            self.max_tokens,
+            self.pan_scan,
+        )
+        for box in (*boxes, self.system_prompt):
+            box.blockSignals(True)
+        try:
+            self.temperature.setValue(settings.temperature)
+            self.top_k.setValue(settings.top_k)
+            self.top_p.setValue(settings.top_p)
+            self.min_p.setValue(settings.min_p)
+            self.repeat_penalty.setValue(settings.repeat_penalty)
+            self.seed.setValue(settings.seed)
+            self.max_tokens.setValue(settings.max_tokens)
+            self.pan_scan.setCurrentIndex(max(0, self.pan_scan.findData(settings.pan_scan)))
+            if self.system_prompt.toPlainText() != system_prompt:
+                self.system_prompt.setPlainText(system_prompt)
+        finally:
+            for box in (*boxes, self.system_prompt):
+                box.blockSignals(False)
+
+    def flush(self) -> None:
+        """Announce a system prompt edit still waiting for its typing pause (before a switch)."""
+        if self._prompt_timer.isActive():
+            self._prompt_timer.stop()
+            self._emit_prompt()
+
+    def _emit_prompt(self) -> None:
+        emit(self.systemPromptChanged, self.system_prompt.toPlainText())
+
+    def _emit_generation(self) -> None:
+        emit(self.generationChanged, self.generation())
+
+    def _reset_generation(self) -> None:
+        self.set_generation(GenerationSettings(), self.system_prompt.toPlainText())
+        self._emit_generation()
+
+    # ----------------------------------------------------------------------- runtime
+    def runtime(self) -> RuntimeSettings:
+        """The runtime shown; fields this panel does not edit keep their applied values."""
+        return dataclasses.replace(
+            self._applied_runtime,
+            n_ctx=self.context.value(),
+            n_threads=self.threads.value(),
+            n_gpu_layers=self.gpu_layers.value(),
+            flash_attn=self.flash_attention.isChecked(),
+            disk_cache=self.disk_cache.isChecked(),
+        ).validate()
+
+    def set_runtime(self, runtime: RuntimeSettings) -> None:
+        """Show the runtime the model was (or will be) loaded with."""
+        self._applied_runtime = runtime
+        widgets = (self.context, self.threads, self.gpu_layers, self.flash_attention, self.disk_cache)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.context.setValue(runtime.n_ctx)
+            self.threads.setValue(runtime.n_threads)
+            self.gpu_layers.setValue(runtime.n_gpu_layers)
+            self.flash_attention.setChecked(runtime.flash_attn)
+            self.disk_cache.setChecked(runtime.disk_cache)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._runtime_edited()
+
+    def set_context_limit(self, n_ctx_train: int | None) -> None:
+        """Let the context go up to what the model was trained for (128K for Gemma 3 4B+)."""
+        limit = min(MAX_CONTEXT, n_ctx_train) if n_ctx_train else MAX_CONTEXT
+        self.context.setMaximum(max(MIN_CONTEXT, limit))
+        self.context_note.setText(
+            self.tr("This model handles up to {n:,} tokens of context.").format(n=limit) if n_ctx_train else ""
+        )
+        self._runtime_edited()
+
+    def set_runtime_enabled(self, enabled: bool) -> None:
+        """Reloading is only possible with a model chosen and no reply running."""
+        self._can_apply = enabled
+        self._runtime_edited()
+
+    def _runtime_edited(self) -> None:
+        changed = self.runtime() != self._applied_runtime
+        self.apply_button.setEnabled(changed and self._can_apply)
+

@@ -1,0 +1,414 @@
+"""The window with the real engine: generated Gemma 3 GGUFs, real llama.cpp in its child process.
+
+Replies from random weights are nonsense but real: they stream, stop, fail and persist exactly as
+a real model's would.  Seeds are fixed where a test needs a long reply (``LONG_SEED`` writes
+about 1,800 tokens before it stops by itself).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop_app.settings import RuntimeSettings
+from desktop_app.store import ConversationStore
+from desktop_app.ui.attachments import ImageSource
+from desktop_app.ui.chat_view import ImageViewer, MessageWidget
+from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.main_window import MainWindow, ModelState
+from desktop_app.ui.preferences import Preferences, load_preferences
+from tests.conftest import PHOTO, Models
+from tests.test_ui_composer import drop
+
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
+LONG_SEED = 15
+"""With the prompt ``STORY``, the tiny model writes ~1,800 tokens before its end-of-turn."""
+STORY = "Tell me a long story."
+PHOTO_SEED = 11
+"""With the photo and ``PHOTO_PROMPT``, the reply runs ~400 tokens: long enough to watch stream."""
+SHORT = 48
+"""Max tokens for replies whose length does not matter, so a busy test machine stays quick."""
+PHOTO_PROMPT = "What is in this photo?"
+LOAD_TIMEOUT_MS = 120_000
+REPLY_TIMEOUT_MS = 180_000
+
+
+def make_window(qtbot: QtBot, preferences: Preferences | None = None) -> MainWindow:
+    window = MainWindow(ConversationStore(), EngineBridge(), preferences or Preferences(runtime=RUNTIME))
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    main = make_window(qtbot)
+    yield main
+    main.close()
+    assert not main.bridge.client.running
+
+
+@pytest.fixture
+def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
+    """The window with the tiny model and, found automatically in its folder, its projector."""
+    window.open_model(models.tiny)
+    wait_ready(qtbot, window)
+    return window
+
+
+def wait_ready(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: window.model_state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
+
+
+def send(
+    qtbot: QtBot,
+    window: MainWindow,
+    text: str,
+    images: tuple[Path, ...] = (),
+    seed: int | None = None,
+    max_tokens: int = 8192,
+) -> None:
+    if seed is not None:
+        window.settings_panel.seed.setValue(seed)
+    window.settings_panel.max_tokens.setValue(max_tokens)
+    if images:
+        window.composer.add_sources([ImageSource(path, path.name) for path in images])
+        qtbot.waitUntil(lambda: window.composer.pending == 0 and len(window.composer.attachments) == len(images), timeout=20_000)
+    window.composer.edit.setPlainText(text)
+    window.composer.submit()
+    assert window.session.busy, window.composer.notice_label.text()
+
+
+def wait_done(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.session.busy, timeout=REPLY_TIMEOUT_MS)
+
+
+def reply_widget(window: MainWindow) -> MessageWidget:
+    widget = window.chat_view.messages[-1]
+    assert widget.role == "assistant"
+    return widget
+
+
+def wait_streaming_text(qtbot: QtBot, window: MainWindow) -> MessageWidget:
+    widget = reply_widget(window)
+    qtbot.waitUntil(lambda: bool(widget.text), timeout=REPLY_TIMEOUT_MS)
+    return widget
+
+
+def stored(window: MainWindow) -> list:
+    assert window.session.conversation is not None
+    return window.store.messages(window.session.conversation.id)
+
+
+# ------------------------------------------------------------------------------- models
+def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: MainWindow, models: Models) -> None:
+    files = ready.model_files
+    assert files is not None and files.mmproj is not None
+    assert files.mmproj.path == models.mmproj  # the fitting one of three projectors in the folder
+    assert ready.status_model.text() == f"{models.tiny.name} + {models.mmproj.name}"
+    assert ready.status_backend.text() == "CPU"
+    assert ready.status_state.text() == "Ready"
+    assert ready.composer.attach_button.isEnabled()
+    assert ready.pages.currentWidget() is ready.chat_view
+    assert load_preferences().last_model == str(models.tiny)  # remembered for the next start
+
+
+def test_a_text_only_model_disables_images_and_says_why(qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path) -> None:
+    alone = tmp_path / "alone" / "gemma-text.gguf"
+    alone.parent.mkdir()
+    alone.symlink_to(models.tiny)
+    window.open_model(alone)
+    wait_ready(qtbot, window)
+    assert window.model_files is not None and window.model_files.mmproj is None
+    assert not window.composer.attach_button.isEnabled()
+    assert "cannot see images" in window.composer.attach_button.toolTip()
+    assert window.notice.isVisible() and "No vision projector" in window.notice.label.text()
+    assert window.status_model.text() == "gemma-text.gguf (text only)"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image_file))])
+    drop(window.chat_pane, mime)
+    assert "cannot see images" in window.composer.notice_label.text()
+    assert window.composer.attachments == [] and window.composer.pending == 0
+
+
+def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(qtbot: QtBot, window: MainWindow, models: Models) -> None:
+    window.open_model(models.tiny, models.mmproj_mismatch)
+    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=LOAD_TIMEOUT_MS)
+    assert "expects 64" in window.notice.label.text()
+    assert window.model_state is ModelState.NONE and window.loaded is None
+
+
+def test_dropping_a_gguf_on_the_window_loads_it(qtbot: QtBot, window: MainWindow, models: Models) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(models.tiny))])
+    drop(window.chat_pane, mime)
+    wait_ready(qtbot, window)
+    assert window.loaded is not None and window.loaded.has_vision
+
+
+# ------------------------------------------------------------------------------ replies
+def test_a_photo_question_streams_a_real_reply_into_the_view_and_the_store(qtbot: QtBot, ready: MainWindow) -> None:
+    paints: list[tuple[float, int]] = []
+    send(qtbot, ready, PHOTO_PROMPT, (PHOTO,), seed=PHOTO_SEED)
+    # The prompt and its image were committed before the reply began.
+    first = stored(ready)
+    assert [m.role for m in first] == ["user", "assistant"]
+    assert len(first[0].attachments) == 1 and first[0].attachments[0].path.read_bytes() == PHOTO.read_bytes()
+    assert first[1].state == "streaming"
+
+    widget = reply_widget(ready)
+    original = widget.set_text
+
+    def counting(text: str) -> None:
+        paints.append((time.monotonic(), len(text)))
+        original(text)
+
+    widget.set_text = counting  # type: ignore[method-assign]
+    wait_done(qtbot, ready)
+
+    # It streamed: the view showed the reply growing before it was complete...
+    lengths = [n for _, n in paints]
+    assert len(set(lengths)) >= 3 and lengths == sorted(lengths)
+    # ...no faster than the ~30 repaints a second the view allows.
+    streaming = paints[:-1]  # the last call is the final text
+    span = streaming[-1][0] - streaming[0][0]
+    assert len(streaming) - 1 <= span / 0.030 + 1
+
+    user, reply = stored(ready)
+    assert reply.state == "complete" and reply.finish_reason == "stop" and reply.text
+    assert widget.text == reply.text
+    assert reply.metrics["image_tokens"] > 0 and reply.metrics["decode_tok_s"] > 0
+    assert "tokens/s" in widget.footer.text() and "first token" in widget.footer.text()
+    user_widget = ready.chat_view.messages[0]
+    assert user_widget.text == PHOTO_PROMPT and user_widget._thumbnails  # the photo shows
+    widget._copy.click()
+    assert QGuiApplication.clipboard().text() == reply.text
+    thumbnail = next(iter(user_widget._thumbnails.values()))[0]
+    thumbnail.click()  # opens the larger view
+    viewers = [w for w in QApplication.topLevelWidgets() if isinstance(w, ImageViewer) and w.isVisible()]
+    assert len(viewers) == 1 and viewers[0]._pixmap.size().toTuple() == (512, 600)
+    viewers[0].close()
+    assert ready.status_context.text().startswith("Context ")
+    assert ready.conversations.list.count() == 1
+    assert ready.conversations.list.item(0).text() == PHOTO_PROMPT  # titled from the prompt
+
+
+def test_esc_stops_the_reply_and_keeps_the_partial_text(qtbot: QtBot, ready: MainWindow) -> None:
+    ready.activateWindow()
+    qtbot.waitActive(ready)
+    send(qtbot, ready, STORY, seed=LONG_SEED)
+    wait_streaming_text(qtbot, ready)
+    assert ready.composer.send_button.text() == "Stop" and ready.stop_action.isEnabled()
+    qtbot.keyClick(ready.composer.edit, Qt.Key.Key_Escape)
+    wait_done(qtbot, ready)
+    reply = stored(ready)[-1]
+    assert reply.finish_reason == "cancelled"
+    assert reply.text and reply.metrics["decode_tokens"] < 1800
+    assert reply_widget(ready).text == reply.text
+    assert "stopped by you" in reply_widget(ready).footer.text()
+    assert ready.composer.send_button.text() == "Send" and not ready.stop_action.isEnabled()
+
+
+def test_the_stop_button_stops_the_reply_too(qtbot: QtBot, ready: MainWindow) -> None:
+    send(qtbot, ready, STORY, seed=LONG_SEED)
+    wait_streaming_text(qtbot, ready)
+    ready.composer.send_button.click()
+    wait_done(qtbot, ready)
+    assert stored(ready)[-1].finish_reason == "cancelled" and stored(ready)[-1].text
+
+
+def test_closing_the_window_mid_reply_keeps_it_and_stops_the_engine(qtbot: QtBot, models: Models) -> None:
+    window = make_window(qtbot)
+    try:
+        window.open_model(models.tiny)
+        wait_ready(qtbot, window)
+        send(qtbot, window, STORY, seed=LONG_SEED)
+        wait_streaming_text(qtbot, window)
+    finally:
+        window.close()
+    assert not window.bridge.client.running
+    with ConversationStore() as store:
+        (conversation,) = store.list_conversations()
+        user, reply = store.messages(conversation.id)
+    assert user.text == STORY and reply.state == "complete"
+    assert reply.finish_reason == "cancelled" and reply.text
+
+
+def test_applying_runtime_settings_reloads_the_model(qtbot: QtBot, ready: MainWindow) -> None:
+    panel = ready.settings_panel
+    assert panel.context.maximum() == 8192  # the tiny model's own context length
+    assert not panel.apply_button.isEnabled()
+    panel.context.setValue(2048)
+    assert panel.apply_button.isEnabled()
+    panel.apply_button.click()
+    qtbot.waitUntil(lambda: ready.loaded is not None and ready.loaded.n_ctx == 2048, timeout=LOAD_TIMEOUT_MS)
+    assert ready.status_context.text().endswith("/ 2,048")
+    assert load_preferences().runtime.n_ctx == 2048
+    assert not panel.apply_button.isEnabled()
+
+
+def test_regenerate_writes_the_last_reply_again(qtbot: QtBot, ready: MainWindow) -> None:
+    send(qtbot, ready, "Say something.", seed=3, max_tokens=SHORT)
+    wait_done(qtbot, ready)
+    first = stored(ready)
+    ready.settings_panel.seed.setValue(4)
+    assert ready.chat_view.messages[-1]._regenerate.isVisibleTo(ready)
+    ready.chat_view.messages[-1]._regenerate.click()
+    assert ready.session.busy
+    wait_done(qtbot, ready)
+    second = stored(ready)
+    assert [m.role for m in second] == ["user", "assistant"] and len(ready.chat_view.messages) == 2
+    assert second[0].id == first[0].id  # the prompt stayed
+    assert second[1].created_at > first[1].created_at and second[1].text != first[1].text
+    assert second[1].finish_reason in ("stop", "length")
+    assert reply_widget(ready).text == second[1].text
+
+
+def test_edit_the_last_message_and_send_it_again(qtbot: QtBot, ready: MainWindow, image_file: Path) -> None:
+    send(qtbot, ready, "Describe the picture.", (image_file,), seed=1, max_tokens=SHORT)
+    wait_done(qtbot, ready)
+    ready.chat_view.messages[0]._edit.click()
+    composer = ready.composer
+    assert composer.editing and composer.edit.toPlainText() == "Describe the picture."
+    qtbot.waitUntil(lambda: composer.pending == 0 and len(composer.attachments) == 1, timeout=20_000)
+    composer.edit.setPlainText("Describe the picture in one word.")
+    composer.submit()
+    wait_done(qtbot, ready)
+    messages = stored(ready)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[0].text == "Describe the picture in one word." and len(messages[0].attachments) == 1
+    assert messages[1].metrics["image_tokens"] > 0  # the image went with the edited prompt
+    assert [w.text for w in ready.chat_view.messages][0] == "Describe the picture in one word."
+    assert not composer.editing
+
+
+def test_the_window_stays_responsive_while_a_reply_streams(qtbot: QtBot, ready: MainWindow) -> None:
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    send(qtbot, ready, STORY, seed=LONG_SEED)
+    widget = wait_streaming_text(qtbot, ready)
+    timer.start()
+    # Watch two seconds of streaming (or all of it, on a fast machine), then stop it.
+    deadline = time.monotonic() + 2.0
+    qtbot.waitUntil(lambda: not ready.session.busy or time.monotonic() > deadline, timeout=REPLY_TIMEOUT_MS)
+    streamed = len(widget.text)
+    if ready.session.busy:  # the reply reaches the disk while it streams, not only at the end
+        qtbot.waitUntil(lambda: bool(stored(ready)[-1].text), timeout=10_000)
+        assert stored(ready)[-1].state == "streaming"
+    ready.session.stop()
+    wait_done(qtbot, ready)
+    timer.stop()
+    assert streamed > 0 and len(ticks) > 20
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    # A generous sanity bound, not a benchmark: the UI thread never stalled for long.
+    assert max(gaps) < 0.25, f"the UI thread stalled for {max(gaps):.3f} s"
+
+
+def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, models: Models) -> None:
+    first = make_window(qtbot)
+    try:
+        first.open_model(models.tiny)
+        wait_ready(qtbot, first)
+        first.settings_panel.temperature.setValue(0.5)
+        first.settings_panel.system_prompt.setPlainText("Answer briefly.")
+        first.settings_panel.flush()
+        send(qtbot, first, PHOTO_PROMPT, (PHOTO,), seed=2, max_tokens=SHORT)
+        wait_done(qtbot, first)
+        reply_text = stored(first)[-1].text
+    finally:
+        first.close()
+    assert not first.bridge.client.running
+
+    # Start with another model remembered: opening the conversation brings its own model back.
+    assert load_preferences().last_model == str(models.tiny)
+    second = make_window(qtbot, Preferences(last_model=str(models.tiny_no_template), runtime=RUNTIME))
+    try:
+        wait_ready(qtbot, second)  # the remembered model loads by itself
+        assert second.model_files is not None and second.model_files.model.path == models.tiny_no_template
+        assert second.conversations.list.count() == 1
+        second.conversations.list.setCurrentRow(0)
+        qtbot.waitUntil(
+            lambda: second.model_files is not None
+            and second.model_files.model.path == models.tiny
+            and second.model_state is ModelState.READY,
+            timeout=LOAD_TIMEOUT_MS,
+        )
+        messages = second.chat_view.messages
+        assert [w.role for w in messages] == ["user", "assistant"]
+        assert messages[0].text == PHOTO_PROMPT and messages[1].text == reply_text
+        key = next(iter(messages[0]._thumbnails))
+        button = messages[0]._thumbnails[key][0]
+        qtbot.waitUntil(lambda: not button.icon().isNull(), timeout=20_000)  # the photo is back
+        assert second.settings_panel.temperature.value() == 0.5
+        assert second.settings_panel.system_prompt.toPlainText() == "Answer briefly."
+        assert second.session.settings.temperature == 0.5
+        # ...and the conversation goes on, its image re-prepared from the store.
+        send(qtbot, second, "And the background?", seed=1, max_tokens=SHORT)
+        wait_done(qtbot, second)
+        follow_up = stored(second)
+        assert len(follow_up) == 4 and follow_up[-1].metrics["image_tokens"] > 0
+    finally:
+        second.close()
+
+
+def test_an_engine_crash_mid_reply_keeps_the_partial_text_and_retry_works(qtbot: QtBot, ready: MainWindow) -> None:
+    send(qtbot, ready, STORY, seed=LONG_SEED)
+    wait_streaming_text(qtbot, ready)
+    process = ready.bridge.client._proc
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    wait_done(qtbot, ready)
+
+    widget = reply_widget(ready)
+    reply = stored(ready)[-1]
+    assert reply.finish_reason == "crashed" and reply.text  # what streamed is kept
+    assert widget.text == reply.text
+    assert widget.error_label.isVisibleTo(ready) and "SIGKILL" in widget.error_label.text()
+    assert widget.retry_button.isVisibleTo(ready) and widget.retry_button.isEnabled()
+
+    ready.settings_panel.seed.setValue(3)
+    ready.settings_panel.max_tokens.setValue(SHORT)
+    widget.retry_button.click()  # the engine restarts and reloads the model by itself
+    wait_done(qtbot, ready)
+    messages = stored(ready)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[-1].finish_reason in ("stop", "length") and messages[-1].metrics["load_s"] > 0
+    assert not reply_widget(ready).error_label.isVisibleTo(ready)
+    assert ready.model_state is ModelState.READY
+
+
+# ------------------------------------------------------------------------------- image cost
+def test_each_attachment_shows_its_token_cost_and_the_context_meter_counts_it(
+    qtbot: QtBot, ready: MainWindow, models: Models, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    receipt = tmp_path / "receipt.png"
+    Image.linear_gradient("L").resize((300, 1200)).convert("RGB").save(receipt)
+    ready.composer.add_sources([ImageSource(receipt, receipt.name), ImageSource(PHOTO, PHOTO.name)])
+    qtbot.waitUntil(lambda: len(ready.composer.attachments) == 2, timeout=20_000)
+    per_view = models.tokens_per_image
+    chips = {chip.name: chip for chip in ready.composer._chips}
+    # Pan & Scan "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
+    assert chips["receipt.png"].cost.text() == f"5 views · {5 * per_view} tokens"
+    assert chips[PHOTO.name].cost.text() == f"{per_view} tokens"
+    assert ready.composer.image_tokens == 6 * per_view
+    assert f"+{6 * per_view} attached" in ready.status_context.text()
+    ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("off"))
+    assert chips["receipt.png"].cost.text() == f"{per_view} tokens"
+    assert f"+{2 * per_view} attached" in ready.status_context.text()
+    ready.composer.clear()
+    assert "attached" not in ready.status_context.text()
