@@ -11,7 +11,7 @@ import pytest
 
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.images import prepare_image
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded, Token
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded, Progress, Token
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 from tests.conftest import PHOTO, Models
 
@@ -82,6 +82,26 @@ def test_image_reply_counts_the_projector_tokens(vision_client: EngineClient, mo
     assert "".join(tokens) == done.text
 
 
+def test_the_slow_steps_are_announced_before_they_start(vision_client: EngineClient, image_file: Path) -> None:
+    request_id = vision_client.generate(
+        [ChatMessage.user(prepare_image(PHOTO), prepare_image(image_file), "Both?")],
+        "",
+        GenerationSettings(max_tokens=3),
+    )
+    phases, first_token_after = [], None
+    while True:
+        event = vision_client.next_event(timeout=60)
+        if isinstance(event, Progress):
+            assert event.request_id == request_id
+            phases.append(event.phase)
+        elif isinstance(event, Token) and first_token_after is None:
+            first_token_after = len(phases)
+        elif isinstance(event, Done):
+            break
+    assert phases == ["reading the prompt", "encoding image 1 of 2", "encoding image 2 of 2", "writing"]
+    assert first_token_after == 4
+
+
 def test_several_images_in_one_message_each_cost_their_tokens(
     vision_client: EngineClient, models: Models, image_file: Path
 ) -> None:
@@ -146,7 +166,7 @@ def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(
                 if len(streamed) == 3:
                     assert client._proc is not None
                     os.kill(client._proc.pid, signal.SIGKILL)
-            else:
+            elif not isinstance(event, Progress):
                 break
         assert isinstance(event, EngineError) and event.kind == "crashed"
         assert "SIGKILL" in event.message and "restarts" in event.message
@@ -168,7 +188,7 @@ def test_hard_cancel_kills_the_engine_and_ends_the_reply_as_cancelled(models: Mo
                 streamed.append(event.text)
                 if len(streamed) == 2:
                     client.cancel(hard=True)
-            elif event is not None:
+            elif event is not None and not isinstance(event, Progress):
                 break
         assert isinstance(event, Done) and event.finish_reason == "cancelled"
         assert event.text.startswith("".join(streamed[:2]))

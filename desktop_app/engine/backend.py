@@ -348,15 +348,23 @@ class LlamaBackend:
 
     # --------------------------------------------------------------------------- generate
     def generate(
-        self, request: GenerateRequest, emit: Callable[[str], None], received_at: float
+        self,
+        request: GenerateRequest,
+        emit: Callable[[str], None],
+        received_at: float,
+        on_phase: Callable[[str], None] = lambda _phase: None,
     ) -> tuple[str, FinishReason, Metrics]:
-        """Evaluate what is new in the prompt, then stream the reply through ``emit``."""
+        """Evaluate what is new in the prompt, then stream the reply through ``emit``.
+
+        ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
+        take a minute on a laptop CPU), so the window can say what it is waiting for.
+        """
         text, images = prompt.render(
             request.messages, request.system_prompt, self.template, request.settings.pan_scan
         )
         spans, chunks = self._spans(text, images)
         try:
-            return self._run(spans, request.settings, emit, received_at)
+            return self._run(spans, request.settings, emit, received_at, on_phase)
         finally:
             if chunks is not None:
                 mtmd.mtmd_input_chunks_free(chunks)
@@ -367,6 +375,7 @@ class LlamaBackend:
         settings: GenerationSettings,
         emit: Callable[[str], None],
         received_at: float,
+        on_phase: Callable[[str], None],
     ) -> tuple[str, FinishReason, Metrics]:
         keys = self._keys(spans)
         if len(keys) >= self.n_ctx:
@@ -382,6 +391,9 @@ class LlamaBackend:
         reply = ""
         try:
             llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+            on_phase("reading the prompt")
+            n_images = sum(isinstance(s, _ImageSpan) for s in spans)
+            image_index = 0
             position = 0
             for span in spans:
                 if isinstance(span, _TextSpan):
@@ -391,7 +403,9 @@ class LlamaBackend:
                     position = end
                     continue
                 end = position + span.n_tokens
+                image_index += 1
                 if end > keep:
+                    on_phase(f"encoding image {image_index} of {n_images}")
                     started = time.perf_counter()
                     embedding, hit = self._image_embedding(span)
                     from_cache += hit
@@ -400,6 +414,7 @@ class LlamaBackend:
                     self._decode_image(span, embedding)
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
+            on_phase("writing")
             reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
         except Cancelled:
             finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0

@@ -20,6 +20,7 @@ from desktop_app.engine.protocol import (
     GenerateRequest,
     LoadRequest,
     ModelLoaded,
+    Progress,
     ShutdownRequest,
     Token,
 )
@@ -81,7 +82,10 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                 continue
             try:
                 text, finish, metrics = backend.generate(
-                    request, lambda piece: conn.send(Token(rid, piece)), received_at
+                    request,
+                    lambda piece: conn.send(Token(rid, piece)),
+                    received_at,
+                    lambda phase: conn.send(Progress(rid, phase)),
                 )
             except UserError as exc:
                 conn.send(EngineError(rid, str(exc), "user"))

@@ -105,7 +105,7 @@ class ModelLoaded:
 
 @dataclass(frozen=True)
 class Progress:
-    """A long step is under way (``phase`` is "loading", "encoding image", "reading prompt")."""
+    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing"."""
 
     request_id: int | None
     phase: str
