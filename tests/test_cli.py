@@ -210,3 +210,42 @@ def test_chat_jsonl_saves_the_conversation_unless_told_not_to(models: Models, im
     assert unsaved.returncode == 0 and "conversation_id" not in unsaved.stdout
     with ConversationStore() as store:
         assert len(store.list_conversations()) == 1
+
+
+def test_sigkill_mid_reply_keeps_the_prompt_and_the_streamed_part(models: Models, app_home: Path) -> None:
+    """The app process (here ``chat --jsonl``, which saves like the window) dies mid-reply."""
+    import signal
+    import sqlite3
+    import time
+
+    from desktop_app.store import ConversationStore
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "chat", "--model", str(models.tiny), "--jsonl",
+         "--max-tokens", "8192", "--ctx", "8192", "--seed", "15"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    conversation_id = json.loads(proc.stdout.readline())["conversation_id"]
+    proc.stdin.write(json.dumps({"text": "Tell me a long story."}) + "\n")
+    proc.stdin.flush()
+    database = app_home / "data" / "conversations.sqlite3"
+    deadline = time.monotonic() + 120
+    streamed = ""
+    while time.monotonic() < deadline and not streamed:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            row = conn.execute(
+                "SELECT text FROM messages WHERE role = 'assistant' AND state = 'streaming'"
+            ).fetchone()
+        streamed = row[0] if row else ""
+        time.sleep(0.05)
+    assert streamed, "no part of the reply was flushed while it streamed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with ConversationStore() as store:  # reopening marks the cut reply
+        messages = store.messages(conversation_id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[0].text == "Tell me a long story."
+    assert messages[1].text.startswith(streamed) and messages[1].finish_reason == "interrupted"
