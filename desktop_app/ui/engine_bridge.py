@@ -67,6 +67,10 @@ class EngineBridge(QObject):
         # while it polls.  EngineClient treats "no process and a reply active" as a death, so
         # the reader must not look while the sender is (re)starting the process for a reply.
         self._io = threading.Lock()
+        # A plain Lock is not fair: the reader, re-taking it straight after each poll, could keep
+        # the sender out forever (seen as a reply that never started on a busy machine).  The
+        # sender raises this flag while it waits, and the reader steps aside until it is done.
+        self._sending = threading.Event()
         self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._current: int | None = None
         self._stop_wanted = threading.Event()
@@ -153,11 +157,17 @@ class EngineBridge(QObject):
             job = self._requests.get()
             if job is None or self._closing.is_set():
                 return
-            with self._io:
-                job()
+            self._sending.set()
+            try:
+                with self._io:
+                    job()
+            finally:
+                self._sending.clear()
 
     def _read_loop(self) -> None:
         while not self._closing.is_set():
+            while self._sending.is_set() and not self._closing.is_set():
+                time.sleep(0.002)
             started = time.monotonic()
             with self._io:
                 try:
