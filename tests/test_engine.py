@@ -16,7 +16,9 @@ from desktop_app.settings import GenerationSettings, RuntimeSettings
 from tests.conftest import PHOTO, Models
 
 RUNTIME = RuntimeSettings(n_ctx=1024, n_threads=2)
-LONG = GenerationSettings(max_tokens=8192, seed=7)
+LONG = GenerationSettings(max_tokens=8192, seed=15)
+STORY = "Tell me a long story."
+"""With ``LONG``, the tiny model writes ~1,800 tokens for this prompt before it stops by itself."""
 
 
 def _loaded(client: EngineClient, model: Path, mmproj: Path | None, runtime=RUNTIME) -> ModelLoaded:
@@ -135,35 +137,35 @@ def test_follow_up_reuses_the_image_and_embeddings_survive_a_changed_prefix(
 def test_cancel_mid_stream_keeps_the_partial_reply(models: Models) -> None:
     with EngineClient() as client:
         _loaded(client, models.tiny, None)
-        client.generate([ChatMessage.user("write forever")], "", LONG)
+        client.generate([ChatMessage.user(STORY)], "", LONG)
         seen: list[str] = []
         while True:
             event = client.next_event(timeout=60)
             assert event is not None
             if isinstance(event, Token):
                 seen.append(event.text)
-                if len(seen) == 5:
+                if len(seen) == 1:
                     client.cancel()
             elif isinstance(event, Done):
                 break
             else:
                 assert not isinstance(event, EngineError), event
     assert event.finish_reason == "cancelled"
-    assert 5 <= event.metrics.decode_tokens < 8192
+    assert 1 <= event.metrics.decode_tokens < 1500
     assert event.text == "".join(seen)
 
 
 def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(models: Models) -> None:
     with EngineClient() as client:
         _loaded(client, models.tiny, models.mmproj)
-        client.generate([ChatMessage.user("write forever")], "", LONG)
+        client.generate([ChatMessage.user(STORY)], "", LONG)
         streamed: list[str] = []
         while True:
             event = client.next_event(timeout=60)
             assert event is not None
             if isinstance(event, Token):
                 streamed.append(event.text)
-                if len(streamed) == 3:
+                if len(streamed) == 1:
                     assert client._proc is not None
                     os.kill(client._proc.pid, signal.SIGKILL)
             elif not isinstance(event, Progress):
@@ -180,18 +182,18 @@ def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(
 def test_hard_cancel_kills_the_engine_and_ends_the_reply_as_cancelled(models: Models) -> None:
     with EngineClient() as client:
         _loaded(client, models.tiny, None)
-        client.generate([ChatMessage.user("write forever")], "", LONG)
+        client.generate([ChatMessage.user(STORY)], "", LONG)
         streamed = []
         while True:
             event = client.next_event(timeout=60)
             if isinstance(event, Token):
                 streamed.append(event.text)
-                if len(streamed) == 2:
+                if len(streamed) == 1:
                     client.cancel(hard=True)
             elif event is not None and not isinstance(event, Progress):
                 break
         assert isinstance(event, Done) and event.finish_reason == "cancelled"
-        assert event.text.startswith("".join(streamed[:2]))
+        assert event.text.startswith(streamed[0])
         _, again = _reply(client, [ChatMessage.user("hi")])
         assert isinstance(again, Done)
 

@@ -29,6 +29,31 @@ from desktop_app.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
+TOKEN_BATCH_S = 0.02
+"""Streamed text is sent at most this often (the first piece at once): the window repaints at
+~30 Hz anyway, and every wake-up of the app process takes CPU from llama.cpp's threads."""
+
+
+class _TokenBatcher:
+    """Sends reply text to the app in pieces no more often than :data:`TOKEN_BATCH_S`."""
+
+    def __init__(self, conn: Connection, request_id: int) -> None:
+        self._conn = conn
+        self._request_id = request_id
+        self._pending: list[str] = []
+        self._sent_at = float("-inf")
+
+    def add(self, piece: str) -> None:
+        self._pending.append(piece)
+        if time.perf_counter() - self._sent_at >= TOKEN_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._conn.send(Token(self._request_id, "".join(self._pending)))
+            self._pending.clear()
+            self._sent_at = time.perf_counter()
+
 
 def engine_main(conn: Connection, cancel: CancelFlag) -> None:
     """Serve requests until the pipe closes or a shutdown request arrives."""
@@ -80,18 +105,22 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
             if backend is None:
                 conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
                 continue
+            batcher = _TokenBatcher(conn, rid)
             try:
                 text, finish, metrics = backend.generate(
                     request,
-                    lambda piece: conn.send(Token(rid, piece)),
+                    batcher.add,
                     received_at,
                     lambda phase: conn.send(Progress(rid, phase)),
                 )
+                batcher.flush()
             except UserError as exc:
+                batcher.flush()
                 conn.send(EngineError(rid, str(exc), "user"))
                 continue
             except Exception:
                 log.exception("generation failed")
+                batcher.flush()
                 conn.send(EngineError(rid, "The reply failed inside the engine (see the log).", "internal"))
                 continue
             conn.send(Done(rid, text, finish, replace(metrics, load_s=round(unreported_load_s, 4))))
