@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QPalette, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -48,7 +48,7 @@ def window(qtbot: QtBot) -> Iterator[MainWindow]:
 
 def drop(target: QWidget, mime: QMimeData) -> None:
     """Deliver a drag-enter and a drop to ``target`` as Qt does for a real drag."""
-    position = QPointF(target.rect().center())
+    position = target.rect().center()
     enter = QDragEnterEvent(
         position,
         Qt.DropAction.CopyAction,

@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop_app.errors import UserError
-from desktop_app.ui.emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +54,12 @@ class BackgroundWork(QObject):
             try:
                 result = function()
             except UserError as exc:
-                emit(self.failed, ticket, str(exc))
+                self.failed.emit(ticket, str(exc))
             except Exception:
                 log.exception("background job failed")
-                emit(self.failed, ticket, self.tr("Something went wrong (details are in the log)."))
+                self.failed.emit(ticket, self.tr("Something went wrong (details are in the log)."))
             else:
-                emit(self.succeeded, ticket, result)
+                self.succeeded.emit(ticket, result)
 
         self._pool.start(job)
         return ticket

@@ -26,7 +26,6 @@ from desktop_app.ui.attachments import ImageSource, PreparedAttachment, full_ima
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_view import ChatView, ImageRef, ImageViewer, MessageWidget
 from desktop_app.ui.composer import Composer
-from desktop_app.ui.emit import emit
 from desktop_app.ui.engine_bridge import EngineBridge
 
 PAINT_INTERVAL_MS = 33
@@ -141,7 +140,7 @@ class ChatSession(QObject):
         self._draft_settings = GenerationSettings()
         self._draft_prompt = ""
         self._reset_view()
-        emit(self.conversationChanged, None)
+        self.conversationChanged.emit(None)
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show a stored conversation with its images (prepared in the background)."""
@@ -151,8 +150,8 @@ class ChatSession(QObject):
             conversation = self._store.get_conversation(conversation_id)
             messages = self._store.messages(conversation_id)
         except UserError as exc:
-            emit(self.notice, str(exc))
-            emit(self.listChanged)
+            self.notice.emit(str(exc))
+            self.listChanged.emit()
             return
         self._detach_reply()
         self.conversation = conversation
@@ -161,7 +160,7 @@ class ChatSession(QObject):
         for message in messages:
             self._show_message(message)
         self._view.update_actions(busy=self.busy)
-        emit(self.conversationChanged, conversation)
+        self.conversationChanged.emit(conversation)
 
     def forget_conversation(self, conversation_id: int) -> None:
         """The conversation was deleted: if it is open, show a new one instead."""
@@ -185,7 +184,7 @@ class ChatSession(QObject):
         try:
             self.conversation = self._store.update_conversation_settings(self.conversation.id, **changes)  # type: ignore[arg-type]
         except UserError as exc:
-            emit(self.notice, str(exc))
+            self.notice.emit(str(exc))
 
     def _reset_view(self) -> None:
         self._epoch += 1
@@ -220,13 +219,13 @@ class ChatSession(QObject):
                 hashes.append(sha256)
             message = self._store.add_user_message(conversation.id, text, hashes)
         except UserError as exc:
-            emit(self.notice, str(exc))
+            self.notice.emit(str(exc))
             return False
         self._end_edit()
         self.messages.append(message)
         self._show_message(message)
         self._start_reply()
-        emit(self.listChanged)
+        self.listChanged.emit()
         return True
 
     def regenerate(self) -> None:
@@ -238,7 +237,7 @@ class ChatSession(QObject):
             try:
                 self._store.delete_messages_from(self.conversation.id, last.position)
             except UserError as exc:
-                emit(self.notice, str(exc))
+                self.notice.emit(str(exc))
                 return
             self.messages.pop()
             self._view.remove_from(len(self.messages))
@@ -287,7 +286,7 @@ class ChatSession(QObject):
                 system_prompt=self._draft_prompt,
                 settings=self._draft_settings,
             )
-            emit(self.conversationChanged, self.conversation)
+            self.conversationChanged.emit(self.conversation)
         elif model is not None and (
             self.conversation.model_path != str(model)
             or self.conversation.mmproj_path != (str(mmproj) if mmproj else None)
@@ -303,7 +302,7 @@ class ChatSession(QObject):
         try:
             message_id = self._store.begin_assistant_message(self.conversation.id)
         except UserError as exc:
-            emit(self.notice, str(exc))
+            self.notice.emit(str(exc))
             return
         widget = self._view.add_message("assistant", "")
         widget.set_outcome(None, {})
@@ -311,7 +310,7 @@ class ChatSession(QObject):
         self._paint_interval = PAINT_INTERVAL_MS
         self._flush_timer.start()
         self._view.update_actions(busy=True)
-        emit(self.busyChanged, True)
+        self.busyChanged.emit(True)
         self._send_when_images_ready()
 
     def _send_when_images_ready(self) -> None:
@@ -329,8 +328,7 @@ class ChatSession(QObject):
             return  # each arrival (see _prepare_stored) calls this again
         missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
         if missing:
-            emit(self.notice, 
-                self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
+            self.notice.emit(self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
                     n=len(missing)
                 )
             )
@@ -383,7 +381,7 @@ class ChatSession(QObject):
             try:
                 self._reply.writer.flush()
             except UserError as exc:
-                emit(self.notice, str(exc))
+                self.notice.emit(str(exc))
 
     def _on_finished(self, done: Done) -> None:
         reply = self._reply
@@ -415,16 +413,16 @@ class ChatSession(QObject):
         try:
             self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)  # type: ignore[arg-type]
         except UserError as exc:
-            emit(self.notice, str(exc))
+            self.notice.emit(str(exc))
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
             reply.widget.set_error(error)
             self._refresh_messages()
         self._view.update_actions(busy=False)
-        emit(self.busyChanged, False)
-        emit(self.replyEnded, metrics)
-        emit(self.listChanged)
+        self.busyChanged.emit(False)
+        self.replyEnded.emit(metrics)
+        self.listChanged.emit()
 
     def _detach_reply(self) -> None:
         """Leaving the conversation: stop its reply, which still finishes into the store."""
@@ -438,7 +436,7 @@ class ChatSession(QObject):
         try:
             self.messages = self._store.messages(self.conversation.id)
         except UserError as exc:
-            emit(self.notice, str(exc))
+            self.notice.emit(str(exc))
 
     # ------------------------------------------------------------------------ display
     def _show_message(self, message: Message) -> None:
@@ -482,7 +480,7 @@ class ChatSession(QObject):
         image = self._images.get(key)
         if image is None:
             if key in self._unavailable:
-                emit(self.notice, self._unavailable[key])
+                self.notice.emit(self._unavailable[key])
             return
         viewer = ImageViewer(full_image(image), self.tr("Image"), self._view.window())
         viewer.show()

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.emit import emit
 from desktop_app.ui.markdown_view import MarkdownView, blend
 
 MESSAGE_WIDTH = 860
@@ -247,7 +246,7 @@ class MessageWidget(QFrame):
         button.setToolTip(self.tr("{name}: click to view it larger").format(name=ref.name))
         button.setAccessibleName(self.tr("Image {name}").format(name=ref.name))
         button.setCursor(Qt.CursorShape.PointingHandCursor)
-        button.clicked.connect(lambda: emit(self.imageClicked, ref.key))
+        button.clicked.connect(lambda: self.imageClicked.emit(ref.key))
         self._thumbnails.setdefault(ref.key, []).append(button)
         if ref.thumbnail is not None:
             self._show_thumbnail(button, ref.thumbnail)

@@ -36,7 +36,6 @@ from desktop_app.ui.attachments import (
     sources_from_mime,
 )
 from desktop_app.ui.background import BackgroundWork
-from desktop_app.ui.emit import emit
 
 THUMBNAIL_PX = 64
 MODEL_SUFFIX = ".gguf"
@@ -57,7 +56,7 @@ class ComposerEdit(QPlainTextEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-            emit(self.submitted)
+            self.submitted.emit()
             return
         super().keyPressEvent(event)
 
@@ -66,7 +65,7 @@ class ComposerEdit(QPlainTextEdit):
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
         if _wants_attaching(source):
-            emit(self.mimeOffered, source)
+            self.mimeOffered.emit(source)
         else:
             super().insertFromMimeData(source)
 
@@ -313,7 +312,7 @@ class Composer(QWidget):
 
     def cancel_edit(self) -> None:
         self.clear()
-        emit(self.editCancelled)
+        self.editCancelled.emit()
 
     def set_image_cost(self, tokens_per_view: int | None, pan_scan: Callable[[], str]) -> None:
         """Price attachments: the projector's tokens per view, and the conversation's Pan & Scan
@@ -341,7 +340,7 @@ class Composer(QWidget):
                 if chip.attachment is not None:
                     views = view_count(chip.attachment.image.width, chip.attachment.image.height, mode)
                     chip.show_cost(views, views * self._tokens_per_view)
-        emit(self.imageTokensChanged, self.image_tokens)
+        self.imageTokensChanged.emit(self.image_tokens)
 
     # ---------------------------------------------------------------------- images
     def pick_files(self) -> None:
@@ -358,7 +357,7 @@ class Composer(QWidget):
         """Take what a drop or paste carries: images attach, a GGUF file asks to be loaded."""
         models = [path for path in local_files(mime) if path.suffix.lower() == MODEL_SUFFIX]
         if models:
-            emit(self.modelFileDropped, models[0])
+            self.modelFileDropped.emit(models[0])
             return
         sources, refusals = sources_from_mime(mime)
         if refusals:
@@ -407,7 +406,7 @@ class Composer(QWidget):
         self._chip_layout.removeWidget(chip)
         chip.deleteLater()
         self._chip_row.setVisible(bool(self._chips))
-        emit(self.imageTokensChanged, self.image_tokens)
+        self.imageTokensChanged.emit(self.image_tokens)
 
     # ------------------------------------------------------------------------ send
     def submit(self) -> None:
@@ -420,11 +419,11 @@ class Composer(QWidget):
         if self.pending:
             self._send_when_ready = True
             return
-        emit(self.sendRequested, text, self.attachments)
+        self.sendRequested.emit(text, self.attachments)
 
     def _send_or_stop(self) -> None:
         if self._busy:
-            emit(self.stopRequested)
+            self.stopRequested.emit()
         else:
             self.submit()
 

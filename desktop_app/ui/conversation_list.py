@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.store import Conversation
-from desktop_app.ui.emit import emit
 
 _ID = Qt.ItemDataRole.UserRole
 _SEARCH_DELAY_MS = 200
@@ -64,7 +63,7 @@ class ConversationList(QWidget):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(_SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(lambda: emit(self.searchChanged, self.search.text().strip()))
+        self._search_timer.timeout.connect(lambda: self.searchChanged.emit(self.search.text().strip()))
         self.search.textChanged.connect(self._search_timer.start)
         layout.addWidget(self.search)
 
@@ -121,10 +120,10 @@ class ConversationList(QWidget):
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
         if current is not None:
-            emit(self.conversationSelected, int(current.data(_ID)))
+            self.conversationSelected.emit(int(current.data(_ID)))
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
-        emit(self.renameRequested, int(item.data(_ID)), item.text().strip())
+        self.renameRequested.emit(int(item.data(_ID)), item.text().strip())
 
     def _show_menu(self, position: QPoint) -> None:
         if self.list.itemAt(position) is None:
@@ -142,4 +141,4 @@ class ConversationList(QWidget):
     def _delete_current(self) -> None:
         conversation_id = self.current_id()
         if conversation_id is not None:
-            emit(self.deleteRequested, conversation_id)
+            self.deleteRequested.emit(conversation_id)

@@ -28,7 +28,6 @@ from desktop_app.engine.protocol import (
     Token,
 )
 from desktop_app.settings import GenerationSettings, RuntimeSettings
-from desktop_app.ui.emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +90,7 @@ class EngineBridge(QObject):
                 self.client.load(model_path, mmproj_path, runtime)
             except Exception:
                 log.exception("sending the load request failed")
-                emit(self.loadFailed, 
-                    "The engine could not be started to load the model (see the log)."
+                self.loadFailed.emit("The engine could not be started to load the model (see the log)."
                 )
 
         self._requests.put(job)
@@ -115,8 +113,7 @@ class EngineBridge(QObject):
             except Exception:
                 log.exception("sending the generate request failed")
                 self._current = None
-                emit(self.replyFailed, 
-                    EngineError(
+                self.replyFailed.emit(EngineError(
                         None, "The message could not be sent to the engine (see the log).", "internal"
                     )
                 )
@@ -190,14 +187,14 @@ class EngineBridge(QObject):
                 first = not self._text
                 self._text.append(event.text)
             if first:
-                emit(self.textArrived)
+                self.textArrived.emit()
         elif isinstance(event, (Done, EngineError)):
             if event.request_id is None:
-                emit(self.loadFailed, event.message)
+                self.loadFailed.emit(event.message)
             elif event.request_id == self._current:
                 self._current = None
-                emit(self.replyFinished if isinstance(event, Done) else self.replyFailed, event)
+                (self.replyFinished if isinstance(event, Done) else self.replyFailed).emit(event)
         elif isinstance(event, ModelLoaded):
-            emit(self.modelLoaded, event)
+            self.modelLoaded.emit(event)
         elif isinstance(event, Progress):
-            emit(self.progress, event)
+            self.progress.emit(event)

@@ -42,7 +42,6 @@ from desktop_app.ui.chat_session import ChatSession
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
-from desktop_app.ui.emit import emit
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.first_run import FirstRunPanel
 from desktop_app.ui.model_download import (
@@ -133,7 +132,7 @@ class ChatPane(QWidget):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        emit(self.mimeDropped, event.mimeData())
+        self.mimeDropped.emit(event.mimeData())
         event.acceptProposedAction()
 
 

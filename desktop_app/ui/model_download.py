@@ -20,7 +20,6 @@ from desktop_app.models.download import DownloadCancelled, DownloadProgress, dow
 from desktop_app.models.fit import FitVerdict, machine_memory
 from desktop_app.models.registry import LocalModel, ModelRegistry
 from desktop_app.settings import DEFAULT_CONTEXT
-from desktop_app.ui.emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +94,18 @@ class ModelDownload(QObject):
                 entry, ModelRegistry(), on_progress=self._report, cancel=self._cancel, endpoint=self.endpoint
             )
         except DownloadCancelled:
-            emit(self.failed, self.tr("Download paused; start it again to resume where it stopped."))
+            self.failed.emit(self.tr("Download paused; start it again to resume where it stopped."))
         except UserError as exc:
-            emit(self.failed, str(exc))
+            self.failed.emit(str(exc))
         except Exception:
             log.exception("downloading %s failed", entry.id)
-            emit(self.failed, self.tr("The download failed (details are in the log)."))
+            self.failed.emit(self.tr("The download failed (details are in the log)."))
         else:
-            emit(self.finished, model)
+            self.finished.emit(model)
 
     def _report(self, progress: DownloadProgress) -> None:
         now = time.monotonic()
         last = progress.done_bytes >= progress.total_bytes
         if last or now - self._last_report >= PROGRESS_INTERVAL_S:
             self._last_report = now
-            emit(self.progressed, progress)
+            self.progressed.emit(progress)

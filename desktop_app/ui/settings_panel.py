@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.settings import MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
-from desktop_app.ui.emit import emit
 
 MAX_CONTEXT = 131072
 MIN_CONTEXT = 256
@@ -152,7 +151,7 @@ class SettingsPanel(QScrollArea):
         buttons = QHBoxLayout()
         self.apply_button = QPushButton(self.tr("Apply and reload"), runtime)
         self.apply_button.setAccessibleName(self.tr("Apply runtime settings and reload the model"))
-        self.apply_button.clicked.connect(lambda: emit(self.runtimeApplied, self.runtime()))
+        self.apply_button.clicked.connect(lambda: self.runtimeApplied.emit(self.runtime()))
         buttons.addStretch(1)
         buttons.addWidget(self.apply_button)
         runtime_form.addRow(buttons)
@@ -231,10 +230,10 @@ class SettingsPanel(QScrollArea):
             self._emit_prompt()
 
     def _emit_prompt(self) -> None:
-        emit(self.systemPromptChanged, self.system_prompt.toPlainText())
+        self.systemPromptChanged.emit(self.system_prompt.toPlainText())
 
     def _emit_generation(self) -> None:
-        emit(self.generationChanged, self.generation())
+        self.generationChanged.emit(self.generation())
 
     def _reset_generation(self) -> None:
         self.set_generation(GenerationSettings(), self.system_prompt.toPlainText())
