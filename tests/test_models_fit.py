@@ -236,7 +236,6 @@ def test_estimate_against_resident_memory_of_the_real_270m(gemma270m: Path, swa_
     with swa_full, 349 against 362 without; 478/490 and 366/378 at 8,192; 644/650 and 403/410
     at 16,384.  The estimate may be a little high, never low.
     """
-    pytest.importorskip("llama_cpp")
     n_ctx = 4096
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(gemma270m), str(n_ctx), "1" if swa_full else "0"],

@@ -108,7 +108,6 @@ def test_user_mistakes_raise_user_errors(home: Path, tmp_path: Path) -> None:
 def test_through_the_real_cli(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("desktop_app.engine.commands")
     from desktop_app import cli
 
     older, newer = _two_conversations()
