@@ -601,7 +601,7 @@ def test_real_270m_pairs_only_with_a_640_wide_projector(
     check_pair(real_270m, inspect_gguf(make_mmproj("mmproj-640.gguf")))
     wide = inspect_gguf(make_mmproj("mmproj-2560.gguf", numpy_projection_shape=(64, 2560)))
     with pytest.raises(
-        UserError, match="produces 2560-wide embeddings but model gemma-3-270m.gguf expects 640"
+        UserError, match="produces 2560-wide embeddings but model gemma-3-270m-q4_k_m.gguf expects 640"
     ):
         check_pair(real_270m, wide)
     with pytest.raises(UserError, match="text-only model setup"):
