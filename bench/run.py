@@ -260,13 +260,21 @@ def machine_info(threads: int, tools_stamp: dict) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- llama.cpp tools
-def run_llama_bench(binary: str, model: Path, threads: int, n_prompt: int, n_gen: int) -> dict:
+class Disturbed(Exception):
+    """A measurement took so long that the machine was obviously busy elsewhere: redo it."""
+
+
+def run_llama_bench(binary: str, model: Path, threads: int, n_prompt: int, n_gen: int,
+                    limit_s: float = 600) -> dict:
     """One llama-bench process: pp{n_prompt} and tg{n_gen}, one repetition each (after its warmup)."""
     cmd = [
         binary, "-m", str(model), "-p", str(n_prompt), "-n", str(n_gen), "-t", str(threads),
         "-fa", "1", "-r", "1", "-o", "json",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s)
+    except subprocess.TimeoutExpired as exc:
+        raise Disturbed(f"llama-bench took over {limit_s} s") from exc
     if proc.returncode != 0:
         raise RuntimeError(f"llama-bench failed ({proc.returncode}): {proc.stderr[-2000:]}")
     out: dict[str, float] = {}
@@ -281,7 +289,8 @@ def run_llama_bench(binary: str, model: Path, threads: int, n_prompt: int, n_gen
 _STAMP = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+) \w (.*)$")
 
 
-def run_mtmd_cli(binary: str, model: Path, mmproj: Path, image: Path, threads: int) -> dict:
+def run_mtmd_cli(binary: str, model: Path, mmproj: Path, image: Path, threads: int,
+                 limit_s: float = 900) -> dict:
     """One llama-mtmd-cli process on one image; the encode time from its log timestamps."""
     cmd = [
         binary, "-m", str(model), "--mmproj", str(mmproj), "--image", str(image),
@@ -289,7 +298,10 @@ def run_mtmd_cli(binary: str, model: Path, mmproj: Path, image: Path, threads: i
         "-c", "4096", "--chat-template", "gemma",
     ]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s)
+    except subprocess.TimeoutExpired as exc:
+        raise Disturbed(f"llama-mtmd-cli took over {limit_s} s") from exc
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"llama-mtmd-cli failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -331,20 +343,35 @@ class Engine:
         self.loaded = loaded
         self.load_wall_s = time.perf_counter() - started
 
-    def ask(self, messages: list, **settings: Any) -> tuple[Any, float]:
-        """Send a conversation; returns the Done event and the client-side time to first token."""
+    def ask(self, messages: list, limit_s: float | None = None, **settings: Any) -> tuple[Any, float]:
+        """Send a conversation; returns the Done event and the client-side time to first token.
+
+        With ``limit_s``, a reply still running after that long is cancelled and ``Disturbed``
+        raised (on this machine that means someone else had the cores).
+        """
+        import threading
+
         from desktop_app.engine.protocol import Done, EngineError, Token
         from desktop_app.settings import GenerationSettings
 
+        watchdog = threading.Timer(limit_s, self.client.cancel) if limit_s else None
         started = time.perf_counter()
         first = None
-        for event in self.client.stream(messages, "", GenerationSettings(**settings)):
-            if isinstance(event, Token) and first is None:
-                first = time.perf_counter() - started
-            elif isinstance(event, EngineError):
-                raise RuntimeError(f"engine error: {event.message}")
-            elif isinstance(event, Done):
-                return event, (first if first is not None else float("nan"))
+        if watchdog:
+            watchdog.start()
+        try:
+            for event in self.client.stream(messages, "", GenerationSettings(**settings)):
+                if isinstance(event, Token) and first is None:
+                    first = time.perf_counter() - started
+                elif isinstance(event, EngineError):
+                    raise RuntimeError(f"engine error: {event.message}")
+                elif isinstance(event, Done):
+                    if limit_s and event.finish_reason == "cancelled":
+                        raise Disturbed(f"a reply took over {limit_s} s")
+                    return event, (first if first is not None else float("nan"))
+        finally:
+            if watchdog:
+                watchdog.cancel()
         raise RuntimeError("the stream ended without Done")
 
     def close(self) -> None:
@@ -404,18 +431,24 @@ def calibrate_pp(engine: Engine, target: int) -> int:
 
 
 # ----------------------------------------------------------------------------- the phases
-def paired_round(tool, ours, tool_first: bool, attempts: int, max_wait_s: float) -> dict:
+def paired_round(tool, ours, tool_first: bool, attempts: int, max_wait_s: float,
+                 empty: dict) -> dict:
     """Run both sides (order given), each metered; redo the pair when another process
-    disturbed either side, keeping the least disturbed try."""
+    disturbed either side, keeping the least disturbed try.  ``empty``: the row's keys, for a
+    side that had to be abandoned (``Disturbed``)."""
     best: dict | None = None
     best_worst = float("inf")
     for attempt in range(attempts):
         METER.wait_quiet(QUIET_LIMIT, max_wait_s)
-        row: dict[str, Any] = {"loadavg": loadavg()}
+        row: dict[str, Any] = {"loadavg": loadavg(), **empty}
         shares: dict[str, float | None] = {}
         for name, fn in (("tool", tool), ("ours", ours)) if tool_first else (("ours", ours), ("tool", tool)):
-            out, shares[name] = METER.measure(fn)
-            row.update(out)
+            try:
+                out, shares[name] = METER.measure(fn)
+                row.update(out)
+            except Disturbed as exc:
+                shares[name] = 1.0
+                row[f"{name}_abandoned"] = str(exc)
         row["others_tool"] = None if shares["tool"] is None else round(shares["tool"], 3)
         row["others_ours"] = None if shares["ours"] is None else round(shares["ours"], 3)
         worst = max((v for v in shares.values() if v is not None), default=0.0)
@@ -450,7 +483,7 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
             # prompt: a fresh 256-token user turn, greedy, one token
             for attempt in range(5):
                 done, _ = engine.ask(pp_message(engine, n_words, r * 10 + attempt),
-                                     temperature=0.0, max_tokens=1)
+                                     limit_s=20, temperature=0.0, max_tokens=1)
                 m = done.metrics
                 if m.ttft_s > 0:
                     break
@@ -460,7 +493,7 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
             row["ours_pp_tok_s"] = evaluated / (m.ttft_s - sample_s) if m.ttft_s > sample_s else None
             # decode: 128 tokens at the app's default sampling; retry a reply that ends early
             for attempt in range(8):
-                done, _ = engine.ask([ChatMessage.user(STORY)], max_tokens=n_gen,
+                done, _ = engine.ask([ChatMessage.user(STORY)], limit_s=30, max_tokens=n_gen,
                                      seed=1000 * r + attempt + 1)
                 if done.metrics.decode_tokens == n_gen:
                     break
@@ -471,10 +504,12 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
             return row
 
         def tool() -> dict:
-            out = run_llama_bench(bench_bin, model, threads, n_prompt, n_gen)
+            out = run_llama_bench(bench_bin, model, threads, n_prompt, n_gen, limit_s=60)
             return {"tool_pp_tok_s": out.get("pp_tok_s"), "tool_tg_tok_s": out.get("tg_tok_s")}
 
-        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=20)
+        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=60, empty={
+            "tool_pp_tok_s": None, "tool_tg_tok_s": None, "ours_pp_tok_s": None,
+            "ours_tg_tok_s": None})
         row["round"] = r
         row["tool_first"] = r % 2 == 0
         row["tg_ratio"] = (row["ours_tg_tok_s"] / row["tool_tg_tok_s"]
@@ -482,16 +517,17 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
         row["pp_ratio"] = (row["ours_pp_tok_s"] / row["tool_pp_tok_s"]
                            if row["ours_pp_tok_s"] and row["tool_pp_tok_s"] else None)
         rows.append(row)
-        log(f"  round {r + 1}/{rounds}: tg ours {row['ours_tg_tok_s']} vs {row['tool_tg_tok_s']:.1f}"
+        log(f"  round {r + 1}/{rounds}: tg ours {row['ours_tg_tok_s']} vs {row['tool_tg_tok_s']}"
             f" (x{row['tg_ratio'] or 0:.3f}); pp ours {row['ours_pp_tok_s'] or 0:.0f} vs"
-            f" {row['tool_pp_tok_s']:.0f} (x{row['pp_ratio'] or 0:.3f}); others "
+            f" {row['tool_pp_tok_s'] or 0:.0f} (x{row['pp_ratio'] or 0:.3f}); others "
             f"{row['others_tool']}/{row['others_ours']}{'' if row['clean'] else ' (disturbed)'}"
             f" after {row['tries']} tries")
     return {"rounds": rows, "greedy_sample_s": sample_s, "pp_filler_words": n_words}
 
 
 def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, threads: int,
-                 rounds: int, base_image, tag0: int, attempts: int, deadline: float) -> dict:
+                 rounds: int, base_image, tag0: int, attempts: int, deadline: float,
+                 limit_s: float) -> dict:
     """Paired encode rounds; each of ours is turn 1 of a new conversation, followed by turn 2."""
     from desktop_app.engine.protocol import ChatMessage
 
@@ -507,10 +543,12 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
             # every try needs an image no cache has seen
             image = image_variant(base_image, tag0 + 100 * r + next(tries))
             turn1 = [ChatMessage.user(image, QUESTION_1)]
-            done1, client_ttft1 = engine.ask(turn1, temperature=0.0, max_tokens=12)
+            done1, client_ttft1 = engine.ask(turn1, limit_s=limit_s, temperature=0.0,
+                                             max_tokens=12)
             m1 = done1.metrics
             turn2 = turn1 + [ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
-            done2, client_ttft2 = engine.ask(turn2, temperature=0.0, max_tokens=12)
+            done2, client_ttft2 = engine.ask(turn2, limit_s=limit_s, temperature=0.0,
+                                             max_tokens=12)
             m2 = done2.metrics
             conversations.append((turn2, done2.text, m1.ttft_s))
             return dict(
@@ -529,19 +567,21 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
             )
 
         def tool() -> dict:
-            out = run_mtmd_cli(cli_bin, model, mmproj, IMAGE, threads)
+            out = run_mtmd_cli(cli_bin, model, mmproj, IMAGE, threads, limit_s=limit_s)
             return {"tool_encode_s": out["encode_s"], "tool_reported_ms": out["reported_ms"],
                     "tool_wall_s": out["wall_s"]}
 
-        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=20)
+        row = paired_round(tool, ours, r % 2 == 0, attempts, max_wait_s=60, empty={
+            "tool_encode_s": None, "ours_encode_s": None, "turn1_ttft_s": None,
+            "turn2_ttft_s": None, "turn2_ratio": None})
         row["round"] = r
         row["tool_first"] = r % 2 == 0
         row["encode_ratio"] = (row["ours_encode_s"] / row["tool_encode_s"]
-                               if row["tool_encode_s"] > 0 and row["ours_encode_s"] > 0 else None)
+                               if row["tool_encode_s"] and row["ours_encode_s"] else None)
         rows.append(row)
-        log(f"  round {r + 1}/{rounds}: encode ours {row['ours_encode_s']:.4f}s vs "
-            f"{row['tool_encode_s']:.4f}s (x{row['encode_ratio'] or 0:.3f}); ttft turn1 "
-            f"{row['turn1_ttft_s']:.3f}s turn2 {row['turn2_ttft_s']:.3f}s; others "
+        log(f"  round {r + 1}/{rounds}: encode ours {row['ours_encode_s']}s vs "
+            f"{row['tool_encode_s']}s (x{row['encode_ratio'] or 0:.3f}); ttft turn1 "
+            f"{row['turn1_ttft_s']}s turn2 {row['turn2_ttft_s']}s; others "
             f"{row['others_tool']}/{row['others_ours']}{'' if row['clean'] else ' (disturbed)'}")
     return {"rounds": rows, "conversations": conversations}
 
@@ -564,7 +604,7 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
             "ttft_s": m.ttft_s,
             "client_ttft_s": round(client_ttft, 4),
             "turn1_ttft_s": turn1_ttft,
-            "ratio": m.ttft_s / turn1_ttft if turn1_ttft > 0 else None,
+            "ratio": m.ttft_s / turn1_ttft if turn1_ttft else None,
             "images_from_cache": m.images_from_cache,
             "image_encode_s": m.image_encode_s,
             "prompt_tokens": m.prompt_tokens,
@@ -723,7 +763,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
-    parser.add_argument("--text-minutes", type=float, default=11.0,
+    parser.add_argument("--text-minutes", type=float, default=13.0,
                         help="time budget of the decode/prompt rounds")
     parser.add_argument("--encode-minutes", type=float, default=3.0,
                         help="time budget of the tiny-projector encode rounds")
@@ -780,14 +820,16 @@ def main() -> int:
         enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["tiny"],
                            threads, opts.encode_rounds, base_image, tag0=1000,
                            attempts=opts.attempts,
-                           deadline=time.monotonic() + opts.encode_minutes * 60)
+                           deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
     finally:
         engine.close()
     conversations = enc.pop("conversations")
     results["encode_tiny"] = enc
     log("restart with the tiny projector")
-    results["restart_tiny"] = phase_restart(paths["model"], paths["tiny"], threads,
-                                            conversations[0], enc["rounds"][0]["turn1_ttft_s"])
+    if conversations:
+        results["restart_tiny"] = phase_restart(
+            paths["model"], paths["tiny"], threads, conversations[0],
+            median([r["turn1_ttft_s"] for r in enc["rounds"]]))
 
     if "real" in paths:
         log(f"real-shaped projector: {opts.real_rounds} paired rounds vs llama-mtmd-cli "
@@ -796,14 +838,16 @@ def main() -> int:
         try:
             enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["real"],
                                threads, opts.real_rounds, base_image, tag0=20000, attempts=1,
-                               deadline=float("inf"))
+                               deadline=float("inf"), limit_s=900)
         finally:
             engine.close()
         conversations = enc.pop("conversations")
         results["encode_real"] = enc
         log("restart with the real-shaped projector")
-        results["restart_real"] = phase_restart(paths["model"], paths["real"], threads,
-                                                conversations[0], enc["rounds"][0]["turn1_ttft_s"])
+        if conversations:
+            results["restart_real"] = phase_restart(
+                paths["model"], paths["real"], threads, conversations[0],
+                median([r["turn1_ttft_s"] for r in enc["rounds"]]))
 
     if not opts.no_ui:
         log("UI event loop during streaming (bench/ui_stall.py)")
