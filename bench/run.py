@@ -671,7 +671,7 @@ def summarise(results: dict) -> list[dict]:
             median([r["turn1_ttft_s"] for r in rows]), ratio2, "<= 0.1",
             (ratio2 is not None and ratio2 <= 0.1) if primary else None, "s",
             "ours turn 2 vs ours turn 1 (the 'tool' column holds turn 1)"
-            + ("" if primary else "; informational: a 4 ms encode leaves nothing to save")))
+            + ("" if primary else "; informational: a ~2 ms encode leaves nothing to save")))
         restart = results.get(f"restart_{key}")
         if restart:
             r = restart["ratio"]

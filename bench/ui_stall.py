@@ -13,7 +13,9 @@ Two measurements, both on the real UI code (desktop_app/ui):
    with the reply length (in tokens) it happened at.
 2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
    window's chat pane shows an assistant message holding the first N tokens of a real reply (token
-   pieces as the engine streamed them, repeated to reach the length); then, 25 times, one more token
+   pieces of the reply the window just streamed, split with the model's own tokenizer, repeated
+   to reach the length; the engine sends text in ~20 ms batches, so its events are not tokens);
+   then, 25 times, one more token
    is appended the way the session does it (``set_text`` with the reply so far, or ``append_text``
    if the widget has one) and the event loop is run until layout and paint are done.  Reported:
    the median milliseconds at N = 100 and N = 2000, and their ratio (1.0 = independent of length).
@@ -96,7 +98,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
 
     pieces: list[str] = []
     paints: list[dict[str, float]] = []
-    streaming = {"on": False, "reply_tokens": 0}
+    streaming = {"on": False, "chars": 0}
 
     bridge = EngineBridge()
     original_dispatch = bridge._dispatch
@@ -106,7 +108,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
 
         if isinstance(event, Token):
             pieces.append(event.text)
-            streaming["reply_tokens"] += 1
+            streaming["chars"] += len(event.text)
         original_dispatch(event)
 
     bridge._dispatch = counting_dispatch  # type: ignore[method-assign]
@@ -120,7 +122,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
             paints.append({
                 "at": started,
                 "ms": (time.perf_counter() - started) * 1000,
-                "reply_tokens": streaming["reply_tokens"],
+                "reply_chars": len(text),
                 "chars": len(text),
             })
 
@@ -157,7 +159,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         while streamed_tokens < tokens_wanted and time.monotonic() - started_all < timeout_s:
             ended: list[dict] = []
             session.replyEnded.connect(lambda metrics, out=ended: out.append(metrics))
-            streaming["reply_tokens"] = 0
+            streaming["chars"] = 0
             streaming["on"] = True
             t0 = time.perf_counter()
             if not session.send(prompt, []):
@@ -191,10 +193,14 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     longest_gap = gaps_sorted[-1] if gaps_sorted else float("nan")
     p99 = gaps_sorted[int(0.99 * (len(gaps_sorted) - 1))] if gaps_sorted else float("nan")
     slowest_paints = sorted(paints, key=lambda p: p["ms"], reverse=True)[:5]
+    total_chars = sum(len(p) for p in pieces)
+    chars_per_token = total_chars / streamed_tokens if streamed_tokens else 4.0
+    for paint in paints:
+        paint["reply_tokens_est"] = round(paint["reply_chars"] / chars_per_token)
     return {
         "pieces": pieces,
         "replies": replies,
-        "tokens_streamed": len(pieces),
+        "tokens_streamed": streamed_tokens,
         "others": None if others is None else round(others, 3),
         "ticks": len(gaps),
         "longest_gap_ms": round(longest_gap, 2),
@@ -206,19 +212,58 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         "paint_ms_max": round(max(p["ms"] for p in paints), 3) if paints else None,
         "slowest_paints": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in p.items() if k != "at"}
                            for p in slowest_paints],
-        "paint_ms_by_length": _by_length(paints),
+        "chars_per_token": round(chars_per_token, 3),
+        "paint_ms_by_length": _by_length(paints, chars_per_token),
     }
 
 
-def _by_length(paints: list[dict]) -> list[dict]:
-    """Median paint time per band of reply length (tokens)."""
+def _by_length(paints: list[dict], chars_per_token: float) -> list[dict]:
+    """Median paint time per band of reply length (tokens, estimated from characters)."""
     bands = [(0, 200), (200, 500), (500, 1000), (1000, 1500), (1500, 2500), (2500, 10**9)]
     out = []
     for lo, hi in bands:
-        ms = [p["ms"] for p in paints if lo <= p["reply_tokens"] < hi]
+        ms = [p["ms"] for p in paints if lo <= p["reply_chars"] / chars_per_token < hi]
         if ms:
             out.append({"tokens": f"{lo}-{hi if hi < 10**9 else ''}", "paints": len(ms),
                         "median_ms": round(statistics.median(ms), 3), "max_ms": round(max(ms), 3)})
+    return out
+
+
+def token_pieces(model: Path, text: str) -> list[str]:
+    """``text`` split into the model's own tokens (vocabulary-only load, no weights)."""
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def quiet(_level, _text, _user):
+        pass
+
+    llama_cpp.llama_log_set(quiet, ctypes.c_void_p(0))
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    vocab_model = llama_cpp.llama_model_load_from_file(str(model).encode(), params)
+    try:
+        vocab = llama_cpp.llama_model_get_vocab(vocab_model)
+        data = text.encode("utf-8")
+        ids = (llama_cpp.llama_token * (len(data) + 8))()
+        n = llama_cpp.llama_tokenize(vocab, data, len(data), ids, len(ids), False, False)
+        buf = ctypes.create_string_buffer(256)
+        raw = []
+        for i in range(max(n, 0)):
+            k = llama_cpp.llama_token_to_piece(vocab, ids[i], buf, len(buf), 0, False)
+            raw.append(buf.raw[:max(k, 0)])
+    finally:
+        llama_cpp.llama_model_free(vocab_model)
+    # Whole characters only, as the engine streams them: glue byte pieces of one character.
+    out, pending = [], b""
+    for piece in raw:
+        pending += piece
+        try:
+            out.append(pending.decode("utf-8"))
+            pending = b""
+        except UnicodeDecodeError:
+            continue
     return out
 
 
@@ -289,8 +334,9 @@ def main() -> int:
 
     log(f"part 1: the window streams {opts.tokens} tokens from {opts.model.name}")
     streamed = stream_in_window(app, opts.model, threads, opts.tokens, opts.timeout)
-    pieces = streamed.pop("pieces")
-    log(f"part 2: append cost at 100 and 2000 tokens ({len(pieces)} real pieces)")
+    text = "".join(streamed.pop("pieces"))
+    pieces = token_pieces(opts.model, text) if text else []
+    log(f"part 2: append cost at 100 and 2000 tokens ({len(pieces)} real tokens)")
     costs = append_cost(app, pieces, (100, 2000), opts.repeats)
 
     stall = streamed["longest_stall_ms"]
