@@ -23,7 +23,7 @@ from gguf import (
     LlamaFileType,
 )
 
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason, user_file_size
 
 SUPPORTED_MODEL_ARCHS: tuple[str, ...] = ("gemma3",)
 PROJECTOR_ARCH = "clip"
@@ -96,14 +96,7 @@ def inspect_gguf(path: str | Path) -> GGUFInfo:
     """
     path = Path(path)
     label = path.name or str(path)
-    try:
-        file_size = path.stat().st_size
-    except FileNotFoundError:
-        raise UserError(f"The GGUF file '{path}' was not found.") from None
-    except OSError as exc:
-        raise UserError(f"The GGUF file '{path}' could not be read: {_reason(exc)}.") from None
-    if path.is_dir():
-        raise UserError(f"'{path}' is a folder, not a GGUF file.")
+    file_size = user_file_size(path, "GGUF file", "a GGUF file")
     if file_size == 0:
         raise UserError(f"'{label}' is empty (0 bytes), so it is not a GGUF file.")
     _check_signature(path, label)
@@ -221,7 +214,7 @@ def _check_signature(path: Path, label: str) -> None:
         with path.open("rb") as handle:
             head = handle.read(8)
     except OSError as exc:
-        raise UserError(f"The GGUF file '{path}' could not be read: {_reason(exc)}.") from None
+        raise UserError(f"The GGUF file '{path}' could not be read: {os_reason(exc)}.") from None
     if head[:4] != _GGUF_MAGIC:
         raise UserError(f"'{label}' is not a GGUF model file (it lacks the GGUF signature).")
     if len(head) < 8:
@@ -247,7 +240,7 @@ def _read_header(path: Path, label: str) -> _Header:
     except (_Damaged, UnicodeDecodeError):
         pass
     except OSError as exc:
-        raise UserError(f"The GGUF file '{path}' could not be read: {_reason(exc)}.") from None
+        raise UserError(f"The GGUF file '{path}' could not be read: {os_reason(exc)}.") from None
     # Raised outside the except block so the message is the only thing the user sees.
     raise UserError(_damaged(label))
 
@@ -533,7 +526,3 @@ def _as_str(value: Any) -> str | None:
 
 def _damaged(label: str) -> str:
     return f"'{label}' is a damaged or incomplete GGUF file (it may not have finished downloading)."
-
-
-def _reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()

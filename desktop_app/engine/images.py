@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason, user_file_size
 
 # File-picker filter.  ".jpe"/".jfif" are JPEG too.
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
@@ -160,20 +160,13 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, s
 
     path = Path(source)
     label = name or path.name or str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UserError(f"The image file '{path}' was not found.") from None
-    except OSError as exc:
-        raise UserError(f"The image file '{path}' could not be read: {_reason(exc)}.") from None
-    if path.is_dir():
-        raise UserError(f"'{path}' is a folder, not an image file.")
+    size = user_file_size(path, "image file", "an image file")
     if size > MAX_FILE_BYTES:
         raise UserError(_too_big_file_message(label, size))
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UserError(f"The image file '{path}' could not be read: {_reason(exc)}.") from None
+        raise UserError(f"The image file '{path}' could not be read: {os_reason(exc)}.") from None
     return data, label, path.suffix.lower()
 
 
@@ -377,10 +370,6 @@ def _too_big_file_message(label: str, size: int) -> str:
         f"The image '{label}' is {size / 1_048_576:.0f} MB, more than the "
         f"{MAX_FILE_BYTES // 1_048_576} MB Gemma Desktop accepts for one image."
     )
-
-
-def _reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
 
 
 # --- Pan & Scan -------------------------------------------------------------------------------
