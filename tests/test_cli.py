@@ -222,7 +222,7 @@ def test_sigkill_mid_reply_keeps_the_prompt_and_the_streamed_part(models: Models
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "desktop_app", "chat", "--model", str(models.tiny), "--jsonl",
-         "--max-tokens", "8192", "--ctx", "8192", "--seed", "15"],
+         "--max-tokens", "8192", "--ctx", "8192", "--seed", "33"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdin is not None and proc.stdout is not None

@@ -20,7 +20,9 @@ def _embedding(seed: int) -> np.ndarray:
 
 
 def test_round_trip_through_disk_is_bit_identical(tmp_path: Path) -> None:
-    EmbeddingCache(tmp_path).put("a" * 64, _embedding(1))
+    cache = EmbeddingCache(tmp_path)
+    cache.put("a" * 64, _embedding(1))
+    cache.flush()
     fresh = EmbeddingCache(tmp_path)  # as after an engine restart
     loaded = fresh.get("a" * 64, SHAPE)
     assert loaded is not None and np.array_equal(loaded, _embedding(1))
@@ -39,10 +41,12 @@ def test_disk_is_capped_and_least_recently_used_goes_first(tmp_path: Path) -> No
     one = _embedding(0).nbytes + 200  # an .npy file's size, header included
     cache = EmbeddingCache(tmp_path, memory_items=0, disk_bytes=2 * one)
     cache.put("old", _embedding(0))
+    cache.flush()
     old = tmp_path / "old.npy"
     os.utime(old, (time.time() - 100, time.time() - 100))
     cache.put("mid", _embedding(1))
     cache.put("new", _embedding(2))
+    cache.flush()
     assert sorted(p.stem for p in tmp_path.glob("*.npy")) == ["mid", "new"]
 
 
@@ -61,8 +65,57 @@ def test_full_disk_only_skips_the_disk_copy(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(np, "save", full)
     cache = EmbeddingCache(tmp_path)
     cache.put("x", _embedding(3))  # no exception
+    cache.flush()
     assert cache.get("x", SHAPE) is not None  # still served from memory
     assert not list(tmp_path.iterdir())  # no half-written or temporary file left
+
+
+def test_writes_keep_a_running_total_instead_of_scanning_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "earlier.npy").write_bytes(b"x" * 1000)  # left by an earlier engine
+    cache = EmbeddingCache(tmp_path, memory_items=0, disk_bytes=10 * _embedding(0).nbytes)
+    scans = []
+    original = cache._folder_files
+    monkeypatch.setattr(cache, "_folder_files", lambda: scans.append(1) or original())
+    for i in range(5):
+        cache.put(str(i), _embedding(i))
+    cache.flush()
+    assert len(scans) == 1  # once, to learn what the folder already held
+    expected = sum(p.stat().st_size for p in tmp_path.glob("*.npy"))
+    assert cache._disk_total == expected
+
+
+def test_stale_half_written_files_are_removed_and_fresh_ones_kept(tmp_path: Path) -> None:
+    stale, fresh = tmp_path / "a.tmp", tmp_path / "b.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")  # another engine's write in progress
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    cache = EmbeddingCache(tmp_path)
+    cache.put("x", _embedding(4))
+    cache.flush()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_an_unexpected_write_error_does_not_stop_later_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real_save = np.save
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("unexpected")
+        real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(np, "save", flaky)
+    cache = EmbeddingCache(tmp_path, memory_items=0)
+    cache.put("first", _embedding(5))
+    cache.put("second", _embedding(6))
+    cache.flush()  # returns: the writer thread survived the first failure
+    assert [p.stem for p in tmp_path.glob("*.npy")] == ["second"]
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_projector_identity_changes_with_the_file(tmp_path: Path) -> None:

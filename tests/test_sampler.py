@@ -81,3 +81,40 @@ def test_tokens_far_below_the_best_are_never_drawn(temperature: float) -> None:
     logits = _logits({1: 10.0, 2: 9.0}, floor=-30.0)
     draws = _draws(GenerationSettings(temperature=temperature, top_k=0, top_p=1.0, seed=6), logits, 2000)
     assert set(np.unique(draws)) <= {1, 2}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        GenerationSettings(seed=21),  # the app's defaults: top-k 64, top-p 0.95, temperature 1
+        GenerationSettings(seed=22, top_k=0, top_p=0.9, temperature=0.7),
+        GenerationSettings(seed=23, top_k=400, top_p=1.0, min_p=0.05, temperature=1.3),
+    ],
+)
+def test_picks_what_llama_cpps_chain_picks_on_the_whole_vocabulary(
+    settings: GenerationSettings,
+) -> None:
+    import ctypes
+
+    import llama_cpp
+
+    from desktop_app.engine.sampler import TOKEN_DATA, _chain
+
+    rng = np.random.default_rng(settings.seed)
+    ours = Sampler(settings)
+    reference = _chain(settings, settings.seed)
+    try:
+        for _ in range(50):
+            # Peaked like a language model's output: a few strong tokens over a wide floor.
+            logits = (rng.standard_normal(262_144) * 2.0).astype(np.float32)
+            logits[rng.integers(0, 262_144, 30)] += rng.uniform(5, 12, 30).astype(np.float32)
+            full = np.empty(len(logits), TOKEN_DATA)
+            full["id"] = np.arange(len(logits))
+            full["logit"] = logits
+            array = llama_cpp.llama_token_data_array(
+                full.ctypes.data_as(llama_cpp.llama_token_data_p), len(full), -1, False
+            )
+            llama_cpp.llama_sampler_apply(reference, ctypes.byref(array))
+            assert ours.sample(logits.copy()) == int(full["id"][array.selected])
+    finally:
+        llama_cpp.llama_sampler_free(reference)

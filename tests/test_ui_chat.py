@@ -2,7 +2,7 @@
 
 Replies from random weights are nonsense but real: they stream, stop, fail and persist exactly as
 a real model's would.  Seeds are fixed where a test needs a long reply (``LONG_SEED`` writes
-about 1,800 tokens before it stops by itself).
+about 2,500 tokens before it stops by itself).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from tests.test_ui_composer import drop
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
-LONG_SEED = 15
-"""With the prompt ``STORY``, the tiny model writes ~1,800 tokens before its end-of-turn."""
+LONG_SEED = 33
+"""With the prompt ``STORY``, the tiny model writes ~2,500 tokens before its end-of-turn."""
 STORY = "Tell me a long story."
-PHOTO_SEED = 11
-"""With the photo and ``PHOTO_PROMPT``, the reply runs ~400 tokens: long enough to watch stream."""
+PHOTO_SEED = 14
+"""With the photo and ``PHOTO_PROMPT``, the reply runs ~1,500 tokens: long enough to watch stream."""
 SHORT = 48
 """Max tokens for replies whose length does not matter, so a busy test machine stays quick."""
 PHOTO_PROMPT = "What is in this photo?"

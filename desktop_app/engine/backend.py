@@ -307,22 +307,24 @@ class LlamaBackend:
                 raise RuntimeError(f"llama_decode failed with {rc}")
             self._cached.extend(batch_tokens)
 
-    def _image_embedding(self, span: _ImageSpan) -> tuple[np.ndarray, bool]:
-        """The encoded image, from the cache when seen before; True when it came from there."""
+    def _image_embedding(self, span: _ImageSpan) -> tuple[np.ndarray, float | None]:
+        """The encoded image and the seconds its encoding took (None: it came from the cache)."""
         shape = (span.n_tokens, self._n_embd)
         cached = self._embeddings.get(span.sha256, shape)
         if cached is not None:
-            return cached, True
+            return cached, None
         if self._is_cancelled():
             raise Cancelled()
+        started = time.perf_counter()
         rc = mtmd.mtmd_encode_chunk(self._mtmd, span.chunk)
         if rc != 0:
             raise RuntimeError(f"mtmd_encode_chunk failed with {rc}")
         out = mtmd.mtmd_get_output_embd(self._mtmd)
         # Copy: the next encode overwrites mtmd's output buffer.
         embedding = np.ctypeslib.as_array(out, shape=shape).copy()
+        encode_s = time.perf_counter() - started
         self._embeddings.put(span.sha256, embedding)
-        return embedding, False
+        return embedding, encode_s
 
     def _decode_image(self, span: _ImageSpan, embedding: np.ndarray) -> None:
         n_past = len(self._cached)
@@ -406,11 +408,11 @@ class LlamaBackend:
                 image_index += 1
                 if end > keep:
                     on_phase(f"encoding image {image_index} of {n_images}")
-                    started = time.perf_counter()
-                    embedding, hit = self._image_embedding(span)
-                    from_cache += hit
-                    if not hit:
-                        encode_s += time.perf_counter() - started
+                    embedding, spent_s = self._image_embedding(span)
+                    if spent_s is None:
+                        from_cache += 1
+                    else:
+                        encode_s += spent_s
                     self._decode_image(span, embedding)
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
@@ -435,22 +437,26 @@ class LlamaBackend:
     def _stream(
         self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
     ) -> tuple[str, FinishReason, float, int, float]:
+        """The decode loop.  Each pass runs with caches just flushed by a decode step, so it
+        keeps to few Python operations: everything it can set up once is set up here."""
         sampler = Sampler(settings)
         n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         piece_buf = ctypes.create_string_buffer(64)
         one = (llama_cpp.llama_token * 1)()
+        batch = llama_cpp.llama_batch_get_one(one, 1)  # points at ``one``: reusable
+        is_cancelled, ctx, vocab = self._is_cancelled, self._ctx, self._vocab
         parts: list[str] = []
         finish: FinishReason = "length"
         first_at = ttft = 0.0
         produced = 0
         for _ in range(settings.max_tokens):
-            if self._is_cancelled():
+            if is_cancelled():
                 finish = "cancelled"
                 break
-            logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+            logits = llama_cpp.llama_get_logits_ith(ctx, -1)
             token = sampler.sample(np.ctypeslib.as_array(logits, shape=(n_vocab,)))
-            if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(vocab, token):
                 finish = "stop"
                 break
             produced += 1
@@ -465,9 +471,9 @@ class LlamaBackend:
                 finish = "context"
                 break
             one[0] = token
-            rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(one, 1))
+            rc = llama_cpp.llama_decode(ctx, batch)
             if rc != 0:
-                if rc == 2 or self._is_cancelled():
+                if rc == 2 or is_cancelled():
                     finish = "cancelled"
                     break
                 raise RuntimeError(f"llama_decode failed with {rc}")
@@ -481,6 +487,8 @@ class LlamaBackend:
 
     def close(self) -> None:
         """Free native resources (the process exits right after, but be tidy for tests)."""
+        if getattr(self, "_embeddings", None):
+            self._embeddings.flush()  # an encode that took a minute is worth the wait
         if getattr(self, "_mtmd", None):
             mtmd.mtmd_free(self._mtmd)
             self._mtmd = None

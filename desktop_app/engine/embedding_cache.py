@@ -4,6 +4,9 @@ On a laptop CPU the Gemma 3 vision encoder costs 40-80 s an image; its output (2
 is a few megabytes.  Keeping it means a follow-up question, a reopened conversation or an engine
 restart never pays the encode again.  The disk side is a cache in the user cache dir with a size
 cap: losing it (or failing to write it on a full disk) only costs time, never an answer.
+
+Disk writes happen on a background thread, so a reply never waits for one: the embedding is
+served from memory at once, and the file lands while the reply is being written.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import tempfile
+import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -22,6 +28,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DISK_BYTES = 1 << 30
 """1 GiB: about 400 images for Gemma 3 4B (256 x 2560 float32 each)."""
 DEFAULT_MEMORY_ITEMS = 32
+STALE_TEMPORARY_S = 3600
 
 
 def projector_identity(path: Path) -> str:
@@ -54,6 +61,9 @@ class EmbeddingCache:
         self._memory_items = memory_items
         self._folder = folder
         self._disk_bytes = disk_bytes
+        self._disk_total: int | None = None  # bytes under the folder; scanned once, then kept
+        self._writes: queue.Queue[tuple[str, np.ndarray]] = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     def get(self, image_sha256: str, shape: tuple[int, int]) -> np.ndarray | None:
         """The embedding of that image, shaped (tokens, width), or None when not kept."""
@@ -77,23 +87,51 @@ class EmbeddingCache:
         return array
 
     def put(self, image_sha256: str, embedding: np.ndarray) -> None:
-        """Keep an embedding in memory and, best effort, on disk."""
+        """Keep an embedding in memory now and, best effort, on disk soon (see ``flush``)."""
         self._remember(image_sha256, embedding)
-        path = self._path(image_sha256)
-        if path is None:
+        if self._folder is None:
             return
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="embedding-cache", daemon=True)
+            self._writer.start()
+        self._writes.put((image_sha256, embedding))
+
+    def flush(self) -> None:
+        """Wait until every embedding put so far is on disk (or was refused by the disk)."""
+        self._writes.join()
+
+    def _write_loop(self) -> None:
+        while True:
+            key, embedding = self._writes.get()
+            try:
+                self._write(key, embedding)
+            finally:
+                self._writes.task_done()
+
+    def _write(self, image_sha256: str, embedding: np.ndarray) -> None:
+        path = self._path(image_sha256)
+        assert path is not None
         tmp_path: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if self._disk_total is None:
+                self._remove_stale_temporaries()
+                self._disk_total = sum(p.stat().st_size for p in self._folder_files())
+            replaced = path.stat().st_size if path.exists() else 0
             fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             tmp_path = Path(name)
             with os.fdopen(fd, "wb") as file:
                 np.save(file, embedding, allow_pickle=False)
+            size = tmp_path.stat().st_size
             os.replace(tmp_path, path)  # never a half-written file under the real name
             tmp_path = None
-            self._evict()
+            self._disk_total += size - replaced
+            if self._disk_total > self._disk_bytes:
+                self._evict()
         except OSError as exc:  # a full or read-only disk only costs a future re-encode
             log.warning("could not cache an image embedding on disk: %s", exc)
+        except Exception:  # never let the writer thread die: later puts would wait forever
+            log.exception("could not cache an image embedding on disk")
         finally:
             if tmp_path is not None:
                 tmp_path.unlink(missing_ok=True)
@@ -109,13 +147,37 @@ class EmbeddingCache:
             return None
         return self._folder / f"{image_sha256}.npy"
 
-    def _evict(self) -> None:
-        """Delete least recently used files until the folder is within its cap."""
+    def _remove_stale_temporaries(self) -> None:
+        """Drop half-written files that an engine killed mid-write left (older than an hour,
+        so a second engine's write in progress is never touched)."""
         assert self._folder is not None
-        files = [(p.stat(), p) for p in self._folder.glob("*.npy")]
+        for path in self._folder.glob("*.tmp"):
+            try:
+                if path.stat().st_mtime < time.time() - STALE_TEMPORARY_S:
+                    path.unlink()
+            except OSError:
+                continue
+
+    def _folder_files(self) -> list[Path]:
+        assert self._folder is not None
+        return list(self._folder.glob("*.npy"))
+
+    def _evict(self) -> None:
+        """Delete least recently used files until the folder is within its cap.
+
+        Runs only when the running total says the cap is passed, so a write normally costs no
+        scan of the folder; the scan also corrects the total for files removed by hand.
+        """
+        files = []
+        for path in self._folder_files():
+            try:
+                files.append((path.stat(), path))
+            except FileNotFoundError:
+                continue
         total = sum(st.st_size for st, _ in files)
         for st, path in sorted(files, key=lambda item: item[0].st_mtime):
             if total <= self._disk_bytes:
                 break
             path.unlink(missing_ok=True)
             total -= st.st_size
+        self._disk_total = total

@@ -1,22 +1,27 @@
-"""Token sampling that narrows to a few candidates before doing anything else.
+"""Token sampling: llama.cpp's own sampler chain, run on a few candidates instead of 262,144.
 
-llama.cpp's sampler chain starts every token by building a candidate record for each of Gemma's
-262,144 vocabulary entries (about 0.33 ms a token on a laptop core, 2-3% of a decode step).  Here
-one vectorised pass over the logits finds a small set that surely holds the top-k tokens, and the
-usual chain (repeat penalty, top-k, top-p, min-p, temperature) then runs on those few: the same
-result as llama.cpp's chain, exactly.
+llama.cpp's chain starts every token by building a candidate record for each of Gemma's 262,144
+vocabulary entries (about 0.33 ms a token on a laptop core, 2-3% of a decode step).  Here one
+vectorised pass over the logits finds a small set that surely holds the top-k tokens, and the
+chain itself (top-k, top-p, min-p, temperature, then a seeded draw: llama.cpp's default order)
+runs in C on those few.  The result is the token llama.cpp's chain would pick on the whole
+vocabulary, with the same seed.
 
 With top-k off, the first pass keeps the tokens within 30 logits (at the sampling temperature) of
-the best one; what it drops has a probability below e^-30 of the best token's.  The order
-matches llama.cpp's default: top-k, top-p and min-p on the untempered distribution, then
-temperature, then a draw.
+the best one; what it drops has a probability below e^-30 of the best token's.
+
+Everything between two decode steps runs with cold caches (a step streams the whole model
+through them), so the per-token path is kept to a handful of numpy calls and one C call on
+buffers allocated once per reply.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections import deque
 
+import llama_cpp
 import numpy as np
 
 from desktop_app.settings import GenerationSettings
@@ -28,15 +33,30 @@ _STRIDE = 32
 PENALTY_WINDOW = 64
 """Recent tokens the repeat penalty looks at (llama.cpp's default ``penalty_last_n``)."""
 
+TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+"""numpy's view of ``llama_token_data``, so candidates are written without a Python loop."""
+assert TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+
 
 class Sampler:
     """Picks the next token from a logits vector; one instance per reply."""
 
     def __init__(self, settings: GenerationSettings) -> None:
         self.settings = settings
-        seed = settings.seed if settings.seed >= 0 else int.from_bytes(os.urandom(4), "little")
-        self._rng = np.random.Generator(np.random.PCG64(seed))
         self._recent: deque[int] = deque(maxlen=PENALTY_WINDOW)
+        self._greedy = settings.temperature <= 0.0 or settings.top_k == 1
+        self._chain: llama_cpp.llama_sampler_p | None = None
+        if not self._greedy:
+            seed = settings.seed if settings.seed >= 0 else int.from_bytes(os.urandom(4), "little")
+            self._chain = _chain(settings, seed)
+        self._candidates = np.empty(0, TOKEN_DATA)
+        self._array = llama_cpp.llama_token_data_array()
+        self._array_ref = ctypes.byref(self._array)
+
+    def __del__(self) -> None:
+        if getattr(self, "_chain", None):
+            llama_cpp.llama_sampler_free(self._chain)
+            self._chain = None
 
     def sample(self, logits: np.ndarray) -> int:
         """The next token.  ``logits`` may be llama.cpp's own buffer: it is modified in place."""
@@ -47,48 +67,55 @@ class Sampler:
             logits[seen] = np.where(
                 values > 0, values / s.repeat_penalty, values * s.repeat_penalty
             )
-        if s.temperature <= 0.0 or s.top_k == 1:
-            return self._accept(int(np.argmax(logits)))
+        if self._greedy:
+            return self._accept(int(logits.argmax()))
         if s.top_k > 0:
             ids = _top_k_superset(logits, s.top_k)
         else:  # top-k off: keep what is within reach of the best token
-            best = float(logits.max())
-            ids = np.flatnonzero(logits >= best - _MARGIN * max(1.0, s.temperature))
-        values = logits[ids].astype(np.float64)
-        if 0 < s.top_k < len(ids):
-            keep = np.argpartition(values, -s.top_k)[-s.top_k :]
-            ids, values = ids[keep], values[keep]
-        order = np.argsort(-values, kind="stable")
-        ids, values = ids[order], values[order]
-        probs = np.exp(values - values[0])
-        probs /= probs.sum()
+            ids = np.flatnonzero(logits >= logits.max() - _MARGIN * max(1.0, s.temperature))
         n = len(ids)
-        if s.top_p < 1.0:
-            n = min(n, int(np.searchsorted(np.cumsum(probs), s.top_p)) + 1)
-        if s.min_p > 0.0:
-            n = min(n, max(1, int(np.count_nonzero(probs[:n] >= s.min_p * probs[0]))))
-        ids, values = ids[:n], values[:n]
-        weights = np.exp((values - values[0]) / s.temperature)
-        cumulative = np.cumsum(weights)
-        pick = int(np.searchsorted(cumulative, self._rng.random() * cumulative[-1], side="right"))
-        return self._accept(int(ids[min(pick, n - 1)]))
+        if n > len(self._candidates):
+            self._candidates = np.empty(max(n, 1024), TOKEN_DATA)
+            self._array.data = self._candidates.ctypes.data_as(llama_cpp.llama_token_data_p)
+        candidates = self._candidates[:n]
+        candidates["id"] = ids
+        candidates["logit"] = logits[ids]
+        self._array.size = n
+        self._array.selected = -1
+        self._array.sorted = False
+        llama_cpp.llama_sampler_apply(self._chain, self._array_ref)
+        return self._accept(int(self._candidates["id"][self._array.selected]))
 
     def _accept(self, token: int) -> int:
         self._recent.append(token)
         return token
 
 
+def _chain(settings: GenerationSettings, seed: int) -> llama_cpp.llama_sampler_p:
+    """llama.cpp's default order: top-k, top-p and min-p untempered, then temperature, a draw."""
+    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    parts = [llama_cpp.llama_sampler_init_top_k(settings.top_k)] if settings.top_k > 0 else []
+    if settings.top_p < 1.0:
+        parts.append(llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))
+    if settings.min_p > 0.0:
+        parts.append(llama_cpp.llama_sampler_init_min_p(settings.min_p, 1))
+    parts.append(llama_cpp.llama_sampler_init_temp(settings.temperature))
+    parts.append(llama_cpp.llama_sampler_init_dist(seed))
+    for part in parts:
+        llama_cpp.llama_sampler_chain_add(chain, part)  # the chain owns and frees them
+    return chain
+
+
 def _top_k_superset(logits: np.ndarray, k: int) -> np.ndarray:
     """Indices of a few hundred tokens that surely include the k best, in about one pass.
 
     A threshold from every 32nd logit (the k/8-th largest of those) is expected to let about
-    4k tokens through; when fewer than k pass, the k best are not all among them and a full
-    partition is done instead.  Either way the k best are in the result, exactly.
+    8 x 32 = 256 tokens through for k = 64; when fewer than k pass, the k best are not all among
+    them and a full partition is done instead.  Either way the k best are in the result, exactly.
     """
     sample = logits[::_STRIDE]
-    j = min(len(sample), max(1, k // 8))
-    threshold = np.partition(sample, len(sample) - j)[len(sample) - j]
-    ids = np.flatnonzero(logits >= threshold)
+    j = len(sample) - min(len(sample), max(1, k // 8))
+    ids = np.flatnonzero(logits >= np.partition(sample, j)[j])
     if len(ids) < k:
         ids = np.argpartition(logits, -k)[-k:] if k < len(logits) else np.arange(len(logits))
     return ids
