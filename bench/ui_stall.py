@@ -9,16 +9,20 @@ Two measurements, both on the real UI code (desktop_app/ui):
    streamed at the engine's full speed (follow-ups "Continue." until ``--tokens`` tokens have
    streamed).  A 2 ms precise QTimer on the UI thread stamps every tick; a stall is the gap
    between two ticks minus the interval.  Reported: the longest stall, the 99th percentile gap, the
-   number of gaps over 50 ms, and each paint of the streaming reply (``MessageWidget.set_text``)
+   number of gaps over 50 ms, and each paint of the streaming reply (``MessageWidget.append_text``)
    with the reply length (in tokens) it happened at.
 2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
    window's chat pane shows an assistant message holding the first N tokens of a real reply (token
    pieces of the reply the window just streamed, split with the model's own tokenizer, repeated
    to reach the length; the engine sends text in ~20 ms batches, so its events are not tokens);
-   then, 25 times, one more token
-   is appended the way the session does it (``set_text`` with the reply so far, or ``append_text``
-   if the widget has one) and the event loop is run until layout and paint are done.  Reported:
+   then, 25 times, one more token is appended the way the session does it (``append_text``, which
+   re-renders only the blocks not yet settled) and the event loop is run until layout and paint
+   are done.  Reported:
    the median milliseconds at N = 100 and N = 2000, and their ratio (1.0 = independent of length).
+   ``--append-only`` skips part 1 (no engine, no decoding) and measures part 2 on ``SAMPLE_REPLY``,
+   a Markdown reply with the headings, lists, code and table a chat model writes (padded with
+   blank lines to a period dividing 1900 tokens, so that both lengths end at the same place of
+   it), so a change to rendering can be measured in seconds and without loading the machine.
 
 The last line printed with ``--json`` is one JSON object: ``{"metrics": [...], "details": {...}}``
 in the shape bench/run.py puts in results.json.
@@ -46,6 +50,47 @@ PROMPT = (
     "Write a very long story, in Markdown, about a lighthouse keeper who finds a map in a bottle. "
     "Use headings, bullet lists and some **bold** words. Make it at least 2000 words long."
 )
+SAMPLE_REPLY = """## The keeper's morning
+
+Elias climbed the **one hundred and twelve** steps before dawn, as he had every day for thirty \
+years.  He checked the wick, wiped the salt from the glass and wrote the time in the log.
+
+### What he found inside
+
+1. A rolled sheet of *oilcloth*, tied with tarred string.
+2. A map of the coast, drawn by hand, with an island he had never seen.
+3. A note that said only: **"Follow the light that is not yours."**
+
+- The island lay north-west, past the reef.
+- A dotted line ran from the lighthouse to its southern cove.
+- Someone had marked the tides in a small, careful hand.
+
+| Day | High tide | Low tide | Wind |
+|-----|-----------|----------|------|
+| Monday | 06:12 | 12:30 | NW 3 |
+| Tuesday | 06:58 | 13:15 | W 4 |
+| Wednesday | 07:41 | 13:59 | SW 2 |
+
+To be sure of the bearing he worked it out the way his father had taught him, in a notebook \
+that his granddaughter later copied into a small program:
+
+```python
+import math
+
+def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    \"\"\"Initial bearing from one point to another, in degrees.\"\"\"
+    d_lon = math.radians(lon2 - lon1)
+
+    x = math.sin(d_lon) * math.cos(math.radians(lat2))
+    y = math.cos(math.radians(lat1)) * math.sin(math.radians(lat2))
+    return (math.degrees(math.atan2(x, y)) + 360) % 360
+```
+
+The answer was **three hundred and seven degrees**.  He folded the map and went down to the boat.
+
+> The sea keeps what it is given, his father used to say, until it decides to give it back.
+
+"""
 
 
 def log(message: str) -> None:
@@ -113,20 +158,20 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
 
     bridge._dispatch = counting_dispatch  # type: ignore[method-assign]
 
-    original_set_text = chat_view.MessageWidget.set_text
+    original_append = chat_view.MessageWidget.append_text
 
-    def timed_set_text(self, text: str) -> None:  # UI thread
+    def timed_append(self, chunk: str) -> None:  # UI thread: one paint of the streaming reply
         started = time.perf_counter()
-        original_set_text(self, text)
+        original_append(self, chunk)
         if streaming["on"] and self.role == "assistant":
             paints.append({
                 "at": started,
                 "ms": (time.perf_counter() - started) * 1000,
-                "reply_chars": len(text),
-                "chars": len(text),
+                "reply_chars": len(self.text),
+                "chars": len(chunk),
             })
 
-    chat_view.MessageWidget.set_text = timed_set_text  # type: ignore[method-assign]
+    chat_view.MessageWidget.append_text = timed_append  # type: ignore[method-assign]
 
     store = ConversationStore()
     window = MainWindow(store, bridge, Preferences(runtime=RuntimeSettings(n_threads=threads)))
@@ -184,9 +229,9 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         others = meter.others(snap, meter.snap()) if meter else None
         gaps = [g for start, end in windows for g in monitor.gaps_ms(start, end)]
     finally:
-        chat_view.MessageWidget.set_text = original_set_text  # type: ignore[method-assign]
+        chat_view.MessageWidget.append_text = original_append  # type: ignore[method-assign]
         window.close()
-        window.shutdown() if hasattr(window, "shutdown") else None
+        window.shutdown()
         app.processEvents()
 
     gaps_sorted = sorted(gaps)
@@ -283,18 +328,14 @@ def append_cost(app, pieces: list[str], lengths: tuple[int, ...], repeats: int) 
     for n in lengths:
         widget = view.add_message("assistant", "")
         text = "".join(stream[:n])
-        widget.set_text(text)
+        widget.append_text(text)  # the reply so far, arriving as the session shows it
         app.processEvents()
         times = []
         for k in range(repeats):
             piece = stream[n + k]
             started = time.perf_counter()
-            if hasattr(widget, "append_text"):
-                widget.append_text(piece)
-                text += piece
-            else:
-                text += piece
-                widget.set_text(text)
+            widget.append_text(piece)
+            text += piece
             app.processEvents()  # layout, scroll-follow and paint of what changed
             times.append((time.perf_counter() - started) * 1000)
         out[n] = {"median_ms": round(statistics.median(times), 3), "max_ms": round(max(times), 3),
@@ -318,6 +359,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for part 1")
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--append-only", action="store_true",
+                        help="skip part 1; measure part 2 on the built-in sample reply")
     opts = parser.parse_args()
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -332,31 +375,41 @@ def main() -> int:
     threads = opts.threads or physical_cores()
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
-    log(f"part 1: the window streams {opts.tokens} tokens from {opts.model.name}")
-    streamed = stream_in_window(app, opts.model, threads, opts.tokens, opts.timeout)
-    text = "".join(streamed.pop("pieces"))
-    pieces = token_pieces(opts.model, text) if text else []
+    streamed: dict[str, Any] | None = None
+    if opts.append_only:
+        pieces = token_pieces(opts.model, SAMPLE_REPLY)
+        # Blank lines (which show as nothing) pad the sample to a period dividing 2000 - 100:
+        # both replies then end at the same place of it and differ only in length.
+        period = min(p for p in range(len(pieces), 1901) if 1900 % p == 0)
+        pieces += ["\n"] * (period - len(pieces))
+    else:
+        log(f"part 1: the window streams {opts.tokens} tokens from {opts.model.name}")
+        streamed = stream_in_window(app, opts.model, threads, opts.tokens, opts.timeout)
+        text = "".join(streamed.pop("pieces"))
+        pieces = token_pieces(opts.model, text) if text else []
     log(f"part 2: append cost at 100 and 2000 tokens ({len(pieces)} real tokens)")
     costs = append_cost(app, pieces, (100, 2000), opts.repeats)
 
-    stall = streamed["longest_stall_ms"]
-    rate = statistics.median([r["decode_tok_s"] for r in streamed["replies"] if r["decode_tok_s"]] or [0])
     c100, c2000 = costs[100]["median_ms"], costs[2000]["median_ms"]
     ratio = c2000 / c100 if c100 > 0 else None
-    metrics = [
-        metric("UI event loop: longest stall while streaming", stall, None, None, "< 50 ms",
-               stall < STALL_LIMIT_MS, "ms",
-               f"{streamed['tokens_streamed']} tokens streamed into the real window at {rate} tok/s "
-               f"(median; other processes took {streamed['others']} of the machine meanwhile); "
-               f"99th percentile tick gap {streamed['p99_gap_ms']} ms; "
-               f"{streamed['gaps_over_50ms']} gaps over 50 ms; slowest paint "
-               f"{streamed['paint_ms_max']} ms"),
-        metric("UI: cost of appending a token, 2000 vs 100 tokens of reply",
-               f"{c2000:.2f} ms @2000 / {c100:.2f} ms @100", None, ratio,
-               "<= 1.5 (independent of length)", ratio is not None and ratio <= 1.5, "",
-               "one more token appended (set_text or append_text) + layout + paint, median of "
-               f"{opts.repeats}; at 2000 tokens the reply is {costs[2000]['chars']} characters"),
-    ]
+    metrics = []
+    if streamed is not None:
+        stall = streamed["longest_stall_ms"]
+        rate = statistics.median([r["decode_tok_s"] for r in streamed["replies"] if r["decode_tok_s"]] or [0])
+        metrics.append(metric(
+            "UI event loop: longest stall while streaming", stall, None, None, "< 50 ms",
+            stall < STALL_LIMIT_MS, "ms",
+            f"{streamed['tokens_streamed']} tokens streamed into the real window at {rate} tok/s "
+            f"(median; other processes took {streamed['others']} of the machine meanwhile); "
+            f"99th percentile tick gap {streamed['p99_gap_ms']} ms; "
+            f"{streamed['gaps_over_50ms']} gaps over 50 ms; slowest paint "
+            f"{streamed['paint_ms_max']} ms"))
+    metrics.append(metric(
+        "UI: cost of appending a token, 2000 vs 100 tokens of reply",
+        f"{c2000:.2f} ms @2000 / {c100:.2f} ms @100", None, ratio,
+        "<= 1.5 (independent of length)", ratio is not None and ratio <= 1.5, "",
+        "one more token appended (append_text, as the session streams) + layout + paint, median of "
+        f"{opts.repeats}; at 2000 tokens the reply is {costs[2000]['chars']} characters"))
     result = {"metrics": metrics, "details": {"streaming": streamed, "append_cost": costs}}
     if opts.json:
         print(json.dumps(result, default=str))

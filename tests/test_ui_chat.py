@@ -7,6 +7,7 @@ about 2,500 tokens before it stops by itself).
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -25,6 +26,7 @@ from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import ImageViewer, MessageWidget
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow, ModelState
+from desktop_app.ui.markdown_view import MarkdownView
 from desktop_app.ui.preferences import Preferences, load_preferences
 from tests.conftest import PHOTO, Models
 from tests.test_ui_composer import drop
@@ -168,22 +170,21 @@ def test_a_photo_question_streams_a_real_reply_into_the_view_and_the_store(qtbot
     assert first[1].state == "streaming"
 
     widget = reply_widget(ready)
-    original = widget.set_text
+    original = widget.append_text
 
-    def counting(text: str) -> None:
-        paints.append((time.monotonic(), len(text)))
-        original(text)
+    def counting(chunk: str) -> None:
+        original(chunk)
+        paints.append((time.monotonic(), len(widget.text)))
 
-    widget.set_text = counting  # type: ignore[method-assign]
+    widget.append_text = counting  # type: ignore[method-assign]
     wait_done(qtbot, ready)
 
     # It streamed: the view showed the reply growing before it was complete...
     lengths = [n for _, n in paints]
     assert len(set(lengths)) >= 3 and lengths == sorted(lengths)
     # ...no faster than the ~30 repaints a second the view allows.
-    streaming = paints[:-1]  # the last call is the final text
-    span = streaming[-1][0] - streaming[0][0]
-    assert len(streaming) - 1 <= span / 0.030 + 1
+    span = paints[-1][0] - paints[0][0]
+    assert len(paints) - 1 <= span / 0.030 + 1
 
     user, reply = stored(ready)
     assert reply.state == "complete" and reply.finish_reason == "stop" and reply.text
@@ -388,6 +389,186 @@ def test_an_engine_crash_mid_reply_keeps_the_partial_text_and_retry_works(qtbot:
     assert messages[-1].finish_reason in ("stop", "length") and messages[-1].metrics["load_s"] > 0
     assert not reply_widget(ready).error_label.isVisibleTo(ready)
     assert ready.model_state is ModelState.READY
+
+
+# ---------------------------------------------------------------------------- rendering
+# Real message widgets, no engine: a reply is streamed into them in pieces, as the session does.
+MARKDOWN_REPLY = """# A plan
+
+Here is a **short** answer with `inline code` and a [link](https://example.com).
+
+1. First step
+2. Second step, which runs long enough to wrap in a narrow window of the chat
+
+- a point
+- another point
+    - a nested one
+
+| Name | Value |
+|------|-------|
+| a    | 1     |
+| b    | 2     |
+
+```python
+def double(x):
+
+    return x * 2
+```
+
+~~~
+tilde fence
+
+```
+still inside it
+~~~
+
+> A quote to end,
+> on two lines.
+
+The end.
+"""
+
+
+def full_render(text: str) -> QTextDocument:
+    document = QTextDocument()
+    document.setMarkdown(text)
+    return document
+
+
+def code_blocks(document: QTextDocument) -> list[QTextBlockFormat]:
+    formats = []
+    block = document.begin()
+    while block.isValid():
+        if block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
+            formats.append(block.blockFormat())
+        block = block.next()
+    return formats
+
+
+def block_formats(document: QTextDocument) -> list[tuple[str, QTextBlockFormat]]:
+    """Each block's text and format, less the index of its list (an object of its document)."""
+    formats = []
+    block = document.begin()
+    while block.isValid():
+        fmt = block.blockFormat()
+        fmt.clearProperty(QTextFormat.Property.ObjectIndex)
+        formats.append((block.text(), fmt))
+        block = block.next()
+    return formats
+
+
+def list_indexes(document: QTextDocument) -> set[int]:
+    indexes = set()
+    block = document.begin()
+    while block.isValid():
+        if block.textList() is not None:
+            indexes.add(block.textList().objectIndex())
+        block = block.next()
+    return indexes
+
+
+def mark_first_character(document: QTextDocument) -> None:
+    cursor = QTextCursor(document)
+    cursor.movePosition(QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor)
+    mark = QTextCharFormat()
+    mark.setProperty(QTextFormat.Property.UserProperty, "kept")
+    cursor.mergeCharFormat(mark)
+
+
+def first_character_marked(document: QTextDocument) -> bool:
+    cursor = QTextCursor(document)
+    cursor.movePosition(QTextCursor.MoveOperation.NextCharacter)
+    return cursor.charFormat().property(QTextFormat.Property.UserProperty) == "kept"
+
+
+def streamed_reply(qtbot: QtBot, pieces: list[str]) -> MessageWidget:
+    widget = MessageWidget("assistant", "")
+    qtbot.addWidget(widget)
+    widget.resize(500, 300)
+    widget.show()
+    for piece in pieces:
+        widget.append_text(piece)
+    return widget
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 40])
+def test_a_streamed_reply_shows_what_a_full_render_shows(qtbot: QtBot, size: int) -> None:
+    # Pieces of every size split words, fence markers and the lines inside fenced code.  (The
+    # table follows a list: after code, a rule or a quote, Qt's whole render gives a table an
+    # empty first line that a table rendered on its own lacks, until the final render.)
+    pieces = [MARKDOWN_REPLY[i : i + size] for i in range(0, len(MARKDOWN_REPLY), size)]
+    widget = streamed_reply(qtbot, pieces)
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    assert widget.text == body.markdown() == MARKDOWN_REPLY
+    full = MarkdownView()
+    qtbot.addWidget(full)
+    full.set_markdown(MARKDOWN_REPLY)
+    assert body.document().toPlainText() == full.document().toPlainText()
+    assert block_formats(body.document()) == block_formats(full.document())
+    # Code that arrived while streaming is shaded and wraps, like code of a full render.
+    shaded = code_blocks(body.document())
+    assert len(shaded) == 7
+    assert all(fmt.background().style() != Qt.BrushStyle.NoBrush and not fmt.nonBreakableLines() for fmt in shaded)
+    # The message is as tall as its text.
+    qtbot.waitUntil(lambda: body.height() == math.ceil(body.document().size().height()))
+
+
+def test_a_fenced_code_block_is_never_split_while_it_streams(qtbot: QtBot) -> None:
+    text = "Some code:\n\n```\nfirst\n\nsecond\n\n    third\n```\n\nAfter it.\n"
+    widget = streamed_reply(qtbot, [])
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    for char in text:
+        widget.append_text(char)
+        block = body.document().begin()
+        while block.isValid():
+            if block.text().strip() in ("first", "second", "third"):
+                assert block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence), body.markdown()
+            block = block.next()
+
+
+def test_streaming_rerenders_only_the_last_blocks_and_the_end_renders_the_whole(qtbot: QtBot) -> None:
+    widget = streamed_reply(qtbot, ["# A plan\n\nFirst paragraph.\n\nSecond"])
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    assert body.document().begin().text() == "A plan"
+    mark_first_character(body.document())  # the mark goes if the heading is rendered again
+    rest = "paragraph.\n\n1. one\n\n2. two\n\nSee [the site][ref].\n\n[ref]: https://example.com\n\nThe end."
+    for word in rest.split(" "):
+        widget.append_text(" " + word)
+    assert first_character_marked(body.document())
+    # While streaming, the settled parts were rendered on their own: the list broken by a blank
+    # line shows as two lists, the link defined after its use shows as written.
+    assert len(list_indexes(body.document())) == 2
+    assert "See [the site][ref]." in body.document().toPlainText()
+
+    # The finished reply is rendered as a whole, exactly as a fresh render shows it.
+    widget.set_text(widget.text)
+    full = full_render(widget.text)
+    assert not first_character_marked(body.document())
+    assert body.document().toPlainText() == full.toPlainText()
+    assert body.document().blockCount() == full.blockCount()
+    assert "See the site." in body.document().toPlainText()
+    assert len(list_indexes(body.document())) == 1
+
+
+def test_text_that_does_not_continue_the_shown_text_is_rendered_anew(qtbot: QtBot) -> None:
+    widget = streamed_reply(qtbot, ["# First reply\n\n", "```\ncode\n```\n\n", "More"])
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    other = "A different reply, regenerated.\n\n- one\n- two\n"
+    widget.set_text(other)
+    assert body.markdown() == widget.text == other
+    assert body.document().toPlainText() == full_render(other).toPlainText()
+    assert code_blocks(body.document()) == []
+    # A reply streaming after that goes on from the new text.
+    for piece in ["\n```\n", "x = 1\n", "```\n\nDone."]:
+        widget.append_text(piece)
+    whole = other + "\n```\nx = 1\n```\n\nDone."
+    assert body.markdown() == whole
+    assert body.document().toPlainText() == full_render(whole).toPlainText()
+    assert len(code_blocks(body.document())) == 1
 
 
 # ------------------------------------------------------------------------------- image cost

@@ -3,7 +3,8 @@
 Order matters for "nothing lost": the user's message (with its images) is committed before the
 request goes out; the reply is written through a :class:`StreamingWriter` while it streams and
 finished with its finish reason and metrics.  Streamed text reaches the screen at most ~30 times
-a second (slower when a long reply takes longer to lay out), re-rendering only that reply.
+a second (slower if painting takes long), re-rendering only the last blocks of that reply; the
+finished reply is rendered once as a whole.
 """
 
 from __future__ import annotations
@@ -362,7 +363,7 @@ class ChatSession(QObject):
             self._paint_timer.start(self._paint_interval)
 
     def _paint(self) -> None:
-        """Show what streamed since the last paint, re-rendering only the streaming reply."""
+        """Show what streamed since the last paint, re-rendering only the reply's last blocks."""
         reply = self._reply
         chunk = self._bridge.take_text()
         if reply is None or not chunk:
@@ -371,9 +372,10 @@ class ChatSession(QObject):
         reply.writer.append(chunk)
         if reply.widget is not None:
             started = time.perf_counter()
-            reply.widget.set_text(reply.text)
+            reply.widget.append_text(chunk)
             spent_ms = (time.perf_counter() - started) * 1000
-            # A very long reply takes longer to lay out: leave the UI at least half its time.
+            # A long unsettled tail (a big code block or table) takes longer to lay out: leave
+            # the UI at least half its time.
             self._paint_interval = max(PAINT_INTERVAL_MS, int(spent_ms * 2))
 
     def _flush(self) -> None:

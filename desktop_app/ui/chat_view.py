@@ -141,13 +141,23 @@ class MessageWidget(QFrame):
         return self._text
 
     def set_text(self, text: str) -> None:
-        """Show new text (the streaming reply so far); re-renders this message only."""
+        """Show ``text`` instead of what was shown, rendered as a whole (a finished reply)."""
         self._text = text
         if isinstance(self._body, MarkdownView):
             self._body.set_markdown(text)
         else:
             self._body.setText(text)
             self._body.setVisible(bool(text))
+
+    def append_text(self, chunk: str) -> None:
+        """Show ``chunk`` after the text (a reply streaming); a reply re-renders only its last
+        blocks, so this costs the same however long the reply already is."""
+        self._text += chunk
+        if isinstance(self._body, MarkdownView):
+            self._body.append_markdown(chunk)
+        else:
+            self._body.setText(self._text)
+            self._body.setVisible(bool(self._text))
 
     def set_thumbnail(self, key: str, image: QImage) -> None:
         """Show a thumbnail that was still being prepared when the message appeared."""
