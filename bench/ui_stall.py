@@ -14,7 +14,7 @@ Two measurements, both on the real UI code (desktop_app/ui):
 2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
    window's chat pane shows an assistant message holding the first N tokens of a real reply (token
    pieces of the reply the window just streamed, split with the model's own tokenizer, repeated
-   to reach the length; the engine sends text in ~20 ms batches, so its events are not tokens);
+   to reach the length; the engine sends text in ~33 ms batches, so its events are not tokens);
    then, 25 times, one more token is appended the way the session does it (``append_text``, which
    re-renders only the blocks not yet settled) and the event loop is run until layout and paint
    are done.  Reported:
@@ -200,7 +200,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         monitor.start()
         started_all = time.monotonic()
         prompt = PROMPT
-        streamed_tokens = 0  # from the replies' metrics: one Token event carries ~20 ms of text
+        streamed_tokens = 0  # from the replies' metrics: one Token event carries ~33 ms of text
         while streamed_tokens < tokens_wanted and time.monotonic() - started_all < timeout_s:
             ended: list[dict] = []
             session.replyEnded.connect(lambda metrics, out=ended: out.append(metrics))

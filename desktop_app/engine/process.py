@@ -29,7 +29,7 @@ from desktop_app.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-TOKEN_BATCH_S = 0.02
+TOKEN_BATCH_S = 0.033
 """Streamed text is sent at most this often (the first piece at once): the window repaints at
 ~30 Hz anyway, and every wake-up of the app process takes CPU from llama.cpp's threads."""
 
