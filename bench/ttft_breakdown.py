@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def main() -> int:
     import run as bench_run
     from desktop_app.engine import backend as backend_mod
     from desktop_app.engine import prompt as prompt_mod
+    from desktop_app.engine.cancel import CancelFlag
     from desktop_app.engine.images import prepare_image
     from desktop_app.engine.protocol import ChatMessage, GenerateRequest
     from desktop_app.settings import GenerationSettings, RuntimeSettings, physical_cores
@@ -90,7 +92,7 @@ def main() -> int:
 
     def load():
         started = time.perf_counter()
-        b = backend_mod.LlamaBackend(paths["model"], mmproj, runtime, lambda: False)
+        b = backend_mod.LlamaBackend(paths["model"], mmproj, runtime, CancelFlag(multiprocessing.get_context("spawn")))
         print(f"load: {time.perf_counter() - started:.3f} s", flush=True)
         return b
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import pytest
 
+from desktop_app.engine import backend as backend_module
+from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.images import prepare_image
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded, Progress, Token
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    Done,
+    EngineError,
+    GenerateRequest,
+    ModelLoaded,
+    Progress,
+    Token,
+)
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 from tests.conftest import PHOTO, Models
 
@@ -305,3 +317,32 @@ def test_regenerating_after_a_long_reply_rereads_the_prompt_and_stays_exact(mode
     assert first.metrics.decode_tokens == 1200
     assert again.metrics.cached_tokens == 0  # re-read from the start instead of a blind trim
     assert again.text == first.text  # same seed, same logits: identical reply
+
+
+def test_a_stop_during_prompt_evaluation_is_seen_by_llama_cpp_itself(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The abort check llama.cpp runs before each graph node reads the shared flag in C."""
+    cancel = CancelFlag(multiprocessing.get_context("spawn"))
+    engine = backend_module.LlamaBackend(models.tiny, None, RUNTIME, cancel)
+    codes: list[int] = []
+    real_decode = llama_cpp.llama_decode
+
+    def recording_decode(ctx: object, batch: object) -> int:
+        codes.append(real_decode(ctx, batch))
+        return codes[-1]
+
+    monkeypatch.setattr(backend_module.llama_cpp, "llama_decode", recording_decode)
+    request = GenerateRequest(1, (ChatMessage.user(STORY),), "", GenerationSettings(max_tokens=8, seed=1))
+    try:
+        cancel.set()
+        _, finish, metrics = engine.generate(request, lambda _piece: None, 0.0)
+        assert finish == "cancelled" and metrics.decode_tokens == 0
+        assert codes == [2]  # llama_decode aborted by the callback, not skipped by Python
+        assert engine._cached == []  # nothing half-evaluated is kept
+        cancel.clear()
+        codes.clear()
+        _, finish, metrics = engine.generate(request, lambda _piece: None, 0.0)
+        assert finish == "length" and metrics.decode_tokens == 8 and all(c == 0 for c in codes)
+    finally:
+        engine.close()

@@ -24,6 +24,7 @@ from llama_cpp import mtmd_cpp as mtmd
 
 from desktop_app import paths
 from desktop_app.engine import prompt
+from desktop_app.engine.cancel import CancelFlag, native_reader
 from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
@@ -96,11 +97,12 @@ class LlamaBackend:
         model_path: Path,
         mmproj_path: Path | None,
         runtime: RuntimeSettings,
-        is_cancelled: Callable[[], bool],
+        cancel: CancelFlag,
     ) -> None:
         _silence_native_logs()
         llama_cpp.llama_backend_init()
-        self._is_cancelled = is_cancelled
+        self._is_cancelled = cancel.is_set
+        self._cancel_address = cancel.address
         self.runtime = runtime
         started = time.perf_counter()
 
@@ -140,9 +142,10 @@ class LlamaBackend:
             )
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self._memory = llama_cpp.llama_get_memory(self._ctx)
-        # Checked by ggml before every graph node: installed only while the prompt or an image
-        # is evaluated, since a Python call per node would tax every generated token.
-        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self._is_cancelled()))
+        # Checked by ggml before every graph node while the prompt or an image is evaluated (a
+        # generated token is one short step: the loop checks the flag between steps).  It is a C
+        # function reading the shared flag, not a Python call per node (see cancel.py).
+        self._abort_cb = ctypes.cast(native_reader(), llama_cpp.ggml_abort_callback)
 
         self._mtmd = None
         if mmproj_path is not None:
@@ -392,7 +395,7 @@ class LlamaBackend:
         from_cache = 0
         reply = ""
         try:
-            llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+            llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, self._cancel_address)
             on_phase("reading the prompt")
             n_images = sum(isinstance(s, _ImageSpan) for s in spans)
             image_index = 0

@@ -10,7 +10,6 @@ Threading: ``next_event`` is meant for one reader thread; ``cancel`` may be call
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import logging
 import multiprocessing
@@ -21,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.process import engine_main
 from desktop_app.engine.protocol import (
     ChatMessage,
@@ -64,9 +64,7 @@ class EngineClient:
 
     def __init__(self) -> None:
         self._mp = multiprocessing.get_context("spawn")
-        # One shared byte, not an Event: the engine reads it before every token and, while it
-        # evaluates a prompt, before every graph node; an Event read takes two semaphore calls.
-        self._cancel = self._mp.RawValue(ctypes.c_bool, False)
+        self._cancel = CancelFlag(self._mp)
         self._lock = threading.RLock()
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn = None
@@ -135,7 +133,7 @@ class EngineClient:
     ) -> int:
         """Start a reply; its ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
         request_id = next(self._ids)
-        self._cancel.value = False
+        self._cancel.clear()
         self._killed_for_cancel = False
         self._active = _Active(request_id, [])
         self._send(
@@ -152,7 +150,7 @@ class EngineClient:
         cannot be interrupted inside llama.cpp, so ``hard`` kills the engine instead; it restarts
         (and reloads the model) with the next request.
         """
-        self._cancel.value = True
+        self._cancel.set()
         if hard and self.running and self._active is not None:
             self._killed_for_cancel = True
             assert self._proc is not None

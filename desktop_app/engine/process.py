@@ -7,13 +7,13 @@ so the loop keeps serving.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.protocol import (
     Done,
     EngineError,
@@ -55,11 +55,8 @@ class _TokenBatcher:
             self._sent_at = time.perf_counter()
 
 
-def engine_main(conn: Connection, cancel: ctypes.c_bool) -> None:
-    """Serve requests until the pipe closes or a shutdown request arrives.
-
-    ``cancel`` is a byte shared with the app, set while the reply in progress should stop.
-    """
+def engine_main(conn: Connection, cancel: CancelFlag) -> None:
+    """Serve requests until the pipe closes or a shutdown request arrives."""
     setup_logging()
     from desktop_app.engine.backend import LlamaBackend  # only this process loads llama.cpp
 
@@ -81,7 +78,7 @@ def engine_main(conn: Connection, cancel: ctypes.c_bool) -> None:
                     Path(request.model_path),
                     Path(request.mmproj_path) if request.mmproj_path else None,
                     request.runtime,
-                    lambda: cancel.value,
+                    cancel,
                 )
             except UserError as exc:
                 conn.send(EngineError(None, str(exc), "user"))
