@@ -125,7 +125,7 @@ def main() -> int:
             elapsed = time.perf_counter() - started
         return 256 / elapsed
 
-    n_words = bench_run.calibrate_pp(engine, 256) if opts.pp else 0
+    n_words, depth = bench_run.calibrate_pp(engine, 256) if opts.pp else (0, 0)
     sample_s = bench_run.greedy_sample_cost()
     pp_tags = iter(range(10**6))
 
@@ -148,7 +148,7 @@ def main() -> int:
     if opts.pp:
         steps = {
             "llama-bench": lambda: bench_run.run_llama_bench(binaries["llama-bench"], model_path,
-                                                             threads, 256, 0)["pp_tok_s"],
+                                                             threads, 256, 0, depth=depth)["pp_tok_s"],
             "raw pp ctx=8192": raw_pp,
             "raw pp ctx=8192 after a warm-up run": lambda: raw_pp(warm=True),
             "engine pp": engine_pp,
