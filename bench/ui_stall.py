@@ -14,15 +14,19 @@ Two measurements, both on the real UI code (desktop_app/ui):
 2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
    window's chat pane shows an assistant message holding the first N tokens of a real reply (token
    pieces of the reply the window just streamed, split with the model's own tokenizer, repeated
-   to reach the length; the engine sends text in ~33 ms batches, so its events are not tokens);
-   then, 25 times, one more token is appended the way the session does it (``append_text``, which
-   re-renders only the blocks not yet settled) and the event loop is run until layout and paint
-   are done.  Reported:
-   the median milliseconds at N = 100 and N = 2000, and their ratio (1.0 = independent of length).
-   ``--append-only`` skips part 1 (no engine, no decoding) and measures part 2 on ``SAMPLE_REPLY``,
-   a Markdown reply with the headings, lists, code and table a chat model writes (padded with
-   blank lines to a period dividing 1900 tokens, so that both lengths end at the same place of
-   it), so a change to rendering can be measured in seconds and without loading the machine.
+   to reach the length; the engine sends text in ~33 ms batches, so its events are not tokens),
+   appended ``PAINT_TOKENS`` at a time as the session shows them; then, 25 times, one more token
+   is appended the way the session does it (``append_text``, which re-renders only what is not
+   yet settled) and the event loop is run until layout and paint are done.  Reported: the median
+   milliseconds at N = 100 and N = 2000, and their ratio (1.0 = independent of length).
+   ``--append-only`` skips part 1 (no engine, no decoding) and measures part 2 on built-in texts,
+   so a change to rendering can be measured in seconds and without loading the machine:
+   ``SAMPLE_REPLY``, a Markdown reply with the headings, lists, code and table a chat model writes
+   (padded with blank lines to a period dividing 1900 tokens, so that both lengths end at the same
+   place of it); ``SAMPLE_CODE``, one fenced code block that is still open at 2000 tokens (the
+   file a user asked for); and ``SAMPLE_LINES``, text in lines without a blank line between them
+   (a base model's continuation), which Markdown makes one long paragraph.  The last two have no
+   blank-line block boundary, so they measure what streaming costs inside one long block.
 
 The last line printed with ``--json`` is one JSON object: ``{"metrics": [...], "details": {...}}``
 in the shape bench/run.py puts in results.json.
@@ -46,6 +50,8 @@ if str(REPO) not in sys.path:
 
 TICK_MS = 2
 STALL_LIMIT_MS = 50.0
+PAINT_TOKENS = 4
+"""Tokens the session shows in one paint while streaming (~33 ms of text at ~120 tokens/s)."""
 PROMPT = (
     "Write a very long story, in Markdown, about a lighthouse keeper who finds a map in a bottle. "
     "Use headings, bullet lists and some **bold** words. Make it at least 2000 words long."
@@ -91,6 +97,80 @@ The answer was **three hundred and seven degrees**.  He folded the map and went 
 > The sea keeps what it is given, his father used to say, until it decides to give it back.
 
 """
+SAMPLE_CODE_OPENING = "Here is the whole module:\n\n```python\n"
+SAMPLE_CODE = '''"""Tide tables for the lighthouse log: parse, query and print them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Tide:
+    """One high or low water: when, how high (metres) and which."""
+
+    at: dt.datetime
+    height: float
+    high: bool
+
+    def label(self) -> str:
+        kind = "High" if self.high else "Low"
+        return f"{kind:<4} {self.at:%a %H:%M}  {self.height:5.2f} m"
+
+
+@dataclass
+class TideTable:
+    station: str
+    tides: list[Tide] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> "TideTable":
+        table = cls(station=path.stem)
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                at = dt.datetime.fromisoformat(row["time"])
+                table.tides.append(Tide(at, float(row["height"]), row["kind"] == "high"))
+        table.tides.sort(key=lambda tide: tide.at)
+        return table
+
+    def next_high(self, after: dt.datetime) -> Tide | None:
+        for tide in self.tides:
+            if tide.high and tide.at > after:
+                return tide
+        return None
+
+    def range_on(self, day: dt.date) -> float:
+        heights = [t.height for t in self.tides if t.at.date() == day]
+        return max(heights) - min(heights) if heights else 0.0
+
+
+def print_week(table: TideTable, start: dt.date) -> None:
+    print(f"Tides at {table.station}, week of {start:%d %B}")
+    for offset in range(7):
+        day = start + dt.timedelta(days=offset)
+        for tide in (t for t in table.tides if t.at.date() == day):
+            print("  " + tide.label())
+        print(f"  range {table.range_on(day):.2f} m")
+
+'''
+"""A long fenced code block, streamed after ``SAMPLE_CODE_OPENING``: repeated, its fence stays open."""
+SAMPLE_LINES = """Elias climbed the stairs before dawn, as he had every day for thirty years,
+and checked the wick, wiped the salt from the glass and wrote the time in the log.
+The map had been in the bottle for longer than he had kept the light, he thought,
+because the cork was black with tar and the string had rotted to a thread.
+It showed the coast as his father had drawn it, with the reef and the two coves,
+and an island north-west of the reef that no chart he owned had ever shown.
+Someone had marked the tides beside it in a small and careful hand, **in ink**,
+with the hours of high water for a week in a spring he could not name.
+He worked out the bearing twice, the way his father had taught him, with `atan2`
+and a pencil, and both times the answer was three hundred and seven degrees.
+By noon the wind had turned to the west and the sea had gone flat and grey,
+and he sat on the gallery with the map on his knees and watched the water.
+"""
+"""Lines without a blank line between them, as a base model continues a text: one paragraph."""
 
 
 def log(message: str) -> None:
@@ -312,14 +392,19 @@ def token_pieces(model: Path, text: str) -> list[str]:
     return out
 
 
-def append_cost(app, pieces: list[str], lengths: tuple[int, ...], repeats: int) -> dict[int, dict]:
-    """Part 2: milliseconds to append one token to a reply of N tokens, layout and paint included."""
-    from desktop_app.ui.chat_view import ChatView
-
+def token_stream(opening: list[str], pieces: list[str], lengths: tuple[int, ...], repeats: int) -> list[str]:
+    """``opening``, then ``pieces`` repeated: enough tokens to append ``repeats`` after the longest length."""
     need = max(lengths) + repeats + 1
     if not pieces:
         pieces = ["word "]
-    stream = (pieces * (need // len(pieces) + 1))[:need]
+    body = need - len(opening)
+    return opening + (pieces * (body // len(pieces) + 1))[:body]
+
+
+def append_cost(app, stream: list[str], lengths: tuple[int, ...], repeats: int) -> dict[int, dict]:
+    """Part 2: milliseconds to append one token to a reply of N tokens, layout and paint included."""
+    from desktop_app.ui.chat_view import ChatView
+
     view = ChatView()
     view.resize(930, 640)
     view.show()
@@ -328,8 +413,15 @@ def append_cost(app, pieces: list[str], lengths: tuple[int, ...], repeats: int) 
     for n in lengths:
         widget = view.add_message("assistant", "")
         text = "".join(stream[:n])
-        widget.append_text(text)  # the reply so far, arriving as the session shows it
-        app.processEvents()
+        # The reply so far, arriving as the session shows it: a paint's worth of tokens at a time.
+        for start in range(0, n, PAINT_TOKENS):
+            widget.append_text("".join(stream[start : min(start + PAINT_TOKENS, n)]))
+        # Growing the message resizes the chat's column, which scrolls, a pass of the event
+        # loop each: let that finish, or the first appends timed would pay for it.
+        height = -1
+        while widget.height() != height:
+            height = widget.height()
+            app.processEvents()
         times = []
         for k in range(repeats):
             piece = stream[n + k]
@@ -375,23 +467,29 @@ def main() -> int:
     threads = opts.threads or physical_cores()
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
+    lengths = (100, 2000)
     streamed: dict[str, Any] | None = None
+    streams: dict[str, list[str]] = {}
     if opts.append_only:
         pieces = token_pieces(opts.model, SAMPLE_REPLY)
         # Blank lines (which show as nothing) pad the sample to a period dividing 2000 - 100:
         # both replies then end at the same place of it and differ only in length.
         period = min(p for p in range(len(pieces), 1901) if 1900 % p == 0)
         pieces += ["\n"] * (period - len(pieces))
+        streams["reply"] = token_stream([], pieces, lengths, opts.repeats)
+        streams["code"] = token_stream(token_pieces(opts.model, SAMPLE_CODE_OPENING),
+                                       token_pieces(opts.model, SAMPLE_CODE), lengths, opts.repeats)
+        streams["lines"] = token_stream([], token_pieces(opts.model, SAMPLE_LINES), lengths, opts.repeats)
     else:
         log(f"part 1: the window streams {opts.tokens} tokens from {opts.model.name}")
         streamed = stream_in_window(app, opts.model, threads, opts.tokens, opts.timeout)
         text = "".join(streamed.pop("pieces"))
-        pieces = token_pieces(opts.model, text) if text else []
-    log(f"part 2: append cost at 100 and 2000 tokens ({len(pieces)} real tokens)")
-    costs = append_cost(app, pieces, (100, 2000), opts.repeats)
+        streams["reply"] = token_stream([], token_pieces(opts.model, text) if text else [], lengths, opts.repeats)
+    costs: dict[str, dict[int, dict]] = {}
+    for name, stream in streams.items():
+        log(f"part 2: append cost at {lengths[0]} and {lengths[1]} tokens of the {name} sample")
+        costs[name] = append_cost(app, stream, lengths, opts.repeats)
 
-    c100, c2000 = costs[100]["median_ms"], costs[2000]["median_ms"]
-    ratio = c2000 / c100 if c100 > 0 else None
     metrics = []
     if streamed is not None:
         stall = streamed["longest_stall_ms"]
@@ -404,12 +502,20 @@ def main() -> int:
             f"99th percentile tick gap {streamed['p99_gap_ms']} ms; "
             f"{streamed['gaps_over_50ms']} gaps over 50 ms; slowest paint "
             f"{streamed['paint_ms_max']} ms"))
-    metrics.append(metric(
-        "UI: cost of appending a token, 2000 vs 100 tokens of reply",
-        f"{c2000:.2f} ms @2000 / {c100:.2f} ms @100", None, ratio,
-        "<= 1.5 (independent of length)", ratio is not None and ratio <= 1.5, "",
-        "one more token appended (append_text, as the session streams) + layout + paint, median of "
-        f"{opts.repeats}; at 2000 tokens the reply is {costs[2000]['chars']} characters"))
+    samples = {
+        "reply": "",
+        "code": " (a fenced code block still open)",
+        "lines": " (lines without blank lines: one paragraph)",
+    }
+    for name, cost in costs.items():
+        c100, c2000 = cost[lengths[0]]["median_ms"], cost[lengths[1]]["median_ms"]
+        ratio = c2000 / c100 if c100 > 0 else None
+        metrics.append(metric(
+            f"UI: cost of appending a token, 2000 vs 100 tokens of reply{samples[name]}",
+            f"{c2000:.2f} ms @2000 / {c100:.2f} ms @100", None, ratio,
+            "<= 1.5 (independent of length)", ratio is not None and ratio <= 1.5, "",
+            "one more token appended (append_text, as the session streams) + layout + paint, median of "
+            f"{opts.repeats}; at 2000 tokens the reply is {cost[lengths[1]]['chars']} characters"))
     result = {"metrics": metrics, "details": {"streaming": streamed, "append_cost": costs}}
     if opts.json:
         print(json.dumps(result, default=str))

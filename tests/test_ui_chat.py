@@ -16,12 +16,21 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl
-from PySide6.QtGui import QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import (
+    QGuiApplication,
+    QTextBlock,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
+from desktop_app.ui import markdown_view
 from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import ImageViewer, MessageWidget
 from desktop_app.ui.engine_bridge import EngineBridge
@@ -457,6 +466,13 @@ def block_formats(document: QTextDocument) -> list[tuple[str, QTextBlockFormat]]
     return formats
 
 
+def blocks(document: QTextDocument) -> Iterator[QTextBlock]:
+    block = document.begin()
+    while block.isValid():
+        yield block
+        block = block.next()
+
+
 def list_indexes(document: QTextDocument) -> set[int]:
     indexes = set()
     block = document.begin()
@@ -467,17 +483,44 @@ def list_indexes(document: QTextDocument) -> set[int]:
     return indexes
 
 
-def mark_first_character(document: QTextDocument) -> None:
+def text_formats(document: QTextDocument) -> list[tuple[str, QTextCharFormat, list[tuple[int, QTextCharFormat]]]]:
+    """Each block's text, its block character format and the formats of its characters (code's
+    monospace font among them), less the mark a test leaves and the index of a table (an object of
+    its document) that a table cell's format holds."""
+
+    def plain(fmt: QTextCharFormat) -> QTextCharFormat:
+        fmt = QTextCharFormat(fmt)
+        fmt.clearProperty(QTextFormat.Property.UserProperty)
+        fmt.clearProperty(QTextFormat.Property.ObjectIndex)
+        return fmt
+
+    formats = []
+    block = document.begin()
+    while block.isValid():
+        runs: list[tuple[int, QTextCharFormat]] = []
+        for fragment in block.textFormats():
+            fmt = plain(fragment.format)
+            if runs and runs[-1][1] == fmt:
+                runs[-1] = (runs[-1][0] + fragment.length, fmt)
+            else:
+                runs.append((fragment.length, fmt))
+        formats.append((block.text(), plain(block.charFormat()), runs))
+        block = block.next()
+    return formats
+
+
+def mark_first_character(document: QTextDocument, position: int = 0) -> None:
     cursor = QTextCursor(document)
+    cursor.setPosition(position)
     cursor.movePosition(QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor)
     mark = QTextCharFormat()
     mark.setProperty(QTextFormat.Property.UserProperty, "kept")
     cursor.mergeCharFormat(mark)
 
 
-def first_character_marked(document: QTextDocument) -> bool:
+def first_character_marked(document: QTextDocument, position: int = 0) -> bool:
     cursor = QTextCursor(document)
-    cursor.movePosition(QTextCursor.MoveOperation.NextCharacter)
+    cursor.setPosition(position + 1)
     return cursor.charFormat().property(QTextFormat.Property.UserProperty) == "kept"
 
 
@@ -489,6 +532,32 @@ def streamed_reply(qtbot: QtBot, pieces: list[str]) -> MessageWidget:
     for piece in pieces:
         widget.append_text(piece)
     return widget
+
+
+def split(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def rendered_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of each Markdown text rendered from now on (by any ``QTextDocument``)."""
+    lengths: list[int] = []
+    render = QTextDocument.setMarkdown
+
+    def counting(document: QTextDocument, markdown: str, *args: object) -> None:
+        lengths.append(len(markdown))
+        render(document, markdown, *args)
+
+    monkeypatch.setattr(QTextDocument, "setMarkdown", counting)
+    return lengths
+
+
+def assert_shows_what_a_full_render_shows(qtbot: QtBot, body: MarkdownView) -> None:
+    full = MarkdownView()
+    qtbot.addWidget(full)
+    full.set_markdown(body.markdown())
+    assert body.document().toPlainText() == full.document().toPlainText()
+    assert block_formats(body.document()) == block_formats(full.document())
+    assert text_formats(body.document()) == text_formats(full.document())
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 40])
@@ -569,6 +638,160 @@ def test_text_that_does_not_continue_the_shown_text_is_rendered_anew(qtbot: QtBo
     assert body.markdown() == whole
     assert body.document().toPlainText() == full_render(whole).toPlainText()
     assert len(code_blocks(body.document())) == 1
+
+
+CODE_REPLY = (
+    "Here is the module:\n\n```python\n\n\n"  # empty lines first: Qt drops them at a document's start only
+    + "".join(
+        f"def step_{i}(value: int) -> int:\n"
+        f'    """Step {i}: `backticks`, **stars** and a [bracket]."""\n'
+        "\n"
+        f"\tif value > {i}:  \n"  # a tab, and trailing spaces
+        f"        return value - {i}\n"
+        "   \n"
+        "    return value\n"
+        for i in range(25)
+    )
+    # Lines that would be Markdown outside the fence, and fences that do not close it.
+    + "# not a heading\n- not a list\n1. not a list\n| not | a table |\n> not a quote\n***\n"
+    + "~~~\n``\n    ```\n```python still code\n"
+    + "```\n\nThat is all.\n"
+)
+PARAGRAPH_LINES = "".join(
+    f"Line {i} of a paragraph wrapped by hand, with **bold {i}** and `code {i}`,\n"
+    + ("and a span of **bold that\ncrosses** a line break,\n" if i % 4 == 0 else "")
+    + ("and a hard line break at the end of this one  \n" if i % 9 == 0 else "")
+    for i in range(30)
+)
+LIST_LINES = "".join(
+    f"- item {i}, *emphasised*\n  and continued\n" + ("  - a nested item\n" if i % 3 == 0 else "") for i in range(20)
+) + "".join(f"1. step {i}, numbered on\n" for i in range(15))
+LINES_REPLY = "Some text first.\n" + PARAGRAPH_LINES + "# A heading\n" + LIST_LINES + "The end, in the last step.\n"
+"""A reply without a blank line: a long paragraph, a heading, long lists."""
+
+
+@pytest.mark.parametrize("size", [1, 7, 40])
+def test_a_long_code_block_streams_line_by_line_and_shows_what_a_full_render_shows(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    half = len(CODE_REPLY) // 2
+    widget = streamed_reply(qtbot, split(CODE_REPLY[:half], size))
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    early = body.document().find("def step_1(").selectionStart()
+    mark_first_character(body.document(), early)  # the mark goes if that line is rendered again
+    rendered = rendered_lengths(monkeypatch)
+    for piece in split(CODE_REPLY[half:], size):
+        widget.append_text(piece)
+    assert first_character_marked(body.document(), early)
+    # Code lines are appended as they are: what is rendered stays short however long the code.
+    assert max(rendered) < 30 and len(CODE_REPLY) > 4000
+
+    # Before the final render: every line as a full render shows it, formats, font and shade too.
+    assert body.markdown() == CODE_REPLY
+    monkeypatch.undo()
+    assert_shows_what_a_full_render_shows(qtbot, body)
+    shaded = code_blocks(body.document())
+    assert len(shaded) == 2 + 25 * 7 + 10
+    assert all(fmt.background().style() != Qt.BrushStyle.NoBrush and not fmt.nonBreakableLines() for fmt in shaded)
+    qtbot.waitUntil(lambda: body.height() == math.ceil(body.document().size().height()))
+
+
+@pytest.mark.parametrize("size", [1, 7, 40])
+def test_a_reply_without_blank_lines_streams_in_parts_and_shows_what_a_full_render_shows(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # A paragraph is settled in parts (where no emphasis crosses the part's end) and goes on in
+    # the same block; lists item by item, numbered on.  Past the length limit a paragraph goes on
+    # in a new block instead (the next test): lifted here, to compare with the full render.
+    monkeypatch.setattr(markdown_view, "_PARAGRAPH_LIMIT", 10**6)
+    rendered = rendered_lengths(monkeypatch)
+    widget = streamed_reply(qtbot, [])
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    pieces = split(LINES_REPLY, size)
+    for piece in pieces[: 500 // size]:
+        widget.append_text(piece)
+    mark_first_character(body.document())  # the mark goes if the paragraph's start is rendered again
+    for piece in pieces[500 // size :]:
+        widget.append_text(piece)
+    assert first_character_marked(body.document())
+    # What is rendered stays short however long the paragraph and the lists are.
+    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(LINES_REPLY) > 4000
+
+    monkeypatch.undo()
+    assert_shows_what_a_full_render_shows(qtbot, body)
+    markers = [block.textList().itemText(block) for block in blocks(body.document()) if block.textList()]
+    assert markers[-15:] == [f"{n}." for n in range(1, 16)]
+    assert "bold that crosses" in body.document().toPlainText()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(f"Sentence {i} has **bold {i}**, `code_{i}`, a [link](https://example.com/{i}) and *more*." for i in range(40)),
+        "".join("这是一个很长的中文段落，没有空格。" for _ in range(80)),  # no space to settle at
+        "Numbers: " + ",".join(f"{i * 7919 % 100000:b}$" for i in range(200)),  # as a small base model writes
+    ],
+)
+def test_a_paragraph_in_one_long_line_streams_in_parts_and_shows_what_a_full_render_shows(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # Settled inside the line: before a space, or between two letters or digits without one.
+    monkeypatch.setattr(markdown_view, "_PARAGRAPH_LIMIT", 10**6)
+    pieces = split(text, 3)
+    widget = streamed_reply(qtbot, pieces[:200])
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    mark_first_character(body.document())  # the mark goes if the paragraph's start is rendered again
+    rendered = rendered_lengths(monkeypatch)
+    for piece in pieces[200:]:
+        widget.append_text(piece)
+    assert first_character_marked(body.document())
+    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(text) > 1300
+
+    monkeypatch.undo()
+    assert_shows_what_a_full_render_shows(qtbot, body)
+
+
+def test_a_paragraph_past_the_length_limit_goes_on_in_a_new_block_without_a_gap(qtbot: QtBot) -> None:
+    text = "".join(f"Line {i} of a long paragraph wrapped by hand, with **bold {i}** words,\n" for i in range(40))
+    widget = streamed_reply(qtbot, split(text, 5))
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    parts = list(blocks(body.document()))
+    assert len(parts) > 3
+    assert all(len(block.text()) < markdown_view._PARAGRAPH_LIMIT + 2 * markdown_view._TAIL_LIMIT for block in parts)
+    assert all(block.blockFormat().bottomMargin() == 0 for block in parts[:-1])
+    assert all(block.blockFormat().topMargin() == 0 for block in parts[1:])
+    assert body.document().toPlainText().split() == full_render(text).toPlainText().split()
+
+    widget.set_text(widget.text)
+    assert body.document().blockCount() == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "```\n\n\n  \tfirst\n\tx\ny  \n\n   \n    ```\n``\n~~~\n```\nafter\n",
+        "  ```py\n    a\n  b\n c\n\t d\n   ```\ntext\n",
+        "text\n~~~~ rust\nfn main() {}\n~~~\n  ~~~~\n\nafter\n",
+        "Para line one\nline two\n===\nnext para\n---\n* * *\n- a\n---\ntext\n",
+        "intro line\n| a | b |\n|---|---|\n| 1 | 2 |\n\n| a | b |\n|---|---|\n| 1 | 2 |\nrow\n",
+        "> a\n> b\nlazy\n- item\n> q2\n# h\n1. one\n1. two\n- other\n+ kind\n",
+        "* item\nlazy\n2. not an item\n* item\n  ```\n  code in an item\n ```\n* item\n",
+        "<div>\n# not a heading\n</div>\n\npara\n",
+        "# A\ntext\n## B\n    code\n### C\n- x\n",
+        "---\ntitle: front matter, which Qt shows as nothing\n---\n# A\ntext\n",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n```\n# rows, even these\n    indented code ends the table\n```\n\n## h\n",
+        "1. a  \nb\n  - a list of its own\n3. c\n   - nested\n4. d\n",
+    ],
+)
+def test_blocks_that_interrupt_each_other_stream_as_a_full_render_shows_them(qtbot: QtBot, text: str) -> None:
+    widget = streamed_reply(qtbot, list(text))
+    body = widget._body
+    assert isinstance(body, MarkdownView)
+    assert_shows_what_a_full_render_shows(qtbot, body)
 
 
 # ------------------------------------------------------------------------------- image cost
