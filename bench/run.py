@@ -547,6 +547,10 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
         tries = iter(range(10_000))
 
         def ours(r: int = r) -> dict:
+            # Warm the encoder first, untimed, as llama-mtmd-cli does at start (its warmup encode
+            # runs right before the measured one): the same image with another pixel changed.
+            engine.ask([ChatMessage.user(image_variant(base_image, tag0 + 100 * r + 50 + next(tries)),
+                                         QUESTION_1)], limit_s=limit_s, temperature=0.0, max_tokens=1)
             # every try needs an image no cache has seen
             image = image_variant(base_image, tag0 + 100 * r + next(tries))
             turn1 = [ChatMessage.user(image, QUESTION_1)]
