@@ -116,7 +116,7 @@ class EmbeddingCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             if self._disk_total is None:
                 self._remove_stale_temporaries()
-                self._disk_total = sum(p.stat().st_size for p in self._folder_files())
+                self._disk_total = sum(st.st_size for st, _ in self._folder_files())
             replaced = path.stat().st_size if path.exists() else 0
             fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             tmp_path = Path(name)
@@ -158,9 +158,16 @@ class EmbeddingCache:
             except OSError:
                 continue
 
-    def _folder_files(self) -> list[Path]:
+    def _folder_files(self) -> list[tuple[os.stat_result, Path]]:
+        """The cached files with their sizes and times (one that vanishes meanwhile is skipped)."""
         assert self._folder is not None
-        return list(self._folder.glob("*.npy"))
+        files = []
+        for path in self._folder.glob("*.npy"):
+            try:
+                files.append((path.stat(), path))
+            except FileNotFoundError:
+                continue
+        return files
 
     def _evict(self) -> None:
         """Delete least recently used files until the folder is within its cap.
@@ -168,12 +175,7 @@ class EmbeddingCache:
         Runs only when the running total says the cap is passed, so a write normally costs no
         scan of the folder; the scan also corrects the total for files removed by hand.
         """
-        files = []
-        for path in self._folder_files():
-            try:
-                files.append((path.stat(), path))
-            except FileNotFoundError:
-                continue
+        files = self._folder_files()
         total = sum(st.st_size for st, _ in files)
         for st, path in sorted(files, key=lambda item: item[0].st_mtime):
             if total <= self._disk_bytes:
