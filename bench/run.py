@@ -596,6 +596,19 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
     return {"rounds": rows, "conversations": conversations}
 
 
+def record_encode(results: dict, name: str, enc: dict, model: Path, mmproj: Path,
+                  threads: int) -> None:
+    """Store an encode phase as ``encode_<name>`` and continue its first conversation after an
+    engine restart (``restart_<name>``)."""
+    conversations = enc.pop("conversations")
+    results[f"encode_{name}"] = enc
+    log(f"restart with the {name} projector")
+    if conversations:
+        results[f"restart_{name}"] = phase_restart(
+            model, mmproj, threads, conversations[0],
+            median([r["turn1_ttft_s"] for r in enc["rounds"]]))
+
+
 def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_ttft: float) -> dict:
     """A new EngineClient (fresh process, empty KV and memory cache) continues the conversation."""
     from desktop_app.engine.protocol import ChatMessage
@@ -834,13 +847,7 @@ def main() -> int:
                            deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
     finally:
         engine.close()
-    conversations = enc.pop("conversations")
-    results["encode_tiny"] = enc
-    log("restart with the tiny projector")
-    if conversations:
-        results["restart_tiny"] = phase_restart(
-            paths["model"], paths["tiny"], threads, conversations[0],
-            median([r["turn1_ttft_s"] for r in enc["rounds"]]))
+    record_encode(results, "tiny", enc, paths["model"], paths["tiny"], threads)
 
     if "real" in paths:
         log(f"real-shaped projector: {opts.real_rounds} paired rounds vs llama-mtmd-cli "
@@ -852,13 +859,7 @@ def main() -> int:
                                deadline=float("inf"), limit_s=900)
         finally:
             engine.close()
-        conversations = enc.pop("conversations")
-        results["encode_real"] = enc
-        log("restart with the real-shaped projector")
-        if conversations:
-            results["restart_real"] = phase_restart(
-                paths["model"], paths["real"], threads, conversations[0],
-                median([r["turn1_ttft_s"] for r in enc["rounds"]]))
+        record_encode(results, "real", enc, paths["model"], paths["real"], threads)
 
     if not opts.no_ui:
         log("UI event loop during streaming (bench/ui_stall.py)")
