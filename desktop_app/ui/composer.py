@@ -36,6 +36,7 @@ from desktop_app.ui.attachments import (
     sources_from_mime,
 )
 from desktop_app.ui.background import BackgroundWork
+from desktop_app.ui.widgets import dismiss_button
 
 THUMBNAIL_PX = 64
 MODEL_SUFFIX = ".gguf"
@@ -210,11 +211,7 @@ class Composer(QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.setAccessibleName(self.tr("Attachment problem"))
         notice.addWidget(self.notice_label, 1)
-        dismiss = QToolButton(self._notice)
-        dismiss.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
-        dismiss.setAutoRaise(True)
-        dismiss.setToolTip(self.tr("Dismiss"))
-        dismiss.setAccessibleName(self.tr("Dismiss this message"))
+        dismiss = dismiss_button(self._notice, self.tr("Dismiss this message"))
         dismiss.clicked.connect(self.clear_notice)
         notice.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignTop)
         self._notice.hide()

@@ -53,6 +53,7 @@ from desktop_app.ui.model_download import (
 from desktop_app.ui.model_files import ModelFiles, resolve_model
 from desktop_app.ui.preferences import Preferences, save_preferences
 from desktop_app.ui.settings_panel import SettingsPanel
+from desktop_app.ui.widgets import dismiss_button
 
 
 class ModelState(enum.Enum):
@@ -88,11 +89,7 @@ class NoticeBar(QFrame):
         self.action_button = QToolButton(self)
         self.action_button.clicked.connect(self._act)
         layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
-        close = QToolButton(self)
-        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
-        close.setAutoRaise(True)
-        close.setToolTip(self.tr("Dismiss"))
-        close.setAccessibleName(self.tr("Dismiss this notice"))
+        close = dismiss_button(self, self.tr("Dismiss this notice"))
         close.clicked.connect(self.hide)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
