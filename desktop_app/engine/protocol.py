@@ -79,6 +79,8 @@ class Metrics:
     """Tokens of the whole prompt, images included."""
     image_tokens: int = 0
     image_encode_s: float = 0.0
+    """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
+    its output out for the cache and decoding it into the context count in ``ttft_s``."""
     ttft_s: float = 0.0
     """From the request reaching the engine to the first streamed token."""
     decode_tokens: int = 0
