@@ -21,12 +21,24 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   one greedy sample; the greedy sample's cost (an argmax over the 262,144 logits, measured here)
   is subtracted, the rest is charged to us.
 * image encode: ``llama-mtmd-cli`` on the same JPEG and mmproj (the time between its "encoding mtmd
-  batch" and "mtmd batch encoding done" log lines, from the microsecond log timestamps) vs
-  ``metrics.image_encode_s``.  Each of our rounds uses the photo with one pixel changed, so its
-  content hash is new and no cache can answer.
+  batch" and "mtmd batch encoding done" log lines, from the microsecond log timestamps: its
+  ``mtmd_batch_encode`` call) vs ``metrics.image_encode_s`` (our ``mtmd_encode_chunk`` call; the
+  ~50 us copy of its output for the embedding cache is left to the TTFT, as the tool has no such
+  copy).  Each of our rounds uses the photo with one pixel changed, so its content hash is new and
+  no cache can answer.
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+
+A new engine each round: each paired round starts a new engine process, as each round's
+llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
+memory landed: interleaving 4-8 identical processes (``bench/process_luck.py``), the fastest and
+slowest stayed 1-4% apart on prompt speed over seven runs here (decode up to 1%), so one engine for
+all rounds would be a single draw of that against thirty.  Each engine gets a warm-up request first, as each tool run gets its
+warm-up run.  The tiny projector's encode is ~1 ms, so what runs right before it shows (in one
+process here: back to back 1.27 ms, right after a small text decode 1.41 ms, after 50 ms idle
+1.51 ms); the tool's measured encode follows its prompt's text decode, and ours is made to as
+well (the warm-up's system prompt leaves only ``<bos><start_of_turn>user\n`` to reuse).
 
 Runs on the real Gemma 3 270M Q4_K_M, the tiny generated projector (text_embd 640, 64 px) and once
 on a real-shaped generated projector (SigLIP-So400m: 896 px, patch 14, hidden 1152, 27 blocks,
@@ -82,6 +94,7 @@ STORY = (
 QUESTION_1 = "Describe this image in detail."
 QUESTION_2 = "What colours do you see in it?"
 QUESTION_3 = "Is there any text in the picture?"
+WARM_UP_SYSTEM = "Answer briefly."
 FILLER_WORDS = (
     "river stone garden window yellow market silver morning candle forest "
     "harbor pencil orange travel winter summer button ladder castle meadow"
@@ -343,7 +356,8 @@ class Engine:
         self.loaded = loaded
         self.load_wall_s = time.perf_counter() - started
 
-    def ask(self, messages: list, limit_s: float | None = None, **settings: Any) -> tuple[Any, float]:
+    def ask(self, messages: list, limit_s: float | None = None, system: str = "",
+            **settings: Any) -> tuple[Any, float]:
         """Send a conversation; returns the Done event and the client-side time to first token.
 
         With ``limit_s``, a reply still running after that long is cancelled and ``Disturbed``
@@ -360,7 +374,7 @@ class Engine:
         if watchdog:
             watchdog.start()
         try:
-            for event in self.client.stream(messages, "", GenerationSettings(**settings)):
+            for event in self.client.stream(messages, system, GenerationSettings(**settings)):
                 if isinstance(event, Token) and first is None:
                     first = time.perf_counter() - started
                 elif isinstance(event, EngineError):
@@ -376,6 +390,12 @@ class Engine:
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def image_variant(base, tag: int):
@@ -463,7 +483,7 @@ def paired_round(tool, ours, tool_first: bool, attempts: int, max_wait_s: float,
     return best
 
 
-def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds: int,
+def phase_text(bench_bin: str, model: Path, mmproj: Path, threads: int, rounds: int,
                n_prompt: int, n_gen: int, deadline: float, attempts: int) -> dict:
     from desktop_app.engine.protocol import ChatMessage
 
@@ -471,10 +491,10 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
     # The engine keeps <bos><start_of_turn>user\n from the turn before, so its 256 new tokens sit
     # at positions 4-259; llama-bench gets the same depth.  (Flash attention pads the attended KV
     # range to 256 cells: positions 0-255 attend over 256, 4-259 over 512, 3.6% slower measured.)
-    n_words, depth = calibrate_pp(engine, n_prompt)
-    # Warm both sides once (page cache, first-call costs) before anything is recorded.
+    with Engine(model, mmproj, threads) as engine:
+        n_words, depth = calibrate_pp(engine, n_prompt)
+    # Warm the tool once (page cache, first-call costs) before anything is recorded.
     run_llama_bench(bench_bin, model, threads, n_prompt, n_gen, depth=depth)
-    engine.ask([ChatMessage.user(STORY)], max_tokens=16, seed=1)
 
     rows = []
     for r in range(rounds):
@@ -484,23 +504,31 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
 
         def ours(r: int = r) -> dict:
             row: dict[str, Any] = {}
-            # prompt: a fresh 256-token user turn, greedy, one token
-            for attempt in range(5):
-                done, _ = engine.ask(pp_message(engine, n_words, r * 10 + attempt),
-                                     limit_s=20, temperature=0.0, max_tokens=1)
-                m = done.metrics
-                if m.ttft_s > 0:
-                    break
-            evaluated = m.prompt_tokens - m.cached_tokens
-            row["ours_pp_evaluated"] = evaluated
-            row["ours_pp_ttft_s"] = m.ttft_s
-            row["ours_pp_tok_s"] = evaluated / (m.ttft_s - sample_s) if m.ttft_s > sample_s else None
-            # decode: 128 tokens at the app's default sampling; retry a reply that ends early
-            for attempt in range(8):
-                done, _ = engine.ask([ChatMessage.user(STORY)], limit_s=30, max_tokens=n_gen,
-                                     seed=1000 * r + attempt + 1)
-                if done.metrics.decode_tokens == n_gen:
-                    break
+            with Engine(model, mmproj, threads) as engine:  # docstring: "A new engine each round"
+                # A warm-up of the same shape, as llama-bench runs each test once unmeasured
+                # right before measuring it (a new process's first 256-token batch also touches
+                # its KV and compute buffers for the first time).  Its prompt starts with another
+                # number, so the KV cache shares just <bos><start_of_turn>user\n with the next.
+                engine.ask(pp_message(engine, n_words, 999_000 + r), limit_s=20,
+                           temperature=0.0, max_tokens=1)
+                # prompt: a fresh 256-token user turn, greedy, one token
+                for attempt in range(5):
+                    done, _ = engine.ask(pp_message(engine, n_words, r * 10 + attempt),
+                                         limit_s=20, temperature=0.0, max_tokens=1)
+                    m = done.metrics
+                    if m.ttft_s > 0:
+                        break
+                evaluated = m.prompt_tokens - m.cached_tokens
+                row["ours_pp_evaluated"] = evaluated
+                row["ours_pp_ttft_s"] = m.ttft_s
+                row["ours_pp_tok_s"] = (evaluated / (m.ttft_s - sample_s)
+                                        if m.ttft_s > sample_s else None)
+                # decode: 128 tokens at the app's default sampling; retry a reply that ends early
+                for attempt in range(8):
+                    done, _ = engine.ask([ChatMessage.user(STORY)], limit_s=30, max_tokens=n_gen,
+                                         seed=1000 * r + attempt + 1)
+                    if done.metrics.decode_tokens == n_gen:
+                        break
             row["ours_tg_tokens"] = done.metrics.decode_tokens
             row["ours_tg_retries"] = attempt
             row["ours_tg_tok_s"] = (done.metrics.decode_tok_s
@@ -531,10 +559,11 @@ def phase_text(engine: Engine, bench_bin: str, model: Path, threads: int, rounds
             "depth": depth}
 
 
-def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, threads: int,
+def phase_encode(cli_bin: str, model: Path, mmproj: Path, threads: int,
                  rounds: int, base_image, tag0: int, attempts: int, deadline: float,
                  limit_s: float) -> dict:
-    """Paired encode rounds; each of ours is turn 1 of a new conversation, followed by turn 2."""
+    """Paired encode rounds; each of ours is turn 1 of a new conversation, followed by turn 2,
+    on a new engine process (module docstring: a new engine each round)."""
     from desktop_app.engine.protocol import ChatMessage
 
     rows = []
@@ -546,19 +575,24 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
         tries = iter(range(10_000))
 
         def ours(r: int = r) -> dict:
-            # Warm the encoder first, untimed, as llama-mtmd-cli does at start (its warmup encode
-            # runs right before the measured one): the same image with another pixel changed.
-            engine.ask([ChatMessage.user(image_variant(base_image, tag0 + 100 * r + 50 + next(tries)),
-                                         QUESTION_1)], limit_s=limit_s, temperature=0.0, max_tokens=1)
-            # every try needs an image no cache has seen
-            image = image_variant(base_image, tag0 + 100 * r + next(tries))
-            turn1 = [ChatMessage.user(image, QUESTION_1)]
-            done1, client_ttft1 = engine.ask(turn1, limit_s=limit_s, temperature=0.0,
-                                             max_tokens=12)
-            m1 = done1.metrics
-            turn2 = turn1 + [ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
-            done2, client_ttft2 = engine.ask(turn2, limit_s=limit_s, temperature=0.0,
-                                             max_tokens=12)
+            with Engine(model, mmproj, threads) as engine:
+                # Warm the encoder first, untimed, as llama-mtmd-cli does at start: the same image
+                # with another pixel changed.  Its system prompt makes turn 1 below differ right
+                # after <bos><start_of_turn>user\n, so, as in the tool, a text decode (here of
+                # <start_of_image>) runs just before the measured encode: a ~1 ms encode costs
+                # ~0.1 ms more when it starts on idle threads (numbers in the module docstring).
+                engine.ask([ChatMessage.user(
+                    image_variant(base_image, tag0 + 100 * r + 50 + next(tries)), QUESTION_1)],
+                    limit_s=limit_s, system=WARM_UP_SYSTEM, temperature=0.0, max_tokens=1)
+                # every try needs an image no cache has seen
+                image = image_variant(base_image, tag0 + 100 * r + next(tries))
+                turn1 = [ChatMessage.user(image, QUESTION_1)]
+                done1, client_ttft1 = engine.ask(turn1, limit_s=limit_s, temperature=0.0,
+                                                 max_tokens=12)
+                m1 = done1.metrics
+                turn2 = turn1 + [ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
+                done2, client_ttft2 = engine.ask(turn2, limit_s=limit_s, temperature=0.0,
+                                                 max_tokens=12)
             m2 = done2.metrics
             conversations.append((turn2, done2.text, m1.ttft_s))
             return dict(
@@ -568,6 +602,7 @@ def phase_encode(engine: Engine, cli_bin: str, model: Path, mmproj: Path, thread
                 turn1_ttft_s=m1.ttft_s,
                 turn1_client_ttft_s=round(client_ttft1, 4),
                 turn1_prompt_tokens=m1.prompt_tokens,
+                turn1_cached_tokens=m1.cached_tokens,
                 turn2_ttft_s=m2.ttft_s,
                 turn2_client_ttft_s=round(client_ttft2, 4),
                 turn2_prompt_tokens=m2.prompt_tokens,
@@ -833,32 +868,23 @@ def main() -> int:
         "nice": opts.nice,
     }
 
-    log(f"engine: 270M + tiny projector, {threads} threads")
-    engine = Engine(paths["model"], paths["tiny"], threads)
-    try:
-        log(f"decode and prompt: {opts.rounds} paired rounds vs llama-bench")
-        results["text"] = phase_text(engine, binaries["llama-bench"], paths["model"], threads,
-                                     opts.rounds, 256, 128,
-                                     time.monotonic() + opts.text_minutes * 60, opts.attempts)
-        log(f"image encode, tiny projector: {opts.encode_rounds} paired rounds vs llama-mtmd-cli")
-        enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["tiny"],
-                           threads, opts.encode_rounds, base_image, tag0=1000,
-                           attempts=opts.attempts,
-                           deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
-    finally:
-        engine.close()
+    log(f"decode and prompt: {opts.rounds} paired rounds vs llama-bench (270M + tiny projector, "
+        f"{threads} threads)")
+    results["text"] = phase_text(binaries["llama-bench"], paths["model"], paths["tiny"], threads,
+                                 opts.rounds, 256, 128,
+                                 time.monotonic() + opts.text_minutes * 60, opts.attempts)
+    log(f"image encode, tiny projector: {opts.encode_rounds} paired rounds vs llama-mtmd-cli")
+    enc = phase_encode(binaries["llama-mtmd-cli"], paths["model"], paths["tiny"], threads,
+                       opts.encode_rounds, base_image, tag0=1000, attempts=opts.attempts,
+                       deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
     record_encode(results, "tiny", enc, paths["model"], paths["tiny"], threads)
 
     if "real" in paths:
         log(f"real-shaped projector: {opts.real_rounds} paired rounds vs llama-mtmd-cli "
             "(about a minute per encode)")
-        engine = Engine(paths["model"], paths["real"], threads)
-        try:
-            enc = phase_encode(engine, binaries["llama-mtmd-cli"], paths["model"], paths["real"],
-                               threads, opts.real_rounds, base_image, tag0=20000, attempts=1,
-                               deadline=float("inf"), limit_s=900)
-        finally:
-            engine.close()
+        enc = phase_encode(binaries["llama-mtmd-cli"], paths["model"], paths["real"], threads,
+                           opts.real_rounds, base_image, tag0=20000, attempts=1,
+                           deadline=float("inf"), limit_s=900)
         record_encode(results, "real", enc, paths["model"], paths["real"], threads)
 
     if not opts.no_ui:
