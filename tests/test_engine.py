@@ -218,6 +218,15 @@ def test_prompt_longer_than_the_context_is_one_sentence(models: Models) -> None:
     assert "context" in result.message and "\n" not in result.message
 
 
+def test_a_reply_that_fills_the_context_ends_there_with_all_its_text_streamed(models: Models) -> None:
+    with EngineClient() as client:
+        _loaded(client, models.tiny, None, RuntimeSettings(n_ctx=256, n_threads=2))
+        tokens, done = _reply(client, [ChatMessage.user(STORY)], settings=LONG)
+    assert isinstance(done, Done) and done.finish_reason == "context"
+    assert done.metrics.prompt_tokens + done.metrics.decode_tokens == 256
+    assert "".join(tokens) == done.text and done.text
+
+
 def test_mismatched_projector_is_refused_by_the_engine_too(models: Models) -> None:
     with EngineClient() as client:
         client.load(models.tiny, models.mmproj_mismatch, RUNTIME)

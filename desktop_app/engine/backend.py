@@ -483,12 +483,23 @@ class LlamaBackend:
             piece = decoder.decode(self._piece(token, piece_buf))
             if piece:
                 parts.append(piece)
-                emit(piece)
+                if produced == 1:  # the first words show at once
+                    emit(piece)
+                    piece = ""
             if len(self._cached) + 1 >= self.n_ctx:
+                if piece:
+                    emit(piece)
                 finish = "context"
                 break
             one[0] = token
             rc = llama_cpp.llama_decode(ctx, batch)
+            # Later pieces go out after the step that consumed them: the app process then wakes
+            # while this one samples (llama.cpp's other thread only spins meanwhile), not in the
+            # middle of a step, where it would preempt one of llama.cpp's threads.  Measured
+            # +0.4% decode speed (270M, 2 threads); the text arrives one step later, the first
+            # piece excepted.
+            if piece:
+                emit(piece)
             if rc != 0:
                 if rc == 2 or is_cancelled():
                     finish = "cancelled"
