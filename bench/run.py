@@ -1,7 +1,7 @@
 """The speed benchmark: this engine against llama.cpp's own tools, same models, threads and image,
 measured side by side in one run.  Writes bench/results/results.json and RESULTS.md.
 
-    python bench/run.py                 # the whole run (~5 min on a quiet 2-core machine)
+    python bench/run.py                 # the whole run (~7 min on a quiet 2-core machine)
     python bench/run.py --quick         # a few rounds of everything but the real-shaped encoder
 
 What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ours-turn-1):
