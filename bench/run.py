@@ -242,9 +242,17 @@ def ensure_models(real: bool) -> dict[str, Path]:
 def machine_info(threads: int, tools_stamp: dict) -> dict[str, Any]:
     import importlib.metadata
 
-    import llama_cpp
-
     from desktop_app.settings import physical_cores
+
+    # Asked of a child process.  With llama_print_system_info() called in this process, the pp256
+    # ratio came out 0.946-0.952 instead of 0.979-0.994 (three pairs of 8-round runs; where both
+    # sides were logged, llama-bench had sped up from 1038 to 1072 tok/s and the engine stayed at
+    # 1024); the cause was not found.  The app's window process, the engine's parent, never loads
+    # llama.cpp, and neither does the shell a user runs llama-bench from.
+    system_info = subprocess.run(
+        [sys.executable, "-c",
+         "import llama_cpp; print(llama_cpp.llama_print_system_info().decode('utf-8', 'replace'))"],
+        capture_output=True, text=True, timeout=120).stdout.strip()
 
     cpu = platform.processor() or "unknown"
     try:
@@ -266,7 +274,7 @@ def machine_info(threads: int, tools_stamp: dict) -> dict[str, Any]:
         "llama_cpp_python": importlib.metadata.version("llama-cpp-python"),
         "llama_cpp_commit": tools_stamp.get("llama_cpp_commit", ""),
         "tools_cmake_args": tools_stamp.get("cmake_args", []),
-        "engine_system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+        "engine_system_info": system_info,
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
 
