@@ -33,9 +33,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
 memory landed: interleaving 4-8 identical processes (``bench/process_luck.py``), the fastest and
-slowest stayed 1-4% apart on prompt speed over seven runs here (decode up to 1%), so one engine for
-all rounds would be a single draw of that against thirty.  Each engine gets a warm-up request first, as each tool run gets its
-warm-up run.  The tiny projector's encode is ~1 ms, so what runs right before it shows (in one
+slowest stayed 1-4% apart on prompt speed over seven runs here (decode up to 1%), so one engine
+for all rounds would be a single draw of that against thirty.  Each engine gets a warm-up request
+first, as each tool run gets its warm-up run.  The tiny projector's encode is ~1 ms, so what runs right before it shows (in one
 process here: back to back 1.27 ms, right after a small text decode 1.41 ms, after 50 ms idle
 1.51 ms); the tool's measured encode follows its prompt's text decode, and ours is made to as
 well (the warm-up's system prompt leaves only ``<bos><start_of_turn>user\n`` to reuse).
@@ -441,7 +441,7 @@ def calibrate_pp(engine: Engine, target: int) -> tuple[int, int]:
     """How many filler words make the engine evaluate exactly ``target`` new prompt tokens, and
     how many tokens it reuses from the KV cache before them (the depth llama-bench is given).
 
-    Each try follows a story request, as in the rounds, so the KV cache shares with the prompt
+    Each try follows another request, as in the rounds, so the KV cache shares with the prompt
     only what it will share in the rounds (``<bos><start_of_turn>user\\n``).
     """
     from desktop_app.engine.protocol import ChatMessage
@@ -657,8 +657,7 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
     from desktop_app.engine.protocol import ChatMessage
 
     METER.wait_quiet(QUIET_LIMIT, 20)
-    engine = Engine(model, mmproj, threads)
-    try:
+    with Engine(model, mmproj, threads) as engine:
         turn2, reply2, _ = conversation
         turn3 = list(turn2) + [ChatMessage.assistant(reply2), ChatMessage.user(QUESTION_3)]
         METER.wait_quiet(QUIET_LIMIT, 20)
@@ -677,8 +676,6 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
             "cached_tokens": m.cached_tokens,
             "load_s": engine.loaded.load_s,
         }
-    finally:
-        engine.close()
 
 
 # ----------------------------------------------------------------------------------- report
