@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.engine.sampler import Sampler
+from desktop_app.engine._candidates import candidates
+from desktop_app.engine.sampler import TOKEN_DATA, Sampler
 from desktop_app.settings import GenerationSettings
 
 
@@ -83,6 +84,7 @@ def test_tokens_far_below_the_best_are_never_drawn(temperature: float) -> None:
     assert set(np.unique(draws)) <= {1, 2}
 
 
+@pytest.mark.parametrize("n_vocab", [262_144, 50_021])  # Gemma 3's, and one not a multiple of 32
 @pytest.mark.parametrize(
     "settings",
     [
@@ -92,13 +94,13 @@ def test_tokens_far_below_the_best_are_never_drawn(temperature: float) -> None:
     ],
 )
 def test_picks_what_llama_cpps_chain_picks_on_the_whole_vocabulary(
-    settings: GenerationSettings,
+    settings: GenerationSettings, n_vocab: int
 ) -> None:
     import ctypes
 
     import llama_cpp
 
-    from desktop_app.engine.sampler import TOKEN_DATA, _chain
+    from desktop_app.engine.sampler import _chain
 
     rng = np.random.default_rng(settings.seed)
     ours = Sampler(settings)
@@ -106,8 +108,8 @@ def test_picks_what_llama_cpps_chain_picks_on_the_whole_vocabulary(
     try:
         for _ in range(50):
             # Peaked like a language model's output: a few strong tokens over a wide floor.
-            logits = (rng.standard_normal(262_144) * 2.0).astype(np.float32)
-            logits[rng.integers(0, 262_144, 30)] += rng.uniform(5, 12, 30).astype(np.float32)
+            logits = (rng.standard_normal(n_vocab) * 2.0).astype(np.float32)
+            logits[rng.integers(0, n_vocab, 30)] += rng.uniform(5, 12, 30).astype(np.float32)
             full = np.empty(len(logits), TOKEN_DATA)
             full["id"] = np.arange(len(logits))
             full["logit"] = logits
@@ -118,3 +120,52 @@ def test_picks_what_llama_cpps_chain_picks_on_the_whole_vocabulary(
             assert ours.sample(logits.copy()) == int(full["id"][array.selected])
     finally:
         llama_cpp.llama_sampler_free(reference)
+
+
+def _candidate_ids(logits: np.ndarray, top_k: int, margin: float = 30.0) -> np.ndarray:
+    out = np.empty(len(logits), TOKEN_DATA)
+    n = candidates(logits, out, top_k, margin)
+    found = out[:n]
+    assert (found["logit"] == logits[found["id"]]).all()  # each record carries its own logit
+    assert len(np.unique(found["id"])) == n  # and no token comes twice
+    return np.sort(found["id"])
+
+
+@pytest.mark.parametrize("n_vocab", [262_144, 4_099, 31])
+@pytest.mark.parametrize("top_k", [1, 64, 400])
+def test_the_candidate_pass_keeps_every_token_top_k_can_keep(n_vocab: int, top_k: int) -> None:
+    rng = np.random.default_rng(n_vocab + top_k)
+    for trial in range(20):
+        logits = (rng.standard_normal(n_vocab) * 3).astype(np.float32)
+        if trial % 2:  # ties at the cut, and whole columns of one value
+            logits = np.round(logits)
+        ids = _candidate_ids(logits, top_k)
+        kth = np.sort(logits)[-min(top_k, n_vocab)]
+        assert set(np.flatnonzero(logits >= kth)) <= set(ids)
+        if n_vocab >= 32 * top_k:  # a few hundred records at most, not the vocabulary
+            assert len(ids) <= 32 * top_k + n_vocab % 32
+
+
+def test_the_candidate_pass_without_top_k_keeps_exactly_what_is_within_the_margin() -> None:
+    logits = (np.random.default_rng(7).standard_normal(100_003) * 8).astype(np.float32)
+    ids = _candidate_ids(logits, 0, margin=12.5)
+    assert (ids == np.flatnonzero(logits >= logits.max() - np.float32(12.5))).all()
+
+
+def test_the_candidate_pass_skips_nan_and_an_all_nan_vector_is_an_error() -> None:
+    logits = np.full(4096, np.nan, dtype=np.float32)
+    logits[[7, 4000]] = [1.0, -np.inf]
+    assert list(_candidate_ids(logits, 64)) == [7, 4000]
+    assert list(_candidate_ids(logits, 0)) == [7]
+    with pytest.raises(RuntimeError, match="NaN"):
+        Sampler(GenerationSettings(seed=1)).sample(np.full(4096, np.nan, dtype=np.float32))
+
+
+def test_the_candidate_pass_refuses_buffers_it_cannot_use() -> None:
+    logits = np.zeros(4096, dtype=np.float32)
+    with pytest.raises(TypeError, match="float32"):
+        candidates(logits.astype(np.float64), np.empty(4096, TOKEN_DATA), 64, 30.0)
+    with pytest.raises(ValueError, match="room"):
+        candidates(logits, np.empty(4095, TOKEN_DATA), 64, 30.0)
+    with pytest.raises(ValueError, match="top_k"):
+        candidates(logits, np.empty(4096, TOKEN_DATA), -1, 30.0)

@@ -2,10 +2,12 @@
 
 The CLI imports some command modules by name (``importlib.import_module``) and the engine
 process is started by a pickled reference, so import analysis alone can miss modules: collect
-every submodule. ``desktop_app/data`` (the Gemma 3 catalog) is package data.
+every submodule (the C extension ``desktop_app.engine._candidates`` among them).
+``desktop_app/data`` (the Gemma 3 catalog) is the package's only data; the extension's C source
+is not shipped.
 """
 
 from PyInstaller.utils.hooks import collect_data_files, collect_submodules
 
 hiddenimports = collect_submodules("desktop_app")
-datas = collect_data_files("desktop_app")
+datas = collect_data_files("desktop_app", includes=["data/*.json"])
