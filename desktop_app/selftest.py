@@ -102,7 +102,8 @@ def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, fac
     expected_tokens = gguf_fixtures.image_tokens_for(IMAGE_SIZE, PATCH_SIZE)
 
     runtime = RuntimeSettings(n_ctx=1024, n_threads=min(2, os.cpu_count() or 1), disk_cache=False)
-    generation = GenerationSettings(temperature=0.0, seed=0, max_tokens=8, pan_scan="off")
+    # The app's default sampling (seeded), so a frozen build also runs the sampler's C pass.
+    generation = GenerationSettings(seed=0, max_tokens=8, pan_scan="off")
     client = EngineClient()
     try:
         client.load(model, mmproj, runtime)

@@ -12,8 +12,8 @@ the best one; what it drops has a probability below e^-30 of the best token's.
 
 Everything between two decode steps runs with cold caches (a step streams the whole model
 through them), where a numpy call costs 10-20 us beyond its work: the per-token path is two C
-calls on buffers allocated once per reply (measured ~0.07 ms a token on a laptop core, against
-~0.17 ms for the numpy version of the same pass).
+calls on buffers allocated once per reply (measured ~0.08 ms a token on a laptop core, against
+~0.17 ms with the first pass in numpy).
 """
 
 from __future__ import annotations
