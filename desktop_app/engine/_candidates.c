@@ -108,6 +108,11 @@ static float kth_largest(const float *v, Py_ssize_t n, Py_ssize_t k, float *heap
     return heap[0];
 }
 
+static token_data record(const float *x, Py_ssize_t i) {
+    token_data r = {(int32_t)i, x[i], 0.0f};
+    return r;
+}
+
 static Py_ssize_t select_candidates(const float *x, Py_ssize_t n, Py_ssize_t k, float margin,
                                     float *cm, float *heap, token_data *out) {
     Py_ssize_t w = n / ROWS, tail = (Py_ssize_t)ROWS * w;
@@ -128,21 +133,11 @@ static Py_ssize_t select_candidates(const float *x, Py_ssize_t n, Py_ssize_t k, 
         if (!(cm[j] >= t)) continue;
         for (int r = 0; r < ROWS; r++) {
             Py_ssize_t i = (Py_ssize_t)r * w + j;
-            if (x[i] >= t) {
-                out[count].id = (int32_t)i;
-                out[count].logit = x[i];
-                out[count].p = 0.0f;
-                count++;
-            }
+            if (x[i] >= t) out[count++] = record(x, i);
         }
     }
     for (Py_ssize_t i = tail; i < n; i++) {
-        if (x[i] >= t) {
-            out[count].id = (int32_t)i;
-            out[count].logit = x[i];
-            out[count].p = 0.0f;
-            count++;
-        }
+        if (x[i] >= t) out[count++] = record(x, i);
     }
     return count;
 }
@@ -177,15 +172,14 @@ static PyObject *candidates(PyObject *module, PyObject *const *args, Py_ssize_t 
     PyObject *result = NULL;
     const char *fmt = logits.format ? logits.format : "B";
     size_t fmt_len = strlen(fmt);
-    Py_ssize_t n = logits.len / (Py_ssize_t)sizeof(float);
+    Py_ssize_t n = logits.len / (Py_ssize_t)sizeof(float), w = n / ROWS;
     if (logits.itemsize != (Py_ssize_t)sizeof(float) || fmt_len == 0 || fmt[fmt_len - 1] != 'f') {
         PyErr_SetString(PyExc_TypeError, "logits must be float32");
     } else if (n > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "too many logits");
     } else if (out.len < n * (Py_ssize_t)sizeof(token_data)) {
         PyErr_SetString(PyExc_ValueError, "out has no room for one record per logit");
-    } else if (ensure_scratch(n / ROWS + (k < n / ROWS ? k : n / ROWS) + 1) == 0) {
-        Py_ssize_t w = n / ROWS;
+    } else if (ensure_scratch(w + (k < w ? k : w) + 1) == 0) {
         Py_ssize_t count = select_candidates((const float *)logits.buf, n, k, (float)margin,
                                              scratch, scratch + w, (token_data *)out.buf);
         result = PyLong_FromSsize_t(count);
