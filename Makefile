@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test install install-test bench screenshot package smoke-test lint-workflows clean
+.PHONY: run test check install install-test bench screenshot package smoke-test lint-workflows clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/python -m desktop_app
 
-test: install-test
+# The module map as import contracts (pyproject.toml), lint and types: any broken contract, lint
+# error or type error fails the build before a test runs.
+check: install-test
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check desktop_app tests bench
+	$(BIN)/mypy
+
+test: check
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 # The main window with an image conversation, light and dark, as PNGs anyone can look at.

@@ -22,6 +22,7 @@ INSTALLED llama-cpp-python release vendors, configured the way llama-cpp-python 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -130,13 +131,11 @@ def build(force: bool = False) -> dict[str, str]:
     llama_commit = ""
     head = root / "vendor" / "llama.cpp" / ".git"
     if head.exists():
-        try:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
             llama_commit = subprocess.run(
                 ["git", "-C", str(root / "vendor" / "llama.cpp"), "rev-parse", "HEAD"],
                 capture_output=True, text=True, check=True,
             ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            pass
     stamp = {
         "llama_cpp_python": version,
         "llama_cpp_commit": llama_commit,

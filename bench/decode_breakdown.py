@@ -47,11 +47,11 @@ def main() -> int:
     opts = parser.parse_args()
     os.environ["GEMMA_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="gemma-decode-")
 
+    import build_llama_tools
     import llama_cpp
     import numpy as np
-
-    import build_llama_tools
     import run as bench_run
+
     from desktop_app.engine.protocol import ChatMessage
     from desktop_app.engine.sampler import Sampler
     from desktop_app.settings import GenerationSettings, physical_cores
@@ -160,7 +160,7 @@ def main() -> int:
     names = list(steps)
     for r in range(opts.rounds):
         order = names[r % len(names):] + names[:r % len(names)]
-        for attempt in range(3):
+        for _attempt in range(3):
             bench_run.METER.wait_quiet(bench_run.QUIET_LIMIT, 20)
             values, (worst) = {}, 0.0
             for name in order:

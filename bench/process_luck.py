@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO / "bench"))
 def worker(conn: Connection, threads: int) -> None:
     """One process: load, warm up, then answer each request with (pp tok/s, tg tok/s)."""
     import llama_cpp
-
     import run as bench_run
 
     model_path = bench_run.ensure_models(real=False)["model"]
@@ -109,9 +108,9 @@ def main() -> int:
         summary.append({
             "process": i,
             "pp_tok_s": round(statistics.median(pp for pp, _ in rows), 1),
-            "pp_ratio_to_first": round(statistics.median(a[0] / b[0] for a, b in zip(rows, first)), 4),
+            "pp_ratio_to_first": round(statistics.median(a[0] / b[0] for a, b in zip(rows, first, strict=True)), 4),
             "tg_tok_s": round(statistics.median(tg for _, tg in rows), 2),
-            "tg_ratio_to_first": round(statistics.median(a[1] / b[1] for a, b in zip(rows, first)), 4),
+            "tg_ratio_to_first": round(statistics.median(a[1] / b[1] for a, b in zip(rows, first, strict=True)), 4),
         })
     pp_ratios = [s["pp_ratio_to_first"] for s in summary]
     tg_ratios = [s["tg_ratio_to_first"] for s in summary]

@@ -35,9 +35,9 @@ llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depen
 memory landed: interleaving 4-8 identical processes (``bench/process_luck.py``), the fastest and
 slowest stayed 1-4% apart on prompt speed over seven runs here (decode up to 1%), so one engine
 for all rounds would be a single draw of that against thirty.  Each engine gets a warm-up request
-first, as each tool run gets its warm-up run.  The tiny projector's encode is ~1 ms, so what runs right before it shows (in one
-process here: back to back 1.27 ms, right after a small text decode 1.41 ms, after 50 ms idle
-1.51 ms); the tool's measured encode follows its prompt's text decode, and ours is made to as
+first, as each tool run gets its warm-up run.  The tiny projector's encode is ~1 ms, so what runs
+right before it shows (in one process here: back to back 1.27 ms, right after a small text decode
+1.41 ms, after 50 ms idle 1.51 ms); the tool's measured encode follows its prompt's text decode, and ours is made to as
 well (the warm-up's system prompt leaves only ``<bos><start_of_turn>user\n`` to reuse).
 
 Runs on the real Gemma 3 270M Q4_K_M, the tiny generated projector (text_embd 640, 64 px) and once
@@ -58,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,8 @@ if str(REPO) not in sys.path:
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-import numpy as np  # noqa: E402
-
 import build_llama_tools  # noqa: E402
+import numpy as np  # noqa: E402
 
 MODEL_NAME = "gemma-3-270m-it-Q4_K_M.gguf"
 TINY = dict(text_embd=640, image_size=64)
@@ -95,10 +95,28 @@ QUESTION_1 = "Describe this image in detail."
 QUESTION_2 = "What colours do you see in it?"
 QUESTION_3 = "Is there any text in the picture?"
 WARM_UP_SYSTEM = "Answer briefly."
-FILLER_WORDS = (
-    "river stone garden window yellow market silver morning candle forest "
-    "harbor pencil orange travel winter summer button ladder castle meadow"
-).split()
+FILLER_WORDS = [
+    "river",
+    "stone",
+    "garden",
+    "window",
+    "yellow",
+    "market",
+    "silver",
+    "morning",
+    "candle",
+    "forest",
+    "harbor",
+    "pencil",
+    "orange",
+    "travel",
+    "winter",
+    "summer",
+    "button",
+    "ladder",
+    "castle",
+    "meadow",
+]
 
 
 def log(message: str) -> None:
@@ -351,13 +369,13 @@ class Engine:
 
     def __init__(self, model: Path, mmproj: Path | None, threads: int) -> None:
         from desktop_app.engine.client import EngineClient
-        from desktop_app.engine.protocol import EngineError
+        from desktop_app.engine.protocol import EngineError, LoadRequest
         from desktop_app.settings import RuntimeSettings
 
         self.runtime = RuntimeSettings(n_threads=threads, flash_attn=True)
         self.client = EngineClient()
         started = time.perf_counter()
-        self.client.load(model, mmproj, self.runtime)
+        self.client.load(LoadRequest.of(model, mmproj, self.runtime))
         loaded = self.client.wait_loaded(timeout=600)
         if isinstance(loaded, EngineError):
             raise RuntimeError(f"engine failed to load: {loaded.message}")
@@ -582,7 +600,7 @@ def phase_encode(cli_bin: str, model: Path, mmproj: Path, threads: int,
             break
         tries = iter(range(10_000))
 
-        def ours(r: int = r) -> dict:
+        def ours(r: int = r, tries: Iterator[int] = tries) -> dict:
             with Engine(model, mmproj, threads) as engine:
                 # Warm the encoder first, untimed, as llama-mtmd-cli does at start: the same image
                 # with another pixel changed.  Its system prompt makes turn 1 below differ right
@@ -598,7 +616,7 @@ def phase_encode(cli_bin: str, model: Path, mmproj: Path, threads: int,
                 done1, client_ttft1 = engine.ask(turn1, limit_s=limit_s, temperature=0.0,
                                                  max_tokens=12)
                 m1 = done1.metrics
-                turn2 = turn1 + [ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
+                turn2 = [*turn1, ChatMessage.assistant(done1.text), ChatMessage.user(QUESTION_2)]
                 done2, client_ttft2 = engine.ask(turn2, limit_s=limit_s, temperature=0.0,
                                                  max_tokens=12)
             m2 = done2.metrics
@@ -659,7 +677,7 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
     METER.wait_quiet(QUIET_LIMIT, 20)
     with Engine(model, mmproj, threads) as engine:
         turn2, reply2, _ = conversation
-        turn3 = list(turn2) + [ChatMessage.assistant(reply2), ChatMessage.user(QUESTION_3)]
+        turn3 = [*list(turn2), ChatMessage.assistant(reply2), ChatMessage.user(QUESTION_3)]
         METER.wait_quiet(QUIET_LIMIT, 20)
         (done, client_ttft), others = METER.measure(
             lambda: engine.ask(turn3, temperature=0.0, max_tokens=12))

@@ -35,6 +35,7 @@ def main() -> int:
     os.environ["GEMMA_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="gemma-ttft-")
 
     import run as bench_run
+
     from desktop_app.engine import backend as backend_mod
     from desktop_app.engine import prompt as prompt_mod
     from desktop_app.engine.cancel import CancelFlag
@@ -99,13 +100,13 @@ def main() -> int:
     backend = load()
     turn1 = [ChatMessage.user(image, bench_run.QUESTION_1)]
     reply1, _ = turn(backend, turn1, "turn 1")
-    turn2 = turn1 + [ChatMessage.assistant(reply1), ChatMessage.user(bench_run.QUESTION_2)]
+    turn2 = [*turn1, ChatMessage.assistant(reply1), ChatMessage.user(bench_run.QUESTION_2)]
     reply2, _ = turn(backend, turn2, "turn 2")
     turn2_text = [ChatMessage.user(bench_run.QUESTION_1), ChatMessage.assistant(reply1),
                   ChatMessage.user(bench_run.QUESTION_2)]
     backend.close()
     backend = load()
-    turn3 = turn2 + [ChatMessage.assistant(reply2), ChatMessage.user(bench_run.QUESTION_3)]
+    turn3 = [*turn2, ChatMessage.assistant(reply2), ChatMessage.user(bench_run.QUESTION_3)]
     turn(backend, turn3, "turn 3 after restart")
     turn(backend, turn2_text, "(text-only conversation, for scale)")
     backend.close()

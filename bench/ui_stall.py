@@ -35,6 +35,7 @@ in the shape bench/run.py puts in results.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -209,7 +210,7 @@ class TickMonitor:
 
     def gaps_ms(self, start: float, end: float) -> list[float]:
         inside = [t for t in self.stamps if start <= t <= end]
-        return [(b - a) * 1000 for a, b in zip(inside, inside[1:])]
+        return [(b - a) * 1000 for a, b in itertools.pairwise(inside)]
 
 
 def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout_s: float) -> dict:
@@ -271,10 +272,11 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         meter = None
         try:  # bench/run.py's meter: how much of the machine other processes took meanwhile
             sys.path.insert(0, str(REPO / "bench"))
-            from run import METER as meter, QUIET_LIMIT
+            from run import METER, QUIET_LIMIT
 
+            meter = METER
             meter.wait_quiet(QUIET_LIMIT, 60)
-        except Exception:  # noqa: BLE001 - the meter is a nicety, never a reason to fail
+        except Exception:
             meter = None
         snap = meter.snap() if meter else None
         monitor.start()
@@ -290,7 +292,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
             if not session.send(prompt, []):
                 raise RuntimeError("ChatSession.send refused the message")
             session.update_settings(settings)
-            if not wait_until(app, lambda: bool(ended), timeout_s):
+            if not wait_until(app, lambda ended=ended: bool(ended), timeout_s):
                 raise RuntimeError("the reply did not finish in time")
             t1 = time.perf_counter()
             streaming["on"] = False

@@ -20,7 +20,7 @@ def run_gui() -> int:
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName(APP_NAME)
+    QApplication.setApplicationDisplayName(APP_NAME)
     try:
         store = ConversationStore()
     except UserError as exc:

@@ -33,16 +33,16 @@ import numpy as np
 from gguf import GGUFWriter, TokenType
 
 __all__ = [
-    "GEMMA3_TEMPLATE",
-    "CONTROL_TOKENS",
-    "PAD_ID",
-    "EOS_ID",
     "BOS_ID",
+    "CONTROL_TOKENS",
+    "EOS_ID",
+    "GEMMA3_TEMPLATE",
+    "PAD_ID",
     "UNK_ID",
     "image_tokens_for",
-    "write_tiny_gemma3_model",
-    "write_tiny_gemma3_mmproj",
     "write_not_a_gguf",
+    "write_tiny_gemma3_mmproj",
+    "write_tiny_gemma3_model",
     "write_truncated_copy",
 ]
 
@@ -213,7 +213,8 @@ def write_tiny_gemma3_model(
 
     def mat(rows: int, cols: int) -> np.ndarray:
         """Random matrix in numpy (out, in) order, i.e. ggml ne = [in, out]."""
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float16)
+        matrix: np.ndarray = (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float16)
+        return matrix
 
     def ones(n: int) -> np.ndarray:
         return np.ones(n, dtype=np.float32)
@@ -293,7 +294,8 @@ def write_tiny_gemma3_mmproj(
 
     def mat(rows: int, cols: int) -> np.ndarray:
         """Random matrix in numpy (out, in) order, i.e. ggml ne = [in, out]."""
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(matrix_type)
+        matrix: np.ndarray = (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(matrix_type)
+        return matrix
 
     def vec(n: int, value: float | None = None) -> np.ndarray:
         if value is not None:

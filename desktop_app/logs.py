@@ -6,33 +6,45 @@ import faulthandler
 import logging
 import logging.handlers
 from pathlib import Path
+from typing import TextIO
 
 from desktop_app import paths
 
 _configured: Path | None = None
-_fault_file = None
+_handler: logging.Handler | None = None
+_fault_file: TextIO | None = None
 
 
 def setup_logging(level: int = logging.INFO) -> Path:
-    """Send log records to the log file (once per process) and return its path.
+    """Send log records to the log file and return its path.
 
-    faulthandler writes native crashes (a segfault in Qt or llama.cpp) to a sibling file, so even
-    a death Python never sees leaves a trace.
+    Once per process and log folder: a second call with the same folder changes nothing, one
+    after ``GEMMA_DESKTOP_HOME`` moved (tests, a portable install started from another place)
+    moves the log with it.  faulthandler writes native crashes (a segfault in Qt or llama.cpp) to a
+    sibling file, so even a death Python never sees leaves a trace.
     """
-    global _configured, _fault_file
-    if _configured is not None:
-        return _configured
+    global _configured, _handler, _fault_file
     path = paths.log_file()
+    if _configured == path:
+        return path
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+    if _fault_file is not None:
+        faulthandler.disable()
+        _fault_file.close()
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     )
-    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    # Kept open for the life of the process: faulthandler writes to its descriptor from a
+    # signal handler, so it cannot be opened at crash time.
     _fault_file = open(path.with_name("crash.log"), "a", encoding="utf-8")  # noqa: SIM115
     faulthandler.enable(_fault_file)
-    _configured = path
+    _handler, _configured = handler, path
     return path

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from desktop_app.errors import UserError
 
 MAX_OUTPUT_TOKENS = 8192
@@ -30,34 +32,7 @@ DEFAULT_CONTEXT = 8192
 
 def physical_cores() -> int:
     """Physical core count, the thread count llama.cpp decodes fastest with (hyperthreads hurt)."""
-    try:
-        import psutil  # type: ignore[import-not-found]
-
-        count = psutil.cpu_count(logical=False)
-        if count:
-            return int(count)
-    except ImportError:
-        pass
-    return _physical_cores_from_proc() or os.cpu_count() or 1
-
-
-def _physical_cores_from_proc() -> int | None:
-    """Linux: count distinct (physical id, core id) pairs; None elsewhere or when unreadable."""
-    try:
-        text = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
-    except OSError:
-        return None
-    cores: set[tuple[str, str]] = set()
-    phys = core = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "physical id":
-            phys = value.strip()
-        elif key == "core id":
-            core = value.strip()
-            cores.add((phys, core))
-    return len(cores) or None
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -112,13 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
     hub: FakeHub
     role: str
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         return  # keep test output clean
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:
         self._handle(send_body=False)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._handle(send_body=True)
 
     def _handle(self, send_body: bool) -> None:
@@ -248,8 +248,8 @@ def fake_hub(lifetime_s: float = 120.0) -> Iterator[FakeHub]:
     """Run a fake hub and CDN on 127.0.0.1 for the duration of the ``with`` block."""
     hub = FakeHub()
     servers = [_start(hub, "hub"), _start(hub, "cdn")]
-    hub.hub_url = "http://127.0.0.1:%d" % servers[0].server_address[1]
-    hub.cdn_url = "http://127.0.0.1:%d" % servers[1].server_address[1]
+    hub.hub_url = f"http://127.0.0.1:{servers[0].server_address[1]}"
+    hub.cdn_url = f"http://127.0.0.1:{servers[1].server_address[1]}"
 
     def stop() -> None:
         for server in servers:

@@ -20,6 +20,7 @@ from desktop_app.engine.protocol import (
     Done,
     EngineError,
     GenerateRequest,
+    LoadRequest,
     ModelLoaded,
     Progress,
     Token,
@@ -34,7 +35,7 @@ STORY = "Tell me a long story."
 
 
 def _loaded(client: EngineClient, model: Path, mmproj: Path | None, runtime=RUNTIME) -> ModelLoaded:
-    client.load(model, mmproj, runtime)
+    client.load(LoadRequest.of(model, mmproj, runtime))
     event = client.wait_loaded(timeout=120)
     assert isinstance(event, ModelLoaded), event
     return event
@@ -186,7 +187,7 @@ def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(
         assert "SIGKILL" in event.message and "restarts" in event.message
         assert not client.running
         # The next request starts a fresh engine, which reloads the same model by itself.
-        tokens, done = _reply(client, [ChatMessage.user(prepare_image(PHOTO), "again")])
+        _tokens, done = _reply(client, [ChatMessage.user(prepare_image(PHOTO), "again")])
         assert isinstance(done, Done), done
         assert done.metrics.load_s > 0 and done.metrics.image_tokens == models.tokens_per_image
 
@@ -229,7 +230,7 @@ def test_a_reply_that_fills_the_context_ends_there_with_all_its_text_streamed(mo
 
 def test_mismatched_projector_is_refused_by_the_engine_too(models: Models) -> None:
     with EngineClient() as client:
-        client.load(models.tiny, models.mmproj_mismatch, RUNTIME)
+        client.load(LoadRequest.of(models.tiny, models.mmproj_mismatch, RUNTIME))
         event = client.wait_loaded(timeout=120)
     assert isinstance(event, EngineError) and event.kind == "user"
     assert "does not fit" in event.message
@@ -237,7 +238,7 @@ def test_mismatched_projector_is_refused_by_the_engine_too(models: Models) -> No
 
 def test_damaged_model_is_refused_without_killing_the_engine(models: Models) -> None:
     with EngineClient() as client:
-        client.load(models.truncated, None, RUNTIME)
+        client.load(LoadRequest.of(models.truncated, None, RUNTIME))
         event = client.wait_loaded(timeout=120)
         assert isinstance(event, EngineError) and event.kind == "user", event
         assert client.running  # the engine survived and can load a good model

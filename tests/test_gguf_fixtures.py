@@ -13,8 +13,10 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import numpy as np
 import pytest
+from llama_cpp import mtmd_cpp
 
 from desktop_app.gguf_fixtures import (
     BOS_ID,
@@ -27,9 +29,6 @@ from desktop_app.gguf_fixtures import (
     write_tiny_gemma3_model,
     write_truncated_copy,
 )
-
-import llama_cpp  # noqa: E402 - after the fixture imports, as the rest of the file expects
-from llama_cpp import mtmd_cpp  # noqa: E402
 
 MARKER = "<__media__>"
 
@@ -55,7 +54,7 @@ def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture()
-def tiny_llm(tiny_model_path: Path) -> Iterator["llama_cpp.Llama"]:
+def tiny_llm(tiny_model_path: Path) -> Iterator[llama_cpp.Llama]:
     llm = llama_cpp.Llama(model_path=str(tiny_model_path), n_ctx=512, n_threads=2, verbose=False)
     yield llm
     llm.close()
@@ -64,7 +63,7 @@ def tiny_llm(tiny_model_path: Path) -> Iterator["llama_cpp.Llama"]:
 # ----------------------------------------------------------------- mtmd helpers
 
 
-def _mtmd_init(mmproj: Path, llm: "llama_cpp.Llama") -> int | None:
+def _mtmd_init(mmproj: Path, llm: llama_cpp.Llama) -> int | None:
     """mtmd_init_from_file against llm's llama_model; None when llama.cpp refuses the file."""
     params = mtmd_cpp.mtmd_context_params_default()
     params.use_gpu = False
@@ -79,7 +78,7 @@ def _rgb_image(width: int, height: int, seed: int = 0) -> bytes:
 
 
 def _tokenize_and_eval(
-    ctx: int, llm: "llama_cpp.Llama", text: str, width: int = 80, height: int = 60
+    ctx: int, llm: llama_cpp.Llama, text: str, width: int = 80, height: int = 60
 ) -> tuple[list[tuple[str, list[int] | int]], int]:
     """Tokenize text with one image at the marker, evaluate all chunks into llm's context.
 
@@ -121,7 +120,7 @@ def _tokenize_and_eval(
         mtmd_cpp.mtmd_bitmap_free(bitmap)
 
 
-def _check_fitting_projector(mmproj: Path, llm: "llama_cpp.Llama", expected_tokens: int) -> None:
+def _check_fitting_projector(mmproj: Path, llm: llama_cpp.Llama, expected_tokens: int) -> None:
     """The projector loads, yields expected_tokens image tokens framed by the image markers,
     and encoding + decoding them leaves finite logits."""
     ctx = _mtmd_init(mmproj, llm)
@@ -183,7 +182,7 @@ def test_bad_input_writers(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- text model
 
 
-def test_tiny_model_loads_and_generates(tiny_llm: "llama_cpp.Llama") -> None:
+def test_tiny_model_loads_and_generates(tiny_llm: llama_cpp.Llama) -> None:
     assert tiny_llm.n_embd() == 64
     assert tiny_llm.metadata["general.architecture"] == "gemma3"
     assert tiny_llm.metadata["tokenizer.chat_template"] == GEMMA3_TEMPLATE
@@ -199,7 +198,7 @@ def test_tiny_model_loads_and_generates(tiny_llm: "llama_cpp.Llama") -> None:
     assert chunks
 
 
-def test_control_tokens(tiny_llm: "llama_cpp.Llama") -> None:
+def test_control_tokens(tiny_llm: llama_cpp.Llama) -> None:
     ids = tiny_llm.tokenize(b"<start_of_turn>user\nhi<end_of_turn>\n", add_bos=False, special=True)
     sot, eot = CONTROL_TOKENS["<start_of_turn>"], CONTROL_TOKENS["<end_of_turn>"]
     assert ids[0] == sot
@@ -242,17 +241,17 @@ def test_broken_model_files_raise(tmp_path: Path, tiny_model_path: Path) -> None
 # ----------------------------------------------------------------- projector
 
 
-def test_mmproj_fits_tiny_model(tmp_path: Path, tiny_llm: "llama_cpp.Llama") -> None:
+def test_mmproj_fits_tiny_model(tmp_path: Path, tiny_llm: llama_cpp.Llama) -> None:
     mmproj = write_tiny_gemma3_mmproj(tmp_path / "mmproj.gguf", text_embd=64)
     _check_fitting_projector(mmproj, tiny_llm, image_tokens_for(64, 4))
 
 
-def test_mmproj_other_geometry(tmp_path: Path, tiny_llm: "llama_cpp.Llama") -> None:
+def test_mmproj_other_geometry(tmp_path: Path, tiny_llm: llama_cpp.Llama) -> None:
     mmproj = write_tiny_gemma3_mmproj(tmp_path / "p.gguf", image_size=96, patch_size=6, hidden=32, blocks=1)
     _check_fitting_projector(mmproj, tiny_llm, image_tokens_for(96, 6))
 
 
-def test_bad_projectors_are_refused(tmp_path: Path, tiny_llm: "llama_cpp.Llama") -> None:
+def test_bad_projectors_are_refused(tmp_path: Path, tiny_llm: llama_cpp.Llama) -> None:
     mismatched = write_tiny_gemma3_mmproj(tmp_path / "mismatch.gguf", text_embd=48)
     good = write_tiny_gemma3_mmproj(tmp_path / "good.gguf")
     for bad in (

@@ -265,13 +265,13 @@ def test_decompression_bomb_is_refused_by_pillows_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"'bomb\.png' is too large to open safely"):
         prepare_image(path)
 
-    assert Image.MAX_IMAGE_PIXELS == limit_before
+    assert limit_before == Image.MAX_IMAGE_PIXELS
 
 
 def test_image_over_our_limit_is_refused_without_a_pillow_warning(tmp_path: Path) -> None:
     # 110 MP: over our 100 MP limit, under Pillow's error threshold (Pillow only warns here).
     path = _write(tmp_path, "big.png", _bilevel_png(11_000, 10_000))
-    assert 11_000 * 10_000 > MAX_SOURCE_PIXELS
+    assert MAX_SOURCE_PIXELS < 11_000 * 10_000
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any leaked DecompressionBombWarning fails the test
@@ -376,7 +376,7 @@ def test_pillow_globals_are_left_alone(tmp_path: Path) -> None:
     prepare_image(_encoded(_noise(8, 8), "PNG"))
     with pytest.raises(UserError):
         prepare_image(b"junk")
-    assert Image.MAX_IMAGE_PIXELS == limit
+    assert limit == Image.MAX_IMAGE_PIXELS
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 

@@ -25,11 +25,10 @@ from desktop_app.models.catalog import CatalogEntry, load_catalog
 from desktop_app.models.download import (
     DownloadCancelled,
     DownloadProgress,
-    download_entry,
     plan_download,
     run_download,
 )
-from desktop_app.models.registry import ModelRegistry
+from desktop_app.models.registry import ModelRegistry, download_entry
 from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, FakeHub, fake_hub
 
 REPO = "test-org/tiny-gemma-3-GGUF"
@@ -176,7 +175,7 @@ def test_corrupted_download_is_rejected_and_nothing_looks_complete(hub: FakeHub,
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), corrupt=True)
     registry = ModelRegistry()
 
-    with pytest.raises(UserError, match="damaged.*deleted"):
+    with pytest.raises(UserError, match=r"damaged.*deleted"):
         download_entry(make_entry(mmproj=False), registry, endpoint=hub.hub_url)
 
     assert _files_under(paths.models_dir()) == []
@@ -237,9 +236,9 @@ def test_missing_repository(hub: FakeHub) -> None:
 
 
 def test_network_failure(online: None) -> None:
-    with socket_port() as port:  # a port where nothing listens
+    with SocketPort() as port:  # a port where nothing listens
         endpoint = f"http://127.0.0.1:{port}"
-    with pytest.raises(UserError, match="Could not reach Hugging Face.*check the internet connection"):
+    with pytest.raises(UserError, match=r"Could not reach Hugging Face.*check the internet connection"):
         download_entry(make_entry(), ModelRegistry(), endpoint=endpoint)
 
 
@@ -346,7 +345,7 @@ def test_cli_reports_a_file_the_filesystem_cannot_hold(online: None, models, app
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-class socket_port:
+class SocketPort:
     """A free local port, released on exit, so nothing is listening there afterwards."""
 
     def __enter__(self) -> int:

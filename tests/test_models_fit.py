@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.engine.gguf_info import inspect_gguf
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.fit import MachineMemory, ModelShape
+from desktop_app.models.gemma_files import inspect_model, inspect_projector
 from desktop_app.models.sizes import GIB, MIB
 
 # Gemma 3 270M as its GGUF describes it (checked against the real file below).
@@ -166,14 +166,6 @@ def test_first_run_recommendation(machine: MachineMemory, expected: str) -> None
     assert not recommended.gated
 
 
-def test_parse_meminfo() -> None:
-    text = "MemTotal:       16318228 kB\nMemFree:  1000 kB\nMemAvailable:   12000000 kB\n"
-    assert fit.parse_meminfo(text) == (16318228 * 1024, 12000000 * 1024)
-    assert fit.parse_meminfo("MemTotal: 1000 kB\n") == (1024000, None)
-    with pytest.raises(ValueError):
-        fit.parse_meminfo("nothing useful")
-
-
 def test_parse_nvidia_smi() -> None:
     assert fit.parse_nvidia_smi("NVIDIA GeForce RTX 4070, 12282, 11000\n") == (
         "NVIDIA GeForce RTX 4070",
@@ -192,14 +184,12 @@ def test_machine_memory_reads_this_machine() -> None:
 
 
 def test_shape_from_gguf_metadata(models) -> None:  # type: ignore[no-untyped-def]
-    shape = ModelShape.from_gguf(inspect_gguf(models.tiny))
+    shape = ModelShape.from_gguf(inspect_model(models.tiny))
     assert shape == ModelShape(6, 64, 4, 1, 16, 16, 512, 8192)
-    with pytest.raises(Exception, match="vision projector, not a model"):
-        ModelShape.from_gguf(inspect_gguf(models.mmproj))
 
 
 def test_check_files_fit_uses_the_file_sizes(models) -> None:  # type: ignore[no-untyped-def]
-    model, mmproj = inspect_gguf(models.tiny), inspect_gguf(models.mmproj)
+    model, mmproj = inspect_model(models.tiny), inspect_projector(models.mmproj)
     verdict = fit.check_files_fit(model, mmproj, 4096, MachineMemory(8 * GIB, 6 * GIB))
     assert verdict.estimate.weights == models.tiny.stat().st_size
     assert verdict.estimate.projector > models.mmproj.stat().st_size
@@ -245,7 +235,7 @@ def test_estimate_against_resident_memory_of_the_real_270m(gemma270m: Path, swa_
         check=True,
     )
     measured = json.loads(out.stdout.strip().splitlines()[-1])
-    info = inspect_gguf(gemma270m)
+    info = inspect_model(gemma270m)
     assert ModelShape.from_gguf(info) == G270M
     estimate = fit.estimate_memory(info.file_size, G270M, n_ctx, swa_full=swa_full).total
     assert measured["resident"] <= estimate <= measured["resident"] * 1.10, (measured, estimate)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app import paths
+from desktop_app import gguf_fixtures, paths
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadedFiles, destination_for
 from desktop_app.models.registry import ModelRegistry
-from desktop_app import gguf_fixtures
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from desktop_app.store import (
     ConversationNotFound,
     ConversationStore,
     StreamingWriter,
+    database,
     title_from_prompt,
 )
-from desktop_app.store import database
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
 JPEG = b"\xff\xd8\xff\xe0" + b"other pixels" * 10

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from desktop_app import paths
+from desktop_app.cli import conversations as commands
 from desktop_app.errors import UserError
-from desktop_app.store import ConversationStore, commands
+from desktop_app.store import ConversationStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
 

@@ -3,6 +3,7 @@ prompt and the streamed part of the reply must be there when the store opens aga
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -106,5 +107,5 @@ def test_sigkill_mid_reply_keeps_the_prompt_and_the_streamed_text(
     lost_s = appended[-1][2] - kept_at
     assert kept < appended[-1][0], "the kill should have caught some text uncommitted"
     assert lost_s <= 1.0, f"{lost_s:.2f} s of streamed text was lost"
-    gaps = [b - a for (_, a), (_, b) in zip(commits, commits[1:])]
+    gaps = [b - a for (_, a), (_, b) in itertools.pairwise(commits)]
     assert all(0.5 <= gap <= 1.0 for gap in gaps), gaps

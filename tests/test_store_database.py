@@ -174,11 +174,10 @@ def test_a_sqlite_file_with_damaged_pages_is_refused_and_left_untouched(home: Pa
     data[2 * page : len(data) - page] = os.urandom(len(data) - 3 * page)
     path.write_bytes(bytes(data))
     before = path.read_bytes()
-    with pytest.raises(UserError, match="is damaged"):
-        with ConversationStore() as store:
-            for conversation in store.list_conversations():
-                store.messages(conversation.id)
-            store.list_conversations("words")
+    with pytest.raises(UserError, match="is damaged"), ConversationStore() as store:
+        for conversation in store.list_conversations():
+            store.messages(conversation.id)
+        store.list_conversations("words")
     assert path.read_bytes() == before
 
 
@@ -294,9 +293,8 @@ def test_locked_database_is_a_user_error(home: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_unknown_sqlite_errors_are_bugs_not_user_errors(home: Path) -> None:
-    with pytest.raises(sqlite3.OperationalError):
-        with database.known_errors(paths.database_path()):
-            raise sqlite3.OperationalError("no such table: nope")
+    with pytest.raises(sqlite3.OperationalError), database.known_errors(paths.database_path()):
+        raise sqlite3.OperationalError("no such table: nope")
 
 
 # Real small and read-only file systems, where this machine lets the tests mount a tmpfs (root

@@ -7,6 +7,7 @@ about 2,500 tokens before it stops by itself).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import signal
@@ -95,7 +96,9 @@ def send(
     window.settings_panel.max_tokens.setValue(max_tokens)
     if images:
         window.composer.add_sources([ImageSource(path, path.name) for path in images])
-        qtbot.waitUntil(lambda: window.composer.pending == 0 and len(window.composer.attachments) == len(images), timeout=20_000)
+        qtbot.waitUntil(
+            lambda: window.composer.pending == 0 and len(window.composer.attachments) == len(images), timeout=20_000
+        )
     window.composer.edit.setPlainText(text)
     window.composer.submit()
     assert window.session.busy, window.composer.notice_label.text()
@@ -125,8 +128,8 @@ def stored(window: MainWindow) -> list:
 # ------------------------------------------------------------------------------- models
 def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: MainWindow, models: Models) -> None:
     files = ready.model_files
-    assert files is not None and files.mmproj is not None
-    assert files.mmproj.path == models.mmproj  # the fitting one of three projectors in the folder
+    assert files is not None and files.projector is not None
+    assert files.projector.path == models.mmproj  # the fitting one of three projectors in the folder
     assert ready.status_model.text() == f"{models.tiny.name} + {models.mmproj.name}"
     assert ready.status_backend.text() == "CPU"
     assert ready.status_state.text() == "Ready"
@@ -135,13 +138,15 @@ def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: Mai
     assert load_preferences().last_model == str(models.tiny)  # remembered for the next start
 
 
-def test_a_text_only_model_disables_images_and_says_why(qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path) -> None:
+def test_a_text_only_model_disables_images_and_says_why(
+    qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path
+) -> None:
     alone = tmp_path / "alone" / "gemma-text.gguf"
     alone.parent.mkdir()
     alone.symlink_to(models.tiny)
     window.open_model(alone)
     wait_ready(qtbot, window)
-    assert window.model_files is not None and window.model_files.mmproj is None
+    assert window.model_files is not None and window.model_files.projector is None
     assert not window.composer.attach_button.isEnabled()
     assert "cannot see images" in window.composer.attach_button.toolTip()
     assert window.notice.isVisible() and "No vision projector" in window.notice.label.text()
@@ -153,7 +158,9 @@ def test_a_text_only_model_disables_images_and_says_why(qtbot: QtBot, window: Ma
     assert window.composer.attachments == [] and window.composer.pending == 0
 
 
-def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(qtbot: QtBot, window: MainWindow, models: Models) -> None:
+def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(
+    qtbot: QtBot, window: MainWindow, models: Models
+) -> None:
     window.open_model(models.tiny, models.mmproj_mismatch)
     qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=LOAD_TIMEOUT_MS)
     assert "expects 64" in window.notice.label.text()
@@ -195,7 +202,7 @@ def test_a_photo_question_streams_a_real_reply_into_the_view_and_the_store(qtbot
     span = paints[-1][0] - paints[0][0]
     assert len(paints) - 1 <= span / 0.030 + 1
 
-    user, reply = stored(ready)
+    _user, reply = stored(ready)
     assert reply.state == "complete" and reply.finish_reason == "stop" and reply.text
     assert widget.text == reply.text
     assert reply.metrics["image_tokens"] > 0 and reply.metrics["decode_tok_s"] > 0
@@ -299,7 +306,7 @@ def test_edit_the_last_message_and_send_it_again(qtbot: QtBot, ready: MainWindow
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[0].text == "Describe the picture in one word." and len(messages[0].attachments) == 1
     assert messages[1].metrics["image_tokens"] > 0  # the image went with the edited prompt
-    assert [w.text for w in ready.chat_view.messages][0] == "Describe the picture in one word."
+    assert next(w.text for w in ready.chat_view.messages) == "Describe the picture in one word."
     assert not composer.editing
 
 
@@ -322,7 +329,7 @@ def test_the_window_stays_responsive_while_a_reply_streams(qtbot: QtBot, ready: 
     wait_done(qtbot, ready)
     timer.stop()
     assert streamed > 0 and len(ticks) > 20
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     # A generous sanity bound, not a benchmark: the UI thread never stalled for long.
     assert max(gaps) < 0.25, f"the UI thread stalled for {max(gaps):.3f} s"
 
@@ -729,7 +736,10 @@ def test_a_reply_without_blank_lines_streams_in_parts_and_shows_what_a_full_rend
 @pytest.mark.parametrize(
     "text",
     [
-        " ".join(f"Sentence {i} has **bold {i}**, `code_{i}`, a [link](https://example.com/{i}) and *more*." for i in range(40)),
+        " ".join(
+            f"Sentence {i} has **bold {i}**, `code_{i}`, a [link](https://example.com/{i}) and *more*."
+            for i in range(40)
+        ),
         "".join("这是一个很长的中文段落，没有空格。" for _ in range(80)),  # no space to settle at
         "Numbers: " + ",".join(f"{i * 7919 % 100000:b}$" for i in range(200)),  # as a small base model writes
     ],

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 @pytest.fixture
 def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    main = MainWindow(ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2)))
+    main = MainWindow(
+        ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
+    )
     main.show()
     qtbot.waitExposed(main)
     yield main
@@ -58,7 +60,9 @@ def drop(target: QWidget, mime: QMimeData) -> None:
     )
     QApplication.sendEvent(target, enter)
     assert enter.isAccepted(), "the drag was refused"
-    event = QDropEvent(position, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        position, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(target, event)
 
 
@@ -83,7 +87,9 @@ def png_bytes(size: tuple[int, int] = (40, 30)) -> bytes:
     return out.getvalue()
 
 
-def test_dropping_image_files_on_the_composer_attaches_thumbnails(qtbot: QtBot, window: MainWindow, image_file: Path) -> None:
+def test_dropping_image_files_on_the_composer_attaches_thumbnails(
+    qtbot: QtBot, window: MainWindow, image_file: Path
+) -> None:
     drop(window.composer.edit, file_urls(image_file, PHOTO))
     wait_attached(qtbot, window, 2)
     assert shown_thumbnails(window) == 2
@@ -114,7 +120,9 @@ def test_dropping_raw_image_data_attaches(qtbot: QtBot, window: MainWindow) -> N
     assert shown_thumbnails(window) == 2
 
 
-def test_paste_attaches_image_data_and_copied_files_but_text_stays_text(qtbot: QtBot, window: MainWindow, image_file: Path) -> None:
+def test_paste_attaches_image_data_and_copied_files_but_text_stays_text(
+    qtbot: QtBot, window: MainWindow, image_file: Path
+) -> None:
     clipboard = QGuiApplication.clipboard()
     edit = window.composer.edit
     edit.setFocus()
@@ -132,7 +140,9 @@ def test_paste_attaches_image_data_and_copied_files_but_text_stays_text(qtbot: Q
     assert len(window.composer.attachments) == 2
 
 
-def test_a_broken_file_is_refused_inline_and_nothing_else_is_lost(qtbot: QtBot, window: MainWindow, image_file: Path, tmp_path: Path) -> None:
+def test_a_broken_file_is_refused_inline_and_nothing_else_is_lost(
+    qtbot: QtBot, window: MainWindow, image_file: Path, tmp_path: Path
+) -> None:
     window.composer.edit.setPlainText("Compare these")
     drop(window.composer.edit, file_urls(image_file))
     wait_attached(qtbot, window, 1)
@@ -159,7 +169,9 @@ def test_removing_an_attachment_before_sending(qtbot: QtBot, window: MainWindow,
     assert [a.name for a in window.composer.attachments] == [PHOTO.name]
 
 
-def test_enter_sends_shift_enter_breaks_the_line_and_nothing_is_lost_without_a_model(qtbot: QtBot, window: MainWindow) -> None:
+def test_enter_sends_shift_enter_breaks_the_line_and_nothing_is_lost_without_a_model(
+    qtbot: QtBot, window: MainWindow
+) -> None:
     edit = window.composer.edit
     assert "Shift+Enter" in edit.toolTip()
     edit.setFocus()
@@ -298,7 +310,9 @@ def test_the_window_follows_a_dark_palette(qtbot: QtBot, window: MainWindow) -> 
     window.pages.setCurrentWidget(window.chat_view)
     try:
         app.setPalette(_dark_palette())
-        qtbot.waitUntil(lambda: window.chat_view.palette().color(QPalette.ColorRole.Base).lightness() < 60, timeout=5_000)
+        qtbot.waitUntil(
+            lambda: window.chat_view.palette().color(QPalette.ColorRole.Base).lightness() < 60, timeout=5_000
+        )
         picture = window.chat_view.grab().toImage()
 
         def lightness_at(widget: QWidget, point: QPoint) -> int:

@@ -44,8 +44,12 @@ def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
         yield server
 
 
-def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(qtbot: QtBot, hub: FakeHub, models: Models) -> None:
-    window = MainWindow(ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2)))
+def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
+    qtbot: QtBot, hub: FakeHub, models: Models
+) -> None:
+    window = MainWindow(
+        ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
+    )
     window.download.endpoint = hub.hub_url
     window.show()
     try:
@@ -67,10 +71,10 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(q
         qtbot.waitUntil(lambda: window.model_state is ModelState.READY, timeout=120_000)
         assert any("range" in request.headers for request in hub.cdn_gets()[fetched:])  # resumed
         files = window.model_files
-        assert files is not None and files.mmproj is not None
+        assert files is not None and files.projector is not None
         folder = paths.models_dir()
         assert files.model.path.is_relative_to(folder) and files.model.path.read_bytes() == models.tiny.read_bytes()
-        assert files.mmproj.path.read_bytes() == models.mmproj.read_bytes()  # paired by fit
+        assert files.projector.path.read_bytes() == models.mmproj.read_bytes()  # paired by fit
         assert window.composer.attach_button.isEnabled()
         assert window.pages.currentWidget() is window.chat_view
     finally:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import llama_cpp
 import numpy as np
@@ -38,7 +37,7 @@ N_BATCH = 512
 """Prompt tokens per llama_decode; also bounds one image's tokens (Gemma 3 uses 256)."""
 
 # What one KV position holds: a text token id, or (image hash, index within the image).
-Key = Union[int, tuple[str, int]]
+Key = int | tuple[str, int]
 
 
 class Cancelled(Exception):
@@ -57,17 +56,17 @@ class _ImageSpan:
     n_tokens: int
 
 
-_Span = Union[_TextSpan, _ImageSpan]
+_Span = _TextSpan | _ImageSpan
 
 
 def _silence_native_logs() -> None:
     """llama.cpp prints every tensor at load; keep warnings and errors, in our log."""
 
-    @llama_cpp.llama_log_callback
-    def _callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
             log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
 
+    _callback = llama_cpp.llama_log_callback(on_log)
     global _LOG_CALLBACK  # the C side keeps only a pointer: keep the object alive
     _LOG_CALLBACK = _callback
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
@@ -75,10 +74,10 @@ def _silence_native_logs() -> None:
     mtmd.mtmd_helper_log_set(_callback, ctypes.c_void_p(0))
 
 
-_LOG_CALLBACK = None
+_LOG_CALLBACK: object = None
 
 _LOGITS_ADDRESS = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)(
-    ctypes.cast(llama_cpp.llama_get_logits_ith, ctypes.c_void_p).value
+    ctypes.cast(llama_cpp.llama_get_logits_ith, ctypes.c_void_p).value or 0
 )
 """``llama_get_logits_ith`` returning the address as an int: the token loop compares it with the
 last one and keeps its numpy view, where wrapping the pointer anew cost ~30 us a token (0.3%)."""
@@ -270,13 +269,14 @@ class LlamaBackend:
     def _reusable_prefix(self, keys: list[Key]) -> int:
         """How many leading positions of the KV cache this prompt can keep."""
         n = 0
-        for old, new in zip(self._cached, keys):
+        for old, new in zip(self._cached, keys, strict=False):
             if old != new:
                 break
             n += 1
         # An image is all or nothing: never keep half of one.
-        while n > 0 and isinstance(keys[n - 1], tuple) and n < len(keys):
-            if not (isinstance(keys[n], tuple) and keys[n][0] == keys[n - 1][0]):
+        while n > 0 and n < len(keys):
+            before, after = keys[n - 1], keys[n]
+            if not (isinstance(before, tuple) and isinstance(after, tuple) and after[0] == before[0]):
                 break
             n -= 1
         # At least one position must be evaluated to get logits for the first new token.

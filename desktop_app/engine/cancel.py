@@ -40,7 +40,7 @@ class CancelFlag:
         return ctypes.c_void_p(ctypes.addressof(self._buffer))
 
 
-def native_reader() -> ctypes._CFuncPtr:
+def native_reader() -> ctypes._NamedFuncPointer:
     """The C library's ``strlen``: called on :attr:`CancelFlag.address`, it returns the flag."""
     libc = ctypes.CDLL("msvcrt") if sys.platform == "win32" else ctypes.CDLL(None)
     return libc.strlen

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from multiprocessing.connection import Connection
 
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.process import engine_main
 from desktop_app.engine.protocol import (
+    Capabilities,
     ChatMessage,
     Done,
     EngineError,
@@ -34,7 +35,7 @@ from desktop_app.engine.protocol import (
     ShutdownRequest,
     Token,
 )
-from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,15 @@ class _Active:
 
 
 class EngineClient:
-    """Runs the engine process on demand and restarts it after a crash."""
+    """The local :class:`~desktop_app.engine.interface.Engine`: runs the engine process on demand
+    and restarts it after a crash."""
 
     def __init__(self) -> None:
         self._mp = multiprocessing.get_context("spawn")
         self._cancel = CancelFlag(self._mp)
         self._lock = threading.RLock()
         self._proc: multiprocessing.process.BaseProcess | None = None
-        self._conn = None
+        self._conn: Connection | None = None
         self._load: LoadRequest | None = None
         self._ids = itertools.count(1)
         self._active: _Active | None = None
@@ -114,12 +116,16 @@ class EngineClient:
         return proc.exitcode
 
     # ------------------------------------------------------------------------ requests
-    def load(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+    @property
+    def capabilities(self) -> Capabilities | None:
+        return self.loaded.capabilities if self.loaded is not None else None
+
+    def load(self, request: LoadRequest) -> None:
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
         """
-        self._load = LoadRequest(str(model_path), str(mmproj_path) if mmproj_path else None, runtime)
+        self._load = request
         if self.running:
             self._send(self._load)
         else:

@@ -75,7 +75,7 @@ class EmbeddingCache:
         if path is None or not path.exists():
             return None
         try:
-            array = np.load(path, allow_pickle=False)
+            array: np.ndarray = np.load(path, allow_pickle=False)
             if array.shape != shape or array.dtype != np.float32:
                 raise ValueError(f"cached shape {array.shape} {array.dtype}, expected {shape}")
             os.utime(path)  # recently used: evicted last

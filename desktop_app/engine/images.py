@@ -179,7 +179,7 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
         raise UserError(_not_readable_message(data, label, suffix)) from None
     except Image.DecompressionBombError:
         raise UserError(_bomb_message(label, None)) from None
-    except Exception:  # noqa: BLE001 - plugins raise many types for bad data; all mean damaged
+    except Exception:
         # A header that names a format but breaks off or contradicts itself.
         raise UserError(_damaged_message(label)) from None
 
@@ -195,7 +195,7 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
         raise
     except Image.DecompressionBombError:
         raise UserError(_bomb_message(label, None)) from None
-    except Exception:  # noqa: BLE001 - as above
+    except Exception:
         raise UserError(_damaged_message(label, fmt)) from None
     finally:
         probe.close()
@@ -211,7 +211,7 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
         raise
     except Image.DecompressionBombError:
         raise UserError(_bomb_message(label, None)) from None
-    except Exception:  # noqa: BLE001 - see above
+    except Exception:
         raise UserError(_damaged_message(label, fmt)) from None
     return image
 
@@ -251,7 +251,7 @@ def _upright(image: Image.Image) -> Image.Image:
     """Apply the EXIF orientation so the model sees what the user sees in their viewer."""
     try:
         upright = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001
+    except Exception:
         # A mangled EXIF block is common in edited photos and says nothing about the pixels:
         # use the image as stored rather than refuse it.
         return image
@@ -346,10 +346,10 @@ def _not_readable_message(data: bytes, label: str, suffix: str) -> str:
 def _identify_any_format(data: bytes) -> str | None:
     """Name the format with every Pillow plugin, header only, purely to word the refusal."""
     try:
-        with _pillow_quiet():
-            with Image.open(io.BytesIO(data)) as other:
-                return other.format
-    except Exception:  # noqa: BLE001 - any failure just means "not an image we can name"
+        with _pillow_quiet(), Image.open(io.BytesIO(data)) as other:
+            name: str | None = other.format
+            return name
+    except Exception:
         return None
 
 
@@ -413,20 +413,20 @@ def pan_and_scan_crops(
     if width >= height:
         if width / height < min_ratio:
             return []
-        crops_w = int(math.floor(width / height + 0.5))
-        crops_w = min(int(math.floor(width / min_crop_size)), crops_w)
+        crops_w = math.floor(width / height + 0.5)
+        crops_w = min(math.floor(width / min_crop_size), crops_w)
         crops_w = min(max_crops, max(2, crops_w))
         crops_h = 1
     else:
         if height / width < min_ratio:
             return []
-        crops_h = int(math.floor(height / width + 0.5))
-        crops_h = min(int(math.floor(height / min_crop_size)), crops_h)
+        crops_h = math.floor(height / width + 0.5)
+        crops_h = min(math.floor(height / min_crop_size), crops_h)
         crops_h = min(max_crops, max(2, crops_h))
         crops_w = 1
 
-    crop_w = int(math.ceil(width / crops_w))
-    crop_h = int(math.ceil(height / crops_h))
+    crop_w = math.ceil(width / crops_w)
+    crop_h = math.ceil(height / crops_h)
     if min(crop_w, crop_h) < min_crop_size:
         return []
 

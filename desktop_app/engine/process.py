@@ -106,13 +106,12 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                 conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
                 continue
             batcher = _TokenBatcher(conn, rid)
+
+            def on_phase(phase: str, rid: int = rid) -> None:
+                conn.send(Progress(rid, phase))
+
             try:
-                text, finish, metrics = backend.generate(
-                    request,
-                    batcher.add,
-                    received_at,
-                    lambda phase: conn.send(Progress(rid, phase)),
-                )
+                text, finish, metrics = backend.generate(request, batcher.add, received_at, on_phase)
                 batcher.flush()
             except UserError as exc:
                 batcher.flush()

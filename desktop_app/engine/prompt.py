@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 MEDIA_MARKER = "<__media__>"
 """Placeholder mtmd replaces with an image's embeddings (set explicitly in the mtmd params)."""
@@ -58,7 +62,7 @@ def render(
     pieces = text.split(MEDIA_MARKER)
     out = [pieces[0]]
     images: list[PreparedImage] = []
-    for image, after in zip(originals, pieces[1:]):
+    for image, after in zip(originals, pieces[1:], strict=True):
         crops = _crops(image, pan_scan)
         if crops:
             out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
@@ -115,7 +119,7 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
             for p in message.parts
         ]
         hf_messages.append({"role": message.role, "content": content})
-    rendered = _compile(template).render(
+    rendered: str = _compile(template).render(
         messages=hf_messages, bos_token=BOS, eos_token="<eos>", add_generation_prompt=True
     )
     # The official template writes <start_of_image> where an image goes; mtmd adds its own
@@ -124,7 +128,7 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
 
 
 @lru_cache(maxsize=4)
-def _compile(template: str):  # type: ignore[no-untyped-def]
+def _compile(template: str) -> Template:
     from jinja2.exceptions import TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 

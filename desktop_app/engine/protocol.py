@@ -7,13 +7,14 @@ nothing here drags llama.cpp (or Qt) into the importing process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from pathlib import Path
+from typing import Literal
 
 from desktop_app.engine.images import PreparedImage
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
 Role = Literal["user", "assistant"]
-Part = Union[str, PreparedImage]
+Part = str | PreparedImage
 FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
 ErrorKind = Literal["user", "internal", "crashed"]
 
@@ -50,6 +51,11 @@ class LoadRequest:
     mmproj_path: str | None
     runtime: RuntimeSettings
 
+    @staticmethod
+    def of(model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> LoadRequest:
+        """The request for these files (paths travel as strings: they pickle the same everywhere)."""
+        return LoadRequest(str(model_path), str(mmproj_path) if mmproj_path else None, runtime)
+
 
 @dataclass(frozen=True)
 class GenerateRequest:
@@ -66,7 +72,7 @@ class ShutdownRequest:
     """Free llama.cpp's resources and exit the engine process."""
 
 
-Request = Union[LoadRequest, GenerateRequest, ShutdownRequest]
+Request = LoadRequest | GenerateRequest | ShutdownRequest
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,20 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What the loaded model can do where it runs: the window enables and words its controls
+    from this, never from assumptions about the engine behind it."""
+
+    vision: bool
+    n_ctx: int
+    """The context the engine holds, in tokens."""
+    n_ctx_train: int
+    """The model's own limit, the most a larger context setting can reach."""
+    backend: str
+    """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+
+
+@dataclass(frozen=True)
 class ModelLoaded:
     """The engine holds this model now."""
 
@@ -103,6 +123,10 @@ class ModelLoaded:
     n_ctx: int
     n_ctx_train: int
     has_vision: bool
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend)
 
 
 @dataclass(frozen=True)
@@ -142,4 +166,4 @@ class EngineError:
     kind: ErrorKind = "internal"
 
 
-Event = Union[ModelLoaded, Progress, Token, Done, EngineError]
+Event = ModelLoaded | Progress | Token | Done | EngineError

@@ -72,7 +72,8 @@ class Sampler:
             return self._accept(int(logits.argmax()))
         if len(self._candidates) < len(logits):  # room for every token: the pass never overflows
             self._candidates = np.empty(len(logits), TOKEN_DATA)
-            self._array.data = self._candidates.ctypes.data_as(llama_cpp.llama_token_data_p)
+            # llama_cpp annotates this field as an array; ctypes stores the pointer it is given.
+            self._array.data = self._candidates.ctypes.data_as(llama_cpp.llama_token_data_p)  # type: ignore[assignment]
             self._ids = self._candidates["id"]
         n = candidates(logits, self._candidates, s.top_k, _MARGIN * max(1.0, s.temperature))
         if n == 0:
@@ -90,7 +91,9 @@ class Sampler:
 
 def _chain(settings: GenerationSettings, seed: int) -> llama_cpp.llama_sampler_p:
     """llama.cpp's default order: top-k, top-p and min-p untempered, then temperature, a draw."""
-    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    chain: llama_cpp.llama_sampler_p = llama_cpp.llama_sampler_chain_init(
+        llama_cpp.llama_sampler_chain_default_params()
+    )
     parts = [llama_cpp.llama_sampler_init_top_k(settings.top_k)] if settings.top_k > 0 else []
     if settings.top_p < 1.0:
         parts.append(llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))

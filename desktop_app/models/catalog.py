@@ -16,8 +16,8 @@ from typing import Any
 
 from desktop_app.errors import UserError
 from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
-from desktop_app.settings import SWA_FULL_CACHE
 from desktop_app.models.sizes import GIB
+from desktop_app.settings import SWA_FULL_CACHE
 
 CATALOG_RESOURCE = "gemma3_catalog.json"
 SCHEMA_VERSION = 1
@@ -116,7 +116,7 @@ class Catalog:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """The catalog shipped with the app (read once; it cannot change while the app runs)."""
-    text = resources.files("desktop_app").joinpath("data", CATALOG_RESOURCE).read_text("utf-8")
+    text = resources.files("desktop_app").joinpath("data").joinpath(CATALOG_RESOURCE).read_text("utf-8")
     return parse_catalog(json.loads(text))
 
 

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 import httpx2
 from huggingface_hub import get_hf_file_metadata, get_token, hf_hub_url
@@ -52,9 +52,6 @@ from desktop_app import __version__, paths
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import CatalogEntry
 from desktop_app.models.sizes import MIB, format_size
-
-if TYPE_CHECKING:
-    from desktop_app.models.registry import LocalModel, ModelRegistry
 
 DISK_MARGIN = 256 * MIB
 """Left free after a download, so the disk is never filled to its last byte."""
@@ -229,27 +226,6 @@ def run_download(
     )
 
 
-def download_entry(
-    entry: CatalogEntry,
-    registry: ModelRegistry,
-    *,
-    token: str | None = None,
-    on_progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-    endpoint: str | None = None,
-) -> LocalModel:
-    """Download a catalog model with its projector and record the pair in the registry.
-
-    Returns at once, without network, when the registry already holds the entry's files.
-    """
-    existing = registry.find(entry.id)
-    if existing is not None and existing.available:
-        return existing
-    plan = plan_download(entry, token=token, endpoint=endpoint)
-    files = run_download(plan, on_progress=on_progress, cancel=cancel, verified=registry.verified_files())
-    return registry.add_download(entry, files)
-
-
 # --- the hub -------------------------------------------------------------------------------------
 
 
@@ -331,7 +307,9 @@ def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> U
                 "'hf auth login'."
             )
         if status == 429:
-            return UserError("Hugging Face is limiting downloads right now (HTTP 429); wait a few minutes and try again.")
+            return UserError(
+                "Hugging Face is limiting downloads right now (HTTP 429); wait a few minutes and try again."
+            )
         if status >= 500:
             return UserError(
                 f"Hugging Face had a server error (HTTP {status}); try again later, and the "

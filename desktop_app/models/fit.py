@@ -12,8 +12,6 @@ verdict for a catalog entry before anything is downloaded.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import platform
 import shutil
 import subprocess
@@ -21,12 +19,14 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import psutil
+
 from desktop_app.errors import UserError
 from desktop_app.models.sizes import GIB, MIB, format_size
 from desktop_app.settings import SWA_FULL_CACHE
 
 if TYPE_CHECKING:
-    from desktop_app.engine.gguf_info import GGUFInfo
+    from desktop_app.models.gemma_files import ModelFile, ProjectorFile
 
 SWA_PATTERN = 6
 """Gemma 3 makes every sixth layer global and the five before it sliding-window (llama.cpp's
@@ -83,10 +83,8 @@ class ModelShape:
     context_length: int
 
     @classmethod
-    def from_gguf(cls, info: GGUFInfo) -> ModelShape:
+    def from_gguf(cls, info: ModelFile) -> ModelShape:
         """Read the shape from a model's GGUF metadata, with llama.cpp's defaults for gaps."""
-        if info.kind != "model":
-            raise UserError(f"'{info.display_name}' is a vision projector, not a model.")
         if not info.block_count or not info.embedding_length or not info.head_count:
             raise UserError(
                 f"'{info.display_name}' lacks the layer counts needed to estimate its memory, "
@@ -280,8 +278,8 @@ def check_fit(
 
 
 def check_files_fit(
-    model: GGUFInfo,
-    mmproj: GGUFInfo | None,
+    model: ModelFile,
+    mmproj: ProjectorFile | None,
     n_ctx: int,
     machine: MachineMemory,
     *,
@@ -337,26 +335,14 @@ def _level(total: int, machine: MachineMemory) -> tuple[FitLevel, bool]:
 
 def machine_memory() -> MachineMemory:
     """RAM (total and available) and, with an NVIDIA GPU, its memory; the only impure function."""
-    total, available = _system_ram()
+    memory = psutil.virtual_memory()
+    total, available = int(memory.total), int(memory.available)
     unified = sys.platform == "darwin" and platform.machine() == "arm64"
     gpu = None if unified else _nvidia_gpus()
     if gpu is None:
         return MachineMemory(total_ram=total, available_ram=available, unified=unified)
     name, gpu_total, gpu_free = gpu
     return MachineMemory(total, available, gpu_total, gpu_free, name, unified)
-
-
-def parse_meminfo(text: str) -> tuple[int, int | None]:
-    """(MemTotal, MemAvailable) in bytes from Linux's /proc/meminfo."""
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        parts = rest.split()
-        if parts and parts[0].isdigit():
-            values[key.strip()] = int(parts[0]) * 1024  # the kernel writes kB, meaning KiB
-    if "MemTotal" not in values:
-        raise ValueError("no MemTotal line")
-    return values["MemTotal"], values.get("MemAvailable")
 
 
 def parse_nvidia_smi(text: str) -> tuple[str, int, int] | None:
@@ -375,52 +361,6 @@ def parse_nvidia_smi(text: str) -> tuple[str, int, int] | None:
         return None
     label = names[0] if len(names) == 1 else f"{len(names)} GPUs ({names[0]}, ...)"
     return label, total, free
-
-
-def _system_ram() -> tuple[int, int | None]:
-    try:
-        import psutil  # type: ignore[import-not-found]
-
-        vm = psutil.virtual_memory()
-        return int(vm.total), int(vm.available)
-    except ImportError:
-        pass
-    if sys.platform.startswith("linux"):
-        try:
-            with open("/proc/meminfo", encoding="ascii") as handle:
-                return parse_meminfo(handle.read())
-        except (OSError, ValueError):
-            pass
-    if sys.platform == "win32":
-        return _windows_ram()
-    if sys.platform == "darwin":
-        out = subprocess.run(
-            ["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=5, check=False
-        )
-        if out.stdout.strip().isdigit():
-            return int(out.stdout.strip()), None
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return total, None
-
-
-def _windows_ram() -> tuple[int, int | None]:
-    class MemoryStatusEx(ctypes.Structure):
-        _fields_ = [
-            ("dwLength", ctypes.c_ulong),
-            ("dwMemoryLoad", ctypes.c_ulong),
-            ("ullTotalPhys", ctypes.c_ulonglong),
-            ("ullAvailPhys", ctypes.c_ulonglong),
-            ("ullTotalPageFile", ctypes.c_ulonglong),
-            ("ullAvailPageFile", ctypes.c_ulonglong),
-            ("ullTotalVirtual", ctypes.c_ulonglong),
-            ("ullAvailVirtual", ctypes.c_ulonglong),
-            ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
-        ]
-
-    status = MemoryStatusEx()
-    status.dwLength = ctypes.sizeof(MemoryStatusEx)
-    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
-    return int(status.ullTotalPhys), int(status.ullAvailPhys)
 
 
 def _nvidia_gpus() -> tuple[str, int, int] | None:

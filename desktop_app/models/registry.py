@@ -13,17 +13,25 @@ import json
 import logging
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from desktop_app import paths
-from desktop_app.engine.gguf_info import GGUFInfo, check_pair, inspect_gguf
 from desktop_app.errors import UserError
-
-if TYPE_CHECKING:
-    from desktop_app.models.catalog import CatalogEntry
-    from desktop_app.models.download import DownloadedFiles
+from desktop_app.models.catalog import CatalogEntry
+from desktop_app.models.download import DownloadedFiles, ProgressCallback, plan_download, run_download
+from desktop_app.models.gemma_files import (
+    GemmaFile,
+    ModelFile,
+    ProjectorFile,
+    best_projector,
+    check_pair,
+    inspect_gguf,
+    inspect_model,
+    inspect_projector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +116,9 @@ class ModelRegistry:
 
     def add_download(self, entry: CatalogEntry, files: DownloadedFiles) -> LocalModel:
         """Record a finished download, after checking from metadata that the pair really fits."""
-        model_info = inspect_gguf(files.model_path)
-        mmproj_info = inspect_gguf(files.mmproj_path) if files.mmproj_path else None
-        check_pair(model_info, mmproj_info)
+        model_info = inspect_model(files.model_path)
+        if files.mmproj_path is not None:
+            check_pair(model_info, inspect_projector(files.mmproj_path))
         record = LocalModel(
             id=entry.id,
             name=entry.name,
@@ -141,15 +149,15 @@ class ModelRegistry:
         if not files:
             raise UserError(f"No GGUF files were found in {root}.")
 
-        infos: list[GGUFInfo] = []
+        infos: list[GemmaFile] = []
         skipped: list[str] = []
         for file in files:
             try:
                 infos.append(inspect_gguf(file))
             except UserError as exc:
                 skipped.append(str(exc))
-        models = [i for i in infos if i.kind == "model"]
-        projectors = [i for i in infos if i.kind == "mmproj"]
+        models = [i for i in infos if isinstance(i, ModelFile)]
+        projectors = [i for i in infos if isinstance(i, ProjectorFile)]
 
         records = self._load()
         changed: list[LocalModel] = []
@@ -162,7 +170,7 @@ class ModelRegistry:
                 if existing.mmproj_path:
                     used.add(existing.mmproj_path)
                 continue
-            projector = _best_projector(info, projectors)
+            projector = best_projector(info, projectors)
             mmproj_path = projector.path if projector else (existing.mmproj_path if existing else None)
             if projector:
                 used.add(projector.path)
@@ -256,20 +264,28 @@ class ModelRegistry:
         os.replace(tmp, self.path)
 
 
-def _best_projector(model: GGUFInfo, projectors: list[GGUFInfo]) -> GGUFInfo | None:
-    """The projector that fits ``model``, preferring one in the same folder."""
-    fitting: list[GGUFInfo] = []
-    for projector in projectors:
-        try:
-            check_pair(model, projector)
-        except UserError:
-            continue
-        fitting.append(projector)
-    fitting.sort(key=lambda p: (p.path.parent != model.path.parent, p.path.name))
-    return fitting[0] if fitting else None
+def download_entry(
+    entry: CatalogEntry,
+    registry: ModelRegistry,
+    *,
+    token: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    endpoint: str | None = None,
+) -> LocalModel:
+    """Download a catalog model with its projector and record the pair in the registry.
+
+    Returns at once, without network, when the registry already holds the entry's files.
+    """
+    existing = registry.find(entry.id)
+    if existing is not None and existing.available:
+        return existing
+    plan = plan_download(entry, token=token, endpoint=endpoint)
+    files = run_download(plan, on_progress=on_progress, cancel=cancel, verified=registry.verified_files())
+    return registry.add_download(entry, files)
 
 
-def _display_name(info: GGUFInfo) -> str:
+def _display_name(info: ModelFile) -> str:
     base = info.name or info.path.stem
     return f"{base} ({info.quantization})" if info.quantization else base
 

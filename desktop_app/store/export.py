@@ -157,8 +157,9 @@ def _footer(message: Message) -> str:
 
     def number(key: str) -> float | None:
         value = metrics.get(key)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        return float(value) if ok else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return None
 
     parts = []
     if (tokens := number("decode_tokens")) is not None:

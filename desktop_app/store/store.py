@@ -346,8 +346,8 @@ class ConversationStore:
         settings: GenerationSettings | None = None,
         *,
         system_prompt: str | None = None,
-        model_path: str | Path | None | _Keep = KEEP,
-        mmproj_path: str | Path | None | _Keep = KEEP,
+        model_path: str | Path | _Keep | None = KEEP,
+        mmproj_path: str | Path | _Keep | None = KEEP,
     ) -> Conversation:
         """Save what the conversation reopens with; arguments left out stay as they were."""
         changes: dict[str, Any] = {}

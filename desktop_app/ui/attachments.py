@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QImageWriter
 
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.errors import UserError
@@ -106,7 +106,8 @@ def full_image(image: PreparedImage) -> QImage:
 def _png_bytes(image: QImage) -> bytes:
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
+    # QImageWriter, not QImage.save: PySide6's stubs and runtime disagree on save()'s format type.
+    if not QImageWriter(buffer, QByteArray(b"PNG")).write(image):
         raise UserError("The pasted image could not be read.")
     return bytes(buffer.data().data())
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop_app.errors import UserError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BackgroundWork(QObject):
@@ -42,8 +44,8 @@ class BackgroundWork(QObject):
 
     def run(
         self,
-        function: Callable[[], Any],
-        on_result: Callable[[Any], None],
+        function: Callable[[], T],
+        on_result: Callable[[T], None],
         on_error: Callable[[str], None],
     ) -> int:
         """Run ``function`` on the pool; exactly one callback follows, on this object's thread."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
@@ -172,18 +172,20 @@ class ChatSession(QObject):
         if self.conversation is None:
             self._draft_settings = settings
             return
-        self._save_conversation(settings=settings)
+        self._save_conversation(settings, None)
 
     def update_system_prompt(self, text: str) -> None:
         if self.conversation is None:
             self._draft_prompt = text
             return
-        self._save_conversation(system_prompt=text)
+        self._save_conversation(None, text)
 
-    def _save_conversation(self, **changes: object) -> None:
+    def _save_conversation(self, settings: GenerationSettings | None, system_prompt: str | None) -> None:
         assert self.conversation is not None
         try:
-            self.conversation = self._store.update_conversation_settings(self.conversation.id, **changes)  # type: ignore[arg-type]
+            self.conversation = self._store.update_conversation_settings(
+                self.conversation.id, settings, system_prompt=system_prompt
+            )
         except UserError as exc:
             self.notice.emit(str(exc))
 
@@ -329,7 +331,8 @@ class ChatSession(QObject):
             return  # each arrival (see _prepare_stored) calls this again
         missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
         if missing:
-            self.notice.emit(self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
+            self.notice.emit(
+                self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
                     n=len(missing)
                 )
             )
@@ -396,14 +399,14 @@ class ChatSession(QObject):
         reply = self._reply
         if reply is None:
             return
-        reason = "crashed" if error.kind == "crashed" else "error"
+        reason: FinishReason = "crashed" if error.kind == "crashed" else "error"
         self._finish(reply, reason, {"error": error.message}, error.message)
 
     def _finish(
         self,
         reply: _Reply,
-        finish_reason: str,
-        metrics: dict[str, object],
+        finish_reason: FinishReason,
+        metrics: Mapping[str, object],
         error: str | None,
         text: str | None = None,
     ) -> None:
@@ -413,7 +416,7 @@ class ChatSession(QObject):
         self._reply = None
         final = reply.text + self._bridge.take_text() if text is None else text
         try:
-            self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)  # type: ignore[arg-type]
+            self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)
         except UserError as exc:
             self.notice.emit(str(exc))
         if reply.widget is not None:

@@ -226,7 +226,7 @@ class MessageWidget(QFrame):
         self.retry_button.setEnabled(regenerate)
 
     # ---------------------------------------------------------------------------- look
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         """User messages sit on a rounded, faint tint of the palette's highlight colour (so it
         follows light and dark themes); replies sit on the chat's own background."""
         if self.role == "user":
@@ -358,7 +358,7 @@ class ChatView(QScrollArea):
                 regenerate=not busy and index == last and widget.role == "assistant",
             )
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._update_margins()
 
@@ -396,7 +396,7 @@ class ImageViewer(QDialog):
         fitted = image.size().scaled(screen * 0.85, Qt.AspectRatioMode.KeepAspectRatio)
         self.resize(fitted.boundedTo(image.size()).expandedTo(QSize(200, 150)))
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         ratio = self.devicePixelRatioF()
         scaled = self._pixmap.scaled(

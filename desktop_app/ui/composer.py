@@ -8,6 +8,7 @@ sentence under the box; the text and the other images stay as they were.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,17 +55,17 @@ class ComposerEdit(QPlainTextEdit):
     submitted = Signal()
     mimeOffered = Signal(QMimeData)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             self.submitted.emit()
             return
         super().keyPressEvent(event)
 
-    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 - Qt override
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
         return _wants_attaching(source) or super().canInsertFromMimeData(source)
 
-    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
+    def insertFromMimeData(self, source: QMimeData) -> None:
         if _wants_attaching(source):
             self.mimeOffered.emit(source)
         else:
@@ -371,13 +372,13 @@ class Composer(QWidget):
         self.clear_notice()
         for source in sources:
             chip = AttachmentChip(source.name, self._chip_row)
-            chip.removeRequested.connect(lambda chip=chip: self._remove(chip))
+            chip.removeRequested.connect(functools.partial(self._remove, chip))
             self._chips.append(chip)
             self._chip_layout.insertWidget(self._chip_layout.count() - 1, chip)
             self._tickets[chip] = self._work.run(
-                lambda source=source: prepare_attachment(source),
-                lambda result, chip=chip: self._prepared(chip, result),
-                lambda message, chip=chip: self._refused(chip, message),
+                functools.partial(prepare_attachment, source),
+                functools.partial(self._prepared, chip),
+                functools.partial(self._refused, chip),
             )
         self._chip_row.show()
 

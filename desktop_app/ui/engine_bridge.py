@@ -14,20 +14,21 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.engine.client import EngineClient
+from desktop_app.engine.interface import Engine
 from desktop_app.engine.protocol import (
     ChatMessage,
     Done,
     EngineError,
+    LoadRequest,
     ModelLoaded,
     Progress,
     Token,
 )
-from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ _POLL_S = 0.05
 
 
 class EngineBridge(QObject):
-    """Owns an :class:`EngineClient` and makes it usable from the UI thread without blocking.
+    """Owns an :class:`~desktop_app.engine.interface.Engine` (by default the local
+    :class:`EngineClient`) and makes it usable from the UI thread without blocking.
 
     One reply at a time: :meth:`generate` is only called when the previous reply has ended
     (its ``replyFinished`` or ``replyFailed`` arrived); events of an abandoned reply are dropped.
@@ -59,9 +61,9 @@ class EngineBridge(QObject):
     replyFinished = Signal(object)
     replyFailed = Signal(object)
 
-    def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, client: Engine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.client = client or EngineClient()
+        self.client: Engine = client or EngineClient()
         # Held by whichever thread is using the client: the sender while it sends, the reader
         # while it polls.  EngineClient treats "no process and a reply active" as a death, so
         # the reader must not look while the sender is (re)starting the process for a reply.
@@ -82,12 +84,12 @@ class EngineBridge(QObject):
         self._reader.start()
 
     # ------------------------------------------------------------------ UI-thread API
-    def load(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+    def load(self, request: LoadRequest) -> None:
         """Load a model; ``modelLoaded`` or ``loadFailed`` follows."""
 
         def job() -> None:
             try:
-                self.client.load(model_path, mmproj_path, runtime)
+                self.client.load(request)
             except Exception:
                 log.exception("sending the load request failed")
                 self.loadFailed.emit("The engine could not be started to load the model (see the log)."

@@ -15,7 +15,6 @@ from desktop_app.models.download import DownloadProgress
 from desktop_app.models.sizes import format_size
 from desktop_app.ui.model_download import Recommendation
 
-
 COLUMN_WIDTH = 560
 
 
@@ -93,7 +92,9 @@ class FirstRunPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         self.open_button = QPushButton(self.tr("Open a model file…"), self)
         self.open_button.setAccessibleName(self.tr("Open a model file"))
-        self.open_button.setToolTip(self.tr("Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it"))
+        self.open_button.setToolTip(
+            self.tr("Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it")
+        )
         self.open_button.clicked.connect(self.openRequested)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
@@ -131,7 +132,9 @@ class FirstRunPanel(QWidget):
             self.tr("Verifying {file}").format(file=progress.filename)
             if progress.phase == "verifying"
             else self.tr("Downloading {file}").format(file=progress.filename),
-            self.tr("{done} of {total}").format(done=format_size(progress.done_bytes), total=format_size(progress.total_bytes)),
+            self.tr("{done} of {total}").format(
+                done=format_size(progress.done_bytes), total=format_size(progress.total_bytes)
+            ),
         ]
         if progress.bytes_per_second:
             parts.append(self.tr("{speed}/s").format(speed=format_size(progress.bytes_per_second)))

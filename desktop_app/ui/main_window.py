@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import APP_NAME
-from desktop_app.engine.protocol import ModelLoaded, Progress
+from desktop_app.engine.protocol import LoadRequest, ModelLoaded, Progress
 from desktop_app.errors import UserError
+from desktop_app.models.gemma_files import ModelSetup, resolve_setup
 from desktop_app.models.registry import LocalModel
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import Conversation, ConversationStore
@@ -50,10 +51,14 @@ from desktop_app.ui.model_download import (
     first_available_model,
     recommend_for_this_machine,
 )
-from desktop_app.ui.model_files import ModelFiles, resolve_model
 from desktop_app.ui.preferences import Preferences, save_preferences
 from desktop_app.ui.settings_panel import SettingsPanel
 from desktop_app.ui.widgets import dismiss_button
+
+
+def _count(value: object) -> int:
+    """A token count from stored metrics (numbers in JSON); anything else counts as none."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 class ModelState(enum.Enum):
@@ -124,11 +129,11 @@ class ChatPane(QWidget):
         super().__init__(parent)
         self.setAcceptDrops(True)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         self.mimeDropped.emit(event.mimeData())
         event.acceptProposedAction()
 
@@ -154,7 +159,7 @@ class MainWindow(QMainWindow):
         self.work = BackgroundWork(self)
         self.download = ModelDownload(self)
         self.model_state = ModelState.NONE
-        self.model_files: ModelFiles | None = None
+        self.model_files: ModelSetup | None = None
         self.loaded: ModelLoaded | None = None
         self._recommendation: Recommendation | None = None
         self._closed = False
@@ -230,7 +235,13 @@ class MainWindow(QMainWindow):
         self.status_progress.setAccessibleName(self.tr("Loading"))
         self.status_progress.hide()
         bar.addWidget(self.status_model, 1)
-        for widget in (self.status_progress, self.status_backend, self.status_state, self.status_speed, self.status_context):
+        for widget in (
+            self.status_progress,
+            self.status_backend,
+            self.status_state,
+            self.status_speed,
+            self.status_context,
+        ):
             bar.addPermanentWidget(widget)
 
     def _build_actions(self) -> None:
@@ -250,7 +261,9 @@ class MainWindow(QMainWindow):
         # Enabled only while a reply runs, so Esc keeps its usual meaning everywhere else.
         self.stop_action.setEnabled(False)
         self.focus_action = self._action(self.tr("&Focus message box"), QKeySequence("Ctrl+L"), self.focus_input)
-        self.regenerate_action = self._action(self.tr("&Regenerate last reply"), QKeySequence("Ctrl+R"), self.session.regenerate)
+        self.regenerate_action = self._action(
+            self.tr("&Regenerate last reply"), QKeySequence("Ctrl+R"), self.session.regenerate
+        )
         self.edit_action = self._action(self.tr("&Edit last message"), QKeySequence("Ctrl+E"), self.session.begin_edit)
         for action in (self.stop_action, self.focus_action, self.regenerate_action, self.edit_action):
             chat_menu.addAction(action)
@@ -269,7 +282,9 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
             self.addAction(action)
 
-    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot) -> QAction:  # type: ignore[no-untyped-def]
+    def _action(
+        self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot: Callable[[], object]
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -314,7 +329,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.flush()
         self.session.new_conversation()
         self.conversations.list.clearSelection()
-        self.conversations.list.setCurrentItem(None)
+        self.conversations.list.setCurrentRow(-1)
         self.focus_input()
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -382,9 +397,10 @@ class MainWindow(QMainWindow):
             return
         if not model.is_file():
             self.show_notice(
-                self.tr("This conversation was held with {name}, which is no longer at {path}; the current model answers instead.").format(
-                    name=model.name, path=model.parent
-                )
+                self.tr(
+                    "This conversation was held with {name}, which is no longer at {path}; "
+                    "the current model answers instead."
+                ).format(name=model.name, path=model.parent)
             )
             return
         mmproj = Path(mmproj_path) if mmproj_path and Path(mmproj_path).is_file() else None
@@ -400,7 +416,7 @@ class MainWindow(QMainWindow):
                 self.tr("The model is not loaded (see the notice above); your message is kept.")
             )
             return
-        if attachments and self.model_files.mmproj is None:
+        if attachments and self.model_files.projector is None:
             self.composer.show_notice(self._no_vision_reason())
             return
         if self.session.send(text, attachments):
@@ -433,10 +449,11 @@ class MainWindow(QMainWindow):
             return
         used = None
         if metrics is None:
-            last = next((m for m in reversed(self.session.messages) if m.role == "assistant" and m.metrics.get("prompt_tokens")), None)
+            replies = (m for m in reversed(self.session.messages) if m.role == "assistant")
+            last = next((m for m in replies if m.metrics.get("prompt_tokens")), None)
             metrics = dict(last.metrics) if last else None
         if metrics and metrics.get("prompt_tokens"):
-            used = int(metrics["prompt_tokens"]) + int(metrics.get("decode_tokens") or 0)  # type: ignore[call-overload]
+            used = _count(metrics["prompt_tokens"]) + _count(metrics.get("decode_tokens"))
         text = self.tr("Context {used} / {size}").format(
             used=f"{used:,}" if used is not None else "–", size=f"{self.loaded.n_ctx:,}"
         )
@@ -477,7 +494,7 @@ class MainWindow(QMainWindow):
         self._set_model_state(ModelState.LOADING)
         self.status_model.setText(self.tr("Checking {name}…").format(name=model.name))
         self.work.run(
-            lambda: resolve_model(model, mmproj, find_projector=mmproj is None),
+            lambda: resolve_setup(model, mmproj, find_projector=mmproj is None),
             self._load_files,
             lambda message: self._files_refused(message, previous),
         )
@@ -487,7 +504,7 @@ class MainWindow(QMainWindow):
         self._set_model_state(previous if self.loaded is not None else ModelState.NONE)
         self._show_model_label()
 
-    def _load_files(self, files: ModelFiles) -> None:
+    def _load_files(self, files: ModelSetup) -> None:
         self.model_files = files
         limit = files.model.context_length
         self.settings_panel.set_context_limit(limit)
@@ -503,8 +520,8 @@ class MainWindow(QMainWindow):
         self._show_model_label()
         self.settings_panel.set_runtime(runtime)
         self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
-        mmproj = self.model_files.mmproj.path if self.model_files.mmproj else None
-        self.bridge.load(self.model_files.model.path, mmproj, runtime)
+        mmproj = self.model_files.projector.path if self.model_files.projector else None
+        self.bridge.load(LoadRequest.of(self.model_files.model.path, mmproj, runtime))
         self.composer.set_images_allowed(None if mmproj else self._no_vision_reason())
         self.session.set_model(self.model_files.model.path, mmproj)
         self._update_page()
@@ -527,7 +544,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_context_limit(loaded.n_ctx_train)
         self.projector_action.setEnabled(not self.session.busy)
         self.composer.set_images_allowed(None if loaded.has_vision else self._no_vision_reason())
-        projector = self.model_files.mmproj
+        projector = self.model_files.projector
         self.composer.set_image_cost(
             projector.tokens_per_image if projector and loaded.has_vision else None,
             lambda: self.session.settings.pan_scan,
@@ -536,7 +553,7 @@ class MainWindow(QMainWindow):
         self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
         save_preferences(self.preferences)
         self._update_context_label(None)
-        if first and self.model_files.projector_searched and self.model_files.mmproj is None:
+        if first and self.model_files.projector_searched and self.model_files.projector is None:
             self.notice.show_message(
                 self.tr(
                     "No vision projector that fits {name} was found in its folder, so images are off. "
@@ -618,12 +635,13 @@ class MainWindow(QMainWindow):
             self.status_backend.setText("")
             return
         name = files.model.display_name
-        if files.mmproj is not None:
-            self.status_model.setText(self.tr("{model} + {mmproj}").format(model=name, mmproj=files.mmproj.display_name))
+        if files.projector is not None:
+            text = self.tr("{model} + {mmproj}").format(model=name, mmproj=files.projector.display_name)
+            self.status_model.setText(text)
         else:
             self.status_model.setText(self.tr("{model} (text only)").format(model=name))
         self.status_model.setToolTip(
-            "\n".join(str(f.path) for f in (files.model, files.mmproj) if f is not None)
+            "\n".join(str(f.path) for f in (files.model, files.projector) if f is not None)
         )
         self.status_backend.setText(self.loaded.backend if self.loaded else "")
 
@@ -636,7 +654,7 @@ class MainWindow(QMainWindow):
         self.notice.show_message(message)
 
     # ----------------------------------------------------------------------- closing
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 

@@ -307,10 +307,13 @@ class _Scanner:
             if indent < 4 and not body.startswith(">") and _starts_block(body, after_paragraph=True):
                 self._begin(body, indent, start, stops)
                 return
-        elif self._run is _Run.OTHER and indent == 0:
-            if fence or _HEADING.match(body) or _RULE.match(body) or body.startswith(">"):
-                self._begin(body, indent, start, stops)
-                return
+        elif (
+            self._run is _Run.OTHER
+            and indent == 0
+            and (fence or _HEADING.match(body) or _RULE.match(body) or body.startswith(">"))
+        ):
+            self._begin(body, indent, start, stops)
+            return
         if fence is not None:
             self._fence, self._fence_indent = fence.group(1), -1
 
@@ -405,7 +408,9 @@ class _Scanner:
             )
         if self._run is _Run.START or (self._run is _Run.AFTER_BLANK and indent == 0):
             # A first line with a "|" may be a table's header.
-            return indent < 4 and not (_starts_block(body, after_paragraph=False) or body.startswith("<") or "|" in body)
+            return indent < 4 and not (
+                _starts_block(body, after_paragraph=False) or body.startswith("<") or "|" in body
+            )
         return False
 
     def _code_line(self, line: str, end: int, stops: list[_Stop]) -> None:
@@ -540,10 +545,10 @@ class MarkdownView(QTextBrowser):
         self._settle_paragraph()
         self._show_after_settled(self._markdown[self._settled :])
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         event.ignore()  # the chat scrolls, not the message
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             document = self.document()

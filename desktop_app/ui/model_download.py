@@ -16,9 +16,9 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import CatalogEntry, load_catalog
-from desktop_app.models.download import DownloadCancelled, DownloadProgress, download_entry
+from desktop_app.models.download import DownloadCancelled, DownloadProgress
 from desktop_app.models.fit import FitVerdict, machine_memory
-from desktop_app.models.registry import LocalModel, ModelRegistry
+from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
 from desktop_app.settings import DEFAULT_CONTEXT
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,16 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QPalette
+
+    from desktop_app.store import ConversationStore
+    from desktop_app.ui.main_window import MainWindow
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "tests" / "data" / "grace_hopper.jpg"
 
@@ -88,8 +96,8 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     if dark:
-        app.setStyle("Fusion")
-        app.setPalette(_dark_palette())
+        QApplication.setStyle("Fusion")
+        QApplication.setPalette(_dark_palette())
     store = ConversationStore()
     conversation_id = None if welcome else _write_conversation(store)
     window = MainWindow(store, EngineBridge(), Preferences())
@@ -113,7 +121,7 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome
     return 0
 
 
-def _write_conversation(store) -> int:  # type: ignore[no-untyped-def]
+def _write_conversation(store: ConversationStore) -> int:
     for title in OTHER_TITLES:
         other = store.create_conversation(title)
         store.add_user_message(other.id, title)
@@ -143,7 +151,7 @@ def _sample_photo() -> tuple[bytes, str, int, int]:
     return out.getvalue(), "image/png", picture.width, picture.height
 
 
-def _show_sample_status(window) -> None:  # type: ignore[no-untyped-def]
+def _show_sample_status(window: MainWindow) -> None:
     window.status_model.setText("gemma-3-4b-it-Q4_K_M.gguf + mmproj-model-f16.gguf")
     window.status_backend.setText("CPU")
     window.status_state.setText(window.tr("Ready"))
@@ -152,12 +160,12 @@ def _show_sample_status(window) -> None:  # type: ignore[no-untyped-def]
     window.status_context.setText(window.tr("Context {used} / {size}").format(used=f"{used:,}", size="8,192"))
 
 
-def _thumbnails_shown(window) -> bool:  # type: ignore[no-untyped-def]
+def _thumbnails_shown(window: MainWindow) -> bool:
     buttons = [b for w in window.chat_view.messages for bs in w._thumbnails.values() for b in bs]
     return all(not b.icon().isNull() for b in buttons)
 
 
-def _settle(app, ready, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def _settle(app: QCoreApplication, ready: Callable[[], bool], timeout_s: float = 15.0) -> None:
     """Images and the recommendation arrive from other threads; wait for them, then for layout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not ready():
@@ -168,7 +176,7 @@ def _settle(app, ready, timeout_s: float = 15.0) -> None:  # type: ignore[no-unt
         time.sleep(0.02)
 
 
-def _dark_palette():  # type: ignore[no-untyped-def]
+def _dark_palette() -> QPalette:
     """A dark palette like the system ones (the window itself only ever uses palette roles)."""
     from PySide6.QtGui import QColor, QPalette
 

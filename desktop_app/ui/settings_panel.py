@@ -92,15 +92,26 @@ class SettingsPanel(QScrollArea):
         self.seed.setSpecialValueText(self.tr("Random"))
         self.max_tokens = _integer(1, MAX_OUTPUT_TOKENS, 256)
         self.pan_scan = QComboBox(chat)
-        for mode, label in (("off", self.tr("Off")), ("auto", self.tr("Wide or tall images")), ("on", self.tr("Every large image"))):
+        for mode, label in (
+            ("off", self.tr("Off")),
+            ("auto", self.tr("Wide or tall images")),
+            ("on", self.tr("Every large image")),
+        ):
             self.pan_scan.addItem(label, mode)
         self.pan_scan.setToolTip(
-            self.tr("Pan & Scan also shows the model crops of an image, for detail; each crop costs as many tokens as the image.")
+            self.tr(
+                "Pan & Scan also shows the model crops of an image, for detail; "
+                "each crop costs as many tokens as the image."
+            )
         )
         self.pan_scan.setAccessibleName(self.tr("Pan and scan"))
         self.pan_scan.currentIndexChanged.connect(self._emit_generation)
-        rows = [
-            (self.tr("Temperature"), self.temperature, self.tr("Higher is more varied; 0 always picks the likeliest word.")),
+        rows: list[tuple[str, QSpinBox | QDoubleSpinBox, str]] = [
+            (
+                self.tr("Temperature"),
+                self.temperature,
+                self.tr("Higher is more varied; 0 always picks the likeliest word."),
+            ),
             (self.tr("Top-k"), self.top_k, self.tr("Sample from this many likeliest tokens (Off: all).")),
             (self.tr("Top-p"), self.top_p, self.tr("Sample from the likeliest tokens that make up this share.")),
             (self.tr("Min-p"), self.min_p, self.tr("Drop tokens less likely than this share of the likeliest.")),
@@ -144,10 +155,10 @@ class SettingsPanel(QScrollArea):
             box.setAccessibleName(label)
             box.valueChanged.connect(self._runtime_edited)
             runtime_form.addRow(label, box)
-        for box in (self.flash_attention, self.disk_cache):
-            box.setAccessibleName(box.text())
-            box.toggled.connect(self._runtime_edited)
-            runtime_form.addRow("", box)
+        for check in (self.flash_attention, self.disk_cache):
+            check.setAccessibleName(check.text())
+            check.toggled.connect(self._runtime_edited)
+            runtime_form.addRow("", check)
         buttons = QHBoxLayout()
         self.apply_button = QPushButton(self.tr("Apply and reload"), runtime)
         self.apply_button.setAccessibleName(self.tr("Apply runtime settings and reload the model"))

@@ -17,21 +17,23 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from desktop_app.cli.parser import Subparsers
 from desktop_app.engine.client import EngineClient
-from desktop_app.engine.gguf_info import check_pair, inspect_gguf, require_vision
 from desktop_app.engine.images import PreparedImage, prepare_image
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, Token
+from desktop_app.engine.interface import Engine
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, LoadRequest, Token
 from desktop_app.errors import UserError
-from desktop_app.store import ConversationStore, StreamingWriter
+from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
 from desktop_app.settings import (
     MAX_OUTPUT_TOKENS,
     PAN_SCAN_MODES,
     GenerationSettings,
     RuntimeSettings,
 )
+from desktop_app.store import ConversationStore, StreamingWriter
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``ask`` and ``chat`` to the CLI."""
     ask = sub.add_parser("ask", help="answer one prompt (optionally about images) and exit")
     _add_engine_options(ask)
@@ -97,15 +99,16 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
     return generation, runtime
 
 
-def _start_engine(args: argparse.Namespace, n_images: int) -> EngineClient:
+def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     """Check the files, then load them; UserError for anything the user can fix."""
-    model = inspect_gguf(args.model)
-    mmproj = inspect_gguf(args.mmproj) if args.mmproj else None
-    check_pair(model, mmproj)
+    model = inspect_model(args.model)
+    mmproj = inspect_projector(args.mmproj) if args.mmproj else None
+    if mmproj is not None:
+        check_pair(model, mmproj)
     require_vision(model, mmproj, n_images)
     _, runtime = _settings(args)
     client = EngineClient()
-    client.load(args.model, args.mmproj, runtime)
+    client.load(LoadRequest.of(args.model, args.mmproj, runtime))
     result = client.wait_loaded()
     if isinstance(result, EngineError):
         client.close()
@@ -122,10 +125,10 @@ def reply_json(done: Done) -> dict[str, Any]:
 
 
 def _reply(
-    client: EngineClient,
+    client: Engine,
     messages: list[ChatMessage],
     args: argparse.Namespace,
-    on_token: Callable[[str], None] | None,
+    on_token: Callable[[str], object] | None,
 ) -> Done:
     generation, _ = _settings(args)
     for event in client.stream(messages, args.system, generation):

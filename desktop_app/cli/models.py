@@ -11,12 +11,13 @@ import sys
 import time
 from typing import TextIO
 
-from desktop_app.engine.gguf_info import inspect_gguf
+from desktop_app.cli.parser import Subparsers
 from desktop_app.errors import UserError
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
-from desktop_app.models.download import DownloadProgress, download_entry
-from desktop_app.models.registry import LocalModel, ModelRegistry
+from desktop_app.models.download import DownloadProgress
+from desktop_app.models.gemma_files import inspect_model, inspect_projector
+from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
 from desktop_app.models.sizes import format_size
 from desktop_app.settings import DEFAULT_CONTEXT
 
@@ -24,7 +25,7 @@ PROGRESS_INTERVAL_S = 0.2
 """How often the progress line is redrawn on a terminal: smooth without flooding it."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the ``models`` command and its actions to the CLI."""
     parser = subparsers.add_parser("models", help="list, download, import or remove Gemma 3 models")
     actions = parser.add_subparsers(
@@ -79,9 +80,9 @@ def list_models(args: argparse.Namespace) -> int:
             notes.append("downloaded")
         print(f"  {entry.id:<{width}}  {format_size(entry.download_size):>8}  {', '.join(notes)}")
     recommended = catalog.recommend(machine)
-    verdict = recommended.check_fit(machine, args.context)
+    fit_verdict = recommended.check_fit(machine, args.context)
     print()
-    print(f"Recommended for this computer: {recommended.id}. {verdict.sentence}")
+    print(f"Recommended for this computer: {recommended.id}. {fit_verdict.sentence}")
     return 0
 
 
@@ -123,8 +124,8 @@ def remove_model(args: argparse.Namespace) -> int:
 def _local_verdict(model: LocalModel, n_ctx: int, machine: fit.MachineMemory) -> str:
     """The fit check for a file on disk, or why its metadata could not be read."""
     try:
-        info = inspect_gguf(model.model_path)
-        mmproj = inspect_gguf(model.mmproj_path) if model.mmproj_path else None
+        info = inspect_model(model.model_path)
+        mmproj = inspect_projector(model.mmproj_path) if model.mmproj_path else None
         verdict = fit.check_files_fit(info, mmproj, n_ctx, machine)
     except UserError as exc:
         return str(exc)

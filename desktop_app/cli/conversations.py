@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from desktop_app.cli.parser import Subparsers
 from desktop_app.store.export import export_conversation, import_conversation
 from desktop_app.store.store import Conversation, ConversationStore
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the store's subcommands to the CLI's ``add_subparsers()`` object."""
     listing = subparsers.add_parser("list", help="list saved conversations, most recent first")
     listing.add_argument(
@@ -71,7 +72,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    fmt = args.format or ("json" if args.out.suffix.lower() == ".json" else "md")
+    fmt: Literal["md", "json"] = args.format or ("json" if args.out.suffix.lower() == ".json" else "md")
     with ConversationStore() as store:
         written = export_conversation(store, args.id, args.out, fmt)
     print(written)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
+from desktop_app.cli.parser import Subparsers
 
 IMAGE_SIZE = 64
 PATCH_SIZE = 4
@@ -33,7 +34,7 @@ TEXT_EMBD = 64
 QUESTION = "What is in this image?"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``selftest`` to the CLI."""
     parser = sub.add_parser(
         "selftest", help="check this installation headless (engine, image, Qt) and exit 0 if it works"
@@ -91,7 +92,7 @@ def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, fac
     from desktop_app import gguf_fixtures
     from desktop_app.engine.client import EngineClient
     from desktop_app.engine.images import prepare_image
-    from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ModelLoaded
+    from desktop_app.engine.protocol import ChatMessage, Done, EngineError, LoadRequest, ModelLoaded
     from desktop_app.settings import GenerationSettings, RuntimeSettings
 
     model = gguf_fixtures.write_tiny_gemma3_model(workdir / "tiny-gemma3.gguf", n_embd=TEXT_EMBD)
@@ -106,7 +107,7 @@ def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, fac
     generation = GenerationSettings(seed=0, max_tokens=8, pan_scan="off")
     client = EngineClient()
     try:
-        client.load(model, mmproj, runtime)
+        client.load(LoadRequest.of(model, mmproj, runtime))
         loaded = client.wait_loaded(timeout)
         if isinstance(loaded, EngineError):
             raise RuntimeError(f"the engine could not load the fixture model: {loaded.message}")
@@ -159,12 +160,12 @@ def _qt_check(facts: dict[str, Any]) -> str:
     """Qt starts (offscreen platform plugin), widgets paint, and PNG/JPEG/SVG/icons load."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import __version__ as pyside_version
-    from PySide6.QtGui import QImageReader
+    from PySide6.QtGui import QGuiApplication, QImageReader
     from PySide6.QtWidgets import QApplication, QLabel
 
     from desktop_app.resources import app_icon_path
 
-    app = QApplication.instance() or QApplication(["gemma-desktop-selftest"])
+    app = QApplication.instance() or QApplication(["gemma-desktop-selftest"])  # kept alive to the end
     label = QLabel("Gemma Desktop self-test")
     pixmap = label.grab()
     if pixmap.isNull():
@@ -173,13 +174,14 @@ def _qt_check(facts: dict[str, Any]) -> str:
     missing = {"png", "jpeg", "gif", "webp", "svg", "ico"} - formats
     if missing:
         raise RuntimeError(f"Qt cannot read {', '.join(sorted(missing))} (image plugins missing)")
-    facts["qt"] = {"pyside": pyside_version, "platform": app.platformName()}
+    platform_name = QGuiApplication.platformName()
+    facts["qt"] = {"pyside": pyside_version, "platform": platform_name}
     icon = app_icon_path()
     facts["icon"] = str(icon) if icon else None
     if icon is None and getattr(sys, "frozen", False):
         raise RuntimeError("the app icon is missing from the bundle's resources")
-    del label
-    return f"PySide6 {pyside_version} on {app.platformName()}, image formats ok, icon {'found' if icon else 'absent'}"
+    del label, app
+    return f"PySide6 {pyside_version} on {platform_name}, image formats ok, icon {'found' if icon else 'absent'}"
 
 
 def run_selftest(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """Command line: the GUI by default, and headless commands that scripts and tests rely on.
 
-Each area owns its subcommands in a ``commands`` module with ``register(subparsers)``; this module
-only parses, dispatches and turns failures into exit codes:
+The front ends live in this package, one module per area with ``register(subparsers)``: ``chat``
+(``ask``, ``chat``), ``conversations`` (``list``, ``export``, ``import``), ``models`` and
+``selftest``.  They wire the domain packages (engine, store, models) together; the domain packages
+never import them.  This module only parses, dispatches and turns failures into exit codes:
 
 * 0 success;
 * 2 a mistake the user can fix (``UserError`` or a bad option): one line on stderr, no traceback;
@@ -16,34 +18,25 @@ import sys
 from collections.abc import Sequence
 
 from desktop_app import __version__
+from desktop_app.cli.parser import Parser
 from desktop_app.errors import UserError
 from desktop_app.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so bad options get our one-line format."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{message[0].upper()}{message[1:]}.")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every area's subcommands registered."""
-    from desktop_app.engine import commands as engine_commands
-    from desktop_app import selftest
-    from desktop_app.models import commands as models_commands
-    from desktop_app.store import commands as store_commands
+    from desktop_app.cli import chat, conversations, models, selftest
 
-    parser = _Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
+    parser = Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     gui = sub.add_parser("gui", help="open the window (the default)")
     gui.set_defaults(func=_run_gui)
-    engine_commands.register(sub)
-    store_commands.register(sub)
-    models_commands.register(sub)
+    chat.register(sub)
+    conversations.register(sub)
+    models.register(sub)
     selftest.register(sub)
     return parser
 

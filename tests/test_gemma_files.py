@@ -1,4 +1,4 @@
-"""Tests for GGUF inspection (desktop_app.engine.gguf_info) on small GGUFs written here with
+"""Tests for GGUF inspection (``models.gguf_reader`` and ``models.gemma_files``) on small GGUFs written here with
 gguf.GGUFWriter, on broken files, and on the real Gemma 3 270M GGUF from PyPI.
 
 The module reads headers itself; gguf.GGUFReader serves here as the reference it must agree with.
@@ -6,6 +6,7 @@ The module reads headers itself; gguf.GGUFReader serves here as the reference it
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +16,19 @@ import numpy as np
 import pytest
 from gguf import GGMLQuantizationType, GGUFEndian, GGUFReader, GGUFValueType, GGUFWriter
 
-from desktop_app.engine.gguf_info import (
+from desktop_app.errors import UserError
+from desktop_app.models.gemma_files import (
     INPUT_PROJECTION_TENSOR,
     SUPPORTED_MODEL_ARCHS,
-    GGUFInfo,
-    _read_header,
+    ModelFile,
+    ProjectorFile,
     check_pair,
     inspect_gguf,
+    inspect_model,
+    inspect_projector,
     require_vision,
 )
-from desktop_app.errors import UserError
+from desktop_app.models.gguf_reader import read_header
 
 TEMPLATE = "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['content'] }}{% endfor %}"
 
@@ -188,10 +192,8 @@ def _assert_released(path: Path) -> None:
     if fds.exists():
         open_files = set()
         for fd in fds.iterdir():
-            try:
+            with contextlib.suppress(OSError):
                 open_files.add(str(fd.resolve()))
-            except OSError:
-                pass
         assert target not in open_files
     path.unlink()  # on Windows this fails while a mapping or handle is open
     assert not path.exists()
@@ -224,7 +226,7 @@ def _reference_header(path: Path) -> tuple[dict[str, Any], dict[str, int], dict[
 
 
 def _assert_matches_reference(path: Path) -> None:
-    header = _read_header(path, path.name)
+    header = read_header(path)
     scalars, lengths, tensors = _reference_header(path)
     assert header.scalars == scalars
     assert header.array_lengths == lengths
@@ -247,9 +249,9 @@ def _refusal(path: Path) -> str:
 def test_fake_gemma3_model_is_described(make_model: Callable[..., Path]) -> None:
     path = make_model()
 
-    info = inspect_gguf(path)
+    info = inspect_model(path)
 
-    assert info.kind == "model"
+    assert isinstance(info, ModelFile)
     assert info.architecture == "gemma3" and "gemma3" in SUPPORTED_MODEL_ARCHS
     assert info.path == path and info.display_name == "tiny-gemma.gguf"
     assert info.file_size == path.stat().st_size
@@ -263,17 +265,15 @@ def test_fake_gemma3_model_is_described(make_model: Callable[..., Path]) -> None
     assert info.chat_template == TEMPLATE
     assert "chat_template" not in repr(info)
     assert info.vocab_size == 5
-    assert (info.file_type, info.quantization) == (1, "F16")
+    assert info.quantization == "F16"
     assert info.parameter_count == 5 * 640 + 640
     assert info.tensor_count == 2
-    assert not info.has_vision and info.projector_type is None and info.tokens_per_image is None
 
 
 def test_fake_projector_is_described(make_mmproj: Callable[..., Path]) -> None:
-    info = inspect_gguf(make_mmproj())
+    info = inspect_projector(make_mmproj())
 
-    assert info.kind == "mmproj"
-    assert info.architecture == "clip"
+    assert isinstance(info, ProjectorFile)
     assert info.has_vision
     assert info.projector_type == "gemma3"
     assert (info.image_size, info.patch_size) == (64, 4)
@@ -281,13 +281,12 @@ def test_fake_projector_is_described(make_mmproj: Callable[..., Path]) -> None:
     assert info.embedding_length == 640  # what it produces, i.e. the text model's width
     assert info.vision_embedding_length == 64
     assert info.block_count == 2 and info.head_count == 4
-    assert info.context_length is None and info.chat_template is None
     assert info.quantization == "F32"  # no general.file_type: the type holding most bytes
 
 
 def test_tokens_per_image_uses_the_scale_factor(make_mmproj: Callable[..., Path]) -> None:
     path = make_mmproj(**{"clip.vision.projector.scale_factor": 2})
-    assert inspect_gguf(path).tokens_per_image == ((64 // 4) // 2) ** 2 == 64
+    assert inspect_projector(path).tokens_per_image == ((64 // 4) // 2) ** 2 == 64
 
 
 def test_real_sized_projector_numbers(make_mmproj: Callable[..., Path]) -> None:
@@ -296,7 +295,7 @@ def test_real_sized_projector_numbers(make_mmproj: Callable[..., Path]) -> None:
         numpy_projection_shape=(1152, 2560),
         **{"clip.vision.image_size": 896, "clip.vision.patch_size": 14},
     )
-    info = inspect_gguf(path)
+    info = inspect_projector(path)
     assert info.tokens_per_image == 256
     assert info.embedding_length == 2560
 
@@ -475,9 +474,8 @@ def test_absurd_counts_are_refused(make_model: Callable[..., Path]) -> None:
 def test_matching_pair_passes(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
-    model, mmproj = inspect_gguf(make_model()), inspect_gguf(make_mmproj())
+    model, mmproj = inspect_model(make_model()), inspect_projector(make_mmproj())
     check_pair(model, mmproj)
-    check_pair(model, None)
     require_vision(model, mmproj, 2)
     require_vision(model, None, 0)
 
@@ -485,8 +483,8 @@ def test_matching_pair_passes(
 def test_width_mismatch_is_refused(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
-    model = inspect_gguf(make_model("gemma-270m.gguf"))
-    mmproj = inspect_gguf(make_mmproj("mmproj-4b.gguf", numpy_projection_shape=(64, 1152)))
+    model = inspect_model(make_model("gemma-270m.gguf"))
+    mmproj = inspect_projector(make_mmproj("mmproj-4b.gguf", numpy_projection_shape=(64, 1152)))
     with pytest.raises(UserError) as caught:
         check_pair(model, mmproj)
     assert str(caught.value) == (
@@ -500,15 +498,15 @@ def test_width_mismatch_is_refused(
 def test_swapped_files_are_refused(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
-    model, mmproj = inspect_gguf(make_model()), inspect_gguf(make_mmproj())
+    model_path, mmproj_path = make_model(), make_mmproj()
     with pytest.raises(UserError) as as_model:
-        check_pair(mmproj, None)
+        inspect_model(mmproj_path)
     assert str(as_model.value) == (
         "'mmproj-tiny.gguf' is a vision projector (mmproj), not a model; choose the Gemma 3 model "
         "file as the model."
     )
     with pytest.raises(UserError) as as_projector:
-        check_pair(model, model)
+        inspect_projector(model_path)
     assert str(as_projector.value) == (
         "'tiny-gemma.gguf' is a model, not a vision projector; choose the mmproj file made for "
         "this model as the projector."
@@ -518,8 +516,8 @@ def test_swapped_files_are_refused(
 def test_other_projector_types_are_refused(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
-    model = inspect_gguf(make_model())
-    llava = inspect_gguf(make_mmproj("mmproj-llava.gguf", **{"clip.projector_type": "mlp"}))
+    model = inspect_model(make_model())
+    llava = inspect_projector(make_mmproj("mmproj-llava.gguf", **{"clip.projector_type": "mlp"}))
     assert llava.tokens_per_image is None and llava.embedding_length is None
     with pytest.raises(UserError) as caught:
         check_pair(model, llava)
@@ -528,16 +526,16 @@ def test_other_projector_types_are_refused(
         "this model."
     )
 
-    untyped = inspect_gguf(make_mmproj("mmproj-old.gguf", **{"clip.projector_type": None}))
-    with pytest.raises(UserError, match="'mmproj-old.gguf' is a projector, not a Gemma 3 one"):
+    untyped = inspect_projector(make_mmproj("mmproj-old.gguf", **{"clip.projector_type": None}))
+    with pytest.raises(UserError, match=r"'mmproj-old\.gguf' is a projector of no known type, not a Gemma 3 one"):
         check_pair(model, untyped)
 
 
 def test_projector_without_vision_is_refused(
     make_model: Callable[..., Path], make_mmproj: Callable[..., Path]
 ) -> None:
-    model = inspect_gguf(make_model())
-    audio_only = inspect_gguf(
+    model = inspect_model(make_model())
+    audio_only = inspect_projector(
         make_mmproj("mmproj-audio.gguf", **{"clip.has_vision_encoder": False})
     )
     with pytest.raises(UserError, match="has no vision encoder, so it cannot read images"):
@@ -545,7 +543,7 @@ def test_projector_without_vision_is_refused(
 
 
 def test_images_without_a_projector_are_refused(make_model: Callable[..., Path]) -> None:
-    model = inspect_gguf(make_model("gemma-text.gguf"))
+    model = inspect_model(make_model("gemma-text.gguf"))
     with pytest.raises(UserError) as caught:
         require_vision(model, None, 1)
     assert str(caught.value) == (
@@ -563,13 +561,12 @@ def real_270m_path(gemma270m: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_270m(real_270m_path: Path) -> GGUFInfo:
-    return inspect_gguf(real_270m_path)
+def real_270m(real_270m_path: Path) -> ModelFile:
+    return inspect_model(real_270m_path)
 
 
 @pytest.mark.slow
-def test_real_270m_metadata(real_270m: GGUFInfo, real_270m_path: Path) -> None:
-    assert real_270m.kind == "model"
+def test_real_270m_metadata(real_270m: ModelFile, real_270m_path: Path) -> None:
     assert real_270m.architecture == "gemma3"
     assert real_270m.name == "Gemma 3 270m"
     assert real_270m.embedding_length == 640
@@ -579,7 +576,7 @@ def test_real_270m_metadata(real_270m: GGUFInfo, real_270m_path: Path) -> None:
     assert (real_270m.key_length, real_270m.value_length) == (256, 256)
     assert real_270m.sliding_window == 512
     assert real_270m.vocab_size == 262_144
-    assert (real_270m.file_type, real_270m.quantization) == (15, "Q4_K_M")
+    assert real_270m.quantization == "Q4_K_M"
     assert real_270m.tensor_count == 236
     assert 260_000_000 < real_270m.parameter_count < 280_000_000
     assert real_270m.file_size == real_270m_path.stat().st_size
@@ -596,12 +593,12 @@ def test_real_270m_header_agrees_with_gguf_reader(real_270m_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_270m_pairs_only_with_a_640_wide_projector(
-    real_270m: GGUFInfo, make_mmproj: Callable[..., Path]
+    real_270m: ModelFile, make_mmproj: Callable[..., Path]
 ) -> None:
-    check_pair(real_270m, inspect_gguf(make_mmproj("mmproj-640.gguf")))
-    wide = inspect_gguf(make_mmproj("mmproj-2560.gguf", numpy_projection_shape=(64, 2560)))
+    check_pair(real_270m, inspect_projector(make_mmproj("mmproj-640.gguf")))
+    wide = inspect_projector(make_mmproj("mmproj-2560.gguf", numpy_projection_shape=(64, 2560)))
     with pytest.raises(
-        UserError, match="produces 2560-wide embeddings but model gemma-3-270m-q4_k_m.gguf expects 640"
+        UserError, match=r"produces 2560-wide embeddings but model gemma-3-270m-q4_k_m\.gguf expects 640"
     ):
         check_pair(real_270m, wide)
     with pytest.raises(UserError, match="text-only model setup"):

@@ -1,0 +1,79 @@
+"""The engine interface: what the window and the command line hold to get replies.
+
+Today's implementation is :class:`desktop_app.engine.client.EngineClient`, which runs llama.cpp in
+a child process on this computer.  Another engine (a server speaking the OpenAI API, say) is a
+second implementation of this protocol; the front ends never learn which one they hold.  Requests
+and events are the frozen dataclasses of :mod:`desktop_app.engine.protocol` whatever the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from desktop_app.engine.protocol import (
+    Capabilities,
+    ChatMessage,
+    EngineError,
+    Event,
+    LoadRequest,
+    ModelLoaded,
+)
+from desktop_app.settings import GenerationSettings
+
+
+class Engine(Protocol):
+    """Loads a model, streams replies as events, stops them, and survives its own failures.
+
+    Threading: ``next_event`` (and ``stream``/``wait_loaded``, which read events) belong to one
+    reader thread; ``cancel`` may be called from any thread.
+    """
+
+    @property
+    def loaded(self) -> ModelLoaded | None:
+        """The model held now, or None (not loaded yet, loading, or lost with a crash)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the loaded model can do (None until one is loaded)."""
+        ...
+
+    def load(self, request: LoadRequest) -> None:
+        """Ask for a model; a ``ModelLoaded`` or ``EngineError`` event follows."""
+        ...
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Start a reply and return its request id; ``Token`` events and a final ``Done`` or
+        ``EngineError`` follow."""
+        ...
+
+    def cancel(self, *, hard: bool = False) -> None:
+        """Stop the reply in progress, keeping what streamed; ``hard`` when it cannot wait."""
+        ...
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after ``timeout`` seconds."""
+        ...
+
+    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
+        """Block until the pending load finishes (for the command line and tests)."""
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> Iterator[Event]:
+        """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
+        ...
+
+    def close(self) -> None:
+        """Stop the engine and free what it holds."""
+        ...
