@@ -21,6 +21,8 @@ LLAMA_CPP_PYTHON_VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/build/wheels/$VARIANT"
 case "$(uname -s)" in MINGW* | MSYS* | CYGWIN*) WINDOWS=1 ;; *) WINDOWS= ;; esac
+# Print a path the caller's tools understand (a Windows path under Git Bash).
+native_path() { if command -v cygpath >/dev/null; then cygpath -w "$1"; else echo "$1"; fi; }
 
 # GGML_NATIVE=OFF: never -march=native (the build machine's CPU is not the user's).
 # GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS: ggml's CPU backend is built once per ISA level
@@ -67,11 +69,9 @@ if command -v ccache >/dev/null; then
   LAUNCH="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
   [[ "$VARIANT" == cuda ]] && LAUNCH+=" -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache"
   ARGS+=" $LAUNCH"
-  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_COMPILERCHECK=${CCACHE_COMPILERCHECK:-content}
+  CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(native_path "$ROOT")}
+  export CCACHE_BASEDIR CCACHE_COMPILERCHECK=${CCACHE_COMPILERCHECK:-content}
 fi
-
-# Print a path the caller's tools understand (a Windows path under Git Bash).
-native_path() { if command -v cygpath >/dev/null; then cygpath -w "$1"; else echo "$1"; fi; }
 
 shopt -s nullglob
 existing=("$OUT"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl)
