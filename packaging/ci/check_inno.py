@@ -29,10 +29,15 @@ VERSION = "0.0.0-check"
 _LISTED = re.compile(r'^ - "(?P<path>[^"]+)" \((?P<size>[^)]+)\)')
 
 
-def wine_env(workdir: Path) -> dict[str, str]:
+def wine_env() -> dict[str, str]:
+    # The prefix lives outside the checkout: its drive Z: is a link to /, and setuptools' package
+    # search follows links, so a prefix under build/ made `pip install -e .` walk the whole disk.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    prefix = Path(os.environ.get("WINEPREFIX") or cache / "gemma-desktop-package-check" / "wine")
+    prefix.parent.mkdir(parents=True, exist_ok=True)  # Wine makes the prefix, not its parents
     return {
         **os.environ,
-        "WINEPREFIX": str(workdir / "wine"),
+        "WINEPREFIX": str(prefix),
         "WINEARCH": "win32",  # ISCC is a 32-bit program; a 32-bit prefix needs only wine32
         "WINEDEBUG": "-all",
         "WINEDLLOVERRIDES": "mscoree,mshtml=",  # no Mono/Gecko install prompts
@@ -90,7 +95,7 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(workdir / "tree", ignore_errors=True)
     shutil.rmtree(workdir / "out", ignore_errors=True)
     bundle = standin_bundle.windows_onedir(workdir / "tree")
-    env = wine_env(workdir)
+    env = wine_env()
 
     problems: list[str] = []
     twice = standin_bundle.duplicates(bundle)
