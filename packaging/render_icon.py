@@ -45,7 +45,10 @@ def main() -> None:
     png = render(1024)
     big = Image.open(io.BytesIO(png)).convert("RGBA")
     big.resize((512, 512), Image.LANCZOS).save(RESOURCES / "gemma-desktop.png", optimize=True)
-    big.save(RESOURCES / "gemma-desktop.ico", sizes=[(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)])
+    big.save(
+        RESOURCES / "gemma-desktop.ico",
+        sizes=[(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)],
+    )
     big.save(RESOURCES / "gemma-desktop.icns")
     for name in ("gemma-desktop.png", "gemma-desktop.ico", "gemma-desktop.icns"):
         print(RESOURCES / name, (RESOURCES / name).stat().st_size, "bytes")

@@ -44,3 +44,17 @@ def test_selftest_does_not_start_qt_with_no_qt() -> None:
     assert result.returncode == 0, result.stderr
     assert "[ok] engine" in result.stdout
     assert "] qt:" not in result.stdout
+
+
+def test_selftest_cpu_flag_keeps_every_layer_on_the_cpu() -> None:
+    # CI's virtual Macs run the frozen app's self-test with --cpu (their paravirtual GPU cannot
+    # run Metal); the flag must reach the engine and the report must name the CPU backend.
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop_app", "selftest", "--no-qt", "--cpu", "--expect-backend", "CPU", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["backend"] == "CPU"

@@ -47,6 +47,11 @@ def register(sub: Subparsers) -> None:
         help='fail unless llama.cpp runs on this backend ("CPU", "CUDA", "Metal")',
     )
     parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="keep every layer on the CPU (for machines whose GPU cannot run llama.cpp's GPU backend)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=180.0, help="seconds allowed for load and reply (default 180)"
     )
     parser.set_defaults(func=run_selftest)
@@ -88,7 +93,9 @@ def _write_picture(path: Path) -> Path:
     return path
 
 
-def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, facts: dict[str, Any]) -> str:
+def _engine_check(
+    workdir: Path, timeout: float, expect_backend: str | None, cpu_only: bool, facts: dict[str, Any]
+) -> str:
     from desktop_app import gguf_fixtures
     from desktop_app.engine.client import EngineClient
     from desktop_app.engine.images import prepare_image
@@ -102,7 +109,15 @@ def _engine_check(workdir: Path, timeout: float, expect_backend: str | None, fac
     picture = prepare_image(_write_picture(workdir / "picture.png"))
     expected_tokens = gguf_fixtures.image_tokens_for(IMAGE_SIZE, PATCH_SIZE)
 
-    runtime = RuntimeSettings(n_ctx=1024, n_threads=min(2, os.cpu_count() or 1), disk_cache=False)
+    # --cpu: no layer offloaded (the GPU backend is still built in and loaded). GitHub's macOS
+    # runners expose a paravirtual GPU on which llama.cpp's Metal backend hangs or returns
+    # garbage (llama.cpp#8617; java-llama.cpp and unsloth's builds run CI with -ngl 0 there).
+    runtime = RuntimeSettings(
+        n_ctx=1024,
+        n_threads=min(2, os.cpu_count() or 1),
+        disk_cache=False,
+        n_gpu_layers=0 if cpu_only else RuntimeSettings.n_gpu_layers,
+    )
     # The app's default sampling (seeded), so a frozen build also runs the sampler's C pass.
     generation = GenerationSettings(seed=0, max_tokens=8, pan_scan="off")
     client = EngineClient()
@@ -203,7 +218,7 @@ def run_selftest(args: argparse.Namespace) -> int:
         if not home_set:
             os.environ["GEMMA_DESKTOP_HOME"] = str(workdir / "home")
         try:
-            _run(checks, "engine", lambda: _engine_check(workdir, args.timeout, args.expect_backend, facts))
+            _run(checks, "engine", lambda: _engine_check(workdir, args.timeout, args.expect_backend, args.cpu, facts))
             if not checks[-1].ok:
                 log = workdir / "home" / "log" / "gemma-desktop.log"
                 if log.is_file():

@@ -4,7 +4,9 @@
 #
 # Needs: Python 3.11 (x64), Visual Studio 2022 Build Tools with "Desktop development with C++"
 # (MSVC, its OpenMP runtime and CMake), Git for Windows (bash runs packaging\build-llama-wheel.sh),
-# Inno Setup 6 (iscc.exe), and for -Variant cuda the CUDA 12 toolkit (CUDA_PATH set).
+# Inno Setup 6 (iscc.exe), and for -Variant cuda the CUDA 12 toolkit (CUDA_PATH set; the
+# redistributable archives CI unpacks are enough). Run it from any PowerShell: without a VS
+# developer environment it loads one (llama.cpp is built with Ninja, which needs cl.exe on PATH).
 param(
     [ValidateSet("cpu", "cuda")] [string] $Variant = "cpu",
     [string] $Python = "python",
@@ -24,6 +26,16 @@ function Run {
     $exe, $rest = $args
     & $exe @rest
     if ($LASTEXITCODE -ne 0) { throw "$exe failed with exit code $LASTEXITCODE" }
+}
+
+# MSVC's environment for Ninja (CI already has it from ilammy/msvc-dev-cmd).
+if (-not (Get-Command cl.exe -ErrorAction SilentlyContinue)) {
+    $VsWhere = "${env:ProgramFiles(x86)}\Microsoft Visual Studio\Installer\vswhere.exe"
+    $Vs = & $VsWhere -latest -products * -requires Microsoft.VisualStudio.Component.VC.Tools.x86.x64 -property installationPath
+    if (-not $Vs) { throw "Visual Studio with the C++ tools (Microsoft.VisualStudio.Component.VC.Tools.x86.x64) is not installed" }
+    cmd /c "`"$Vs\VC\Auxiliary\Build\vcvars64.bat`" >nul && set" | ForEach-Object {
+        if ($_ -match '^([^=]+)=(.*)$') { Set-Item -Path "env:$($Matches[1])" -Value $Matches[2] }
+    }
 }
 
 # 1. Build venv and llama-cpp-python for the variant (portable CPU variants; + CUDA).
@@ -66,9 +78,14 @@ if (Test-Path $Work) { Remove-Item -Recurse -Force $Work }
 Run $VenvPy -m PyInstaller --noconfirm --clean --log-level WARN --distpath "$Work\dist" `
     --workpath "$Work\work" packaging\gemma-desktop.spec
 $App = "$Work\dist\gemma-desktop"
-foreach ($dll in @("vcomp140.dll", "msvcp140.dll", "vcruntime140.dll")) {
+foreach ($dll in @("vcomp140.dll", "msvcp140.dll")) {
     if (-not (Test-Path "$App\$dll")) { throw "$dll is missing beside gemma-desktop.exe" }
 }
+if (-not (Test-Path "$App\_internal\vcruntime140.dll")) { throw "vcruntime140.dll is missing beside python3*.dll" }
+# Each runtime DLL once (packaging/bundle_layout.py): a DLL both beside the executable and at the
+# top of _internal is a copy PyInstaller's dependency analysis made (cuBLASLt alone is ~530 MB).
+$Twice = Get-ChildItem "$App\*.dll" | Where-Object { Test-Path "$App\_internal\$($_.Name)" }
+if ($Twice) { throw "collected twice: $($Twice.Name -join ', ')" }
 
 # 4. The self-test through the console twin of the GUI executable.
 Run "$App\gemma-desktop-cli.exe" selftest
@@ -76,6 +93,7 @@ Run "$App\gemma-desktop-cli.exe" selftest
 # 5. The installer.
 $Iscc = (Get-Command iscc.exe -ErrorAction SilentlyContinue).Source
 if (-not $Iscc) { $Iscc = "${env:ProgramFiles(x86)}\Inno Setup 6\ISCC.exe" }
+if (-not (Test-Path $Iscc)) { throw "Inno Setup 6 is not installed (winget install JRSoftware.InnoSetup, or choco install innosetup)" }
 New-Item -ItemType Directory -Force "$Root\dist" | Out-Null
 Run $Iscc "/DAppVersion=$Version" "/DVariant=$Variant" "/DSourceDir=$App" "/DOutputDir=$Root\dist" `
     packaging\windows\gemma-desktop.iss

@@ -40,8 +40,16 @@ DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
 PrivilegesRequired=lowest
 PrivilegesRequiredOverridesAllowed=dialog
+; x64compatible (Inno Setup 6.3+) also lets the x64 app install on Windows 11 on Arm, which runs
+; it emulated; older compilers (make package-check lists the setup with innoextract 1.9, which
+; reads Inno Setup <= 6.2 output) know only x64.
+#if Ver >= EncodeVer(6, 3, 0)
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
+#else
+ArchitecturesAllowed=x64
+ArchitecturesInstallIn64BitMode=x64
+#endif
 MinVersion=10.0.17763
 OutputDir={#OutputDir}
 OutputBaseFilename=Gemma-Desktop-{#AppVersion}-windows-x64-{#Variant}-setup
