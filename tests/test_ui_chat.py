@@ -31,7 +31,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
-from desktop_app.ui import markdown_view
+from desktop_app.ui import markdown_blocks, markdown_view
 from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import ImageViewer, MessageWidget
 from desktop_app.ui.engine_bridge import EngineBridge
@@ -724,7 +724,7 @@ def test_a_reply_without_blank_lines_streams_in_parts_and_shows_what_a_full_rend
         widget.append_text(piece)
     assert first_character_marked(body.document())
     # What is rendered stays short however long the paragraph and the lists are.
-    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(LINES_REPLY) > 4000
+    assert max(rendered) < 2 * markdown_blocks.TAIL_LIMIT and len(LINES_REPLY) > 4000
 
     monkeypatch.undo()
     assert_shows_what_a_full_render_shows(qtbot, body)
@@ -758,7 +758,7 @@ def test_a_paragraph_in_one_long_line_streams_in_parts_and_shows_what_a_full_ren
     for piece in pieces[200:]:
         widget.append_text(piece)
     assert first_character_marked(body.document())
-    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(text) > 1300
+    assert max(rendered) < 2 * markdown_blocks.TAIL_LIMIT and len(text) > 1300
 
     monkeypatch.undo()
     assert_shows_what_a_full_render_shows(qtbot, body)
@@ -771,7 +771,7 @@ def test_a_paragraph_past_the_length_limit_goes_on_in_a_new_block_without_a_gap(
     assert isinstance(body, MarkdownView)
     parts = list(blocks(body.document()))
     assert len(parts) > 3
-    assert all(len(block.text()) < markdown_view._PARAGRAPH_LIMIT + 2 * markdown_view._TAIL_LIMIT for block in parts)
+    assert all(len(block.text()) < markdown_view._PARAGRAPH_LIMIT + 2 * markdown_blocks.TAIL_LIMIT for block in parts)
     assert all(block.blockFormat().bottomMargin() == 0 for block in parts[:-1])
     assert all(block.blockFormat().topMargin() == 0 for block in parts[1:])
     assert body.document().toPlainText().split() == full_render(text).toPlainText().split()
