@@ -33,7 +33,9 @@ SIGNALS = (
     "loadFailed",
     "projectorNotFound",
     "notice",
+    "modelMissing",
     "downloadOffered",
+    "loadCancelled",
 )
 
 Controllers = Callable[[Preferences], ModelController]
@@ -232,12 +234,17 @@ def test_a_conversation_brings_back_its_own_model_when_it_is_still_there(
     controller.follow(str(models.tiny), str(models.mmproj))  # the model in use: nothing to do
     controller.follow(None, None)  # a conversation that never had a reply
     assert events == []
+    ModelRegistry().import_path(models.tiny_no_template)  # a model on this computer to offer instead
     missing = models.tiny.parent / "moved" / "gemma.gguf"
-    controller.follow(str(missing), None)
-    assert names(events) == ["notice"]
-    notice = events[0][1][0]
-    assert isinstance(notice, str) and "gemma.gguf" in notice and "no longer at" in notice
+    with qtbot.waitSignal(controller.modelMissing, timeout=20_000):
+        controller.follow(str(missing), None)
+    assert names(events) == ["modelMissing"]
+    sentence, present = events[0][1]
+    assert isinstance(sentence, str) and "gemma.gguf" in sentence and "no longer at" in sentence
+    assert "the current model answers instead" in sentence
+    assert [m.model_path for m in present] == [models.tiny_no_template]  # type: ignore[attr-defined]
     assert controller.state is ModelState.READY
+    events.clear()
 
     with qtbot.waitSignal(controller.modelLoaded, timeout=LOAD_TIMEOUT_MS):
         controller.follow(str(models.tiny_no_template), str(models.mmproj))
