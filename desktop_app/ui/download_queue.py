@@ -58,7 +58,7 @@ class DownloadItem:
 
     @property
     def fraction(self) -> float:
-        return self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+        return min(1.0, self.done_bytes / self.total_bytes) if self.total_bytes else 0.0
 
 
 def describe_download(item: DownloadItem) -> str:
@@ -144,7 +144,9 @@ class DownloadQueue(QObject):
         def show(found: list[tuple[CatalogEntry, int]]) -> None:
             for entry, done in found:
                 if entry.id not in self._items:
-                    self._set(DownloadItem(entry, DownloadStatus.PAUSED, done, entry.download_size))
+                    # The catalog's size is approximate until the hub is asked again.
+                    total = max(entry.download_size, done)
+                    self._set(DownloadItem(entry, DownloadStatus.PAUSED, done, total))
 
         self._work.run(find, show, lambda message: log.warning("finding unfinished downloads: %s", message))
 
@@ -199,7 +201,7 @@ class DownloadQueue(QObject):
     def _queue(self, entry: CatalogEntry) -> None:
         current = self._items.get(entry.id)
         done = current.done_bytes if current else 0
-        self._set(DownloadItem(entry, DownloadStatus.QUEUED, done, entry.download_size))
+        self._set(DownloadItem(entry, DownloadStatus.QUEUED, done, max(entry.download_size, done)))
         self._next()
 
     def _next(self) -> None:

@@ -380,8 +380,12 @@ class ModelsPage(QWidget):
     # ---------------------------------------------------------------------- listing
     def refresh(self, select: str | None = None) -> None:
         """Read the list of local models again (off the UI thread) and keep or make a selection."""
-        keep = select or self.selected_id()
-        self._work.run(list_local_models, lambda listed: self._fill(listed, keep), self.notice.show_message)
+        # The selection to keep is read when the list arrives: the user may have chosen meanwhile.
+        self._work.run(
+            list_local_models,
+            lambda listed: self._fill(listed, select or self.selected_id()),
+            self.notice.show_message,
+        )
 
     def selected_id(self) -> str | None:
         item = self.model_list.currentItem()
@@ -440,6 +444,7 @@ class ModelsPage(QWidget):
         else:
             second = " · ".join(
                 (
+                    model.model_path.name,  # two builds may share a name; their files do not
                     format_size(entry.size),
                     self.tr("text and images") if model.has_vision else self.tr("text only"),
                     self.tr("downloaded") if model.source == "downloaded" else self.tr("imported"),
