@@ -92,7 +92,7 @@ class FirstRunPanel(QWidget):
         buttons.addWidget(self.download_button)
         self.cancel_button = QPushButton(self.tr("Pause download"), self)
         self.cancel_button.setAccessibleName(self.tr("Pause the download"))
-        self.cancel_button.clicked.connect(lambda: self.entry_id and self.pauseRequested.emit(self.entry_id))
+        self.cancel_button.clicked.connect(self._pause)
         self.cancel_button.hide()
         buttons.addWidget(self.cancel_button)
         self.open_button = QPushButton(self.tr("Open a model file…"), self)
@@ -117,6 +117,10 @@ class FirstRunPanel(QWidget):
         library.addStretch(1)
         layout.addLayout(library)
         layout.addStretch(2)
+
+    def _pause(self) -> None:
+        if self.entry_id is not None:
+            self.pauseRequested.emit(self.entry_id)
 
     def _paragraph(self, text: str) -> QLabel:
         label = QLabel(text, self)

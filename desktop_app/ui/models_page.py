@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal, SignalInstance
 from PySide6.QtGui import QDesktopServices, QFont, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -51,20 +51,27 @@ MODEL_ID_ROLE = Qt.ItemDataRole.UserRole
 
 @dataclass(frozen=True)
 class Listed:
-    """A local model as the list shows it: its record, and its file's size (None: the file is gone)."""
+    """A local model as the list shows it: its record, and the size of its files (None: the
+    model file is gone)."""
 
     model: LocalModel
     size: int | None
+    projector_missing: bool = False
+    """Its projector file was moved or deleted (the model itself is there)."""
 
 
 def list_local_models() -> list[Listed]:
     """The registry's models with their file sizes (reads the disk: off the UI thread)."""
     listed = []
     for model in ModelRegistry().models():
-        size = model.model_path.stat().st_size if model.available else None
-        if size is not None and model.mmproj_path is not None:
-            size += model.mmproj_path.stat().st_size
-        listed.append(Listed(model, size))
+        if not model.model_path.is_file():
+            listed.append(Listed(model, None))
+            continue
+        size = model.model_path.stat().st_size
+        projector = model.mmproj_path
+        if projector is not None and projector.is_file():
+            size += projector.stat().st_size
+        listed.append(Listed(model, size, projector is not None and not projector.is_file()))
     return listed
 
 
@@ -98,6 +105,7 @@ class ModelDetails(QWidget):
         super().__init__(parent)
         self.model: LocalModel | None = None
         self.page: ModelPage | None = None
+        self.available = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 14)
         layout.setSpacing(10)
@@ -133,11 +141,11 @@ class ModelDetails(QWidget):
         self.cancel_button.hide()
         self.projector_button = QPushButton(self.tr("Choose projector…"), self)
         self.projector_button.setToolTip(self.tr("Pair another vision projector (mmproj) with this model"))
-        self.projector_button.clicked.connect(lambda: self.model and self.projectorRequested.emit(self.model.id))
+        self.projector_button.clicked.connect(lambda: self._emit_id(self.projectorRequested))
         self.folder_button = QPushButton(self.tr("Show in folder"), self)
         self.folder_button.clicked.connect(self._show_folder)
         self.remove_button = QPushButton(self.tr("Remove…"), self)
-        self.remove_button.clicked.connect(lambda: self.model and self.removeRequested.emit(self.model.id))
+        self.remove_button.clicked.connect(lambda: self._emit_id(self.removeRequested))
         for button in (
             self.use_button,
             self.default_button,
@@ -190,6 +198,7 @@ class ModelDetails(QWidget):
     # ------------------------------------------------------------------------ showing
     def show_nothing(self) -> None:
         self.model = self.page = None
+        self.available = False
         self.title.setText(self.tr("No model chosen"))
         self.where.setText(
             self.tr("Choose a model on the left, download one from the catalog, or add a GGUF file you have.")
@@ -201,15 +210,19 @@ class ModelDetails(QWidget):
             button.setEnabled(False)
         self.remove_button.setEnabled(False)
 
-    def show_reading(self, model: LocalModel) -> None:
-        """The model is chosen; its page is being read."""
+    def show_reading(self, model: LocalModel, available: bool) -> None:
+        """The model is chosen (``available``: its files were there when the list was read); its
+        page is being read."""
         self.model, self.page = model, None
+        self.available = available
         self.title.setText(model.name)
         self.where.setText(self._where(model))
         self.problem.hide()
         self._show_form(False)
+        for button in (self.use_button, self.default_button, self.projector_button):
+            button.setEnabled(False)
         self.remove_button.setEnabled(True)
-        self.folder_button.setEnabled(model.model_path.parent.is_dir())
+        self.folder_button.setEnabled(available)
 
     def show_page(self, page: ModelPage) -> None:
         self.page = page
@@ -268,7 +281,7 @@ class ModelDetails(QWidget):
         self._show_form(False)
         for button in (self.use_button, self.default_button):
             button.setEnabled(False)
-        self.projector_button.setEnabled(self.model is not None and self.model.model_path.is_file())
+        self.projector_button.setEnabled(self.available)  # a projector that went missing
 
     def show_state(self, text: str, loading: float | None) -> None:
         """Whether this model is in use; ``loading`` is the load's progress (None: not loading)."""
@@ -292,6 +305,10 @@ class ModelDetails(QWidget):
             projector = self.page.projector.path if self.page.projector else None
             choice = ModelChoice(self.page.model.path, projector)
             (self.useForNewChats if for_new_chats else self.useForChat).emit(choice)
+
+    def _emit_id(self, signal: SignalInstance) -> None:
+        if self.model is not None:
+            signal.emit(self.model.id)
 
     def _show_folder(self) -> None:
         if self.model is not None:
@@ -441,6 +458,8 @@ class ModelsPage(QWidget):
         model = entry.model
         if entry.size is None:
             second = self.tr("missing: the file was moved or deleted")
+        elif entry.projector_missing:
+            second = self.tr("{file} · its projector is missing").format(file=model.model_path.name)
         else:
             second = " · ".join(
                 (
@@ -472,7 +491,7 @@ class ModelsPage(QWidget):
             self.details.show_nothing()
             return
         model = listed.model
-        self.details.show_reading(model)
+        self.details.show_reading(model, listed.size is not None)
         self._show_state()
         n_ctx = self._controller.preferences.runtime.n_ctx
 
