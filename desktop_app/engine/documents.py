@@ -219,6 +219,90 @@ def _page_marker(page: DocumentPage, document: PreparedDocument) -> str:
     return f"[Page {page.number} of {document.page_count}]\n"
 
 
+def searchable_text(data: bytes, name: str) -> str:
+    """A kept document's text for search (a :data:`desktop_app.store.export.DocumentReader`)."""
+    return prepare_document(data, name=name, scans_only_ok=True).plain_text
+
+
+# --- larger than the context ----------------------------------------------------------------
+
+REPLY_ROOM = 512
+"""Tokens kept free for the reply when judging whether a message fits: a message that fills the
+context to the last token would get a reply cut off at once."""
+
+
+@dataclass(frozen=True)
+class ContextShortfall:
+    """A message whose prompt the context cannot hold, said with the numbers, and what would work.
+
+    Built by the front ends from a token count before sending, so the user hears it at once, not
+    after a long wait: ``larger_context`` is a context size the model allows and the memory
+    estimate says this computer can hold (None when none can), ``first_pages`` how many first
+    pages of ``document`` fit the context as it is (None for a document without pages).
+    """
+
+    needed: int
+    n_ctx: int
+    n_ctx_train: int
+    document: str | None = None
+    document_tokens: int = 0
+    larger_context: int | None = None
+    first_pages: int | None = None
+
+    def sentences(self) -> list[UserError]:
+        """The problem, then each offer, one sentence apiece (the window words them as buttons,
+        the command line prints them one after another)."""
+        if self.document is None:
+            problem = UserError(
+                "This message needs {tokens} tokens; the model holds at most {train} and the "
+                "context is set to {n_ctx}.",
+                tokens=f"{self.needed:,}",
+                train=f"{self.n_ctx_train:,}",
+                n_ctx=f"{self.n_ctx:,}",
+            )
+        else:
+            problem = UserError(
+                "'{name}' is {tokens} tokens; the model holds at most {train} and the context is "
+                "set to {n_ctx}.",
+                name=self.document,
+                tokens=f"{self.document_tokens:,}",
+                train=f"{self.n_ctx_train:,}",
+                n_ctx=f"{self.n_ctx:,}",
+            )
+        out = [problem]
+        if self.larger_context is not None:
+            out.append(
+                UserError(
+                    "A context of {n_ctx} tokens holds it and fits this computer's memory.",
+                    n_ctx=f"{self.larger_context:,}",
+                )
+            )
+        if self.first_pages:
+            out.append(UserError("Its first {pages} pages fit the context as it is.", pages=self.first_pages))
+        if len(out) == 1:
+            out.append(UserError("Attach a shorter document or fewer pages."))
+        return out
+
+
+def fits_context(needed: int, n_ctx: int) -> bool:
+    """Whether a prompt of ``needed`` tokens leaves room for a reply in ``n_ctx``."""
+    return needed + min(REPLY_ROOM, n_ctx // 4) <= n_ctx
+
+
+def pages_within(document: PreparedDocument, available: int, document_tokens: int) -> int:
+    """How many first pages of ``document`` fit in ``available`` tokens, from its exact token count
+    shared out by characters, with a margin: an offer, checked by the engine when it is taken."""
+    if not document.paged or available <= 0 or document_tokens <= 0:
+        return 0
+    per_char = document_tokens / max(1, len(document_text(document)))
+    used = len(document_text(replace(document, pages=())))
+    for count, page in enumerate(document.pages):
+        used += len(_page_marker(page, document)) + len(page.text) + 1
+        if used * per_char * 1.05 > available:
+            return count
+    return len(document.pages)
+
+
 # --- recognising a file ----------------------------------------------------------------------
 
 
@@ -250,18 +334,21 @@ def prepare_document(
     name: str | None = None,
     vision: bool = False,
     cancelled: Callable[[], bool] = lambda: False,
+    scans_only_ok: bool = False,
 ) -> PreparedDocument:
     """Read a document for the model (slow for a big PDF: call off the UI thread).
 
     ``source`` is a path or the file's bytes; ``name`` is what the prompt and messages call it
     (default: the file name).  ``vision`` says a projector is loaded, so scanned pages become
     images.  ``cancelled`` is asked between pages; when it says yes, :class:`DocumentCancelled`
-    is raised.  Raises :class:`UserError` with one sentence for anything the user can fix.
+    is raised.  A PDF made only of scans, with no ``vision``, is refused unless ``scans_only_ok``
+    (the store re-reading a kept file for its searchable text).  Raises :class:`UserError` with
+    one sentence for anything the user can fix.
     """
     data, label = _read_source(source, name)
     kind = sniff_kind(data[:1024])
     if kind == "pdf":
-        return _prepare_pdf(data, label, vision, cancelled)
+        return _prepare_pdf(data, label, vision, cancelled, scans_only_ok)
     if kind == "zip":
         return _prepare_word(data, label)
     if kind == "word-old":
@@ -329,7 +416,7 @@ def _clean(text: str, *, layout: bool = True) -> str:
 
 
 def _prepare_pdf(
-    data: bytes, label: str, vision: bool, cancelled: Callable[[], bool]
+    data: bytes, label: str, vision: bool, cancelled: Callable[[], bool], scans_only_ok: bool
 ) -> PreparedDocument:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -390,7 +477,9 @@ def _prepare_pdf(
     finally:
         with _PDFIUM:
             pdf.close()
-    if not any(page.text or page.scan for page in pages):
+    if not any(page.text or page.scan for page in pages) and not (
+        scans_only_ok and any(page.scanned_unread for page in pages)
+    ):
         if any(page.scanned_unread for page in pages):
             raise UserError(
                 "'{name}' is a scanned document with no text layer; load a model with a vision "
