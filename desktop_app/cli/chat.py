@@ -24,12 +24,12 @@ from desktop_app.cli.parser import Subparsers
 from desktop_app.engine import prompt
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.documents import (
-    ContextShortfall,
+    REPLY_ROOM,
     PreparedDocument,
     fits_context,
     is_image_file,
-    pages_within,
     prepare_document,
+    shortfall_of,
 )
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.interface import Engine
@@ -192,24 +192,21 @@ def check_context(
         raise _EngineFailed(counted.message)
     if fits_context(counted.prompt_tokens, counted.n_ctx):
         return counted
-    sizes = [(client.count([ChatMessage.user(d)], "", generation), d) for d in documents]
-    own = [(c.document_tokens, d) for c, d in sizes if isinstance(c, TokenCount)]
-    tokens, largest = max(own, key=lambda pair: pair[0]) if own else (counted.document_tokens, documents[0])
-    available = counted.n_ctx - (counted.prompt_tokens - tokens) - min(512, counted.n_ctx // 4)
+    sizes = [client.count([ChatMessage.user(d)], "", generation) for d in documents]
     loaded = client.loaded
-    shortfall = ContextShortfall(
+    shortfall = shortfall_of(
+        documents,
         needed=counted.prompt_tokens,
+        document_tokens=counted.document_tokens,
         n_ctx=counted.n_ctx,
         n_ctx_train=loaded.n_ctx_train if loaded else counted.n_ctx,
-        document=largest.name,
-        document_tokens=tokens,
         larger_context=context_that_holds(
             inspect_model(args.model),
             inspect_projector(args.mmproj) if args.mmproj else None,
-            counted.prompt_tokens + 512,
+            counted.prompt_tokens + REPLY_ROOM,
             machine_memory(),
         ),
-        first_pages=pages_within(largest, available, tokens) or None,
+        sizes=[c.document_tokens if isinstance(c, TokenCount) else 0 for c in sizes],
     )
     sentences = [str(sentence) for sentence in shortfall.sentences()]
     if shortfall.larger_context is not None:

@@ -149,10 +149,16 @@ class PreparedDocument:
         """All the text, without markers: what search indexes."""
         return "\n\n".join(page.text for page in self.pages if page.text)
 
-    def first_pages(self, count: int) -> PreparedDocument:
-        """The document cut after its first ``count`` pages (what fits the context)."""
-        if not self.paged:
-            raise ValueError("only a PDF has pages to cut")
+    @property
+    def is_cut(self) -> bool:
+        """Whether only its first pages are given (see :meth:`first_pages`)."""
+        return len(self.pages) < self.page_count
+
+    def first_pages(self, count: int | None) -> PreparedDocument:
+        """The document cut after its first ``count`` pages (what fits the context); None, or a
+        document without pages, keeps it whole."""
+        if count is None or not self.paged:
+            return self
         return replace(self, pages=self.pages[: max(1, count)])
 
     def metadata(self) -> dict[str, Any]:
@@ -185,7 +191,7 @@ def document_parts(document: PreparedDocument) -> list[str | PreparedImage]:
             pending = ["\n"]
         elif page.text:
             pending.append(page.text + "\n")
-    if len(document.pages) < document.page_count:
+    if document.is_cut:
         pending.append(
             f"[The document goes on to page {document.page_count}; only the first "
             f"{len(document.pages)} pages are given.]\n"
@@ -282,6 +288,35 @@ class ContextShortfall:
         if len(out) == 1:
             out.append(UserError("Attach a shorter document or fewer pages."))
         return out
+
+
+def shortfall_of(
+    documents: list[PreparedDocument],
+    *,
+    needed: int,
+    document_tokens: int,
+    n_ctx: int,
+    n_ctx_train: int,
+    larger_context: int | None,
+    sizes: list[int] | None = None,
+) -> ContextShortfall:
+    """What to say about a message with ``documents`` whose prompt (``needed`` tokens, of them
+    ``document_tokens`` its documents') the context cannot hold.  The largest document is named;
+    ``sizes`` are each document's own tokens when counted, else its share by characters."""
+    lengths = [len(document_text(d)) for d in documents]
+    if sizes is None:
+        sizes = [document_tokens * length // max(1, sum(lengths)) for length in lengths]
+    tokens, largest = max(zip(sizes, documents, strict=True), key=lambda pair: pair[0])
+    available = n_ctx - (needed - tokens) - min(REPLY_ROOM, n_ctx // 4)
+    return ContextShortfall(
+        needed=needed,
+        n_ctx=n_ctx,
+        n_ctx_train=n_ctx_train,
+        document=largest.name,
+        document_tokens=tokens,
+        larger_context=larger_context,
+        first_pages=pages_within(largest, available, tokens) or None,
+    )
 
 
 def fits_context(needed: int, n_ctx: int) -> bool:

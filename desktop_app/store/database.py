@@ -260,13 +260,16 @@ def _v2_search_index(conn: sqlite3.Connection) -> None:
 
 def _v3_documents(conn: sqlite3.Connection) -> None:
     """Documents beside images: the name each message gave an attachment (a document's name is
-    part of its prompt), and each document's text, indexed for search like message text.
+    part of its prompt) and how many first pages it gave (None: all), and each document's text,
+    indexed for search like message text.
 
     A document is an ``attachments`` row like an image (width and height 0), kept once by
     content; its text is kept once too, and goes with the row.
     """
     statements = [
         "ALTER TABLE message_attachments ADD COLUMN name TEXT",
+        # A message may give the model only a PDF's first pages (what fit its context).
+        "ALTER TABLE message_attachments ADD COLUMN first_pages INTEGER",
         """CREATE TABLE document_texts (
             sha256 TEXT PRIMARY KEY REFERENCES attachments (sha256) ON DELETE CASCADE,
             text TEXT NOT NULL

@@ -36,7 +36,8 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
             {"sha256": "<64 hex digits of the image bytes>", "mime": "image/jpeg",
              "width": 896, "height": 672, "data_base64": "<the image file, base64>"},
             {"sha256": "<64 hex digits of the file>", "mime": "application/pdf",
-             "name": "report.pdf", "data_base64": "<the document file, base64>"}
+             "name": "report.pdf", "first_pages": 40,   # optional: only these were read
+             "data_base64": "<the document file, base64>"}
           ]
         }
       ]
@@ -280,6 +281,8 @@ def _attachment_entry(attachment: Attachment) -> dict[str, Any]:
         entry.update(width=attachment.width, height=attachment.height)
     if attachment.name is not None:
         entry["name"] = attachment.name
+    if attachment.first_pages is not None:
+        entry["first_pages"] = attachment.first_pages
     entry["data_base64"] = base64.b64encode(_image_bytes(attachment)).decode("ascii")
     return entry
 
@@ -413,7 +416,12 @@ def _attachment_draft(entry: Any, name: str, read_document: DocumentReader | Non
             text = read_document(data, file_name)
         except UserError as exc:
             raise _Damaged(f"{name} cannot be read: {str(exc).rstrip('.')}") from exc
-        return AttachmentDraft(data=data, mime=mime, width=0, height=0, name=file_name, text=text)
+        first_pages = _get(entry, "first_pages", (int, type(None)), where, default=None)
+        if first_pages is not None and first_pages < 1:
+            raise _Damaged(f"{name} gives {first_pages} pages")
+        return AttachmentDraft(
+            data=data, mime=mime, width=0, height=0, name=file_name, text=text, first_pages=first_pages
+        )
     width = _get(entry, "width", int, where)
     height = _get(entry, "height", int, where)
     if width <= 0 or height <= 0:

@@ -67,6 +67,8 @@ class Attachment:
     name: str | None = None
     """The file name the message gave it (what a document's prompt calls it); None for images
     stored before documents existed."""
+    first_pages: int | None = None
+    """A PDF the message gave only the first pages of (what fit the context); None: all of it."""
 
     @property
     def is_document(self) -> bool:
@@ -116,6 +118,7 @@ class AttachmentDraft:
     name: str | None = None
     text: str | None = None
     """A document's text, for search (None for an image)."""
+    first_pages: int | None = None
 
 
 @dataclass(frozen=True)
@@ -420,9 +423,11 @@ class ConversationStore:
         text: str,
         attachments: Sequence[str] = (),
         names: Sequence[str | None] = (),
+        first_pages: Sequence[int | None] = (),
     ) -> Message:
         """Commit the user's turn (``attachments`` are sha256s from :meth:`add_attachment` or
-        :meth:`add_document`, in the order given; ``names`` their file names, where known).
+        :meth:`add_document`, in the order given; ``names`` their file names, where known;
+        ``first_pages`` how many pages of a PDF the model was given, where not all).
 
         Call this before generation starts, so a crash while the model runs cannot lose the
         prompt.  The first prompt of an untitled conversation becomes its title.
@@ -440,12 +445,13 @@ class ConversationStore:
                     raise ValueError(f"attachment {sha256} was not stored with add_attachment")
             message_id = self._insert_message(conn, conversation_id, "user", text, now)
             given = list(names) + [None] * (len(attachments) - len(names))
+            pages = list(first_pages) + [None] * (len(attachments) - len(first_pages))
             conn.executemany(
-                """INSERT INTO message_attachments (message_id, sha256, ordinal, name)
-                   VALUES (?, ?, ?, ?)""",
+                """INSERT INTO message_attachments (message_id, sha256, ordinal, name, first_pages)
+                   VALUES (?, ?, ?, ?, ?)""",
                 [
-                    (message_id, sha256, ordinal, name)
-                    for ordinal, (sha256, name) in enumerate(zip(attachments, given, strict=False))
+                    (message_id, sha256, ordinal, name, limit)
+                    for ordinal, (sha256, name, limit) in enumerate(zip(attachments, given, pages, strict=False))
                 ],
             )
             title = row["title"] or title_from_prompt(text)
@@ -669,10 +675,11 @@ class ConversationStore:
                         metrics=message.metrics,
                     )
                     conn.executemany(
-                        """INSERT INTO message_attachments (message_id, sha256, ordinal, name)
-                           VALUES (?, ?, ?, ?)""",
+                        """INSERT INTO message_attachments
+                               (message_id, sha256, ordinal, name, first_pages)
+                           VALUES (?, ?, ?, ?, ?)""",
                         [
-                            (message_id, hashlib.sha256(a.data).hexdigest(), ordinal, a.name)
+                            (message_id, hashlib.sha256(a.data).hexdigest(), ordinal, a.name, a.first_pages)
                             for ordinal, a in enumerate(message.attachments)
                         ],
                     )
@@ -770,7 +777,7 @@ class ConversationStore:
         params = (conversation_id,) if message_id is None else (conversation_id, message_id)
         images: dict[int, list[Attachment]] = {}
         for row in conn.execute(
-            f"""SELECT ma.message_id, ma.name, a.* FROM message_attachments ma
+            f"""SELECT ma.message_id, ma.name, ma.first_pages, a.* FROM message_attachments ma
                 JOIN attachments a ON a.sha256 = ma.sha256
                 JOIN messages m ON m.id = ma.message_id
                 WHERE m.conversation_id = ?{only} ORDER BY ma.message_id, ma.ordinal""",
@@ -785,6 +792,7 @@ class ConversationStore:
                     size=row["size"],
                     path=self._files.path(row["path"]),
                     name=row["name"],
+                    first_pages=row["first_pages"],
                 )
             )
         return [
