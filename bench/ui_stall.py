@@ -228,6 +228,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     from desktop_app.ui import chat_view
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.model_controller import ModelChoice, ModelState
     from desktop_app.ui.preferences import Preferences
 
     pieces: list[str] = []
@@ -268,9 +269,9 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     window.show()
     monitor = TickMonitor()
     try:
-        window.open_model(model)
-        if not wait_until(app, lambda: window.model_state.name == "READY", 300):
-            raise RuntimeError(f"the model did not load (state {window.model_state})")
+        window.model_controller.open(ModelChoice(model))
+        if not wait_until(app, lambda: window.model_controller.state is ModelState.READY, 300):
+            raise RuntimeError(f"the model did not load (state {window.model_controller.state})")
         session = window.session
         settings = GenerationSettings(max_tokens=tokens_wanted, seed=7)
         session.update_settings(settings)
@@ -359,6 +360,7 @@ def attach_in_window(app, model: Path, threads: int, timeout_s: float) -> dict:
     from desktop_app.ui.attachments import DocumentAttachment, ImageSource
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.model_controller import ModelChoice, ModelState
     from desktop_app.ui.preferences import Preferences
     from tests.document_files import long_text_pdf
 
@@ -369,9 +371,9 @@ def attach_in_window(app, model: Path, threads: int, timeout_s: float) -> dict:
     window.show()
     monitor = TickMonitor()
     try:
-        window.open_model(model)
-        if not wait_until(app, lambda: window.model_state.name == "READY", 300):
-            raise RuntimeError(f"the model did not load (state {window.model_state})")
+        window.model_controller.open(ModelChoice(model))
+        if not wait_until(app, lambda: window.model_controller.state is ModelState.READY, 300):
+            raise RuntimeError(f"the model did not load (state {window.model_controller.state})")
         composer = window.composer
 
         def read() -> bool:

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from desktop_app.engine import documents
 from desktop_app.ui.attachments import DocumentAttachment
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model_controller import ModelChoice
 from tests import document_files
 from tests.conftest import PHOTO, Models
 from tests.test_ui_chat import make_window, stored, wait_done, wait_ready
@@ -32,7 +33,7 @@ def window(qtbot: QtBot) -> Iterator[MainWindow]:
 @pytest.fixture
 def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
     """The window with the tiny model and its projector (n_ctx 8,192, the model's own limit)."""
-    window.open_model(models.tiny)
+    window.model_controller.open(ModelChoice(models.tiny))
     wait_ready(qtbot, window)
     return window
 
