@@ -69,6 +69,26 @@ def test_a_pdf_and_a_photo_in_one_message_get_one_answer(qtbot: QtBot, ready: Ma
     message = ready.chat_view.messages[0]
     assert any(label.text() == "report.pdf" for label in message.findChildren(type(chip.title)))
 
+    # Reopened, the conversation reads its document again from the store, to the same tokens.
+    conversation_id = ready.session.conversation.id
+    ready.session.new_conversation()
+    ready.session.open_conversation(conversation_id)
+    ready.session.regenerate()
+    wait_done(qtbot, ready)
+    assert stored(ready)[-1].metrics["document_tokens"] == chip.tokens
+
+
+def test_pasting_a_copied_document_attaches_it(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Minutes\nThe harbour opens at six.\n")
+    window.composer.edit.setPlainText("What time?")
+    window.composer.edit.insertFromMimeData(file_urls(notes))  # what Ctrl+V of a copied file does
+    wait_attached(qtbot, window, 1)
+    [attachment] = window.composer.attachments
+    assert isinstance(attachment, DocumentAttachment) and attachment.document.kind == "text"
+    assert window.composer.edit.toPlainText() == "What time?"
+    assert window.composer._chips[0].cost.text() == "counting…"  # no model loaded: counted when one is
+
 
 def test_removing_a_document_chip_stops_its_reading(
     qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
