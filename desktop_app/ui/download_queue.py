@@ -69,7 +69,8 @@ def describe_download(item: DownloadItem) -> str:
 
     sizes = tr("{done} of {total}").format(done=format_size(item.done_bytes), total=format_size(item.total_bytes))
     if item.status is DownloadStatus.QUEUED:
-        return tr("Queued behind the download in progress") + " · " + sizes
+        queued = tr("Queued behind the download in progress")
+        return f"{queued} · {sizes}" if item.done_bytes else queued
     if item.status is not DownloadStatus.DOWNLOADING:
         return f"{item.message} ({sizes})" if item.message else tr("Paused") + " · " + sizes
     progress = item.progress

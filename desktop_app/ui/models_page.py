@@ -359,6 +359,8 @@ class ModelsPage(QWidget):
         self.model_list = QListWidget(column)
         self.model_list.setAccessibleName(self.tr("Models on this computer"))
         self.model_list.setSpacing(2)
+        self.model_list.setWordWrap(True)  # long file names wrap instead of hiding behind a scroll bar
+        self.model_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model_list.currentItemChanged.connect(lambda _item, _previous: self._show_selected())
         column_layout.addWidget(self.model_list, 1)
         self.import_button = QPushButton(self.tr("Add a GGUF file…"), column)
@@ -375,7 +377,7 @@ class ModelsPage(QWidget):
         scroll.setWidget(self.details)
         local.addWidget(scroll)
         local.setStretchFactor(1, 1)
-        local.setSizes([300, 700])
+        local.setSizes([340, 700])
         local.setChildrenCollapsible(False)
         self.local_tab = local
         self.tabs.addTab(local, self.tr("On this computer"))

@@ -260,6 +260,9 @@ def _show_sample_models(window: MainWindow, *, catalog: bool) -> None:
         progress = DownloadProgress(twelve.id, twelve.model_file, "downloading", done, total, 11.8 * 2**20, 380.0)
         item = DownloadItem(twelve, DownloadStatus.DOWNLOADING, done, total, progress)
         window.models_page.catalog.cards[twelve.id].show_item(item)
+        queued = load_catalog().get("gemma-3-27b-it-qat-q4_0")
+        waiting = DownloadItem(queued, DownloadStatus.QUEUED, 0, queued.download_size)
+        window.models_page.catalog.cards[queued.id].show_item(waiting)
 
 
 def _thumbnails_shown(window: MainWindow) -> bool:
