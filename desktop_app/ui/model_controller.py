@@ -203,8 +203,8 @@ class ModelController(QObject):
             self.download.add(self._recommendation.entry)
 
     def use_for_new_chats(self, choice: ModelChoice) -> None:
-        """New chats start with this model from now on (and the current one too, when it is
-        still empty); conversations held with another model keep theirs."""
+        """New chats (and the next start) begin with this model from now on; the chat open now
+        and conversations held with another model keep theirs."""
         self.preferences = self.preferences.with_default(choice.model, choice.projector)
         save_preferences(self.preferences)
 
