@@ -28,7 +28,7 @@ from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identit
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import CountRequest, FinishReason, GenerateRequest, Metrics, TokenCount
 from desktop_app.engine.sampler import Sampler
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,9 @@ class LlamaBackend:
         self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
         if not self._model:
             raise UserError(
-                f"llama.cpp could not load {model_path.name}: the file is damaged, is not a "
-                "Gemma 3 model, or there is not enough memory for it."
+                "llama.cpp could not load {name}: the file is damaged, is not a Gemma 3 model, or "
+                "there is not enough memory for it.",
+                name=model_path.name,
             )
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
@@ -179,8 +180,10 @@ class LlamaBackend:
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
             raise UserError(
-                f"There is not enough memory for a {runtime.n_ctx}-token context with "
-                f"{model_path.name}; choose a smaller context size."
+                "There is not enough memory for a context of {n_ctx} tokens with {name}; choose a "
+                "smaller context size.",
+                n_ctx=runtime.n_ctx,
+                name=model_path.name,
             )
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self._memory = llama_cpp.llama_get_memory(self._ctx)
@@ -202,8 +205,10 @@ class LlamaBackend:
             if not self._mtmd:
                 self.close()
                 raise UserError(
-                    f"The projector {mmproj_path.name} does not fit {model_path.name} or is "
-                    "damaged; choose the mmproj file made for this model."
+                    "The projector {projector} does not fit {model} or is damaged; choose the "
+                    "mmproj file made for this model.",
+                    projector=mmproj_path.name,
+                    model=model_path.name,
                 )
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
         self.template = self._meta("tokenizer.chat_template")
@@ -426,7 +431,7 @@ class LlamaBackend:
         request: GenerateRequest,
         emit: Callable[[str], None],
         received_at: float,
-        on_phase: Callable[[str], None] = lambda _phase: None,
+        on_phase: Callable[[Sentence], None] = lambda _phase: None,
     ) -> tuple[str, FinishReason, Metrics]:
         """Evaluate what is new in the prompt, then stream the reply through ``emit``.
 
@@ -463,7 +468,7 @@ class LlamaBackend:
         settings: GenerationSettings,
         emit: Callable[[str], None],
         received_at: float,
-        on_phase: Callable[[str], None],
+        on_phase: Callable[[Sentence], None],
     ) -> tuple[str, FinishReason, Metrics]:
         keys = self._keys(spans)
         if len(keys) >= self.n_ctx:
@@ -473,14 +478,16 @@ class LlamaBackend:
                     "This message needs {tokens} tokens, {documents} of them its documents; the "
                     "model holds at most {train} and the context is set to {n_ctx}. Choose a "
                     "larger context size or attach fewer pages.",
-                    tokens=f"{len(keys):,}",
-                    documents=f"{documents:,}",
-                    train=f"{self.n_ctx_train:,}",
-                    n_ctx=f"{self.n_ctx:,}",
+                    tokens=len(keys),
+                    documents=documents,
+                    train=self.n_ctx_train,
+                    n_ctx=self.n_ctx,
                 )
             raise UserError(
-                f"This conversation needs {len(keys)} tokens but the context holds {self.n_ctx}; "
-                "start a new chat or choose a larger context size."
+                "This conversation needs {tokens} tokens but the context holds {n_ctx}; start a "
+                "new chat or choose a larger context size.",
+                tokens=len(keys),
+                n_ctx=self.n_ctx,
             )
         keep = self._safe_keep(self._reusable_prefix(keys))
         self._trim(keep)
@@ -490,7 +497,7 @@ class LlamaBackend:
         reply = ""
         try:
             llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, self._cancel_address)
-            on_phase("reading the prompt")
+            on_phase(Sentence("reading the prompt"))
             n_images = sum(isinstance(s, _ImageSpan) for s in spans)
             image_index = 0
             position = 0
@@ -504,7 +511,7 @@ class LlamaBackend:
                 end = position + span.n_tokens
                 image_index += 1
                 if end > keep:
-                    on_phase(f"encoding image {image_index} of {n_images}")
+                    on_phase(Sentence("encoding image {n} of {total}", n=image_index, total=n_images))
                     embedding, spent_s = self._image_embedding(span)
                     if spent_s is None:
                         from_cache += 1
@@ -513,7 +520,7 @@ class LlamaBackend:
                     self._decode_image(span, embedding)
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
-            on_phase("writing")
+            on_phase(Sentence("writing"))
             reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
         except Cancelled:
             finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0

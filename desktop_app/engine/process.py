@@ -25,10 +25,12 @@ from desktop_app.engine.protocol import (
     ShutdownRequest,
     Token,
 )
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.logs import setup_logging
 
 log = logging.getLogger(__name__)
+
+NO_MODEL = Sentence("No model is loaded yet; open a Gemma 3 model first.")
 
 TOKEN_BATCH_S = 0.033
 """Streamed text is sent at most this often (the first piece at once): the window repaints at
@@ -90,13 +92,14 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                 if cancel.is_set():  # the load was stopped, not refused
                     name = Path(request.model_path).name
                     cancelled = UserError("Loading {name} was cancelled.", name=name)
-                    conn.send(EngineError(None, str(cancelled), "cancelled"))
+                    conn.send(EngineError.saying(None, cancelled.sentence, "cancelled"))
                 else:
-                    conn.send(EngineError(None, str(exc), "user"))
+                    conn.send(EngineError.saying(None, exc.sentence, "user"))
                 continue
             except Exception:
                 log.exception("loading %s failed", request.model_path)
-                conn.send(EngineError(None, "The model could not be loaded (see the log).", "internal"))
+                failed = Sentence("The model could not be loaded (see the log).")
+                conn.send(EngineError.saying(None, failed, "internal"))
                 continue
             unreported_load_s = backend.load_s
             conn.send(
@@ -111,38 +114,40 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                 )
             )
         elif isinstance(request, CountRequest):
+            if backend is None:
+                conn.send(EngineError.saying(request.request_id, NO_MODEL, "user"))
+                continue
             try:
-                if backend is None:
-                    raise UserError("No model is loaded yet; open a Gemma 3 model first.")
                 conn.send(backend.count(request))
             except UserError as exc:
-                conn.send(EngineError(request.request_id, str(exc), "user"))
+                conn.send(EngineError.saying(request.request_id, exc.sentence, "user"))
             except Exception:
                 log.exception("counting tokens failed")
-                failed = "Counting tokens failed inside the engine (see the log)."
-                conn.send(EngineError(request.request_id, failed, "internal"))
+                failed = Sentence("Counting tokens failed inside the engine (see the log).")
+                conn.send(EngineError.saying(request.request_id, failed, "internal"))
         elif isinstance(request, GenerateRequest):
             received_at = time.perf_counter()
             rid = request.request_id
             if backend is None:
-                conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
+                conn.send(EngineError.saying(rid, NO_MODEL, "user"))
                 continue
             batcher = _TokenBatcher(conn, rid)
 
-            def on_phase(phase: str, rid: int = rid) -> None:
-                conn.send(Progress(rid, phase))
+            def on_phase(phase: Sentence, rid: int = rid) -> None:
+                conn.send(Progress(rid, str(phase), sentence=phase))
 
             try:
                 text, finish, metrics = backend.generate(request, batcher.add, received_at, on_phase)
                 batcher.flush()
             except UserError as exc:
                 batcher.flush()
-                conn.send(EngineError(rid, str(exc), "user"))
+                conn.send(EngineError.saying(rid, exc.sentence, "user"))
                 continue
             except Exception:
                 log.exception("generation failed")
                 batcher.flush()
-                conn.send(EngineError(rid, "The reply failed inside the engine (see the log).", "internal"))
+                failed = Sentence("The reply failed inside the engine (see the log).")
+                conn.send(EngineError.saying(rid, failed, "internal"))
                 continue
             conn.send(Done(rid, text, finish, replace(metrics, load_s=round(unreported_load_s, 4))))
             unreported_load_s = 0.0

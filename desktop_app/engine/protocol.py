@@ -12,6 +12,7 @@ from typing import Literal
 
 from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import PreparedImage
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
 Role = Literal["user", "assistant"]
@@ -151,11 +152,13 @@ class ModelLoaded:
 @dataclass(frozen=True)
 class Progress:
     """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing";
-    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1)."""
+    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1).
+    ``sentence`` is the step in words the window translates (``phase`` is its English)."""
 
     request_id: int | None
     phase: str
     fraction: float | None = None
+    sentence: Sentence | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,14 @@ class EngineError:
     request_id: int | None
     message: str
     kind: ErrorKind = "internal"
+    sentence: Sentence | None = None
+    """The message as a template and values, so the window can say it in its language (None:
+    ``message`` is all there is)."""
+
+    @staticmethod
+    def saying(request_id: int | None, said: Sentence, kind: ErrorKind) -> EngineError:
+        """The error that says this sentence (``message`` is its English)."""
+        return EngineError(request_id, str(said), kind, said)
 
 
 Event = ModelLoaded | Progress | Token | Done | TokenCount | EngineError

@@ -24,7 +24,7 @@ import keyring
 from huggingface_hub import get_token
 from keyring.errors import KeyringError, PasswordDeleteError
 
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,16 @@ class HubTokens:
         self._session: str | None = None
         self._lock = threading.Lock()
 
-    def keyring_problem(self) -> str | None:
+    def keyring_problem(self) -> Sentence | None:
         """One sentence when a token cannot be kept in a keyring, None when it can."""
         try:
             keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
         except KeyringError as exc:
             log.info("no usable keyring: %s", type(exc).__name__)
-            return str(
-                UserError(
-                    "No system keyring is available (on Linux, a Secret Service such as GNOME "
-                    "Keyring or KWallet), so the token is kept only until Gemma Desktop closes; "
-                    "to keep one, set HF_TOKEN or run 'hf auth login'."
-                )
+            return Sentence(
+                "No system keyring is available (on Linux, a Secret Service such as GNOME Keyring or "
+                "KWallet), so the token is kept only until Gemma Desktop closes; to keep one, set "
+                "HF_TOKEN or run 'hf auth login'."
             )
         return None
 

@@ -68,7 +68,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from desktop_app import __version__
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 from desktop_app.settings import generation_from_dict, to_dict
 from desktop_app.store.store import (
     FINISH_REASONS,
@@ -120,7 +120,7 @@ def export_conversation(
         _write_atomically(out, text.encode("utf-8"))
     except OSError as exc:
         raise UserError(
-            f"The export could not be written to {out} ({exc.strerror or exc})."
+            "The export could not be written to {path} ({reason}).", path=out, reason=os_reason(exc)
         ) from exc
     return out
 
@@ -296,10 +296,10 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise UserError(f"There is no file at {path}.") from exc
+        raise UserError("There is no file at {path}.", path=path) from exc
     except OSError as exc:
-        raise UserError(f"The file {path} could not be read ({exc.strerror or exc}).") from exc
-    foreign = UserError(f"The file {path} is not a conversation exported by Gemma Desktop.")
+        raise UserError("The file {path} could not be read ({reason}).", path=path, reason=os_reason(exc)) from exc
+    foreign = UserError("The file {path} is not a conversation exported by Gemma Desktop.", path=path)
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -309,8 +309,10 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
     version = document.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise UserError(
-            f"The file {path} was exported by a newer version of Gemma Desktop (format version "
-            f"{version}); update Gemma Desktop to import it."
+            "The file {path} was exported by a newer version of Gemma Desktop (format version "
+            "{version}); update Gemma Desktop to import it.",
+            path=path,
+            version=version,
         )
     try:
         if version != FORMAT_VERSION:
@@ -318,7 +320,9 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
         return _draft(document, read_document)
     except _Damaged as exc:
         raise UserError(
-            f"The conversation export {path} is damaged ({exc}), so nothing was imported."
+            "The conversation export {path} is damaged ({reason}), so nothing was imported.",
+            path=path,
+            reason=str(exc),
         ) from exc
 
 
