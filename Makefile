@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test check install install-test bench screenshot package smoke-test package-check clean
+.PHONY: run test check install install-test bench screenshot translations package smoke-test package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,25 @@ test: check
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 # The main window with an image conversation, light and dark, and the Models page (a model's page
-# and the catalog), as PNGs anyone can look at.
+# and the catalog), as PNGs anyone can look at; and the window in Simplified Chinese, drawn on a
+# real X server (Xvfb) with a CJK font, as a user's desktop would (Debian: apt-get install xvfb
+# fonts-noto-cjk and Qt's xcb libraries: libxcb-cursor0 libxcb-icccm4 libxcb-image0
+# libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
+# libxkbcommon-x11-0).
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --out resources/screenshots/main-window.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --dark --settings --out resources/screenshots/main-window-dark.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --models --out resources/screenshots/models-page.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --catalog --out resources/screenshots/models-catalog.png
+	@command -v xvfb-run >/dev/null && fc-list :lang=zh-cn | grep -q . || { \
+		echo "main-window-zh.png needs Xvfb and a CJK font: apt-get install xvfb fonts-noto-cjk (see the Makefile)"; exit 1; }
+	xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb $(BIN)/python -m desktop_app.ui.screenshot --language zh_CN --out resources/screenshots/main-window-zh.png
+
+# The window's translations (desktop_app/translations/): the .ts refreshed from the code by
+# pyside6-lupdate, then compiled to the .qm the app loads (both are committed; see
+# packaging/translations.py).  New strings arrive unfinished, to be translated in the .ts.
+translations: install
+	$(BIN)/python packaging/translations.py update
 
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.

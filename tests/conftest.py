@@ -26,6 +26,17 @@ PHOTO = DATA / "grace_hopper.jpg"
 """A real photograph (public domain; see tests/data/README.md)."""
 
 
+@pytest.fixture(scope="session")
+def qapp(qapp):  # type: ignore[no-untyped-def]
+    """pytest-qt's application with the window in English, as on an English system: the English
+    catalog gives the plural forms ("1 page", "2 pages"), and numbers are written the English
+    way whatever the machine's locale.  A test in Chinese installs it and puts English back."""
+    from desktop_app.ui import language
+
+    language.install("en")
+    return qapp
+
+
 @pytest.fixture(autouse=True)
 def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own data, config, cache and log dirs; the engine child inherits it."""

@@ -17,12 +17,13 @@ from desktop_app import paths
 from desktop_app.models.fit import machine_memory
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
+from desktop_app.ui import language
 from desktop_app.ui import model_controller as model_controller_module
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelState
 from desktop_app.ui.model_download import Recommendation
-from desktop_app.ui.preferences import Preferences
+from desktop_app.ui.preferences import Preferences, load_preferences
 from tests.conftest import Models
 from tests.hub_server import FakeHub, fake_hub
 from tests.test_models_download import CHUNK, MMPROJ_FILE, MODEL_FILE, REPO, make_entry
@@ -80,3 +81,52 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
         assert window.pages.currentWidget() is window.chat_view
     finally:
         window.close()
+
+
+def test_a_mirror_named_on_the_models_page_serves_the_download_in_a_chinese_window(
+    qtbot: QtBot, hub: FakeHub, models: Models
+) -> None:
+    """The Download source setting: an address that is no mirror is refused in one sentence; a
+    mirror (the stand-in hub, with Hugging Face itself out of reach) is kept for the next start
+    and serves the first-run download, whose progress and end say where it came from, in the
+    window's language."""
+    language.install("zh_CN")
+    window = MainWindow(
+        ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
+    )
+    window.show()
+    host = hub.hub_url.split("://", 1)[1]
+    try:
+        source = window.models_page.catalog.source
+        assert source.status.text() == "当前从 Hugging Face 下载。" and source.hub_button.isHidden()
+        source.address.setText("ftp://hf-mirror.com")
+        source.mirror_button.click()
+        assert source.status.text() == "“ftp://hf-mirror.com”不是镜像站的网址；请按 https://hf-mirror.com 的格式填写。"
+        assert load_preferences().download_mirror is None
+
+        source.address.setText(hub.hub_url + "/")
+        source.mirror_button.click()
+        assert source.status.text() == f"当前从镜像站 {hub.hub_url} 下载。" and not source.hub_button.isHidden()
+        assert load_preferences().download_mirror == hub.hub_url
+        assert window.model_controller.download.mirror == hub.hub_url
+
+        panel = window.first_run
+        qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
+        panel.download_button.click()
+        qtbot.waitUntil(lambda: f"正在从 {host} 下载 {MODEL_FILE}" in panel.progress_label.text(), timeout=20_000)
+        qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=120_000)
+        assert panel.progress_label.text().startswith(f"已从 {host} 下载完成，正在加载 ")
+        assert len(hub.cdn_gets()) >= 2  # the model and its projector, from the mirror (the hub is unreachable)
+        downloaded = window.model_controller.setup
+        assert downloaded is not None and downloaded.model.path.read_bytes() == models.tiny.read_bytes()
+
+        window.show_models()
+        details = window.models_page.details
+        qtbot.waitUntil(lambda: details.model is not None, timeout=20_000)
+        assert details.where.text().startswith(f"由 Gemma Desktop 从 {host} 下载到 ")
+
+        source.hub_button.click()
+        assert load_preferences().download_mirror is None and source.status.text() == "当前从 Hugging Face 下载。"
+    finally:
+        window.close()
+        language.install("en")

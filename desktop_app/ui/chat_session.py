@@ -25,9 +25,10 @@ from PySide6.QtGui import QImage
 from desktop_app.engine.documents import PreparedDocument, fits_context, prepare_document
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason, Part, TokenCount
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import Attachment, Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.ui import localized
 from desktop_app.ui.attachments import (
     Attachment as NewAttachment,
 )
@@ -176,7 +177,7 @@ class ChatSession(QObject):
             conversation = self._store.get_conversation(conversation_id)
             messages = self._store.messages(conversation_id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             self.listChanged.emit()
             return
         self._detach_reply()
@@ -212,7 +213,7 @@ class ChatSession(QObject):
                 self.conversation.id, settings, system_prompt=system_prompt
             )
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
 
     def _reset_view(self) -> None:
         self._epoch += 1
@@ -288,7 +289,7 @@ class ChatSession(QObject):
             ]
             message = self._store.add_user_message(conversation.id, text, hashes, names, cuts)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             return False
         self._end_edit()
         self.messages.append(message)
@@ -306,7 +307,7 @@ class ChatSession(QObject):
             try:
                 self._store.delete_messages_from(self.conversation.id, last.position)
             except UserError as exc:
-                self.notice.emit(str(exc))
+                self.notice.emit(localized.error(exc))
                 return
             self.messages.pop()
             self._view.remove_from(len(self.messages))
@@ -371,7 +372,7 @@ class ChatSession(QObject):
         try:
             message_id = self._store.begin_assistant_message(self.conversation.id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             return
         widget = self._view.add_message("assistant", "")
         widget.set_outcome(None, {})
@@ -397,11 +398,10 @@ class ChatSession(QObject):
             return  # each arrival (see _prepare_stored) calls this again
         missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
         if missing:
-            self.notice.emit(
-                self.tr("{n} earlier attachment(s) of this conversation could not be read and were left out.").format(
-                    n=len(missing)
-                )
+            left_out = self.tr(
+                "%n earlier attachment(s) of this conversation could not be read and were left out.", "", len(missing)
             )
+            self.notice.emit(left_out)
         reply.sent = True
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
@@ -454,7 +454,7 @@ class ChatSession(QObject):
             try:
                 self._reply.writer.flush()
             except UserError as exc:
-                self.notice.emit(str(exc))
+                self.notice.emit(localized.error(exc))
 
     def _on_finished(self, done: Done) -> None:
         reply = self._reply
@@ -468,7 +468,11 @@ class ChatSession(QObject):
         if reply is None:
             return
         reason: FinishReason = "crashed" if error.kind == "crashed" else "error"
-        self._finish(reply, reason, {"error": error.message}, error.message)
+        # The English for exports and the command line, the sentence to show it translated later.
+        metrics: dict[str, object] = {"error": error.message}
+        if error.sentence is not None:
+            metrics["error_sentence"] = error.sentence.to_json()
+        self._finish(reply, reason, metrics, localized.engine_error(error))
 
     def _finish(
         self,
@@ -486,7 +490,7 @@ class ChatSession(QObject):
         try:
             self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
@@ -509,7 +513,7 @@ class ChatSession(QObject):
         try:
             self.messages = self._store.messages(self.conversation.id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
 
     # ------------------------------------------------------------------------ display
     def _show_message(self, message: Message) -> None:
@@ -528,8 +532,14 @@ class ChatSession(QObject):
         if message.role == "assistant":
             widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
             if message.finish_reason in ("crashed", "error"):
-                error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
-                widget.set_error(str(error))
+                widget.set_error(self._stored_error(message.metrics))
+
+    def _stored_error(self, metrics: Mapping[str, object]) -> str:
+        """Why a stored reply failed, in the window's language when its sentence was kept."""
+        said = Sentence.from_json(metrics.get("error_sentence"))
+        if said is not None:
+            return localized.sentence(said)
+        return str(metrics.get("error") or self.tr("This reply was cut short by an error."))
 
     def _prepare_stored(self, key: str, attachment: Attachment, name: str) -> None:
         self._preparing.add(key)

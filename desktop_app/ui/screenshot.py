@@ -1,6 +1,6 @@
 """Write a PNG of the main window holding an image conversation, so anyone can look at it.
 
-    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings]
+    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings] [--language zh_CN]
                                         [--welcome | --models | --catalog] [--size 1280x820]
 
 It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise) and no
@@ -10,7 +10,9 @@ model is loaded, the status bar shows sample values of a loaded Gemma 3 4B.  ``-
 shows the first-run page instead (no model yet: download the recommended one, or open a file).
 ``--models`` shows the Models page with a Gemma 3 4B's page (its numbers are those of the real
 4B QAT build; memory and speed are this machine's estimates for it), ``--catalog`` the catalog
-with a download under way.
+with a download under way.  ``--language zh_CN`` draws the window in Simplified Chinese, with a
+conversation written in Chinese (it needs a CJK font: ``make screenshot`` runs it under Xvfb with
+Noto Sans CJK).
 """
 
 from __future__ import annotations
@@ -71,6 +73,32 @@ OTHER_TITLES = (
     "Regex for ISO dates",
 )
 
+QUESTION_ZH = "这是谁？怎样用 Python 把这张照片缩小一份？"
+
+REPLY_ZH = """这看起来是**格蕾丝·霍珀海军少将**的正式肖像。她是计算机科学家，曾主导 COBOL 的相关工作，\
+照片中她身着美国海军礼服。
+
+- **制服**：深色军装外套，佩戴多排勋表，头戴白顶军帽。
+- **背景**：美国国旗，这是海军官方肖像的常见布置。
+
+要按原比例缩小一份，可以用 Pillow：
+
+```python
+from PIL import Image
+
+with Image.open("grace_hopper.jpg") as photo:
+    photo.thumbnail((512, 512))  # 缩放到 512×512 以内
+    photo.save("hopper-small.jpg", quality=90)
+```
+
+`thumbnail` 只会缩小，所以原本就小的照片会保持不变。"""
+
+OTHER_TITLES_ZH = (
+    "Gemma 3 的滑动窗口注意力",
+    "翻译菜单照片",
+    "匹配 ISO 日期的正则表达式",
+)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desktop_app.ui.screenshot", description=__doc__.split("\n")[0])
@@ -78,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true", help="use a dark palette (Fusion style)")
     parser.add_argument("--size", default="1280x820", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--settings", action="store_true", help="show the settings panel too")
+    parser.add_argument("--language", choices=("en", "zh_CN"), default="en", help="the window's language")
     pages = parser.add_mutually_exclusive_group()
     pages.add_argument("--welcome", action="store_true", help="show the first-run page instead")
     pages.add_argument("--models", action="store_true", help="show the Models page with a model's page")
@@ -88,26 +117,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     page = "welcome" if args.welcome else "models" if args.models else "catalog" if args.catalog else "chat"
     with tempfile.TemporaryDirectory(prefix="gemma-screenshot-") as home:
         os.environ["GEMMA_DESKTOP_HOME"] = home
-        return _shoot(args.out, args.dark, (width, height), args.settings, page)
+        return _shoot(args.out, args.dark, (width, height), args.settings, page, args.language)
 
 
-def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: str) -> int:
+def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: str, language: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app import APP_NAME
     from desktop_app.store import ConversationStore
+    from desktop_app.ui import language as window_language
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.preferences import Preferences
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
+    window_language.install(language)
     if dark:
         QApplication.setStyle("Fusion")
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
-    conversation_id = None if page == "welcome" else _write_conversation(store)
-    window = MainWindow(store, EngineBridge(), Preferences())
+    conversation_id = None if page == "welcome" else _write_conversation(store, chinese=language == "zh_CN")
+    window = MainWindow(store, EngineBridge(), Preferences(language=language))
     window.resize(*size)
     window.settings_dock.setVisible(settings)
     window.show()
@@ -121,7 +152,7 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: s
         else:
             window.show_models()
             # The page reads the (empty) list of this throwaway home first; the samples follow.
-            _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
+            _settle(app, lambda: window.models_page.listed_once)
             _show_sample_models(window, catalog=page == "catalog")
             _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
     window.composer.edit.setFocus()
@@ -135,16 +166,16 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: s
     return 0
 
 
-def _write_conversation(store: ConversationStore) -> int:
-    for title in OTHER_TITLES:
+def _write_conversation(store: ConversationStore, *, chinese: bool) -> int:
+    for title in OTHER_TITLES_ZH if chinese else OTHER_TITLES:
         other = store.create_conversation(title)
         store.add_user_message(other.id, title)
     conversation = store.create_conversation()
     data, mime, width, height = _sample_photo()
     sha256 = store.add_attachment(data, mime, width, height)
-    store.add_user_message(conversation.id, QUESTION, [sha256])
+    store.add_user_message(conversation.id, QUESTION_ZH if chinese else QUESTION, [sha256])
     reply = store.begin_assistant_message(conversation.id)
-    store.finish_assistant_message(reply, REPLY, "stop", METRICS)
+    store.finish_assistant_message(reply, REPLY_ZH if chinese else REPLY, "stop", METRICS)
     return conversation.id
 
 
@@ -166,12 +197,13 @@ def _sample_photo() -> tuple[bytes, str, int, int]:
 
 
 def _show_sample_status(window: MainWindow) -> None:
+    from PySide6.QtCore import QCoreApplication
+
     window.status_model.setText("gemma-3-4b-it-Q4_K_M.gguf + mmproj-model-f16.gguf")
     window.status_backend.setText("CPU")
-    window.status_state.setText(window.tr("Ready"))
-    window.status_speed.setText(window.tr("{rate:.1f} tok/s").format(rate=METRICS["decode_tok_s"]))
-    used = METRICS["prompt_tokens"] + METRICS["decode_tokens"]
-    window.status_context.setText(window.tr("Context {used} / {size}").format(used=f"{used:,}", size="8,192"))
+    window.status_state.setText(QCoreApplication.translate("MainWindow", "Ready"))
+    window.show_speed(METRICS["decode_tok_s"])
+    window.show_context(int(METRICS["prompt_tokens"] + METRICS["decode_tokens"]), 8192)
 
 
 def _show_sample_models(window: MainWindow, *, catalog: bool) -> None:

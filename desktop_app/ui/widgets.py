@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
 
@@ -14,7 +14,7 @@ def dismiss_button(parent: QWidget, accessible_name: str) -> QToolButton:
     button = QToolButton(parent)
     button.setIcon(parent.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
     button.setAutoRaise(True)
-    button.setToolTip(parent.tr("Dismiss"))
+    button.setToolTip(QCoreApplication.translate("Widgets", "Dismiss"))
     button.setAccessibleName(accessible_name)
     return button
 
