@@ -73,7 +73,7 @@ def list_models(args: argparse.Namespace) -> int:
     have = {m.catalog_id for m in local if m.catalog_id}
     width = max(len(e.id) for e in catalog)
     for entry in catalog:
-        notes = ["vision" if entry.has_vision else "text only", f"needs {entry.min_ram_gb} GB RAM"]
+        notes = [entry.family.label, " + ".join(entry.abilities), f"needs {entry.min_ram_gb} GB RAM"]
         if entry.gated:
             notes.append("gated: needs a Hugging Face token")
         if entry.id in have:
