@@ -414,11 +414,7 @@ GEMMA4_TEMPLATE: str = (
     "        {{- '<|think|>\\n' -}}\n"
     "    {%- endif -%}\n"
     "    {%- if messages[0]['role'] in ['system', 'developer'] -%}\n"
-    "        {%- if messages[0]['content'] is string -%}\n"
-    "            {{- messages[0]['content'] | trim -}}\n"
-    "        {%- else -%}\n"
-    "            {{- messages[0]['content'][0]['text'] | trim -}}\n"
-    "        {%- endif -%}\n"
+    "        {{- messages[0]['content'] | trim -}}\n"
     "        {%- set loop_messages = messages[1:] -%}\n"
     "    {%- endif -%}\n"
     "    {{- '<turn|>\\n' -}}\n"
@@ -669,6 +665,7 @@ def write_tiny_gemma4_model(
     context_length: int = 8192,
     seed: int = 0,
     experts: int = 0,
+    reply_chain: tuple[str, ...] | None = None,
 ) -> Path:
     """Write a tiny random-weight `gemma4` text model; return path.
 
@@ -676,6 +673,12 @@ def write_tiny_gemma4_model(
     caches of layers 2 and 3, and double-width feed-forward on the shared layers.  With
     ``experts`` > 0, a 26B-A4B layout instead: no per-layer embeddings, no shared caches, and in
     every layer that many experts (two used per token) beside the shared feed-forward.
+
+    ``reply_chain`` makes a model whose reply is known: the layers' output projections are zero
+    (every layer passes the token's embedding through unchanged), the pieces of the chain get
+    one-hot embeddings and a separate output head maps each to the next, so whatever the prompt,
+    a reply that starts after the chain's first piece walks the rest of it.  The tensor layout is
+    the same; this is how the tests see a thought end and an answer begin without a trained model.
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -722,7 +725,24 @@ def write_tiny_gemma4_model(
     def mat(rows: int, cols: int) -> np.ndarray:
         return _random_matrix(rng, rows, cols)
 
-    w.add_tensor("token_embd.weight", _noise(rng, n_vocab, n_embd, scale=0.05))
+    def out(rows: int, cols: int) -> np.ndarray:
+        """A layer's output projection: zero when the reply is steered."""
+        return np.zeros((rows, cols), np.float16) if reply_chain else mat(rows, cols)
+
+    token_embd = _noise(rng, n_vocab, n_embd, scale=0.05)
+    if reply_chain:
+        tokens = _gemma4_vocabulary()[0]
+        ids = [tokens.index(piece) for piece in reply_chain]
+        if len(set(ids)) != len(ids) or len(ids) > n_embd:
+            raise ValueError("reply_chain must hold distinct pieces, at most n_embd of them")
+        lm_head = _noise(rng, n_vocab, n_embd, scale=0.01)
+        for slot, (current, following) in enumerate(zip(ids, [*ids[1:], -1], strict=True)):
+            token_embd[current] = 0.0
+            token_embd[current, slot] = 1.0
+            if following >= 0:
+                lm_head[following, slot] = 3.0  # 24 logits above the rest once normalised
+        w.add_tensor("output.weight", lm_head)
+    w.add_tensor("token_embd.weight", token_embd)
     if n_pl:
         w.add_tensor("per_layer_token_embd.weight", _noise(rng, n_vocab, n_pl * block_count, scale=0.05))
         w.add_tensor("per_layer_model_proj.weight", mat(n_pl * block_count, n_embd))
@@ -742,13 +762,13 @@ def write_tiny_gemma4_model(
             w.add_tensor(p + "attn_k.weight", mat(kv * head, n_embd))
             w.add_tensor(p + "attn_v.weight", mat(kv * head, n_embd))
             w.add_tensor(p + "attn_k_norm.weight", _ones(head))
-        w.add_tensor(p + "attn_output.weight", mat(n_embd, n_head * head))
+        w.add_tensor(p + "attn_output.weight", out(n_embd, n_head * head))
         w.add_tensor(p + "post_attention_norm.weight", _ones(n_embd))
         w.add_tensor(p + "layer_output_scale.weight", np.full(1, 0.5, dtype=np.float32))
         w.add_tensor(p + "ffn_norm.weight", _ones(n_embd))
         w.add_tensor(p + "ffn_gate.weight", mat(n_ff[i], n_embd))
         w.add_tensor(p + "ffn_up.weight", mat(n_ff[i], n_embd))
-        w.add_tensor(p + "ffn_down.weight", mat(n_embd, n_ff[i]))
+        w.add_tensor(p + "ffn_down.weight", out(n_embd, n_ff[i]))
         w.add_tensor(p + "post_ffw_norm.weight", _ones(n_embd))
         if moe:
             w.add_tensor(p + "ffn_gate_inp.weight", mat(experts, n_embd))
@@ -760,14 +780,23 @@ def write_tiny_gemma4_model(
             gate_up = rng.standard_normal((experts, 2 * n_ff_exp, n_embd)) / np.sqrt(n_embd)
             w.add_tensor(p + "ffn_gate_up_exps.weight", gate_up.astype(np.float16))
             down = rng.standard_normal((experts, n_embd, n_ff_exp)) / np.sqrt(n_ff_exp)
-            w.add_tensor(p + "ffn_down_exps.weight", down.astype(np.float16))
+            w.add_tensor(p + "ffn_down_exps.weight", down.astype(np.float16) * (0 if reply_chain else 1))
             w.add_tensor(p + "ffn_down_exps.scale", _ones(experts))
         if n_pl:
             w.add_tensor(p + "inp_gate.weight", mat(n_pl, n_embd))
-            w.add_tensor(p + "proj.weight", mat(n_embd, n_pl))
+            w.add_tensor(p + "proj.weight", out(n_embd, n_pl))
             w.add_tensor(p + "post_norm.weight", _ones(n_embd))
     _finish(w)
     return path
+
+
+GEMMA4_THINKING_CHAIN: tuple[str, ...] = (
+    "\n", "<|channel>", "▁the", "▁picture", "▁is", "<channel|>", "Hello", "▁yes", "<turn|>",
+)
+"""A steered reply (see ``reply_chain``): after the prompt's closing newline, a thought ("the
+picture is") between the markers, then the answer "Hello yes" and the end of the turn.  With
+thinking off, Gemma 4's template ends the prompt with an empty thought, so the reply is just the
+answer."""
 
 
 def _clip_header(w: GGUFWriter, *, name: str, projector_type: str, hidden: int, ffn: int, blocks: int,
