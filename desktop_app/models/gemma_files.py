@@ -13,6 +13,7 @@ the llama.cpp that llama-cpp-python 0.3.36 vendors and is written down where it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,12 @@ class ModelFile:
         return layers - min(self.shared_kv_layers or 0, layers)
 
 
+def _round_half_away(x: float) -> int:
+    """C's round(): halves go away from zero (numpy's round goes to even: 12.5 -> 12, not 13)."""
+    whole = math.floor(x)
+    return whole + (1 if x - whole >= 0.5 else 0)
+
+
 def sliding_pattern(block_count: int, period: int) -> tuple[bool, ...]:
     """Gemma's default layout: every ``period``-th layer global, the ones between sliding."""
     return tuple((i + 1) % period != 0 for i in range(block_count))
@@ -208,19 +215,19 @@ class ProjectorFile:
         low, high = GEMMA4_IMAGE_TOKENS
         f32, step = np.float32, np.float32(align)
 
-        def snapped(x: np.float32, how: Callable[[np.float32], np.float32]) -> int:
-            return int(how(np.float32(x / step))) * align
+        def snapped(x: np.float32, how: Callable[[float], int]) -> int:
+            return how(float(np.float32(x / step))) * align
 
-        w_bar = max(align, snapped(f32(width), np.round))
-        h_bar = max(align, snapped(f32(height), np.round))
+        w_bar = max(align, snapped(f32(width), _round_half_away))
+        h_bar = max(align, snapped(f32(height), _round_half_away))
         if w_bar * h_bar > high * align * align:
             beta = np.sqrt(f32(height) * f32(width) / f32(high * align * align), dtype=f32)
-            h_bar = max(align, snapped(f32(height) / beta, np.floor))
-            w_bar = max(align, snapped(f32(width) / beta, np.floor))
+            h_bar = max(align, snapped(f32(height) / beta, math.floor))
+            w_bar = max(align, snapped(f32(width) / beta, math.floor))
         elif w_bar * h_bar < low * align * align:
             beta = np.sqrt(f32(low * align * align) / (f32(height) * f32(width)), dtype=f32)
-            h_bar = snapped(f32(height) * beta, np.ceil)
-            w_bar = snapped(f32(width) * beta, np.ceil)
+            h_bar = snapped(f32(height) * beta, math.ceil)
+            w_bar = snapped(f32(width) * beta, math.ceil)
         return (w_bar // align) * (h_bar // align)
 
 
