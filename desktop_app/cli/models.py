@@ -27,7 +27,7 @@ PROGRESS_INTERVAL_S = 0.2
 
 def register(subparsers: Subparsers) -> None:
     """Add the ``models`` command and its actions to the CLI."""
-    parser = subparsers.add_parser("models", help="list, download, import or remove Gemma 3 models")
+    parser = subparsers.add_parser("models", help="list, download, import or remove Gemma models")
     actions = parser.add_subparsers(
         dest="models_action", metavar="ACTION", required=True, parser_class=type(parser)
     )

@@ -140,7 +140,7 @@ class LlamaBackend:
         if not self._model:
             raise UserError(
                 f"llama.cpp could not load {model_path.name}: the file is damaged, is not a "
-                "Gemma 3 model, or there is not enough memory for it."
+                "Gemma model this app runs, or there is not enough memory for it."
             )
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)

@@ -23,6 +23,7 @@ from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishRe
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.thoughts import split_reply, unanswered
 from desktop_app.ui.attachments import ImageSource, PreparedAttachment, full_image, prepare_stored
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_view import ChatView, ImageRef, ImageViewer, MessageWidget
@@ -343,7 +344,8 @@ class ChatSession(QObject):
         """The conversation as the engine takes it: strictly alternating user/assistant turns.
 
         A user turn left without a reply (the app died before it began) is merged with the
-        next one; images come before the text, as Gemma 3 is usually prompted.
+        next one; images come before the text, as Gemma 3 is usually prompted.  A reply goes back
+        as its answer: what the model thought stays out of the history, as Gemma 4's card asks.
         """
         turns: list[ChatMessage] = []
         for message in self.messages:
@@ -358,7 +360,7 @@ class ChatSession(QObject):
                 else:
                     turns.append(ChatMessage.user(*parts))
             elif turns and turns[-1].role == "user":
-                turns.append(ChatMessage.assistant(message.text))
+                turns.append(ChatMessage.assistant(split_reply(message.text).answer))
         return turns
 
     def _on_text(self) -> None:
@@ -422,7 +424,7 @@ class ChatSession(QObject):
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
-            reply.widget.set_error(error)
+            reply.widget.set_error(error or self._unanswered(final, finish_reason))
             self._refresh_messages()
         self._view.update_actions(busy=False)
         self.busyChanged.emit(False)
@@ -454,10 +456,19 @@ class ChatSession(QObject):
                 self._prepare_stored(key, attachment.path, name)
         widget = self._view.add_message(message.role, message.text, refs)
         if message.role == "assistant":
-            widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
+            finish = message.finish_reason or "interrupted"
+            widget.set_outcome(finish, message.metrics)
             if message.finish_reason in ("crashed", "error"):
                 error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
                 widget.set_error(str(error))
+            else:
+                widget.set_error(self._unanswered(message.text, finish))
+
+    @staticmethod
+    def _unanswered(text: str, finish_reason: str) -> str | None:
+        """Why a reply that thought has no answer, in one sentence (None when it has one)."""
+        problem = unanswered(split_reply(text), finish_reason)
+        return str(problem) if problem is not None else None
 
     def _prepare_stored(self, key: str, path: Path, name: str) -> None:
         self._preparing.add(key)

@@ -169,7 +169,7 @@ class Composer(QWidget):
     def __init__(self, work: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._work = work
-        self._tokens_per_view: int | None = None
+        self._price: Callable[[int, int], int] | None = None
         self._pan_scan: Callable[[], str] = lambda: "off"
         self._chips: list[AttachmentChip] = []
         self._tickets: dict[AttachmentChip, int] = {}
@@ -316,32 +316,37 @@ class Composer(QWidget):
         self.clear()
         self.editCancelled.emit()
 
-    def set_image_cost(self, tokens_per_view: int | None, pan_scan: Callable[[], str]) -> None:
-        """Price attachments: the projector's tokens per view, and the conversation's Pan & Scan
-        mode (asked each time, since it changes with the conversation and its settings)."""
-        self._tokens_per_view = tokens_per_view
+    def set_image_cost(self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str]) -> None:
+        """Price attachments: the projector's tokens for a view of a width x height image (a
+        constant for Gemma 3 and 3n, by size for Gemma 4), and the conversation's Pan & Scan mode
+        (asked each time, since it changes with the conversation and its settings; "off" for a
+        model without Pan & Scan)."""
+        self._price = price
         self._pan_scan = pan_scan
         self.refresh_costs()
+
+    def _cost(self, attachment: PreparedAttachment, mode: str) -> tuple[int, int]:
+        """(views, tokens) of one attachment: the whole image and its Pan & Scan crops."""
+        assert self._price is not None
+        width, height = attachment.image.width, attachment.image.height
+        views = view_count(width, height, mode)
+        return views, views * self._price(width, height)
 
     @property
     def image_tokens(self) -> int:
         """Tokens the attached images will take in the context when sent."""
-        if not self._tokens_per_view:
+        if self._price is None:
             return 0
         mode = self._pan_scan()
-        return sum(
-            view_count(a.image.width, a.image.height, mode) * self._tokens_per_view
-            for a in self.attachments
-        )
+        return sum(self._cost(a, mode)[1] for a in self.attachments)
 
     def refresh_costs(self) -> None:
         """Show each image's cost and tell the context meter the total."""
-        if self._tokens_per_view:
+        if self._price is not None:
             mode = self._pan_scan()
             for chip in self._chips:
                 if chip.attachment is not None:
-                    views = view_count(chip.attachment.image.width, chip.attachment.image.height, mode)
-                    chip.show_cost(views, views * self._tokens_per_view)
+                    chip.show_cost(*self._cost(chip.attachment, mode))
         self.imageTokensChanged.emit(self.image_tokens)
 
     # ---------------------------------------------------------------------- images
