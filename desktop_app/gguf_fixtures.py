@@ -920,11 +920,14 @@ def write_tiny_gemma4_mmproj(
     blocks: int = 2,
     positions: int = 512,
     seed: int = 0,
+    audio: bool = False,
 ) -> Path:
     """Write a tiny random-weight Gemma 4 vision projector (clip, projector type gemma4v).
 
     Its output width is ``text_embd``.  An image costs 70 to 1120 tokens by its size (the window
     prices it with ``ProjectorFile.image_tokens``); ``positions`` bounds the patches per side.
+    With ``audio``, the file also holds an audio encoder (projector type gemma4a), as the E
+    models' projectors do: see :func:`_add_gemma4_audio`.
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -961,5 +964,55 @@ def write_tiny_gemma4_mmproj(
         w.add_tensor(p + "ffn_post_norm.weight", _ones(hidden))
     # ggml ne [hidden, text_embd]: the graph multiplies it directly (no transpose, unlike Gemma 3).
     w.add_tensor("mm.input_projection.weight", mat(text_embd, hidden))
+    if audio:
+        _add_gemma4_audio(w, rng, text_embd)
     _finish(w)
     return path
+
+
+GEMMA4_AUDIO_MEL_BINS = 16
+
+
+def _add_gemma4_audio(w: GGUFWriter, rng: np.random.Generator, text_embd: int, hidden: int = 32) -> None:
+    """A Gemma 4 audio encoder in miniature (clip.cpp's gemma4a): two stride-2 convolutions over
+    the log-mel frames (16 kHz, 10 ms hop: 25 tokens a second), one conformer block (feed-forward
+    half step, chunked self-attention with relative positions, a gated depthwise convolution,
+    another half step) and the projection into the text width."""
+    n_head, n_ff, channels = 2, 2 * hidden, (8, 4)
+    freq = GEMMA4_AUDIO_MEL_BINS // 4  # two stride-2 convolutions
+
+    def mat(rows: int, cols: int) -> np.ndarray:
+        return _random_matrix(rng, rows, cols, np.float32)
+
+    w.add_bool("clip.has_audio_encoder", True)
+    w.add_string("clip.audio.projector_type", "gemma4a")
+    w.add_uint32("clip.audio.num_mel_bins", GEMMA4_AUDIO_MEL_BINS)
+    w.add_uint32("clip.audio.embedding_length", hidden)
+    w.add_uint32("clip.audio.feed_forward_length", n_ff)
+    w.add_uint32("clip.audio.block_count", 1)
+    w.add_uint32("clip.audio.attention.head_count", n_head)
+    w.add_float32("clip.audio.attention.layer_norm_epsilon", 1e-6)
+    w.add_uint32("clip.audio.projection_dim", text_embd)
+    # Convolutions over [mel bins, frames, channels]: kernels numpy (out, in, 3, 3).
+    w.add_tensor("a.conv1d.0.weight", _noise(rng, channels[0], 1, 3, 3, scale=1 / 3, dtype=np.float32))
+    w.add_tensor("a.conv1d.0.norm.weight", _ones(channels[0]))
+    w.add_tensor("a.conv1d.1.weight", _noise(rng, channels[1], channels[0], 3, 3, scale=0.2, dtype=np.float32))
+    w.add_tensor("a.conv1d.1.norm.weight", _ones(channels[1]))
+    w.add_tensor("a.input_projection.weight", mat(hidden, channels[1] * freq))
+    p = "a.blk.0."
+    for name in ("ffn_norm", "ffn_post_norm", "attn_pre_norm", "attn_post_norm", "conv_norm", "norm_conv",
+                 "ffn_norm_1", "ffn_post_norm_1", "ln2"):
+        w.add_tensor(p + name + ".weight", _ones(hidden))
+    w.add_tensor(p + "ffn_up.weight", mat(n_ff, hidden))
+    w.add_tensor(p + "ffn_down.weight", mat(hidden, n_ff))
+    for name in ("attn_q", "attn_k", "attn_v", "attn_out", "attn_k_rel"):
+        w.add_tensor(p + name + ".weight", mat(hidden, hidden))
+    w.add_tensor(p + "per_dim_scale.weight", _ones(hidden // n_head))
+    w.add_tensor(p + "per_dim_k_scale.weight", _ones(hidden // n_head))
+    w.add_tensor(p + "conv_pw1.weight", mat(2 * hidden, hidden))  # gated: half is the gate
+    w.add_tensor(p + "conv_dw.weight", _noise(rng, hidden, 5, scale=0.3, dtype=np.float32))  # ne [5, hidden]
+    w.add_tensor(p + "conv_pw2.weight", mat(hidden, hidden))
+    w.add_tensor(p + "ffn_up_1.weight", mat(n_ff, hidden))
+    w.add_tensor(p + "ffn_down_1.weight", mat(hidden, n_ff))
+    w.add_tensor("mm.a.soft_emb_norm.weight", _ones(hidden))
+    w.add_tensor("mm.a.input_projection.weight", mat(text_embd, hidden))

@@ -130,16 +130,14 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
 
 
 def reply_json(done: Done) -> dict[str, Any]:
-    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer, ``thought``
-    what the model thought first ("" when it did not think)."""
+    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer; a reply that
+    thought also carries ``thought`` (and ``notice`` when it never answered), so a model that
+    does not think answers in exactly the same shape as always."""
     metrics = dataclasses.asdict(done.metrics)
     reply = split_reply(done.text)
-    answer: dict[str, Any] = {
-        "text": reply.answer,
-        "thought": reply.thought,
-        "finish_reason": done.finish_reason,
-        "metrics": metrics,
-    }
+    answer: dict[str, Any] = {"text": reply.answer, "finish_reason": done.finish_reason, "metrics": metrics}
+    if reply.thought or reply.thinking:
+        answer["thought"] = reply.thought
     problem = unanswered(reply, done.finish_reason)
     if problem is not None:
         answer["notice"] = str(problem)
