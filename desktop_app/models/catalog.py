@@ -50,7 +50,7 @@ class CatalogEntry:
     shape: ModelShape
     first_run: bool
     """On the ladder the first-run dialog picks from (the ungated Gemma 3 QAT builds, one per size)."""
-    family: GemmaFamily
+    family: GemmaFamily = FAMILIES["gemma3"]
     model_sha256: str | None = None
     mmproj_sha256: str | None = None
     """Pinned checksums where public material confirmed them; a hub checksum that differs is refused."""
