@@ -123,7 +123,7 @@ def test_gemma3n_hides_thinking_and_pan_scan_and_prices_images_by_its_projector(
     assert not panel.think.isVisibleTo(panel) and not panel.pan_scan.isVisibleTo(panel)
     window.composer.add_sources([ImageSource(image_file, image_file.name)])
     qtbot.waitUntil(lambda: len(window.composer.attachments) == 1, timeout=20_000)
-    assert window.composer.image_tokens == 16
+    assert window.composer.attached_tokens == 16
     # Back to Gemma 3: Pan & Scan returns, thinking stays hidden.
     _open(qtbot, window, models.tiny, models.mmproj)
     assert panel.pan_scan.isVisibleTo(panel) and not panel.think.isVisibleTo(panel)
@@ -139,4 +139,4 @@ def test_gemma4_images_cost_what_their_size_says(
     from desktop_app.models.gemma_files import inspect_projector
 
     expected = inspect_projector(family.gemma4_mmproj).image_tokens(attachment.image.width, attachment.image.height)
-    assert window.composer.image_tokens == expected > 16
+    assert window.composer.attached_tokens == expected > 16
