@@ -202,6 +202,9 @@ def test_inspection_of_the_family(family: FamilyModels) -> None:
 
     moe = inspect_model(family.gemma4_moe)
     assert (moe.expert_count, moe.expert_used_count, moe.kv_layers, moe.per_layer_embedding_bytes) == (4, 2, 8, 0)
+    # A token reads the weights less the experts it does not use, and one row of the E models' table.
+    assert moe.expert_bytes > 0 and moe.bytes_read_per_token == moe.file_size - moe.expert_bytes // 2
+    assert g4.bytes_read_per_token == g4.file_size - g4.per_layer_embedding_bytes
 
     for path, kind, tokens in ((family.gemma3n_mmproj, "gemma3nv", 16), (family.gemma4_mmproj, "gemma4v", None)):
         proj = inspect_projector(path)

@@ -188,7 +188,7 @@ def test_ask_with_a_gemma4_model_and_a_gemma3_projector_is_one_sentence(
 def test_models_list_shows_the_family_with_what_each_can_do() -> None:
     listing = _cli("models", "list").stdout
     e2b = next(line for line in listing.splitlines() if "gemma-4-e2b-it-q8_0" in line)
-    assert "Gemma 4, text + images + thinking" in e2b
+    assert "Gemma 4, text, images and thinking" in e2b
     assert "Recommended for this computer: gemma-3-" in listing  # the first run stays on Gemma 3
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from desktop_app.errors import UserError
 from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
-from desktop_app.models.gemma_files import FAMILIES, GemmaFamily, sliding_pattern
+from desktop_app.models.gemma_files import FAMILIES, GemmaFamily, abilities, sliding_pattern
 from desktop_app.models.sizes import GIB
 from desktop_app.settings import SWA_FULL_CACHE
 
@@ -62,7 +62,7 @@ class CatalogEntry:
     @property
     def abilities(self) -> tuple[str, ...]:
         """What it can do here, in words: "text", "images", "thinking"."""
-        return ("text",) + (("images",) if self.has_vision else ()) + (("thinking",) if self.family.thinks else ())
+        return abilities(self.family, self.has_vision)
 
     @property
     def download_size(self) -> int:

@@ -53,6 +53,14 @@ FAMILIES: dict[str, GemmaFamily] = {
     )
 }
 SUPPORTED_MODEL_ARCHS: tuple[str, ...] = tuple(FAMILIES)
+
+
+def abilities(family: GemmaFamily, vision: bool) -> tuple[str, ...]:
+    """What a model of this family can do here, as words the front ends show: "text", "images"
+    (with a projector), "thinking"."""
+    return ("text",) + (("images",) if vision else ()) + (("thinking",) if family.thinks else ())
+
+
 PROJECTOR_ARCH = "clip"
 SUPPORTED_PROJECTOR_TYPES: tuple[str, ...] = tuple(f.projector_type for f in FAMILIES.values())
 _PROJECTOR_FAMILY = {f.projector_type: f for f in FAMILIES.values()}
@@ -123,11 +131,22 @@ class ModelFile:
     expert_count: int | None = None
     expert_used_count: int | None = None
     expert_feed_forward_length: int | None = None
+    expert_bytes: int = 0
+    """Bytes of the experts' weights (26B-A4B), of which a token reads only the ones it uses."""
 
     @property
     def display_name(self) -> str:
         """The file name, which is what the user picked and will recognise in a message."""
         return self.path.name
+
+    @property
+    def bytes_read_per_token(self) -> int:
+        """Weight bytes one decoded token reads: the file, less the per-layer embedding table (a
+        row per token) and the experts a token does not use."""
+        unused = 0
+        if self.expert_count and self.expert_used_count:
+            unused = self.expert_bytes * (self.expert_count - self.expert_used_count) // self.expert_count
+        return self.file_size - self.per_layer_embedding_bytes - unused
 
     @property
     def family(self) -> GemmaFamily:
@@ -199,6 +218,13 @@ class ProjectorFile:
     def family(self) -> GemmaFamily | None:
         """The family whose models this projector serves; None for a type this app does not run."""
         return _PROJECTOR_FAMILY.get(self.projector_type or "")
+
+    @property
+    def image_token_range(self) -> tuple[int, int]:
+        """The fewest and most tokens an image can cost (equal where every image costs the same)."""
+        if self.tokens_per_image is not None:
+            return self.tokens_per_image, self.tokens_per_image
+        return GEMMA4_IMAGE_TOKENS if self.projector_type == "gemma4v" else (0, 0)
 
     def image_tokens(self, width: int, height: int) -> int:
         """Tokens an image of this size takes in the context (0 for a type this app cannot price).
@@ -456,6 +482,7 @@ def _model(header: GGUFHeader, label: str, architecture: str) -> ModelFile:
         expert_count=arch_int("expert_count"),
         expert_used_count=arch_int("expert_used_count"),
         expert_feed_forward_length=arch_int("expert_feed_forward_length"),
+        expert_bytes=sum(t.n_bytes for name, t in header.tensors.items() if "_exps." in name),
     )
 
 
