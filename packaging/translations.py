@@ -10,7 +10,7 @@ string of the code.
 
 What is extracted: the window's ``self.tr(...)`` and ``QCoreApplication.translate(...)`` strings,
 and the English templates of every ``UserError(...)`` (and its subclasses) and ``Sentence(...)``
-in the packages whose sentences reach the window, read like Qt's ``QT_TR_NOOP`` into the empty
+in the modules whose sentences reach the window, read like Qt's ``QT_TR_NOOP`` into the empty
 context, where :mod:`desktop_app.ui.localized` looks them up.  The command line (``cli/``) stays
 English and is not scanned.
 
@@ -36,8 +36,9 @@ LANGUAGES = ("zh_CN", "en")
 PLURALS_ONLY = ("en",)
 """Catalogs that hold only plural forms: the source language itself."""
 
-SCANNED = ("engine", "models", "store", "ui", "errors.py", "settings.py", "paths.py")
-"""What is read for strings, under ``desktop_app/``: everything whose words can reach the window."""
+NOT_SCANNED = ("cli", "gguf_fixtures.py", "__main__.py")
+"""What is not read for strings, under ``desktop_app/``: the command line (English) and the test
+models' generator.  Everything else can put words in the window."""
 
 SENTENCE_TYPES = ("UserError", "Sentence")
 """Calls whose first argument is an English template (subclasses of UserError are found)."""
@@ -56,11 +57,11 @@ def qm_path(language: str) -> Path:
 
 def source_files() -> list[Path]:
     """The Python files lupdate reads, in a fixed order."""
-    files: list[Path] = []
-    for name in SCANNED:
-        path = PACKAGE / name
-        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
-    return files
+    return [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] not in NOT_SCANNED
+    ]
 
 
 def sentence_types(files: Iterable[Path] | None = None) -> list[str]:

@@ -158,7 +158,7 @@ def test_sentences_from_the_models_and_the_engine_reach_the_window_in_chinese(
     controller.setupChosen.connect(lambda _setup: alone.write_bytes(whole[: len(whole) // 2]))
     with qtbot.waitSignal(controller.loadFailed, timeout=LOAD_TIMEOUT_MS) as failed:
         controller.open(ModelChoice(alone))
-    assert failed.args[0] == "llama.cpp 无法加载 alone.gguf：文件已损坏、不是 Gemma 3 模型，或内存不足。"
+    assert failed.args[0] == "llama.cpp 无法加载 alone.gguf：文件已损坏、不是本应用能运行的 Gemma 模型，或内存不足。"
 
 
 def test_background_work_says_a_user_error_in_the_window_language(qtbot: QtBot, chinese: None) -> None:

@@ -30,7 +30,7 @@ from desktop_app.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = Sentence("No model is loaded yet; open a Gemma 3 model first.")
+NO_MODEL = Sentence("No model is loaded yet; open a Gemma model first.")
 
 TOKEN_BATCH_S = 0.033
 """Streamed text is sent at most this often (the first piece at once): the window repaints at
@@ -111,6 +111,7 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                     backend.n_ctx,
                     backend.n_ctx_train,
                     backend.has_vision,
+                    thinks=backend.thinks,
                 )
             )
         elif isinstance(request, CountRequest):

@@ -4,8 +4,8 @@
 <context>
     <name></name>
     <message>
-        <source>llama.cpp could not load {name}: the file is damaged, is not a Gemma 3 model, or there is not enough memory for it.</source>
-        <translation>llama.cpp 无法加载 {name}：文件已损坏、不是 Gemma 3 模型，或内存不足。</translation>
+        <source>llama.cpp could not load {name}: the file is damaged, is not a Gemma model this app runs, or there is not enough memory for it.</source>
+        <translation>llama.cpp 无法加载 {name}：文件已损坏、不是本应用能运行的 Gemma 模型，或内存不足。</translation>
     </message>
     <message>
         <source>There is not enough memory for a context of {n_ctx} tokens with {name}; choose a smaller context size.</source>
@@ -216,8 +216,8 @@
         <translation>图片“{name}”大小为 {size} MB，超过了 Gemma Desktop 对单张图片 {limit} MB 的上限。</translation>
     </message>
     <message>
-        <source>No model is loaded yet; open a Gemma 3 model first.</source>
-        <translation>还没有加载模型；请先打开一个 Gemma 3 模型。</translation>
+        <source>No model is loaded yet; open a Gemma model first.</source>
+        <translation>还没有加载模型；请先打开一个 Gemma 模型。</translation>
     </message>
     <message>
         <source>Loading {name} was cancelled.</source>
@@ -392,24 +392,32 @@
         <translation>“{name}”没有注明模型架构，无法使用。</translation>
     </message>
     <message>
-        <source>&apos;{name}&apos; holds a {architecture} model; Gemma Desktop runs Gemma 3 models (architecture gemma3) and their mmproj projectors.</source>
-        <translation>“{name}”是 {architecture} 模型；Gemma Desktop 运行的是 Gemma 3 模型（架构 gemma3）及其 mmproj 视觉投影器。</translation>
-    </message>
-    <message>
-        <source>&apos;{name}&apos; is a vision projector (mmproj), not a model; choose the Gemma 3 model file as the model.</source>
-        <translation>“{name}”是视觉投影器（mmproj），不是模型；请选择 Gemma 3 模型文件作为模型。</translation>
-    </message>
-    <message>
         <source>&apos;{name}&apos; is a model, not a vision projector; choose the mmproj file made for this model as the projector.</source>
         <translation>“{name}”是模型，不是视觉投影器；请选择为该模型制作的 mmproj 文件作为视觉投影器。</translation>
     </message>
     <message>
-        <source>&apos;{name}&apos; is a {type} projector, not a Gemma 3 one; choose the projector made for this model.</source>
-        <translation>“{name}”是 {type} 视觉投影器，不是 Gemma 3 的；请选择为该模型制作的视觉投影器。</translation>
+        <source>&apos;{name}&apos; is a Gemma 4 assistant, a small drafter that speeds up a Gemma 4 model and cannot chat on its own; choose the Gemma 4 model itself.</source>
+        <translation>“{name}”是 Gemma 4 助手模型，一个用来加速 Gemma 4 的小型草稿模型，不能单独对话；请选择 Gemma 4 模型本身。</translation>
     </message>
     <message>
-        <source>&apos;{name}&apos; is a projector of no known type, not a Gemma 3 one; choose the projector made for this model.</source>
-        <translation>“{name}”是未知类型的视觉投影器，不是 Gemma 3 的；请选择为该模型制作的视觉投影器。</translation>
+        <source>&apos;{name}&apos; holds a {architecture} model; Gemma Desktop runs Gemma 3, Gemma 3n and Gemma 4 models and their mmproj projectors.</source>
+        <translation>“{name}”是 {architecture} 模型；Gemma Desktop 运行的是 Gemma 3、Gemma 3n 和 Gemma 4 模型及其 mmproj 视觉投影器。</translation>
+    </message>
+    <message>
+        <source>&apos;{name}&apos; is a vision projector (mmproj), not a model; choose the Gemma model file as the model.</source>
+        <translation>“{name}”是视觉投影器（mmproj），不是模型；请选择 Gemma 模型文件作为模型。</translation>
+    </message>
+    <message>
+        <source>&apos;{name}&apos; is a {type} projector, which Gemma Desktop does not run; choose the projector made for this model.</source>
+        <translation>“{name}”是 {type} 视觉投影器，Gemma Desktop 无法运行；请选择为该模型制作的视觉投影器。</translation>
+    </message>
+    <message>
+        <source>&apos;{name}&apos; is a projector of no known type; choose the projector made for this model.</source>
+        <translation>“{name}”是未知类型的视觉投影器；请选择为该模型制作的视觉投影器。</translation>
+    </message>
+    <message>
+        <source>The projector {projector} is made for {projector_family} models but {model} is a {model_family} model; choose the projector made for this model.</source>
+        <translation>视觉投影器 {projector} 是为 {projector_family} 模型制作的，但 {model} 是 {model_family} 模型；请选择为该模型制作的视觉投影器。</translation>
     </message>
     <message>
         <source>&apos;{name}&apos; has no vision encoder, so it cannot read images; choose the projector made for this model.</source>
@@ -424,8 +432,8 @@
         <translation>{name} 只配置了文本模型：要询问图片，请添加它的 mmproj 视觉投影器（--mmproj）。</translation>
     </message>
     <message>
-        <source>&apos;{name}&apos; is a Gemma 3 projector without its {tensor} tensor, so it is incomplete or damaged.</source>
-        <translation>“{name}”是缺少 {tensor} 张量的 Gemma 3 视觉投影器，文件不完整或已损坏。</translation>
+        <source>&apos;{name}&apos; is a Gemma projector without its {tensor} tensor, so it is incomplete or damaged.</source>
+        <translation>“{name}”是缺少 {tensor} 张量的 Gemma 视觉投影器，文件不完整或已损坏。</translation>
     </message>
     <message>
         <source>&apos;{name}&apos; is empty (0 bytes), so it is not a GGUF file.</source>
@@ -699,6 +707,33 @@
         <source>GPU layers must be -1 (all), 0 (none) or a positive count.</source>
         <translation>GPU 层数必须是 -1（全部）、0（不用）或正整数。</translation>
     </message>
+    <message>
+        <source>The model was still thinking when the context filled up, so it wrote no answer; start a new chat or choose a larger context size.</source>
+        <translation>上下文已满时模型仍在思考，因此没有写出回答；请新建对话，或选择更大的上下文长度。</translation>
+    </message>
+    <message>
+        <source>The model ended its reply after thinking without writing an answer; ask again, or turn thinking off.</source>
+        <translation>模型思考之后没有写出回答就结束了；请再问一次，或关闭思考。</translation>
+    </message>
+</context>
+<context>
+    <name>Abilities</name>
+    <message>
+        <source>text only</source>
+        <translation>仅文本</translation>
+    </message>
+    <message>
+        <source>text and images</source>
+        <translation>文本和图片</translation>
+    </message>
+    <message>
+        <source>text and thinking</source>
+        <translation>文本和思考</translation>
+    </message>
+    <message>
+        <source>text, images and thinking</source>
+        <translation>文本、图片和思考</translation>
+    </message>
 </context>
 <context>
     <name>AttachmentChip</name>
@@ -783,12 +818,8 @@
 <context>
     <name>CatalogCard</name>
     <message>
-        <source>text and images</source>
-        <translation>文本和图片</translation>
-    </message>
-    <message>
-        <source>text only</source>
-        <translation>仅文本</translation>
+        <source>The model family of this build</source>
+        <translation>这个版本所属的模型系列</translation>
     </message>
     <message>
         <source>Comes with its vision projector</source>
@@ -1136,8 +1167,8 @@
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <source>Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it</source>
-        <translation>选择你已有的 Gemma 3 .gguf 文件（Ctrl+O）；同一文件夹中的视觉投影器会被自动找到</translation>
+        <source>Choose a Gemma .gguf file you already have (Gemma 3, 3n or 4; Ctrl+O); its projector is found beside it</source>
+        <translation>选择你已有的 Gemma .gguf 文件（Gemma 3、3n 或 4；Ctrl+O）；同一文件夹中的视觉投影器会被自动找到</translation>
     </message>
     <message>
         <source>You can also drop a .gguf file on this window.</source>
@@ -1376,12 +1407,12 @@
         <translation>模型当前容纳的本对话词元数 / 上下文长度</translation>
     </message>
     <message>
-        <source>Open a Gemma 3 model</source>
-        <translation>打开 Gemma 3 模型</translation>
-    </message>
-    <message>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Open a Gemma model</source>
+        <translation>打开 Gemma 模型</translation>
     </message>
     <message>
         <source>Choose the vision projector (mmproj) for {name}</source>
@@ -1483,6 +1514,14 @@
         <translation>附加的文档 {name}</translation>
     </message>
     <message>
+        <source>Show or hide what the model thought before answering</source>
+        <translation>显示或隐藏模型在回答前的思考</translation>
+    </message>
+    <message>
+        <source>What the model thought</source>
+        <translation>模型的思考</translation>
+    </message>
+    <message>
         <source>Reply text</source>
         <translation>回复内容</translation>
     </message>
@@ -1497,6 +1536,14 @@
     <message>
         <source>Retry this reply</source>
         <translation>重试这条回复</translation>
+    </message>
+    <message>
+        <source>Thinking…</source>
+        <translation>正在思考…</translation>
+    </message>
+    <message>
+        <source>Thinking</source>
+        <translation>思考</translation>
     </message>
     <message>
         <source>Writing…</source>
@@ -1515,6 +1562,10 @@
         <translation>
             <numerusform>%Ln 个词元</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>{n} of them thinking</source>
+        <translation>其中 {n} 个用于思考</translation>
     </message>
     <message>
         <source>stopped at the token limit</source>
@@ -1737,20 +1788,16 @@
         <translation>文件中未注明</translation>
     </message>
     <message>
-        <source>text and images</source>
-        <translation>文本和图片</translation>
-    </message>
-    <message>
-        <source>text only</source>
-        <translation>仅文本</translation>
-    </message>
-    <message>
         <source>none, so it cannot see images</source>
         <translation>无，因此看不到图片</translation>
     </message>
     <message>
         <source>{name}: {size} px images, {tokens} tokens each; encoder of {params} parameters, {bytes}</source>
         <translation>{name}：{size} 像素图片，每张 {tokens} 个词元；编码器参数量 {params}，大小 {bytes}</translation>
+    </message>
+    <message>
+        <source>{name}: images at their own size, {low} to {high} tokens each; encoder of {params} parameters, {bytes}</source>
+        <translation>{name}：图片保持原尺寸，每张 {low} 到 {high} 个词元；编码器参数量 {params}，大小 {bytes}</translation>
     </message>
     <message>
         <source>about {rate} tokens a second on the CPU, at the start of a conversation</source>
@@ -1968,6 +2015,14 @@
     <message>
         <source>Pan and scan</source>
         <translation>平移扫描</translation>
+    </message>
+    <message>
+        <source>Think before answering</source>
+        <translation>回答前先思考</translation>
+    </message>
+    <message>
+        <source>The model reasons first; the thought shows, collapsed, above the answer, and Max tokens bounds the answer alone.</source>
+        <translation>模型先推理再回答；思考内容折叠显示在回答上方，“最大词元数”只限制回答部分。</translation>
     </message>
     <message>
         <source>Temperature</source>

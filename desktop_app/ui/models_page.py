@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.errors import UserError
 from desktop_app.models.fit import machine_memory
-from desktop_app.models.gemma_files import inspect_model, projector_beside
+from desktop_app.models.gemma_files import abilities, inspect_model, projector_beside
 from desktop_app.models.model_page import ModelPage, describe_local
 from desktop_app.models.registry import ImportResult, LocalModel, ModelRegistry, Removal
 from desktop_app.models.sizes import format_parameters
@@ -46,7 +46,7 @@ from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.catalog_view import CatalogTab
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
-from desktop_app.ui.widgets import NoticeBar
+from desktop_app.ui.widgets import NoticeBar, ability_words
 
 MODEL_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -249,17 +249,27 @@ class ModelDetails(QWidget):
             self.tr("its own") if model.chat_template else self.tr("none; the built-in Gemma 3 template is used")
         )
         value["license"].setText(model.license or self.tr("not stated in the file"))
-        value["abilities"].setText(self.tr("text and images") if page.vision else self.tr("text only"))
+        value["abilities"].setText(ability_words(abilities(model.family, page.vision)))
         if projector is None:
             value["projector"].setText(self.tr("none, so it cannot see images"))
         else:
-            value["projector"].setText(
-                self.tr(
+            low, high = projector.image_token_range
+            if low == high:
+                text = self.tr(
                     "{name}: {size} px images, {tokens} tokens each; encoder of {params} parameters, {bytes}"
-                ).format(
+                )
+            else:
+                text = self.tr(
+                    "{name}: images at their own size, {low} to {high} tokens each; encoder of {params} "
+                    "parameters, {bytes}"
+                )
+            value["projector"].setText(
+                text.format(
                     name=projector.display_name,
                     size=projector.image_size,
-                    tokens=localized.number(projector.tokens_per_image or 0),
+                    tokens=localized.number(low),
+                    low=localized.number(low),
+                    high=localized.number(high),
                     params=format_parameters(projector.parameter_count),
                     bytes=localized.size(projector.file_size),
                 )

@@ -65,3 +65,19 @@ class NoticeBar(QFrame):
         self.hide()
         if callback is not None:
             callback()
+
+
+def ability_words(abilities: tuple[str, ...]) -> str:
+    """What a model can do, for people: "text only", "text and images", "text, images and
+    thinking" (``abilities`` as :func:`desktop_app.models.gemma_files.abilities` names them).
+
+    Each combination is its own phrase, so a translation never joins words its own grammar
+    would join differently (Chinese lists with "、").
+    """
+    phrases = {
+        ("text",): QCoreApplication.translate("Abilities", "text only"),
+        ("text", "images"): QCoreApplication.translate("Abilities", "text and images"),
+        ("text", "thinking"): QCoreApplication.translate("Abilities", "text and thinking"),
+        ("text", "images", "thinking"): QCoreApplication.translate("Abilities", "text, images and thinking"),
+    }
+    return phrases.get(tuple(abilities)) or ", ".join(abilities)
