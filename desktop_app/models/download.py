@@ -18,6 +18,10 @@ error classes such as ``GatedRepoError``) and ``file_download.http_get`` (the ra
 GET that ``hf_hub_download`` itself uses, with its tqdm hook for progress).  The hub's ETag of an
 LFS file is its sha256; every file is hashed after the transfer and only then renamed to its
 final name, so nothing half-made ever looks complete.
+
+A mirror of the hub (``https://hf-mirror.com`` and the like, :func:`mirror_endpoint`) is just
+another ``endpoint``: the same calls, the same headers, the same resume and checksum, and
+messages name it (:func:`source_name`) instead of Hugging Face.
 """
 
 from __future__ import annotations
