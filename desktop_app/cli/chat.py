@@ -115,7 +115,15 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
+    _note(result.notice)
     return client
+
+
+def _note(notice: str | None) -> None:
+    """A sentence that is no error (the model's chat template was set aside), on stderr so
+    ``--json`` output stays one object."""
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def reply_json(done: Done) -> dict[str, Any]:
@@ -135,6 +143,7 @@ def _reply(
         if isinstance(event, Token) and on_token is not None:
             on_token(event.text)
         elif isinstance(event, Done):
+            _note(event.notice)
             return event
         elif isinstance(event, EngineError):
             if event.kind == "user":

@@ -169,7 +169,10 @@ class LlamaBackend:
                     "damaged; choose the mmproj file made for this model."
                 )
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
-        self.template = self._meta("tokenizer.chat_template")
+        # The GGUF's template is someone else's code: tried once now, so a broken one is
+        # reported with the load rather than with the first reply.
+        self._format = prompt.ChatFormat(self._meta("tokenizer.chat_template"), model_path.name)
+        self._notice = self._format.check()
         self._window = int(self._meta("gemma3.attention.sliding_window") or 0)
         self._end_of_turn = self._single_token(prompt.END_OF_TURN)
         self._cached: list[Key] = []
@@ -181,6 +184,12 @@ class LlamaBackend:
         self._n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
         self.load_s = time.perf_counter() - started
         self.backend = backend_name(runtime.n_gpu_layers)
+
+    def take_notice(self) -> str | None:
+        """A sentence for the user that is no error (the model's chat template was set aside for
+        the built-in one), once; None when there is nothing to say."""
+        notice, self._notice = self._notice, None
+        return notice
 
     # ----------------------------------------------------------------------------- helpers
     def _meta(self, key: str) -> str | None:
@@ -370,9 +379,10 @@ class LlamaBackend:
         ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
         take a minute on a laptop CPU), so the window can say what it is waiting for.
         """
-        text, images = prompt.render(
-            request.messages, request.system_prompt, self.template, request.settings.pan_scan
+        text, images, notice = self._format.render(
+            request.messages, request.system_prompt, request.settings.pan_scan
         )
+        self._notice = notice or self._notice
         spans, chunks = self._spans(text, images)
         try:
             return self._run(spans, request.settings, emit, received_at, on_phase)
@@ -426,7 +436,10 @@ class LlamaBackend:
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
+            prompt_read_s = time.perf_counter() - received_at
             reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
+            if decode_tokens == 0:  # the reply ended at once: it waited for the prompt only
+                ttft = prompt_read_s
         except Cancelled:
             finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0
         finally:

@@ -1,9 +1,11 @@
 """Gemma 3 prompt text: the one place that knows the chat format.
 
-The GGUF's own ``tokenizer.chat_template`` is used when the file has one (rendered with a
-sandboxed Jinja, as Hugging Face does); otherwise a built-in rendering of Gemma 3's official
-template.  Either way each image becomes the media marker that llama.cpp's mtmd splits on, in the
-order the user gave the images, and mtmd itself wraps it in ``<start_of_image>``/``<end_of_image>``.
+The GGUF's own ``tokenizer.chat_template`` is used when the file has one (rendered as untrusted
+code by :mod:`desktop_app.engine.chat_template`: sandboxed and bounded in time and size);
+otherwise, or when it fails, a built-in rendering of Gemma 3's official template
+(:class:`ChatFormat` keeps that choice for a loaded model).  Either way each image becomes the
+media marker that llama.cpp's mtmd splits on, in the order the user gave the images, and mtmd
+itself wraps it in ``<start_of_image>``/``<end_of_image>``.
 Gemma 3 has no system role: the system prompt is folded into the first user turn.
 
 Pan & Scan (Gemma 3's answer to text in tall or wide images, which llama.cpp lacks) is applied
@@ -14,16 +16,15 @@ content hash, so the embedding cache and KV reuse treat them like any image.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from desktop_app.engine.chat_template import TemplateFailure, fallback_notice, render_template
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage
 
-if TYPE_CHECKING:
-    from jinja2 import Template
+log = logging.getLogger(__name__)
 
 MEDIA_MARKER = "<__media__>"
 """Placeholder mtmd replaces with an image's embeddings (set explicitly in the mtmd params)."""
@@ -47,18 +48,16 @@ def render(
     """Prompt text ending with the model's turn opened, and the images in marker order.
 
     The text starts with ``<bos>``; tokenize it with special tokens parsed and without adding
-    another BOS.  With Pan & Scan, an image that qualifies is followed by its crops.
+    another BOS.  With Pan & Scan, an image that qualifies is followed by its crops.  A
+    ``template`` that fails, or whose text is not a prompt for these messages, raises
+    :class:`TemplateFailure`.
     """
     originals = [image for message in messages for image in message.images]
-    text = (
-        _render_jinja(template, messages, system_prompt)
-        if template
-        else _render_builtin(messages, system_prompt)
-    )
-    if text.count(MEDIA_MARKER) != len(originals):
-        raise ValueError(
-            f"chat template placed {text.count(MEDIA_MARKER)} images, expected {len(originals)}"
-        )
+    if template:
+        text = _render_jinja(template, messages, system_prompt)
+        _check_is_prompt(text, messages, len(originals))
+    else:
+        text = _render_builtin(messages, system_prompt)
     pieces = text.split(MEDIA_MARKER)
     out = [pieces[0]]
     images: list[PreparedImage] = []
@@ -119,22 +118,62 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
             for p in message.parts
         ]
         hf_messages.append({"role": message.role, "content": content})
-    rendered: str = _compile(template).render(
-        messages=hf_messages, bos_token=BOS, eos_token="<eos>", add_generation_prompt=True
+    rendered = render_template(
+        template,
+        {"messages": hf_messages, "bos_token": BOS, "eos_token": "<eos>", "add_generation_prompt": True},
+        input_chars=len(system_prompt) + sum(len(message.text) for message in messages),
     )
     # The official template writes <start_of_image> where an image goes; mtmd adds its own
     # <start_of_image>...<end_of_image> around the embeddings, so the marker replaces it.
     return rendered.replace(START_OF_IMAGE, MEDIA_MARKER)
 
 
-@lru_cache(maxsize=4)
-def _compile(template: str) -> Template:
-    from jinja2.exceptions import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+def _check_is_prompt(text: str, messages: Sequence[ChatMessage], n_images: int) -> None:
+    """What any prompt for this conversation holds: one marker per image, and the words of the
+    message being answered (templates trim them, so the trimmed words)."""
+    if text.count(MEDIA_MARKER) != n_images:
+        raise TemplateFailure("not a prompt")
+    if messages:
+        for part in messages[-1].parts:
+            if isinstance(part, str) and part.strip() not in text:
+                raise TemplateFailure("not a prompt")
 
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(template)
+class ChatFormat:
+    """How one loaded model's conversations become prompts: its own chat template while that
+    works, Gemma 3's built-in one from the first time it does not (the app runs Gemma 3 models
+    only, so the built-in template always suits them).
+
+    The switch is reported once, as a sentence naming the model file and what went wrong.
+    """
+
+    def __init__(self, template: str | None, model_name: str) -> None:
+        self.template = template
+        self.model_name = model_name
+
+    def check(self) -> str | None:
+        """Try the template on a small conversation with a system prompt, an image and a reply
+        (done at load, so a broken template is reported before the first message); the
+        sentence when it failed and the built-in template took over, else None."""
+        image = PreparedImage.from_rgb(1, 1, b"\x80\x80\x80", "check.png")
+        sample = [
+            ChatMessage.user(image, "Describe this picture."),
+            ChatMessage.assistant("A grey square."),
+            ChatMessage.user("Thank you."),
+        ]
+        return self.render(sample, "Answer briefly.", "off")[2]
+
+    def render(
+        self, messages: Sequence[ChatMessage], system_prompt: str, pan_scan: str
+    ) -> tuple[str, list[PreparedImage], str | None]:
+        """:func:`render` with this model's template; the third item is the sentence saying the
+        built-in template took over on this call, else None."""
+        notice = None
+        if self.template is not None:
+            try:
+                return (*render(messages, system_prompt, self.template, pan_scan), None)
+            except TemplateFailure as failure:
+                log.warning("chat template of %s failed: %s", self.model_name, failure)
+                self.template = None
+                notice = str(fallback_notice(failure, self.model_name))
+        return (*render(messages, system_prompt, None, pan_scan), notice)

@@ -553,7 +553,9 @@ class MainWindow(QMainWindow):
         self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
         save_preferences(self.preferences)
         self._update_context_label(None)
-        if first and self.model_files.projector_searched and self.model_files.projector is None:
+        if loaded.notice:
+            self.show_notice(loaded.notice)
+        elif first and self.model_files.projector_searched and self.model_files.projector is None:
             self.notice.show_message(
                 self.tr(
                     "No vision projector that fits {name} was found in its folder, so images are off. "
