@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app import paths
 from desktop_app.models.fit import machine_memory
+from desktop_app.models.speed import measure_machine_speed
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui import main_window as main_window_module
@@ -35,7 +36,9 @@ def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
     entry = make_entry()
-    recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
+    machine = machine_memory()
+    speed = entry.expected_speed(machine, measure_machine_speed(machine))
+    recommendation = Recommendation(entry, entry.check_fit(machine, 8192), speed)
     monkeypatch.setattr(main_window_module, "recommend_for_this_machine", lambda: recommendation)
     with fake_hub() as server:
         # Slow enough (about 2.5 s in all) to pause it half-way.
@@ -57,6 +60,9 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
         assert window.pages.currentWidget() is panel
         qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
         assert "Tiny test Gemma" in panel.recommendation.text() and "Tiny test Gemma" in panel.download_button.text()
+        speed = window._recommendation.speed if window._recommendation else None
+        assert speed is not None
+        assert f"expected to write about {speed.rounded} tokens a second here" in panel.recommendation.text()
 
         panel.download_button.click()
         qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20_000)
