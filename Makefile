@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test check install install-test bench screenshot package smoke-test package-check clean
+.PHONY: run test check fuzz install install-test bench screenshot package smoke-test package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ check: install-test
 
 test: check
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# The fuzz tests beyond make test's fixed share (30 examples a target, the same every run): fresh
+# random examples, FUZZ_EXAMPLES a target, failures kept in .hypothesis/ and replayed first next
+# time. 5,000 take about 25 minutes on 2 cores.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install-test
+	GEMMA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q --timeout 7200
 
 # The main window with an image conversation, light and dark, as PNGs anyone can look at.
 screenshot: install

@@ -297,15 +297,15 @@ def _read_export(path: Path) -> ConversationDraft:
                 limit=MAX_IMPORT_BYTES,
             )
         with path.open("rb") as handle:
-            raw = handle.read(MAX_IMPORT_BYTES + 1)  # the file may have grown since stat()
+            # As many bytes as stat() said (read(n) reserves n bytes at once): a file that
+            # grows meanwhile is read cut short, and then is not JSON.
+            raw = handle.read(size)
     except FileNotFoundError as exc:
         raise UserError(f"There is no file at {path}.") from exc
     except OSError as exc:
         raise UserError(f"The file {path} could not be read ({exc.strerror or exc}).") from exc
     foreign = UserError(f"The file {path} is not a conversation exported by Gemma Desktop.")
     try:
-        if len(raw) > MAX_IMPORT_BYTES:
-            raise ValueError("grew past the limit while read")
         document = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         # ValueError: not UTF-8, not JSON, or an integer of more digits than Python converts;
