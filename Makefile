@@ -49,10 +49,21 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: install-test
 	GEMMA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q --timeout 7200
 
-# The main window with an image conversation, light and dark, as PNGs anyone can look at.
+# The window as PNGs anyone can look at (resources/screenshots/): the main window light and dark,
+# and the first-run page (always real: the recommendation and the speed estimated here). Without
+# MODEL the chat is a staged illustration and says so in its status bar; with
+# MODEL=path/to/gemma-3-it.gguf (and MMPROJ=its projector, to ask about the sample photo) it is a
+# real reply, captured from the window with its measured speed.
+MODEL ?=
+MMPROJ ?=
+PHOTO_PROMPT := Who is this, and how would I make a smaller copy of the photo in Python?
+TEXT_PROMPT := How do I make a smaller copy of a photo in Python?
+SHOT_PROMPT = $(if $(MMPROJ),$(PHOTO_PROMPT),$(TEXT_PROMPT))
+SHOT_REAL = $(if $(MODEL),--model "$(MODEL)" $(if $(MMPROJ),--mmproj "$(MMPROJ)" --image tests/data/grace_hopper.jpg) --prompt "$(SHOT_PROMPT)")
 screenshot: install
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --out resources/screenshots/main-window.png
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --dark --settings --out resources/screenshots/main-window-dark.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --out resources/screenshots/main-window.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --dark --settings --out resources/screenshots/main-window-dark.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --welcome --out resources/screenshots/first-run.png
 
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.

@@ -270,6 +270,7 @@ TEMPLATE_PIECES = [
     "loop(x)", "'ab'", " ~ ", " * ", " ** ", " + ", "99", "10**9", "|join", "|center(", "|length", ")",
     "(", "[", "]", ".", "__class__", "__mro__", "raise_exception('no')", " macro m() ", " endmacro ",
     "m()", "namespace(s='x')", "bos_token", "<start_of_turn>", "<start_of_image>", "\n", " ",
+    ".replace('', 'xy')", ".format(", "'{0}{0}'", "|indent(", "|tojson", "|string", "'%5s' % ", ",",
 ]
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache, wraps
+from string import Formatter
 from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import nodes
@@ -175,7 +176,7 @@ class _Budget:
 _budget: ContextVar[_Budget | None] = ContextVar("chat_template_budget", default=None)
 """The render in progress in this thread (the engine renders on one thread; tests may not)."""
 
-_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?")
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?[a-zA-Z%]")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -186,39 +187,121 @@ def _tick() -> bool:
     return True
 
 
+def _max_chars() -> int:
+    budget = _budget.get()
+    return budget.max_chars if budget is not None else MIN_VALUE_CHARS
+
+
 def _bounded(value: Any) -> Any:
     """``value``, unless it is a string or collection beyond the budget, or a giant integer."""
     if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
-        budget = _budget.get()
-        if budget is not None and len(value) > budget.max_chars:
+        if len(value) > _max_chars():
             raise TemplateFailure("limits")
     elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise TemplateFailure("limits")
     return value
 
 
-def _check_arguments(args: Iterable[Any]) -> None:
+def _text_size(value: Any, limit: int) -> int:
+    """About how many characters ``value`` becomes as text, counted only up to ``limit``.
+
+    A list holding one long string a hundred thousand times is small as a list (references)
+    and enormous as text: printing it, joining it, ``~`` or ``|tojson`` would build that text in
+    one C call, so every way into text asks this first.
+    """
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, dict):
+        value = [item for pair in value.items() for item in pair]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        total = 0
+        for item in value:
+            total += _text_size(item, limit - total) + 2
+            if total > limit:
+                break
+        return total
+    return 32  # a number, None, an undefined value: short however it prints
+
+
+def _check_text(*values: Any) -> None:
+    limit = _max_chars()
+    total = 0
+    for value in values:
+        total += _text_size(value, limit - total)
+        if total > limit:
+            raise TemplateFailure("limits")
+
+
+def _check_numbers(args: Iterable[Any]) -> None:
+    """Widths, counts and lengths given to a call or filter (``center(10**9)``)."""
     for value in args:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_NUMBER_ARGUMENT:
             raise TemplateFailure("limits")
 
 
-def _check_numbers_in(spec: str) -> None:
-    """Widths and precisions written into a format string ("%999999999d", "{:>999999999}")."""
-    _check_arguments(int(digits) for digits in _DIGITS.findall(spec))
+def _check_format_string(text: str, values: list[Any]) -> None:
+    """``str.format``: no width beyond the bound, and fields x the largest value within it."""
+    fields = 0
+    for _literal, field, spec, _conversion in Formatter().parse(text):
+        if field is not None:
+            fields += 1
+            _check_numbers(int(digits) for digits in _DIGITS.findall(spec or ""))
+    largest = max((_text_size(value, _max_chars()) for value in values), default=0)
+    if len(text) + fields * largest > _max_chars():
+        raise TemplateFailure("limits")
 
 
-def _check_percent_format(text: str) -> None:
+def _check_percent_format(text: str, values: Any) -> None:
+    """``'%5d' % x`` and the ``format`` filter, checked like :func:`_check_format_string`."""
+    fields = 0
     for match in _PERCENT_FIELD.finditer(text):
-        _check_numbers_in(match.group(0))
+        fields += 1
+        _check_numbers(int(digits) for digits in match.groups() if digits)
+    items = list(values.values() if isinstance(values, dict) else values if isinstance(values, tuple) else (values,))
+    _check_numbers(items)  # "%*d" takes its width from the values
+    largest = max((_text_size(value, _max_chars()) for value in items), default=0)
+    if len(text) + fields * largest > _max_chars():
+        raise TemplateFailure("limits")
+
+
+def _check_growth(name: str, subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse before it runs a string operation whose result multiplies its inputs' sizes
+    (``s.replace('', big)``, ``'{0}{0}{0}'.format(big)``, ``indent(99999)`` on many lines)."""
+    if not isinstance(subject, str):
+        if name == "join" and isinstance(subject, (list, tuple, set, frozenset, dict)):  # the filter
+            separator = args[0] if args and isinstance(args[0], str) else ""
+            _check_text(subject, separator * min(len(subject), _max_chars() + 1))
+        return
+    size = len(subject)
+    if name == "replace" and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        hits = len(subject) + 1 if not old else subject.count(old)
+        size += hits * len(new)
+    elif name == "join" and args:  # the string method: the separator is the subject
+        items = args[0]
+        if isinstance(items, (list, tuple, set, frozenset, dict)):
+            _check_text(items)
+            size *= len(items)
+    elif name == "indent":
+        width = args[0] if args else kwargs.get("width", 4)
+        size += (subject.count("\n") + 1) * (width if isinstance(width, int) else len(str(width)))
+    elif name == "expandtabs":
+        tab = args[0] if args else kwargs.get("tabsize", 8)
+        size += subject.count("\t") * (tab if isinstance(tab, int) else 8)
+    elif name in ("format", "format_map"):
+        values = [*args, *kwargs.values()]
+        if name == "format_map" and args and isinstance(args[0], dict):
+            values = list(args[0].values())
+        _check_format_string(subject, values)
+    if size > _max_chars():
+        raise TemplateFailure("limits")
 
 
 def _check_multiply(left: Any, right: Any) -> None:
-    budget = _budget.get()
-    max_chars = budget.max_chars if budget is not None else MIN_VALUE_CHARS
     for sequence, count in ((left, right), (right, left)):
-        is_repeat = isinstance(sequence, (str, bytes, list, tuple)) and isinstance(count, int)
-        if is_repeat and len(sequence) * count > max_chars:
+        is_repeat = isinstance(sequence, (str, bytes, list, tuple)) and isinstance(count, int) and count > 0
+        # Counted as text, not as items: a list of one long string, repeated, is long text.
+        if is_repeat and _text_size(sequence, _max_chars()) * count > _max_chars():
             raise TemplateFailure("limits")
     is_product = isinstance(left, int) and isinstance(right, int)
     if is_product and left.bit_length() + right.bit_length() > MAX_INT_BITS:
@@ -231,20 +314,31 @@ def _check_power(base: Any, exponent: Any) -> None:
         raise TemplateFailure("limits")
 
 
+_INTO_TEXT_FILTERS = frozenset({"string", "tojson", "pprint", "urlencode", "e", "escape", "forceescape"})
+"""Filters that turn any value, a list too, into text in one step."""
+
+
 def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter that checks the clock, its numeric arguments and the size of what it returns.
+    """A filter that checks the clock, its numeric parameters, what it would grow to, and the
+    size of what it returns.
 
     ``functools.wraps`` copies the ``jinja_pass_arg`` marker, so Jinja still passes the context
-    or environment to filters that ask for it.
+    or environment to filters that ask for it (first, before the filtered value).
     """
+    first = 1 if getattr(function, "jinja_pass_arg", None) else 0
 
     @wraps(function)
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _tick()
-        _check_arguments(args)
-        _check_arguments(kwargs.values())
-        if name == "format" and args and isinstance(args[0], str):
-            _check_percent_format(args[0])
+        value, parameters = (args[first], args[first + 1 :]) if len(args) > first else (None, ())
+        _check_numbers(parameters)
+        _check_numbers(kwargs.values())
+        if name in _INTO_TEXT_FILTERS:
+            _check_text(value)
+        elif name == "format" and isinstance(value, str):
+            _check_percent_format(value, (*parameters, *kwargs.values()))
+        else:
+            _check_growth(name, value, tuple(parameters), kwargs)
         return _bounded(function(*args, **kwargs))
 
     return bounded
@@ -267,10 +361,11 @@ class _BoundedCodeGenerator(CodeGenerator):
         super().visit_For(node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's name
-        # ``~`` joins strings outside the binary operators the sandbox intercepts.
-        self.write("environment.bounded(")
+        # ``~`` makes text of its operands outside the binary operators the sandbox intercepts:
+        # each operand is checked as text first (a list of repeated references is long text).
+        node = nodes.Concat([nodes.Call(nodes.EnvironmentAttribute("as_text"), [n], [], None, None)
+                             for n in node.nodes], lineno=node.lineno)
         super().visit_Concat(node, frame)
-        self.write(")")
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -280,22 +375,27 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self) -> None:
-        super().__init__(trim_blocks=True, lstrip_blocks=True, optimized=False)
+        # ``finalize`` sees every value the template prints, before it becomes text.
+        super().__init__(trim_blocks=True, lstrip_blocks=True, optimized=False, finalize=_printed)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
         self.globals["raise_exception"] = _raise_exception
+        del self.globals["lipsum"]  # generates paragraphs in one call; no chat template needs it
 
     # Called by the generated code.
     def tick(self) -> bool:
         return _tick()
 
-    def bounded(self, value: Any) -> Any:
-        return _bounded(value)
+    def as_text(self, value: Any) -> Any:
+        _check_text(value)
+        return value
 
     # The sandbox's hooks, each also a deadline check.
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _tick()
-        _check_arguments(args)
-        _check_arguments(kwargs.values())
+        _check_numbers(args)
+        _check_numbers(kwargs.values())
+        method = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+        _check_growth(getattr(method, "__name__", ""), getattr(method, "__self__", None), args, kwargs)
         return _bounded(super().call(context, obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -313,20 +413,19 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         elif operator == "**":
             _check_power(left, right)
         elif operator == "%" and isinstance(left, str):
-            _check_percent_format(left)
-            _check_arguments(right if isinstance(right, tuple) else (right,))
+            _check_percent_format(left, right)
         return _bounded(super().call_binop(context, operator, left, right))
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            _check_numbers_in(value.__self__)
-        return wrapped
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # Jinja's own answer is an undefined value that only raises when used, so a template
         # printing ``''.__class__`` got an empty string; an attempt is reason enough to stop.
         raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is unsafe")
+
+
+def _printed(value: Any) -> Any:
+    """What ``{{ value }}`` prints, checked as text first."""
+    _check_text(value)
+    return value
 
 
 def _raise_exception(message: str) -> None:
