@@ -235,13 +235,13 @@ def _import_too_large_a_file(folder: Path, _models: Models) -> Feed:
     return _import_file(_sparse_file(folder, "huge.json", export_module.MAX_IMPORT_BYTES + 1))
 
 
-def _import_too_large_an_image(folder: Path, models: Models) -> Feed:
+def _import_too_large_an_attachment(folder: Path, models: Models) -> Feed:
     feed = _import(_export([{"role": "user", "text": "Look", "attachments": [_attachment(_png())]}]))(folder, models)
 
     def with_a_small_limit() -> None:
         # A 256 MB image in a test would take seconds to encode; a lower limit runs the same check.
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(export_module, "MAX_IMAGE_BYTES", 64)
+            patch.setattr(export_module, "MAX_ATTACHMENT_BYTES", 64)
             feed()
 
     return with_a_small_limit
@@ -337,11 +337,13 @@ CASES: dict[str, Case] = {
     "import: a system prompt of 2,000,001 characters": Case(
         _import(_export(system_prompt="s" * 2_000_001)), ("system prompt", "2,000,001 characters")
     ),
-    "import: 65 images in one message": Case(
+    "import: 65 attachments in one message": Case(
         _import(_export([{"role": "user", "text": "Look", "attachments": [_attachment(_png())] * 65}])),
-        ("Message 1", "65 images", "64"),
+        ("Message 1", "65 attachments", "64"),
     ),
-    "import: an image over the size limit": Case(_import_too_large_an_image, ("Image 1 of message 1", "64 bytes")),
+    "import: an attachment over the size limit": Case(
+        _import_too_large_an_attachment, ("Attachment 1 of message 1", "64 bytes")
+    ),
     "import: a file over 1 GB": Case(_import_too_large_a_file, ("huge.json", "1,073,741,824")),
     "import: JSON nested 100,000 deep": Case(
         _import('{"format": "gemma-desktop-conversation", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"),

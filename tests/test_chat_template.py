@@ -21,6 +21,7 @@ from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage, Done, LoadRequest, ModelLoaded
 from desktop_app.gguf_fixtures import GEMMA3_TEMPLATE
 from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.ui.model_controller import ModelChoice
 from tests.test_cli import run_cli
 from tests.test_ui_chat import make_window, send, stored, wait_done, wait_ready
 
@@ -259,7 +260,7 @@ def test_the_window_shows_the_sentence_and_the_reply_arrives(
 ) -> None:
     window = make_window(qtbot)
     try:
-        window.open_model(hostile_models["raises"])
+        window.model_controller.open(ModelChoice(hostile_models["raises"]))
         wait_ready(qtbot, window)
         assert window.notice.isVisible()
         assert "'raising.gguf' stopped with its own error" in window.notice.label.text()

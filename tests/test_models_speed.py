@@ -1,8 +1,8 @@
 """Expected decode speed, and a first-run choice by speed as well as memory.
 
 The estimate is a pure function of the machine's numbers, checked here against what was measured
-on the build machine (2-core AMD EPYC, no GPU: copy bandwidth 20-24 GB/s, the real Gemma 3 270M
-at 72-80 tokens/s); the probe itself is checked for giving a plausible number, never for time.
+on the build machine (2-core AMD EPYC, no GPU: copy bandwidth 20-22 GB/s, the real Gemma 3 270M
+at 72-100 tokens/s); the probe itself is checked for giving a plausible number, never for time.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ CATALOG = load_catalog()
 GEMMA_270M_BYTES = 253_113_024
 """The PyPI Gemma 3 270M Q4_K_M file."""
 
-BUILD_MACHINE = MachineSpeed(cpu_bandwidth=22e9)
-"""The middle of the copy bandwidth measured on the build machine when it was quiet."""
+BUILD_MACHINE = MachineSpeed(cpu_bandwidth=21e9)
+"""The copy bandwidth the probe reads on the build machine when it is not busy (20-22 GB/s)."""
 BUILD_MEMORY = MachineMemory(total_ram=23 * GIB, available_ram=22 * GIB)
 
 
 def test_the_270m_estimate_lands_within_what_was_measured_on_the_build_machine() -> None:
-    for bandwidth in (20e9, 22e9, 24e9):
+    for bandwidth in (20e9, 21e9, 22e9):  # the probe there when the machine is not busy
         estimate = estimate_decode_speed(GEMMA_270M_BYTES, MachineSpeed(bandwidth), on_gpu=False)
-        assert 60 <= estimate.tokens_per_second <= 90, (bandwidth, estimate)
+        assert 72 <= estimate.tokens_per_second <= 100, (bandwidth, estimate)  # measured range
         assert estimate.device == "CPU"
 
 

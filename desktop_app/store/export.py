@@ -1,9 +1,10 @@
 """A conversation out of the store as Markdown or JSON, and JSON back in.
 
-Markdown is for reading: images are copied into a folder beside the ``.md`` file
-(``chat.md`` -> ``chat_files/``) and linked with relative paths, so the pair opens in any
-Markdown viewer and can be moved together.  JSON is for keeping and moving between machines;
-:func:`import_conversation` recreates the conversation from it.
+Markdown is for reading: images and documents are copied into a folder beside the ``.md`` file
+(``chat.md`` -> ``chat_files/``) and linked with relative paths (images shown, documents as links
+by their names), so the pair opens in any Markdown viewer and can be moved together.  JSON is
+for keeping and moving between machines; :func:`import_conversation` recreates the conversation
+from it.
 
 JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
 
@@ -31,23 +32,30 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
                                                 # interrupted
           "metrics": {},                        # the engine's numbers for a reply
           "created_at": "2025-05-01T09:12:03.250000+00:00",
-          "attachments": [
+          "attachments": [                      # in the order the user gave them
             {"sha256": "<64 hex digits of the image bytes>", "mime": "image/jpeg",
-             "width": 896, "height": 672, "data_base64": "<the image file, base64>"}
+             "width": 896, "height": 672, "data_base64": "<the image file, base64>"},
+            {"sha256": "<64 hex digits of the file>", "mime": "application/pdf",
+             "name": "report.pdf", "first_pages": 40,   # optional: only these were read
+             "data_base64": "<the document file, base64>"}
           ]
         }
       ]
     }
+
+A document (any ``mime`` not ``image/*``) has a ``name`` and no size; on import its file must
+match its sha256 and read as a document again (its text is what search finds), or nothing is
+imported.  ``name`` is optional on images.
 
 Timestamps are ISO 8601 with a UTC offset.  Fields not marked required may be left out (they
 default to empty); unknown fields are ignored, so a later version 1 writer may add some.  A
 change that older readers would misread increments ``version``.
 
 An import is bounded: the file (:data:`MAX_IMPORT_BYTES`), the title, the number and length of
-messages, and the number and size of each message's images each have a limit, and going past one
-is refused in a sentence naming it, so a hostile or runaway file cannot fill the store or a
-terminal.  Reading a file at the limit holds about four times its size in memory at the peak
-(the bytes, the decoded text, the parsed strings, the decoded images).
+messages, and the number and size of each message's attachments each have a limit, and going
+past one is refused in a sentence naming it, so a hostile or runaway file cannot fill the store
+or a terminal.  Reading a file at the limit holds about four times its size in memory at the
+peak (the bytes, the decoded text, the parsed strings, the decoded attachments).
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ import json
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -83,18 +92,22 @@ FORMAT_VERSION = 1
 
 ExportFormat = Literal["md", "json"]
 
+DocumentReader = Callable[[bytes, str], str]
+"""Reads a document's file (bytes, name) to its text, raising UserError when it cannot: the store
+knows no document formats, so whoever imports (the command line, the window) passes one."""
+
 MAX_IMPORT_BYTES = 1024**3
 """Largest export file imported: about 150 phone photos with their conversation."""
 MAX_TITLE_CHARS = 500
 MAX_MESSAGES = 20_000
 MAX_MESSAGE_CHARS = 2_000_000
 """Per message (and for the system prompt): four times what Gemma 3's 128K-token context holds."""
-MAX_IMAGES_PER_MESSAGE = 64
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
-"""The most the app reads of one image file (``engine.images.MAX_FILE_BYTES``, which the store
-may not import; a test keeps the two equal)."""
+MAX_ATTACHMENTS_PER_MESSAGE = 64
+MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
+"""The most the app reads of one attached file (``engine.images.MAX_FILE_BYTES`` and
+``engine.documents.MAX_PDF_BYTES``, which the store may not import; a test keeps them equal)."""
 MAX_FIELD_CHARS = 4096
-"""Paths, MIME types, dates and metric values: short by nature; longer means damage."""
+"""Paths, names, MIME types, dates and metric values: short by nature; longer means damage."""
 MAX_METRICS = 64
 
 _ENDINGS = {
@@ -132,13 +145,16 @@ def export_conversation(
     return out
 
 
-def import_conversation(store: ConversationStore, path: Path) -> int:
+def import_conversation(
+    store: ConversationStore, path: Path, read_document: DocumentReader | None = None
+) -> int:
     """Recreate a conversation from a JSON export; return its new id.
 
     The file is checked whole before anything is stored, and stored in one transaction: a
-    damaged or foreign file raises UserError and leaves the store as it was.
+    damaged or foreign file raises UserError and leaves the store as it was.  Documents are read
+    with ``read_document``; an export holding documents needs one.
     """
-    return store.insert_conversation(_read_export(path))
+    return store.insert_conversation(_read_export(path, read_document))
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -158,11 +174,18 @@ def _markdown(conversation: Conversation, messages: list[Message], out: Path) ->
         speaker = "You" if message.role == "user" else "Gemma"
         lines += ["---", "", f"### {speaker} · {_local(message.created_at)}", ""]
         for number, attachment in enumerate(message.attachments, 1):
-            name = f"{attachment.sha256[:16]}{_extension(attachment.mime)}"
+            if attachment.is_document:
+                shown = attachment.name or f"document {number}"
+                name = f"{attachment.sha256[:8]}-{_safe_name(shown)}"
+            else:
+                name = f"{attachment.sha256[:16]}{_extension(attachment.mime)}"
             images_dir.mkdir(exist_ok=True)
             _write_atomically(images_dir / name, _image_bytes(attachment))
             link = quote(f"{images_dir.name}/{name}")
-            lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
+            if attachment.is_document:
+                lines += [f"[{shown}]({link})", ""]
+            else:
+                lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
         if message.text:
             lines += [message.text, ""]
         footer = _footer(message)
@@ -213,13 +236,20 @@ def _file_stem(conversation: Conversation) -> str:
     return stem or f"conversation-{conversation.id}"
 
 
+def _safe_name(name: str) -> str:
+    """A file name that is a plain name on every system: no folders, no reserved characters."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" .")
+    return cleaned[:100] or "document"
+
+
 def _image_bytes(attachment: Attachment) -> bytes:
     try:
         return attachment.path.read_bytes()
     except FileNotFoundError as exc:
         raise UserError(
-            f"The image file {attachment.path} is missing, so the conversation cannot be "
-            "exported with its images."
+            "The attached file {path} is missing, so the conversation cannot be exported with "
+            "its attachments.",
+            path=attachment.path,
         ) from exc
 
 
@@ -258,20 +288,23 @@ def _json_document(conversation: Conversation, messages: list[Message]) -> dict[
                 "finish_reason": message.finish_reason,
                 "metrics": dict(message.metrics),
                 "created_at": message.created_at.isoformat(),
-                "attachments": [
-                    {
-                        "sha256": attachment.sha256,
-                        "mime": attachment.mime,
-                        "width": attachment.width,
-                        "height": attachment.height,
-                        "data_base64": base64.b64encode(_image_bytes(attachment)).decode("ascii"),
-                    }
-                    for attachment in message.attachments
-                ],
+                "attachments": [_attachment_entry(attachment) for attachment in message.attachments],
             }
             for message in messages
         ],
     }
+
+
+def _attachment_entry(attachment: Attachment) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": attachment.sha256, "mime": attachment.mime}
+    if not attachment.is_document:
+        entry.update(width=attachment.width, height=attachment.height)
+    if attachment.name is not None:
+        entry["name"] = attachment.name
+    if attachment.first_pages is not None:
+        entry["first_pages"] = attachment.first_pages
+    entry["data_base64"] = base64.b64encode(_image_bytes(attachment)).decode("ascii")
+    return entry
 
 
 class _Damaged(Exception):
@@ -284,7 +317,7 @@ def _echo(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _read_export(path: Path) -> ConversationDraft:
+def _read_export(path: Path, read_document: DocumentReader | None) -> ConversationDraft:
     """Parse and check a JSON export completely; UserError saying what is wrong if it is not one."""
     try:
         size = path.stat().st_size
@@ -322,7 +355,7 @@ def _read_export(path: Path) -> ConversationDraft:
     try:
         if version != FORMAT_VERSION:
             raise _Damaged(f"its version is {_echo(version)}")
-        return _draft(document, path)
+        return _draft(document, path, read_document)
     except _Damaged as exc:
         raise UserError(
             f"The conversation export {path} is damaged ({exc}), so nothing was imported."
@@ -365,7 +398,7 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _draft(document: dict[str, Any], path: Path) -> ConversationDraft:
+def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader | None) -> ConversationDraft:
     conversation = _get(document, "conversation", dict, "")
     where = "conversation."
     settings_data = _get(conversation, "settings", dict, where, default={})
@@ -407,11 +440,11 @@ def _draft(document: dict[str, Any], path: Path) -> ConversationDraft:
         mmproj_path=_short(conversation, "mmproj_path", where, default=None),
         system_prompt=system_prompt,
         settings=settings,
-        messages=tuple(_message_draft(item, n, path) for n, item in enumerate(messages, 1)),
+        messages=tuple(_message_draft(item, n, path, read_document) for n, item in enumerate(messages, 1)),
     )
 
 
-def _message_draft(item: Any, number: int, path: Path) -> MessageDraft:
+def _message_draft(item: Any, number: int, path: Path, read_document: DocumentReader | None) -> MessageDraft:
     where = f"message {number} "
     if not isinstance(item, dict):
         raise _Damaged(f"message {number} is not an object")
@@ -434,14 +467,14 @@ def _message_draft(item: Any, number: int, path: Path) -> MessageDraft:
             limit=MAX_MESSAGE_CHARS,
         )
     attachments = _get(item, "attachments", list, where, default=[])
-    if len(attachments) > MAX_IMAGES_PER_MESSAGE:
+    if len(attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
         raise UserError(
-            "Message {number} of the conversation export {path} has {count:,} images, more than "
-            "the {limit} a message may have, so nothing was imported.",
+            "Message {number} of the conversation export {path} has {count:,} attachments, more "
+            "than the {limit} a message may have, so nothing was imported.",
             number=number,
             path=str(path),
             count=len(attachments),
-            limit=MAX_IMAGES_PER_MESSAGE,
+            limit=MAX_ATTACHMENTS_PER_MESSAGE,
         )
     return MessageDraft(
         role=role,
@@ -450,7 +483,7 @@ def _message_draft(item: Any, number: int, path: Path) -> MessageDraft:
         metrics=_metrics(item, where),
         created_at=_timestamp(item, "created_at", where),
         attachments=tuple(
-            _attachment_draft(entry, n, number, path) for n, entry in enumerate(attachments, 1)
+            _attachment_draft(entry, n, number, path, read_document) for n, entry in enumerate(attachments, 1)
         ),
     )
 
@@ -469,25 +502,24 @@ def _metrics(item: dict[str, Any], where: str) -> dict[str, Any]:
     return metrics
 
 
-def _attachment_draft(entry: Any, image: int, number: int, path: Path) -> AttachmentDraft:
-    name = f"image {image} of message {number}"
+def _attachment_draft(
+    entry: Any, index: int, number: int, path: Path, read_document: DocumentReader | None
+) -> AttachmentDraft:
+    name = f"attachment {index} of message {number}"
     if not isinstance(entry, dict):
         raise _Damaged(f"{name} is not an object")
     where = f"{name}: "
     mime = _short(entry, "mime", where)
-    width = _get(entry, "width", int, where)
-    height = _get(entry, "height", int, where)
-    if not mime.startswith("image/") or width <= 0 or height <= 0:
-        raise _Damaged(f"{name} is not described as an image")
+    file_name = _short(entry, "name", where, default=None)
     encoded = _get(entry, "data_base64", str, where)
-    if len(encoded) > (MAX_IMAGE_BYTES + 2) // 3 * 4:
+    if len(encoded) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4:
         raise UserError(
-            "Image {image} of message {number} in the conversation export {path} is larger than "
-            "the {limit:,} bytes an image may have, so nothing was imported.",
-            image=image,
+            "Attachment {index} of message {number} in the conversation export {path} is larger "
+            "than the {limit:,} bytes an attached file may have, so nothing was imported.",
+            index=index,
             number=number,
             path=str(path),
-            limit=MAX_IMAGE_BYTES,
+            limit=MAX_ATTACHMENT_BYTES,
         )
     try:
         data = base64.b64decode(encoded, validate=True)
@@ -495,4 +527,21 @@ def _attachment_draft(entry: Any, image: int, number: int, path: Path) -> Attach
         raise _Damaged(f"{name} is not valid base64") from exc
     if not data or hashlib.sha256(data).hexdigest() != _short(entry, "sha256", where).lower():
         raise _Damaged(f"{name} does not match its sha256")
-    return AttachmentDraft(data=data, mime=mime, width=width, height=height)
+    if not mime.startswith("image/"):
+        if read_document is None or not file_name:
+            raise _Damaged(f"{name} is a document without a name")
+        try:
+            text = read_document(data, file_name)
+        except UserError as exc:
+            raise _Damaged(f"{name} cannot be read: {str(exc).rstrip('.')}") from exc
+        first_pages = _get(entry, "first_pages", (int, type(None)), where, default=None)
+        if first_pages is not None and first_pages < 1:
+            raise _Damaged(f"{name} gives {first_pages} pages")
+        return AttachmentDraft(
+            data=data, mime=mime, width=0, height=0, name=file_name, text=text, first_pages=first_pages
+        )
+    width = _get(entry, "width", int, where)
+    height = _get(entry, "height", int, where)
+    if width <= 0 or height <= 0:
+        raise _Damaged(f"{name} is not described as an image")
+    return AttachmentDraft(data=data, mime=mime, width=width, height=height, name=file_name)

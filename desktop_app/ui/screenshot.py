@@ -134,11 +134,12 @@ def _converse(app: QCoreApplication, window: MainWindow, args: argparse.Namespac
     """Load the model, send each prompt as a new conversation and wait for its reply; the
     problem in one sentence if something went wrong, else None."""
     from desktop_app.ui.attachments import ImageSource
-    from desktop_app.ui.main_window import ModelState
+    from desktop_app.ui.model_controller import ModelChoice, ModelState
 
-    window.open_model(args.model.resolve(), args.mmproj.resolve() if args.mmproj else None)
-    _settle(app, lambda: window.model_state is not ModelState.LOADING, REPLY_TIMEOUT_S)
-    if window.model_state is not ModelState.READY:
+    models = window.model_controller
+    models.open(ModelChoice(args.model.resolve(), args.mmproj.resolve() if args.mmproj else None))
+    _settle(app, lambda: models.state is not ModelState.LOADING, REPLY_TIMEOUT_S)
+    if models.state is not ModelState.READY:
         return f"{args.model.name} did not load: {window.notice.label.text()}"
     window.settings_panel.seed.setValue(args.seed)
     window.settings_panel.max_tokens.setValue(args.max_tokens)
