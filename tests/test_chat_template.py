@@ -32,8 +32,11 @@ NESTED_LOOPS = (
 )
 """10**10 steps: minutes of work for an unbounded render (ENGINE-FACTS.md)."""
 
+RECURSION = "limits|time"
+"""Python's recursion limit, or the deadline on a machine slow enough to reach it first."""
+
 HOSTILE: dict[str, tuple[str, str]] = {
-    # name: (template, the problem it must be reported as)
+    # name: (template, the problem it must be reported as; "a|b": either)
     "raises": ("{{ raise_exception('This template refuses every conversation') }}", "raised"),
     "reads __class__": ("{{ ''.__class__ }}" + OK_PREFIX, "sandbox"),
     "walks to os via __mro__": (
@@ -46,8 +49,8 @@ HOSTILE: dict[str, tuple[str, str]] = {
         "{% for i in range(100000) %}{% for j in range(100000) if j < 0 %}{% endfor %}{% endfor %}",
         "time",
     ),
-    "macro that calls itself": ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "limits"),
-    "recursive loop": ("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", "limits"),
+    "macro that calls itself": ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", RECURSION),
+    "recursive loop": ("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", RECURSION),
     "string doubled in a loop": (
         "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
         "{% endfor %}{{ ns.s|length }}",
@@ -110,7 +113,7 @@ def test_a_hostile_template_is_stopped_and_named(name: str) -> None:
     source, problem = HOSTILE[name]
     with pytest.raises(TemplateFailure) as caught:
         prompt.render(MESSAGES, "", source, "off")
-    assert caught.value.problem == problem
+    assert caught.value.problem in problem.split("|")
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -128,7 +131,8 @@ def test_a_hostile_template_costs_one_sentence_and_the_built_in_template_answers
 def test_each_problem_has_its_own_sentence() -> None:
     sentences = {
         problem: str(chat_template.fallback_notice(TemplateFailure(problem, "why"), "m.gguf"))
-        for _, problem in HOSTILE.values()
+        for _, problems in HOSTILE.values()
+        for problem in problems.split("|")
     }
     assert len(set(sentences.values())) == len(sentences) == 6
     assert "'why'" in sentences["raised"] and "sandbox" in sentences["sandbox"]
