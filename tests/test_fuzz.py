@@ -2,7 +2,8 @@
 UserError, never allocates beyond a bound, and never runs without end.
 
 Targets: the GGUF reader (through ``inspect_gguf``, header and Gemma interpretation), image
-preparation, conversation import, and chat templates.  Each gets arbitrary bytes and mutations
+preparation, documents (mutated PDF, Word and text files; arbitrary bytes are fuzzed in
+tests/test_documents.py), conversation import, and chat templates.  Each gets arbitrary bytes and mutations
 of a valid file.  Allocation is measured per example with ``tracemalloc`` (Python's and numpy's
 allocations; Pillow's pixel buffers are C memory, bounded by ``MAX_SOURCE_PIXELS`` instead).
 Time is bounded by construction (every count is checked against the bytes left, every template
@@ -183,6 +184,34 @@ def test_any_bytes_as_an_image(data: bytes) -> None:
 def test_mutated_images_of_every_format(data: st.DataObject) -> None:
     original = IMAGES[data.draw(st.sampled_from(sorted(IMAGES)))]
     _prepare_bounded(data.draw(mutated(original, hot_span=64)))
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    from tests.document_files import CHINESE, text_pdf, word_document
+
+    folder = tmp_path_factory.mktemp("documents")
+    return {
+        "notes.pdf": Sample(text_pdf(["Gemma reads documents.", "Page two, with more words."])),
+        "notes.docx": Sample(word_document(folder / "notes.docx").read_bytes()),
+        "notes.txt": Sample(("Gemma reads documents.\n" + CHINESE).encode("utf-16")),
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_documents_of_every_kind(documents: dict[str, bytes], data: st.DataObject) -> None:
+    from desktop_app.engine.documents import prepare_document
+
+    name = data.draw(st.sampled_from(sorted(documents)))
+    fuzzed = data.draw(mutated(documents[name], hot_span=2048))
+    # pdfium's and the zip reader's buffers are C memory; Python's side is bounded by the
+    # extracted text (MAX_TEXT_CHARS) and the file.
+    with allocations_at_most(16 * len(fuzzed) + 64 * MIB):
+        outcome(lambda: prepare_document(fuzzed, name=name, vision=True))
 
 
 # --- conversation imports -----------------------------------------------------------------------
