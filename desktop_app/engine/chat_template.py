@@ -12,9 +12,13 @@ and main-thread-only), so the render stops itself:
   filter (``for x in xs if ...``), and every call, filter, attribute and item lookup checks it
   too.  No construct of the language repeats work without passing one of these checks.
 * **size**: numbers given to calls and filters (``center(10**9)``), the results of ``*``, ``**``,
-  ``+``, ``%`` and ``~``, of calls and of filters, and the output itself are bounded, so a
-  template cannot build a gigabyte between two checks.  What one bounded builtin call can do
-  between checks (sorting a few million items) takes well under a second.
+  ``+``, ``%``, calls and filters, and the output itself are bounded; every way into text
+  (printing, ``~``, ``join``, ``tojson``, ``string``, formatting) is sized first, since a list
+  holding one long string 100,000 times is short as a list and enormous as text; and string
+  operations whose result multiplies their inputs (``replace``, ``format``, ``indent``,
+  ``expandtabs``, repetition) are sized before they run.  So a template cannot build a gigabyte
+  in one C call between two checks; what one bounded call can do (sorting a million items)
+  takes well under a second.
 * **recursion**: Python's own limit; the ``RecursionError`` is caught like any failure.
 
 Constant folding at compile time is off (``optimized=False``): with it, Jinja would run a filter
