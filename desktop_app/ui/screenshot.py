@@ -94,7 +94,6 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app import APP_NAME
-    from desktop_app.settings import RuntimeSettings
     from desktop_app.store import ConversationStore
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
@@ -107,7 +106,7 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int]) -> int:
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
     staged = None if args.welcome or args.model else _write_conversation(store)
-    window = MainWindow(store, EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=4096)))
+    window = MainWindow(store, EngineBridge(), Preferences())
     window.resize(*size)
     window.settings_dock.setVisible(args.settings)
     window.show()
