@@ -50,10 +50,10 @@ fuzz: install-test
 	GEMMA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q --timeout 7200
 
 # The window as PNGs anyone can look at (resources/screenshots/): the main window light and dark,
-# and the first-run page (always real: the recommendation and the speed estimated here). Without
-# MODEL the chat is a staged illustration and says so in its status bar; with
-# MODEL=path/to/gemma-3-it.gguf (and MMPROJ=its projector, to ask about the sample photo) it is a
-# real reply, captured from the window with its measured speed.
+# the first-run page (always real: the recommendation and the speed estimated here) and the Models
+# page (a model's page and the catalog). Without MODEL the chat is a staged illustration and says
+# so in its status bar; with MODEL=path/to/gemma-3-it.gguf (and MMPROJ=its projector, to ask
+# about the sample photo) it is a real reply, captured from the window with its measured speed.
 MODEL ?=
 MMPROJ ?=
 PHOTO_PROMPT := Who is this, and how would I make a smaller copy of the photo in Python?
@@ -64,6 +64,8 @@ screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --out resources/screenshots/main-window.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --dark --settings --out resources/screenshots/main-window-dark.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --welcome --out resources/screenshots/first-run.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --models --out resources/screenshots/models-page.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --catalog --out resources/screenshots/models-catalog.png
 
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.

@@ -19,6 +19,7 @@ from desktop_app.engine.chat_template import TemplateFailure, render_template
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage, Done, LoadRequest, ModelLoaded
+from desktop_app.errors import UserError
 from desktop_app.gguf_fixtures import GEMMA3_TEMPLATE
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 from desktop_app.ui.model_controller import ModelChoice
@@ -273,3 +274,21 @@ def test_the_window_shows_the_sentence_and_the_reply_arrives(
         assert stored(window)[-1].finish_reason == "length"
     finally:
         window.close()
+
+
+@pytest.mark.parametrize(
+    "name", ["raises", "nested 100,000-step loops", "walks to os via __mro__", "drops the user's words"]
+)
+def test_a_gemma_4_template_has_no_stand_in_so_its_failure_is_one_sentence(name: str) -> None:
+    # Gemma 4 writes its turns differently: the built-in Gemma 3 template would be wrong.
+    chat_format = prompt.ChatFormat(HOSTILE[name][0], "gemma-4-e4b.gguf", "gemma4")
+    with pytest.raises(UserError) as caught:
+        chat_format.check()
+    sentence = str(caught.value)
+    assert sentence.startswith("The chat template in 'gemma-4-e4b.gguf' ") and "cannot be used" in sentence
+    assert "\n" not in sentence
+
+
+def test_gemma_3n_falls_back_like_gemma_3() -> None:
+    chat_format = prompt.ChatFormat(HOSTILE["raises"][0], "gemma-3n-e4b.gguf", "gemma3n")
+    assert chat_format.check() is not None and chat_format.template is None

@@ -44,8 +44,8 @@ def test_without_a_model_the_picture_is_a_labelled_illustration(qapp: object, tm
     labels: list[str] = []
     original = screenshot._label_as_illustration
 
-    def record(window: screenshot.MainWindow) -> None:
-        original(window)
+    def record(window: screenshot.MainWindow, page: str = "chat") -> None:
+        original(window, page)
         labels.append(window.status_model.text())
 
     with pytest.MonkeyPatch.context() as patch:

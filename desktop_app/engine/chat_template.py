@@ -130,6 +130,49 @@ def fallback_notice(failure: TemplateFailure, model_name: str) -> UserError:
     )
 
 
+def refusal(failure: TemplateFailure, model_name: str) -> UserError:
+    """The sentence when no built-in template can stand in (a Gemma 4 model's turns are its own)."""
+    if failure.problem == "raised":
+        return UserError(
+            "The chat template in '{name}' stopped with its own error ('{detail}'), and Gemma "
+            "Desktop has no built-in template for this kind of model, so it cannot be used.",
+            name=model_name,
+            detail=failure.detail,
+        )
+    if failure.problem == "sandbox":
+        return UserError(
+            "The chat template in '{name}' tried to reach outside its sandbox and was stopped, so "
+            "this model cannot be used.",
+            name=model_name,
+        )
+    if failure.problem == "time":
+        return UserError(
+            "The chat template in '{name}' ran for more than {seconds} seconds and was stopped, "
+            "and Gemma Desktop has no built-in template for this kind of model, so it cannot be used.",
+            name=model_name,
+            seconds=failure.detail,
+        )
+    if failure.problem == "limits":
+        return UserError(
+            "The chat template in '{name}' tried to build more text, numbers or nesting than a "
+            "chat template may and was stopped, so this model cannot be used.",
+            name=model_name,
+        )
+    if failure.problem == "broken":
+        return UserError(
+            "The chat template in '{name}' does not work ('{detail}'), and Gemma Desktop has no "
+            "built-in template for this kind of model, so it cannot be used.",
+            name=model_name,
+            detail=failure.detail,
+        )
+    return UserError(
+        "The chat template in '{name}' produced something that is not a prompt for this "
+        "conversation, and Gemma Desktop has no built-in template for this kind of model, so it "
+        "cannot be used.",
+        name=model_name,
+    )
+
+
 def render_template(
     source: str,
     variables: Mapping[str, Any],

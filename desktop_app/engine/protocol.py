@@ -17,7 +17,7 @@ from desktop_app.settings import GenerationSettings, RuntimeSettings
 Role = Literal["user", "assistant"]
 Part = str | PreparedImage | PreparedDocument
 FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
-ErrorKind = Literal["user", "internal", "crashed"]
+ErrorKind = Literal["user", "internal", "crashed", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,8 @@ class Metrics:
     """Prompt tokens reused from the KV cache instead of evaluated again."""
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
+    thought_tokens: int = 0
+    """Of ``decode_tokens``, those the model spent thinking before its answer."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class Capabilities:
     """The model's own limit, the most a larger context setting can reach."""
     backend: str
     """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+    thinking: bool = False
+    """The model can think before answering (``GenerationSettings.think`` is honoured)."""
 
 
 @dataclass(frozen=True)
@@ -143,18 +147,20 @@ class ModelLoaded:
     n_ctx: int
     n_ctx_train: int
     has_vision: bool
+    thinks: bool = False
     notice: str | None = None
     """A sentence for the user that is no error: the model's own chat template failed, so the
     built-in Gemma 3 template is used."""
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend)
+        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks)
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing"."""
+    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing";
+    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1)."""
 
     request_id: int | None
     phase: str
@@ -197,7 +203,8 @@ class TokenCount:
 @dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
-    process died and will be restarted by the next request."""
+    process died and will be restarted by the next request; "cancelled" (request_id None): a load
+    was stopped on request, and no model is loaded."""
 
     request_id: int | None
     message: str

@@ -1,8 +1,8 @@
-"""Write a PNG of the main window, so anyone can look at it: a real reply, or a labelled illustration.
+"""Write a PNG of the window, so anyone can look at it: a real reply, or a labelled illustration.
 
-    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings] [--welcome]
-        [--size 1280x820] [--model GGUF [--mmproj GGUF] [--image PATH] [--prompt TEXT]...
-        [--seed N] [--max-tokens N]]
+    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings]
+        [--welcome | --models | --catalog] [--size 1280x820]
+        [--model GGUF [--mmproj GGUF] [--image PATH] [--prompt TEXT]... [--seed N] [--max-tokens N]]
 
 With ``--model`` the picture is real: the window loads that model in its engine, each
 ``--prompt`` is typed into the composer and sent as its own conversation (``--image`` is attached
@@ -10,7 +10,10 @@ to the last one), and the window is captured once the last reply has finished, w
 timings it measured.  Without a model the conversation is a staged illustration, written through
 the real store and drawn by the real window but not generated, and the picture says so in the
 status bar (no speed is shown for it).  ``--welcome`` shows the first-run page instead: the
-recommended download with the speed estimated on this machine, all real.
+recommended download with the speed estimated on this machine, all real.  ``--models`` shows the
+Models page with a Gemma 3 4B's page (its numbers are those of the real 4B QAT build; memory and
+speed are this machine's estimates for it), ``--catalog`` the catalog with a download under way;
+both are illustrations too, and say so.
 
 It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise); the data
 folder is a throwaway one, so the user's own conversations are neither shown nor touched.
@@ -72,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true", help="use a dark palette (Fusion style)")
     parser.add_argument("--size", default="1280x820", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--settings", action="store_true", help="show the settings panel too")
-    parser.add_argument("--welcome", action="store_true", help="show the first-run page instead")
+    pages = parser.add_mutually_exclusive_group()
+    pages.add_argument("--welcome", action="store_true", help="show the first-run page instead")
+    pages.add_argument("--models", action="store_true", help="show the Models page with a model's page")
+    pages.add_argument("--catalog", action="store_true", help="show the Models page's catalog")
     real = parser.add_argument_group("a real reply (otherwise the chat is a labelled illustration)")
     real.add_argument("--model", type=Path, help="Gemma 3 GGUF to load and ask")
     real.add_argument("--mmproj", type=Path, help="its vision projector")
@@ -85,12 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--model needs at least one --prompt")
     width, height = (int(n) for n in args.size.lower().split("x"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    page = "welcome" if args.welcome else "models" if args.models else "catalog" if args.catalog else "chat"
     with tempfile.TemporaryDirectory(prefix="gemma-screenshot-") as home:
         os.environ["GEMMA_DESKTOP_HOME"] = home
-        return _shoot(args, (width, height))
+        return _shoot(args, (width, height), page)
 
 
-def _shoot(args: argparse.Namespace, size: tuple[int, int]) -> int:
+def _shoot(args: argparse.Namespace, size: tuple[int, int], page: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app import APP_NAME
@@ -105,13 +112,13 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int]) -> int:
         QApplication.setStyle("Fusion")
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
-    staged = None if args.welcome or args.model else _write_conversation(store)
+    staged = None if page == "welcome" or args.model else _write_conversation(store)
     window = MainWindow(store, EngineBridge(), Preferences())
     window.resize(*size)
     window.settings_dock.setVisible(args.settings)
     window.show()
     try:
-        if args.welcome:
+        if page == "welcome":
             _settle(app, lambda: window.first_run.download_button.isVisible())
         elif args.model is not None:
             problem = _converse(app, window, args)
@@ -120,8 +127,15 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int]) -> int:
                 return 1
         elif staged is not None:
             window.open_conversation(staged)
-            _label_as_illustration(window)
-            _settle(app, lambda: _thumbnails_shown(window))
+            _label_as_illustration(window, page)
+            if page == "chat":
+                _settle(app, lambda: _thumbnails_shown(window))
+            else:
+                window.show_models()
+                # The page reads the (empty) list of this throwaway home first; the samples follow.
+                _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
+                _show_sample_models(window, catalog=page == "catalog")
+                _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
         window.composer.edit.setFocus()
         _settle(app, lambda: True)
         return _save(window, args.out)
@@ -200,11 +214,107 @@ def _sample_photo() -> tuple[bytes, str, int, int]:
     return out.getvalue(), "image/png", picture.width, picture.height
 
 
-def _label_as_illustration(window: MainWindow) -> None:
-    """The status bar says what the picture is: no model ran, the reply was written by hand."""
-    window.status_model.setText(window.tr("Illustration: a staged conversation, not a generated reply"))
+def _label_as_illustration(window: MainWindow, page: str = "chat") -> None:
+    """The status bar says what the picture is: no model ran, the reply (or the models' list) was
+    written by hand."""
+    window.status_model.setText(
+        window.tr("Illustration: a staged conversation, not a generated reply")
+        if page == "chat"
+        else window.tr("Illustration: sample models, not files on this computer")
+    )
     for label in (window.status_backend, window.status_state, window.status_speed, window.status_context):
         label.setText("")
+
+
+def _show_sample_models(window: MainWindow, *, catalog: bool) -> None:
+    """The Models page with two sample models and the page of a Gemma 3 4B QAT (the real build's
+    metadata; memory and speed are this machine's estimates), or the catalog with a download
+    half-way."""
+    from desktop_app.models import fit
+    from desktop_app.models.catalog import load_catalog
+    from desktop_app.models.download import DownloadProgress
+    from desktop_app.models.fit import machine_memory
+    from desktop_app.models.gemma_files import ModelFile, ProjectorFile
+    from desktop_app.models.model_page import ModelPage
+    from desktop_app.models.registry import LocalModel
+    from desktop_app.models.speed import estimate_decode_speed, measure_machine_speed
+    from desktop_app.settings import DEFAULT_CONTEXT
+    from desktop_app.ui.download_queue import DownloadItem, DownloadStatus
+    from desktop_app.ui.models_page import Listed
+
+    folder = Path("~/.local/share/gemma-desktop/models/ggml-org/gemma-3-4b-it-qat-GGUF")
+    model = ModelFile(
+        path=folder / "gemma-3-4b-it-qat-Q4_0.gguf",
+        file_size=2_526_080_992,
+        architecture="gemma3",
+        name="Gemma 3 4b It Qat",
+        embedding_length=2560,
+        context_length=131_072,
+        block_count=34,
+        sliding_window=1024,
+        head_count=8,
+        head_count_kv=4,
+        key_length=256,
+        value_length=256,
+        vocab_size=262_144,
+        quantization="Q4_0",
+        parameter_count=3_880_263_168,
+        tensor_count=444,
+        license="gemma",
+        chat_template="{{ bos_token }}...",
+    )
+    projector = ProjectorFile(
+        path=folder / "mmproj-model-f16-4B.gguf",
+        file_size=851_000_000,
+        name="Gemma 3 4b It Qat",
+        projector_type="gemma3",
+        has_vision=True,
+        embedding_length=2560,
+        vision_embedding_length=1152,
+        block_count=27,
+        head_count=16,
+        image_size=896,
+        patch_size=14,
+        tokens_per_image=256,
+        quantization="F16",
+        parameter_count=419_821_808,
+        tensor_count=439,
+    )
+    entry = load_catalog().get("gemma-3-4b-it-qat-q4_0")
+    downloaded = LocalModel(
+        id=entry.id,
+        name=entry.name,
+        model_path=model.path,
+        mmproj_path=projector.path,
+        source="downloaded",
+        embedding_length=2560,
+        catalog_id=entry.id,
+    )
+    imported = LocalModel(
+        id="gemma-3-1b-it-q8_0",
+        name="Gemma 3 1b It (Q8_0)",
+        model_path=Path("~/Models/gemma-3-1b-it-Q8_0.gguf"),
+        mmproj_path=None,
+        source="imported",
+        embedding_length=1152,
+    )
+    machine = machine_memory()
+    verdict = fit.check_files_fit(model, projector, DEFAULT_CONTEXT, machine)
+    speed = estimate_decode_speed(model.file_size, measure_machine_speed(machine), on_gpu=verdict.on_gpu)
+    page = ModelPage(entry.name, model, projector, "downloaded", entry.id, DEFAULT_CONTEXT, verdict, speed)
+    window.models_page.present(
+        [Listed(downloaded, model.file_size + projector.file_size), Listed(imported, 1_069_306_368)], page
+    )
+    if catalog:
+        window.models_page.tabs.setCurrentWidget(window.models_page.catalog)
+        twelve = load_catalog().get("gemma-3-12b-it-qat-q4_0")
+        done, total = 3_240_000_000, twelve.download_size
+        progress = DownloadProgress(twelve.id, twelve.model_file, "downloading", done, total, 11.8 * 2**20, 380.0)
+        item = DownloadItem(twelve, DownloadStatus.DOWNLOADING, done, total, progress)
+        window.models_page.catalog.cards[twelve.id].show_item(item)
+        queued = load_catalog().get("gemma-3-27b-it-qat-q4_0")
+        waiting = DownloadItem(queued, DownloadStatus.QUEUED, 0, queued.download_size)
+        window.models_page.catalog.cards[queued.id].show_item(waiting)
 
 
 def _thumbnails_shown(window: MainWindow) -> bool:
