@@ -368,7 +368,7 @@ def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, a
         projector = app_home / "data" / "models" / entry.repo / entry.mmproj_file
         assert f"      projector: {projector}" in listed.stdout
         assert "expected speed: about " in listed.stdout  # the file on disk, from its size
-        assert re.search(rf"{entry.id} +\S+ \S+ +vision, needs 8 GB RAM, ~[\d.]+ tokens/s", listed.stdout)
+        assert re.search(rf"{entry.id} +\S+ \S+ +Gemma 3, [^,]+, needs 8 GB RAM, ~[\d.]+ tokens/s", listed.stdout)
         recommended = r"Recommended for this computer: \S+, expected about [\d.]+ tokens/s on the (CPU|GPU \(\w+\))\."
         assert re.search(recommended, listed.stdout)
 
