@@ -552,6 +552,10 @@
         <translation>附件文件 {path} 不见了，无法连同附件导出这个对话。</translation>
     </message>
     <message>
+        <source>The file {path} is {size} bytes, more than the {limit} a conversation export may be, so nothing was imported.</source>
+        <translation>文件 {path} 有 {size} 字节，超过了导出对话文件 {limit} 字节的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
         <source>There is no file at {path}.</source>
         <translation>{path} 处没有文件。</translation>
     </message>
@@ -570,6 +574,34 @@
     <message>
         <source>The conversation export {path} is damaged ({reason}), so nothing was imported.</source>
         <translation>导出的对话文件 {path} 已损坏（{reason}），没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>The conversation export {path} has a title of {count} characters, more than the {limit} a title may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 的标题有 {count} 个字符，超过了标题 {limit} 个字符的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>The conversation export {path} has a system prompt of {count} characters, more than the {limit} a message may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 的系统提示词有 {count} 个字符，超过了单条消息 {limit} 个字符的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>The conversation export {path} has {count} messages, more than the {limit} a conversation may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 有 {count} 条消息，超过了一个对话 {limit} 条的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>Message {number} of the conversation export {path} has {count} characters, more than the {limit} a message may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 中第 {number} 条消息有 {count} 个字符，超过了单条消息 {limit} 个字符的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>Message {number} of the conversation export {path} has {count} attachments, more than the {limit} a message may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 中第 {number} 条消息有 {count} 个附件，超过了单条消息 {limit} 个的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>Message {number} of the conversation export {path} has a thought of {count} characters, more than the {limit} a message may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 中第 {number} 条消息的思考内容有 {count} 个字符，超过了单条消息 {limit} 个字符的上限，没有导入任何内容。</translation>
+    </message>
+    <message>
+        <source>Attachment {index} of message {number} in the conversation export {path} is larger than the {limit} bytes an attached file may have, so nothing was imported.</source>
+        <translation>导出的对话文件 {path} 中第 {number} 条消息的第 {index} 个附件超过了附件 {limit} 字节的上限，没有导入任何内容。</translation>
     </message>
     <message>
         <source>The data folder {folder} could not be created ({reason}); set GEMMA_DESKTOP_HOME to a folder that can be.</source>
@@ -714,6 +746,70 @@
     <message>
         <source>The model ended its reply after thinking without writing an answer; ask again, or turn thinking off.</source>
         <translation>模型思考之后没有写出回答就结束了；请再问一次，或关闭思考。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; stopped with its own error (&apos;{detail}&apos;), so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板自行报错停止（“{detail}”），因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; tried to reach outside its sandbox and was stopped, so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板试图越出沙箱，已被阻止，因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; ran for more than {seconds} seconds and was stopped, so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板运行超过 {seconds} 秒，已被停止，因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; tried to build more text, numbers or nesting than a chat template may and was stopped, so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板试图生成超出限度的文字、数字或嵌套，已被停止，因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; does not work (&apos;{detail}&apos;), so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板无法使用（“{detail}”），因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; produced something that is not a prompt for this conversation, so Gemma Desktop uses its built-in Gemma 3 template instead.</source>
+        <translation>“{name}”中的聊天模板生成的内容不是这个对话的提示词，因此 Gemma Desktop 改用内置的 Gemma 3 模板。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; stopped with its own error (&apos;{detail}&apos;), and Gemma Desktop has no built-in template for this kind of model, so it cannot be used.</source>
+        <translation>“{name}”中的聊天模板自行报错停止（“{detail}”），而 Gemma Desktop 没有这类模型的内置模板，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; tried to reach outside its sandbox and was stopped, so this model cannot be used.</source>
+        <translation>“{name}”中的聊天模板试图越出沙箱，已被阻止，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; ran for more than {seconds} seconds and was stopped, and Gemma Desktop has no built-in template for this kind of model, so it cannot be used.</source>
+        <translation>“{name}”中的聊天模板运行超过 {seconds} 秒，已被停止，而 Gemma Desktop 没有这类模型的内置模板，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; tried to build more text, numbers or nesting than a chat template may and was stopped, so this model cannot be used.</source>
+        <translation>“{name}”中的聊天模板试图生成超出限度的文字、数字或嵌套，已被停止，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; does not work (&apos;{detail}&apos;), and Gemma Desktop has no built-in template for this kind of model, so it cannot be used.</source>
+        <translation>“{name}”中的聊天模板无法使用（“{detail}”），而 Gemma Desktop 没有这类模型的内置模板，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The chat template in &apos;{name}&apos; produced something that is not a prompt for this conversation, and Gemma Desktop has no built-in template for this kind of model, so it cannot be used.</source>
+        <translation>“{name}”中的聊天模板生成的内容不是这个对话的提示词，而 Gemma Desktop 没有这类模型的内置模板，因此无法使用该模型。</translation>
+    </message>
+    <message>
+        <source>The window needs a desktop session, and neither DISPLAY nor WAYLAND_DISPLAY is set; the command-line commands work without one (see &apos;python -m desktop_app --help&apos;).</source>
+        <translation>窗口需要桌面会话，但 DISPLAY 和 WAYLAND_DISPLAY 都没有设置；命令行功能不需要桌面会话（见 “python -m desktop_app --help”）。</translation>
+    </message>
+    <message>
+        <source>The window cannot start because Qt needs system libraries this computer lacks ({names}); install them with &apos;sudo apt install {debian}&apos; on Debian or Ubuntu, or &apos;sudo dnf install {fedora}&apos; on Fedora.</source>
+        <translation>窗口无法启动，因为 Qt 需要的系统库在这台电脑上缺失（{names}）；在 Debian 或 Ubuntu 上用 “sudo apt install {debian}” 安装，在 Fedora 上用 “sudo dnf install {fedora}” 安装。</translation>
+    </message>
+    <message>
+        <source>The window cannot start because Qt needs the system library {name}, which this computer lacks; install the package that provides it.</source>
+        <translation>窗口无法启动，因为 Qt 需要的系统库 {name} 在这台电脑上缺失；请安装提供它的软件包。</translation>
+    </message>
+    <message>
+        <source>The window cannot start because Qt for Python (PySide6) could not be loaded ({reason}).</source>
+        <translation>窗口无法启动，因为无法加载 Qt for Python（PySide6）（{reason}）。</translation>
     </message>
 </context>
 <context>
@@ -1183,8 +1279,12 @@
         <translation>所有可下载的 Gemma 3 版本，以及这台电脑上已有的模型</translation>
     </message>
     <message>
-        <source>Recommended for this computer: {name}, a {size} download. {verdict}</source>
-        <translation>推荐这台电脑使用：{name}，下载大小 {size}。{verdict}</translation>
+        <source>Recommended for this computer: {name}, a {size} download, expected to write about {speed} tokens a second here (on the CPU). {verdict}</source>
+        <translation>推荐这台电脑使用：{name}，下载大小 {size}，在本机（CPU）上预计每秒约生成 {speed} 个词元。{verdict}</translation>
+    </message>
+    <message>
+        <source>Recommended for this computer: {name}, a {size} download, expected to write about {speed} tokens a second here (on the GPU). {verdict}</source>
+        <translation>推荐这台电脑使用：{name}，下载大小 {size}，在本机（GPU）上预计每秒约生成 {speed} 个词元。{verdict}</translation>
     </message>
     <message>
         <source>Download {name}</source>
@@ -1976,6 +2076,17 @@
     <message>
         <source>Dismiss this notice</source>
         <translation>关闭这条提示</translation>
+    </message>
+</context>
+<context>
+    <name>Screenshot</name>
+    <message>
+        <source>Illustration: a staged conversation, not a generated reply</source>
+        <translation>示意图：这是编排好的对话，并非模型生成的回复</translation>
+    </message>
+    <message>
+        <source>Illustration: sample models, not files on this computer</source>
+        <translation>示意图：这些是示例模型，并非这台电脑上的文件</translation>
     </message>
 </context>
 <context>

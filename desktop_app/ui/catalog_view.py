@@ -33,7 +33,7 @@ from desktop_app.models.catalog import CatalogEntry, load_catalog
 from desktop_app.models.download import TOKENS_PAGE, TokenCheck, check_token
 from desktop_app.models.fit import FitVerdict, machine_memory
 from desktop_app.models.hub_token import HubToken, HubTokens, TokenSource
-from desktop_app.models.speed import SpeedEstimate, estimate_decode_speed, measure_machine_speed
+from desktop_app.models.speed import SpeedEstimate, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
@@ -56,8 +56,7 @@ def judge_catalog(n_ctx: int = DEFAULT_CONTEXT) -> dict[str, HereAndNow]:
     speed = measure_machine_speed(machine)
     judged = {}
     for entry in load_catalog():
-        verdict = entry.check_fit(machine, n_ctx)
-        judged[entry.id] = HereAndNow(verdict, estimate_decode_speed(entry.model_size, speed, on_gpu=verdict.on_gpu))
+        judged[entry.id] = HereAndNow(entry.check_fit(machine, n_ctx), entry.expected_speed(machine, speed, n_ctx))
     return judged
 
 

@@ -133,12 +133,24 @@ class FirstRunPanel(QWidget):
         return label
 
     def set_recommendation(self, recommendation: Recommendation) -> None:
-        """Offer the download, saying how big it is and whether it fits this machine."""
+        """Offer the download, saying how big it is, how fast it would write here and whether it
+        fits this machine."""
         entry = recommendation.entry
+        speed = recommendation.speed
         self.recommendation.setText(
-            self.tr("Recommended for this computer: {name}, a {size} download. {verdict}").format(
+            {
+                "CPU": self.tr(
+                    "Recommended for this computer: {name}, a {size} download, expected to write about "
+                    "{speed} tokens a second here (on the CPU). {verdict}"
+                ),
+                "GPU": self.tr(
+                    "Recommended for this computer: {name}, a {size} download, expected to write about "
+                    "{speed} tokens a second here (on the GPU). {verdict}"
+                ),
+            }["CPU" if speed.device == "CPU" else "GPU"].format(
                 name=entry.name,
                 size=localized.size(entry.download_size),
+                speed=speed.rounded,
                 verdict=localized.sentence(recommendation.verdict.said),
             )
         )
