@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
-from desktop_app.engine.protocol import ChatMessage
+from desktop_app.engine.protocol import ChatMessage, Part
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -63,15 +63,27 @@ def render(
     out = [pieces[0]]
     images: list[PreparedImage] = []
     for image, after in zip(originals, pieces[1:], strict=True):
-        crops = _crops(image, pan_scan)
-        if crops:
-            out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
-            out.append(" ".join([MEDIA_MARKER] * len(crops)))
-        else:
-            out.append(MEDIA_MARKER)
+        for part in image_views(image, pan_scan):
+            if isinstance(part, PreparedImage):
+                out.append(MEDIA_MARKER)
+                images.append(part)
+            else:
+                out.append(part)
         out.append(after)
-        images += [image, *crops]
     return "".join(out), images
+
+
+def image_views(image: PreparedImage, pan_scan: str = "off") -> tuple[Part, ...]:
+    """What one picture becomes in a Gemma 3 prompt: the image alone, or, when Pan & Scan crops
+    it, the reference processor's words around the whole image and its crops (crops separated
+    by spaces).  The local prompt and the remote engine's messages are both built from this."""
+    crops = _crops(image, pan_scan)
+    if not crops:
+        return (image,)
+    parts: list[Part] = [PAN_SCAN_BEFORE, image, PAN_SCAN_BETWEEN]
+    for index, crop in enumerate(crops):
+        parts += [" ", crop] if index else [crop]
+    return tuple(parts)
 
 
 _crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()

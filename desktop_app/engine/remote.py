@@ -1,0 +1,392 @@
+"""The remote engine: a model on a server that speaks the OpenAI chat completions API (llama-server,
+vLLM, Ollama, LM Studio), behind the same :class:`~desktop_app.engine.interface.Engine` interface
+as the local engine process.
+
+Built on the official ``openai`` client.  ``load`` checks the server and its model on a worker
+thread (:mod:`desktop_app.engine.remote_probe`); ``generate`` streams on another worker thread.
+Every call returns at once, so the window's bridge threads and the command line read events
+exactly as from the local engine.  Network behaviour, on purpose:
+
+* A chat request is never sent twice (only connection attempts are retried, see
+  :func:`~desktop_app.engine.remote_probe.client_for`): a second copy of a long prompt with
+  images would queue behind the first.
+* Stop shuts the connection down at once (the server sees it and stops generating); the reply
+  ends ``cancelled`` with what streamed, even when the server has sent nothing for minutes.
+* Every failure is one sentence (:mod:`desktop_app.engine.remote_errors`); the reply keeps what
+  streamed before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from desktop_app.engine.interface import EventReader
+from desktop_app.engine.protocol import (
+    AnyLoadRequest,
+    Capabilities,
+    ChatMessage,
+    Done,
+    EngineError,
+    Event,
+    FinishReason,
+    Metrics,
+    ModelLoaded,
+    Progress,
+    ServerLoadRequest,
+    Token,
+)
+from desktop_app.engine.remote_errors import MalformedReply, sentence
+from desktop_app.engine.remote_messages import GEMMA3_IMAGE_SIDE, chat_messages, sampling_fields
+from desktop_app.engine.remote_probe import (
+    CONNECT_TIMEOUT_S,
+    ServerModel,
+    client_for,
+    positive_int,
+    probe,
+)
+from desktop_app.errors import UserError
+from desktop_app.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Reply:
+    """One reply in flight: what was asked, where, and how it goes.  ``finished`` once its last
+    event is queued (by the worker or by ``cancel``), after which nothing more of it is queued."""
+
+    request_id: int
+    started: float
+    request: ServerLoadRequest
+    model: ServerModel
+    client: openai.OpenAI
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str
+    settings: GenerationSettings
+    parts: list[str] = field(default_factory=list)
+    finished: bool = False
+    stream: openai.Stream[ChatCompletionChunk] | None = None
+    first_token_at: float | None = None
+    ended_at: float | None = None
+    finish: FinishReason | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class RemoteEngine(EventReader):
+    """The :class:`~desktop_app.engine.interface.Engine` for a model on a server.
+
+    Threading: ``load`` and ``generate`` start worker threads and return at once; events are
+    read with ``next_event`` by one reader thread; ``cancel`` may be called from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._request: ServerLoadRequest | None = None
+        self._model: ServerModel | None = None
+        self._client: openai.OpenAI | None = None
+        self._loads = itertools.count(1)
+        self._load_token = 0
+        self._reply: _Reply | None = None
+        self.loaded: ModelLoaded | None = None
+        self.last_server_timings: Mapping[str, float] = {}
+        """llama-server's own ``timings`` for the last reply (``predicted_per_second``,
+        ``prompt_ms``, ...), empty from servers that send none: the benchmark compares the
+        speed the app sees with these."""
+
+    # ---------------------------------------------------------------------------- state
+    @property
+    def capabilities(self) -> Capabilities | None:
+        return self.loaded.capabilities if self.loaded is not None else None
+
+    # ------------------------------------------------------------------------- requests
+    def load(self, request: AnyLoadRequest) -> None:
+        """Check the server and its model on a worker thread; ``ModelLoaded`` or a one-sentence
+        ``EngineError`` follows."""
+        if not isinstance(request, ServerLoadRequest):
+            raise TypeError("RemoteEngine uses a model on a server; use EngineClient for model files")
+        with self._lock:
+            self._load_token = token = next(self._loads)
+            self._request, self._model = request, None
+            self.loaded = None
+            old, self._client = self._client, None
+        if old is not None:
+            old.close()
+        threading.Thread(
+            target=self._load, args=(request, token), name="remote-load", daemon=True
+        ).start()
+
+    def _load(self, request: ServerLoadRequest, token: int) -> None:
+        started = time.monotonic()
+        try:
+            model = probe(request)
+            client = client_for(request)
+        except UserError as exc:
+            event: Event = EngineError(None, str(exc), "user")
+        except Exception:
+            log.exception("checking the server failed")
+            event = EngineError(None, "Checking the server failed (see the log).", "internal")
+        else:
+            with self._lock:
+                if token != self._load_token:  # a newer load replaced this one
+                    client.close()
+                    return
+                self._model, self._client = model, client
+            event = ModelLoaded(
+                request.model,
+                None,
+                time.monotonic() - started,
+                model.kind,
+                model.n_ctx,
+                model.n_ctx_train,
+                model.vision,
+                server=request.label,
+            )
+        with self._lock:
+            if token == self._load_token:
+                self._events.put(event)
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Start a reply; ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
+        request_id = next(self._ids)
+        with self._lock:
+            request, model, client = self._request, self._model, self._client
+        if request is None or model is None or client is None:
+            self._events.put(EngineError(
+                request_id, "The server is not connected yet; wait until its model is checked.",
+                "user"))
+            return request_id
+        if not model.vision and any(message.images for message in messages):
+            self._events.put(EngineError(request_id, str(UserError(
+                "The model {model} on {server} cannot see images; remove the images or choose "
+                "a model that can.", model=request.model, server=request.label)), "user"))
+            return request_id
+        reply = _Reply(request_id, time.monotonic(), request, model, client, tuple(messages),
+                       system_prompt, settings or GenerationSettings())
+        with self._lock:
+            self._reply = reply
+        threading.Thread(target=self._stream_reply, args=(reply,), name="remote-reply",
+                         daemon=True).start()
+        return request_id
+
+    def cancel(self, *, hard: bool = False) -> None:
+        """End the reply now as ``cancelled``, keeping what streamed, and shut its connection
+        (the server notices and stops).  ``hard`` changes nothing here: nothing local can hang."""
+        with self._lock:
+            reply = self._reply
+        if reply is None:
+            return
+        text = self._end(reply, None)
+        if text is None:
+            return
+        self._events.put(Done(reply.request_id, text, "cancelled", self._metrics(reply)))
+        _shut(reply.stream)
+
+    # ---------------------------------------------------------------------------- events
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after ``timeout`` seconds."""
+        try:
+            event = self._events.get(timeout=timeout) if timeout != 0 else self._events.get_nowait()
+        except queue.Empty:
+            return None
+        if isinstance(event, ModelLoaded):
+            self.loaded = event
+        return event
+
+    def close(self) -> None:
+        """Stop the reply in progress and drop the connection."""
+        self.cancel()
+        with self._lock:
+            client, self._client = self._client, None
+            self._load_token = next(self._loads)  # a probe still running reports nothing
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> RemoteEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------ the reply
+    def _end(self, reply: _Reply, event: Event | None) -> str | None:
+        """Mark the reply finished and queue ``event``; None if it had already finished, else
+        the text that streamed."""
+        with self._lock:
+            if reply.finished:
+                return None
+            reply.finished = True
+            if event is not None:
+                self._events.put(event)
+            if self._reply is reply:
+                self._reply = None
+            return "".join(reply.parts)
+
+    def _emit(self, reply: _Reply, event: Event) -> bool:
+        """Queue a mid-reply event unless the reply has ended; False once it has."""
+        with self._lock:
+            if reply.finished:
+                return False
+            if isinstance(event, Token):
+                reply.parts.append(event.text)
+            self._events.put(event)
+            return True
+
+    def _stream_reply(self, reply: _Reply) -> None:
+        try:
+            self._run(reply)
+        except Exception:
+            log.exception("the remote reply failed")
+            self._end(reply, EngineError(
+                reply.request_id, "The reply failed inside the app (see the log).", "internal"))
+
+    def _run(self, reply: _Reply) -> None:
+        request, model, settings = reply.request, reply.model, reply.settings
+        payload = chat_messages(
+            reply.messages,
+            reply.system_prompt,
+            pan_scan=settings.pan_scan if model.gemma3 else "off",
+            image_side=GEMMA3_IMAGE_SIDE if model.gemma3 else None,
+        )
+        standard, extra = sampling_fields(settings)
+        if model.progress:
+            extra["return_progress"] = True
+        try:
+            stream = reply.client.chat.completions.create(
+                model=request.model,
+                messages=cast("list[ChatCompletionMessageParam]", payload),
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body=extra,
+                timeout=httpx2.Timeout(request.read_timeout_s, connect=CONNECT_TIMEOUT_S),
+                **standard,
+            )
+        except openai.OpenAIError as exc:
+            self._fail(reply, request, exc)
+            return
+        with self._lock:
+            stopped = reply.finished
+            reply.stream = stream
+        if stopped:
+            _shut(stream)
+            stream.close()
+            return
+        try:
+            for chunk in stream:
+                if not self._take(reply, chunk):
+                    break
+        except (openai.OpenAIError, MalformedReply, ValueError, httpx2.HTTPError) as exc:
+            # ValueError: a data line that is not JSON; HTTPError: what the transport says
+            # after Stop shut the connection under it.
+            self._fail(reply, request, exc if not isinstance(exc, ValueError) else MalformedReply())
+            return
+        finally:
+            stream.close()
+        self.last_server_timings = dict(reply.timings)
+        if reply.finish is None:
+            self._end(reply, EngineError(reply.request_id, str(UserError(
+                "The server {server} ended the reply without finishing it; what it wrote so far "
+                "is kept.", server=request.label)), "user"))
+            return
+        text = "".join(reply.parts)
+        self._end(reply, Done(reply.request_id, text, reply.finish, self._metrics(reply)))
+
+    def _fail(self, reply: _Reply, request: ServerLoadRequest, exc: BaseException) -> None:
+        if reply.finished:  # stopped: whatever the transport raised is Stop's doing
+            return
+        error = sentence(exc, request, "reply")
+        log.info("reply from %s failed: %s (%s)", request.label, error, type(exc).__name__)
+        self._end(reply, EngineError(reply.request_id, str(error), "user"))
+
+    def _take(self, reply: _Reply, chunk: ChatCompletionChunk) -> bool:
+        """Turn one chunk into events; False once the reply has been stopped."""
+        now = time.monotonic()
+        extra = chunk.model_extra or {}
+        timings = extra.get("timings")
+        if isinstance(timings, dict):
+            reply.timings = {k: float(v) for k, v in timings.items() if isinstance(v, (int, float))}
+        progress = extra.get("prompt_progress")
+        if isinstance(progress, dict) and reply.first_token_at is None:
+            total, done = positive_int(progress.get("total")), progress.get("processed")
+            fraction = min(1.0, done / total) if total and isinstance(done, (int, float)) else None
+            if not self._emit(reply, Progress(reply.request_id, "reading the prompt", fraction)):
+                return False
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            details = usage.prompt_tokens_details
+            reply.usage = {
+                "prompt": positive_int(usage.prompt_tokens),
+                "completion": positive_int(usage.completion_tokens),
+                "cached": positive_int(details.cached_tokens) if details is not None else 0,
+            }
+        choices = getattr(chunk, "choices", None)
+        if not isinstance(choices, list):
+            raise MalformedReply("choices is not a list")
+        for choice in choices:
+            delta = getattr(choice, "delta", None)
+            content = getattr(delta, "content", None)
+            if content is not None and not isinstance(content, str):
+                raise MalformedReply("content is not text")
+            if content:
+                if reply.first_token_at is None:
+                    reply.first_token_at = now
+                if not self._emit(reply, Token(reply.request_id, content)):
+                    return False
+            finish = getattr(choice, "finish_reason", None)
+            if finish:
+                reply.finish = "length" if finish == "length" else "stop"
+                reply.ended_at = now
+        return True
+
+    def _metrics(self, reply: _Reply) -> Metrics:
+        """The reply's numbers as the app saw them, with the server's token counts."""
+        first, end = reply.first_token_at, reply.ended_at or time.monotonic()
+        timings = reply.timings
+        decoded = reply.usage.get("completion") or positive_int(timings.get("predicted_n")) or len(reply.parts)
+        cached = reply.usage.get("cached") or positive_int(timings.get("cache_n"))
+        prompt = reply.usage.get("prompt") or positive_int(timings.get("prompt_n")) + cached
+        # The same definition as the local engine and llama-server's predicted_per_second:
+        # the tokens after the first over the time from the first to the last.
+        speed = (decoded - 1) / (end - first) if first is not None and decoded > 1 and end > first else 0.0
+        return Metrics(
+            prompt_tokens=prompt,
+            ttft_s=first - reply.started if first is not None else 0.0,
+            decode_tokens=decoded,
+            decode_tok_s=speed,
+            cached_tokens=cached,
+        )
+
+
+def _shut(stream: openai.Stream[ChatCompletionChunk] | None) -> None:
+    """Shut the stream's connection from any thread: a reader blocked on it wakes at once, and
+    the server sees the client leave (closing the socket alone would do neither)."""
+    if stream is None:
+        return
+    network = stream.response.extensions.get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    else:
+        stream.close()
+
