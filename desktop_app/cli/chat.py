@@ -4,6 +4,9 @@
 one engine and one conversation alive over stdin/stdout, one JSON line per turn each way.
 Everything the user gives is checked before the engine starts, so a wrong file costs one sentence,
 not a model load.
+
+Both run a local GGUF (``--model``) or a model on a server that speaks the OpenAI API
+(``--server URL --server-model NAME [--api-key-env VAR]``), with the same output either way.
 """
 
 from __future__ import annotations
@@ -17,11 +20,24 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from desktop_app.api_keys import key_from_environment
 from desktop_app.cli.parser import Subparsers
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.interface import Engine
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, LoadRequest, Token
+from desktop_app.engine.protocol import (
+    AnyLoadRequest,
+    ChatMessage,
+    Done,
+    EngineError,
+    FinishReason,
+    LoadRequest,
+    Metrics,
+    ServerLoadRequest,
+    Token,
+)
+from desktop_app.engine.remote import RemoteEngine
+from desktop_app.engine.remote_probe import check_url
 from desktop_app.errors import UserError
 from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
 from desktop_app.settings import (
@@ -30,7 +46,7 @@ from desktop_app.settings import (
     GenerationSettings,
     RuntimeSettings,
 )
-from desktop_app.store import ConversationStore, StreamingWriter
+from desktop_app.store import ConversationServer, ConversationStore, StreamingWriter
 
 
 def register(sub: Subparsers) -> None:
@@ -59,8 +75,15 @@ def register(sub: Subparsers) -> None:
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
     runtime = RuntimeSettings()
-    parser.add_argument("--model", type=Path, required=True, help="Gemma 3 GGUF file")
+    parser.add_argument("--model", type=Path, help="Gemma 3 GGUF file (or use --server)")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
+    parser.add_argument("--server", metavar="URL",
+                        help="an OpenAI-compatible server instead of --model, e.g. http://host:8080/v1")
+    parser.add_argument("--server-model", metavar="NAME", help="the model's id on that server")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="environment variable that holds the server's API key")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="certificate authority of a server with its own (https)")
     parser.add_argument("--system", default="", help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                         help=f"reply length limit (1-{MAX_OUTPUT_TOKENS})")
@@ -99,16 +122,40 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
     return generation, runtime
 
 
+def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
+    """What to run, from the options; UserError for a combination that cannot work."""
+    if args.server is None:
+        if args.model is None:
+            raise UserError("Give a model: --model FILE.gguf, or --server URL --server-model NAME.")
+        if args.server_model or args.api_key_env or args.ca_file:
+            raise UserError("--server-model, --api-key-env and --ca-file go with --server.")
+        model = inspect_model(args.model)
+        mmproj = inspect_projector(args.mmproj) if args.mmproj else None
+        if mmproj is not None:
+            check_pair(model, mmproj)
+        require_vision(model, mmproj, n_images)
+        _, runtime = _settings(args)
+        return LoadRequest.of(args.model, args.mmproj, runtime)
+    if args.model is not None or args.mmproj is not None:
+        raise UserError("Use either --model (a file here) or --server (a model on a server), not both.")
+    if not args.server_model:
+        raise UserError("--server needs --server-model NAME: the model's id on the server.")
+    ca_file = args.ca_file.expanduser().resolve() if args.ca_file else None
+    if ca_file is not None and not ca_file.is_file():
+        raise UserError("The certificate authority file '{path}' was not found.", path=args.ca_file)
+    return ServerLoadRequest(
+        check_url(args.server),
+        args.server_model,
+        key_from_environment(args.api_key_env) if args.api_key_env else "",
+        str(ca_file) if ca_file else None,
+    )
+
+
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
-    """Check the files, then load them; UserError for anything the user can fix."""
-    model = inspect_model(args.model)
-    mmproj = inspect_projector(args.mmproj) if args.mmproj else None
-    if mmproj is not None:
-        check_pair(model, mmproj)
-    require_vision(model, mmproj, n_images)
-    _, runtime = _settings(args)
-    client = EngineClient()
-    client.load(LoadRequest.of(args.model, args.mmproj, runtime))
+    """Check the files (or the server), then load; UserError for anything the user can fix."""
+    request = _load_request(args, n_images)
+    client: Engine = RemoteEngine() if isinstance(request, ServerLoadRequest) else EngineClient()
+    client.load(request)
     result = client.wait_loaded()
     if isinstance(result, EngineError):
         client.close()
@@ -131,20 +178,43 @@ def _reply(
     on_token: Callable[[str], object] | None,
 ) -> Done:
     generation, _ = _settings(args)
+    parts: list[str] = []
     for event in client.stream(messages, args.system, generation):
-        if isinstance(event, Token) and on_token is not None:
-            on_token(event.text)
+        if isinstance(event, Token):
+            parts.append(event.text)
+            if on_token is not None:
+                on_token(event.text)
         elif isinstance(event, Done):
             return event
         elif isinstance(event, EngineError):
-            if event.kind == "user":
-                raise UserError(event.message)
-            raise _EngineFailed(event.message)
-    raise _EngineFailed("The engine ended the reply without a result.")
+            raise _ReplyFailed(event, "".join(parts))
+    raise _ReplyFailed(EngineError(None, "The engine ended the reply without a result."), "".join(parts))
 
 
-class _EngineFailed(Exception):
-    """The engine crashed or failed internally; exit code 1, with the engine's sentence."""
+class _ReplyFailed(Exception):
+    """The reply failed: a sentence for the user (a server that went away, say: exit code 2) or
+    the engine crashed or failed internally (exit code 1).  ``partial`` is what streamed before."""
+
+    def __init__(self, error: EngineError, partial: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.partial = partial
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return "crashed" if self.error.kind == "crashed" else "error"
+
+    def json(self) -> dict[str, Any]:
+        """The error line; with the reply's object shape when part of a reply streamed, so a
+        script keeps what the user would have seen."""
+        if not self.partial:
+            return {"error": str(self)}
+        return {
+            "text": self.partial,
+            "finish_reason": self.finish_reason,
+            "metrics": dataclasses.asdict(Metrics()),
+            "error": str(self),
+        }
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -159,7 +229,13 @@ def run_ask(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
         done = _reply(client, [message], args, None if args.json else stream_out)
-    except _EngineFailed as exc:
+    except _ReplyFailed as exc:
+        if args.json and exc.partial:
+            print(json.dumps(exc.json(), ensure_ascii=False))
+        elif exc.partial:
+            sys.stdout.write("\n")
+        if exc.error.kind == "user":
+            raise UserError(str(exc)) from None
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -194,7 +270,7 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     generation, _ = _settings(args)
-    has_vision = args.mmproj is not None
+    local_without_projector = args.server is None and args.mmproj is None
     client = _start_engine(args, 0)
     history: list[ChatMessage] = []
     store = None if args.no_save else ConversationStore()
@@ -207,39 +283,42 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
         conversation_id = None
         if store is not None:
             conversation_id = store.create_conversation(
-                model_path=args.model.resolve(),
+                model_path=args.model.resolve() if args.model else None,
                 mmproj_path=args.mmproj.resolve() if args.mmproj else None,
                 system_prompt=args.system,
                 settings=generation,
+                server=ConversationServer(args.server, args.server, args.server_model)
+                if args.server else None,
             ).id
             write({"conversation_id": conversation_id})
         for line in stdin:
             if not line.strip():
                 continue
+            writer = None
             try:
                 text, images = _parse_turn(line)
-                if images and not has_vision:
+                if images and local_without_projector:
                     raise UserError(
                         f"{args.model.name} was started without a projector; start chat with "
                         "--mmproj to ask about images."
                     )
                 turn = ChatMessage.user(*(image for _, image in images), text)
-                writer = None
                 if store is not None and conversation_id is not None:
                     shas = [_store_image(store, path, image) for path, image in images]
                     store.add_user_message(conversation_id, text, shas)
                     writer = StreamingWriter(store, store.begin_assistant_message(conversation_id))
-                try:
-                    done = _reply(client, [*history, turn], args, writer.append if writer else None)
-                except _EngineFailed:
-                    if writer is not None:
-                        writer.finish("crashed")
-                    raise
+                done = _reply(client, [*history, turn], args, writer.append if writer else None)
                 if writer is not None:
                     writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
-            except (UserError, _EngineFailed) as exc:
-                # The engine restarts with the next turn; the conversation so far is kept.
+            except UserError as exc:
                 write({"error": str(exc)})
+                continue
+            except _ReplyFailed as exc:
+                # What streamed is kept, in the store and on the line; a local engine restarts
+                # with the next turn, a server is asked again.
+                if writer is not None:
+                    writer.finish(exc.finish_reason, {"error": str(exc)})
+                write(exc.json())
                 continue
             history += [turn, ChatMessage.assistant(done.text)]
             write(reply_json(done))
