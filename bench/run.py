@@ -29,6 +29,8 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+* the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
+  and the time to first token the app adds): ``bench/remote.py``.
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -767,6 +769,10 @@ def summarise(results: dict) -> list[dict]:
     ui = results.get("ui")
     if ui:
         out.extend(ui.get("metrics", []))
+    if results.get("remote"):
+        import remote as bench_remote
+
+        out.extend(bench_remote.summarise_remote(results["remote"]))
     return out
 
 
@@ -842,6 +848,9 @@ def main() -> int:
     parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
     parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
     parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--no-remote", action="store_true",
+                        help="skip bench/remote.py (the remote engine against llama-server)")
+    parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -855,7 +864,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     opts = parser.parse_args()
     if opts.quick:
-        opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
+        opts.rounds, opts.encode_rounds, opts.no_real, opts.remote_rounds = 4, 3, True, 4
 
     from desktop_app.settings import physical_cores
 
@@ -913,6 +922,14 @@ def main() -> int:
     if not opts.no_ui:
         log("UI event loop during streaming (bench/ui_stall.py)")
         results["ui"] = run_ui_stall(paths["model"], threads)
+
+    if not opts.no_remote:
+        import remote as bench_remote
+
+        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds (bench/remote.py)")
+        results["remote"] = bench_remote.phase_remote(
+            paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
+            opts.attempts)
 
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
