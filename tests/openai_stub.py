@@ -1,6 +1,7 @@
 """A loopback stand-in for an OpenAI-compatible server, only for what a real llama-server cannot be
 made to do: stream data that is not JSON, answer 429 (with ``Retry-After``), 413 or 503, stall in
-the middle of a reply, or end a stream without finishing the reply.
+the middle of a reply, end a stream without finishing the reply, or speak https with a
+certificate of its own authority (the llama-server built for the tests has no TLS).
 
 Everything else the remote engine does is tested against the real llama-server (see
 ``gemma_server`` in conftest.py).  ``/v1/models`` answers the way llama-server does, so the engine
@@ -9,11 +10,15 @@ learns the model's capabilities without a probe request.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 MODEL = "stub-gemma-3"
 GOOD_WORDS = ("Hello", " there")
@@ -95,23 +100,30 @@ class _Handler(BaseHTTPRequestHandler):
 class _StubServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, behaviour: str) -> None:
+    def __init__(self, behaviour: str, certificate: tuple[Path, Path] | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
         self.requests: list[dict[str, object]] = []
         self.release = threading.Event()
+        self.scheme = "http"
+        if certificate is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*certificate)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+            self.scheme = "https"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}/v1"
 
 
 @contextmanager
-def stub_server(behaviour: str) -> Iterator[_StubServer]:
-    """A stub that misbehaves as ``behaviour`` says; its base URL is ``.url``."""
+def stub_server(behaviour: str, certificate: tuple[Path, Path] | None = None) -> Iterator[_StubServer]:
+    """A stub that misbehaves as ``behaviour`` says, over https with ``certificate`` (PEM
+    certificate and key files); its base URL is ``.url``."""
     if behaviour not in BEHAVIOURS:
         raise ValueError(f"unknown behaviour {behaviour!r}")
-    server = _StubServer(behaviour)
+    server = _StubServer(behaviour, certificate)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -120,3 +132,32 @@ def stub_server(behaviour: str) -> Iterator[_StubServer]:
         server.release.set()
         server.shutdown()
         server.server_close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself (its own authority), and its key, as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gemma test server")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.pem", folder / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path

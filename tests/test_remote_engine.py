@@ -227,7 +227,6 @@ def test_a_server_killed_mid_reply_keeps_the_partial_reply(text_server: Any) -> 
     ("url", "words"),
     [
         ("http://127.0.0.1:{closed}/v1", "Nothing answers at"),
-        ("https://127.0.0.1:{port}/v1", "secure (https) connection to 127.0.0.1 could not be made"),
         ("http://no-such-host.invalid:8080/v1", "'no-such-host.invalid' could not be found"),
         ("http://127.0.0.1:{port}/nothing-here", "the address usually ends in /v1"),
         ("gopher://example", "is not a server address"),
@@ -236,3 +235,21 @@ def test_a_server_killed_mid_reply_keeps_the_partial_reply(text_server: Any) -> 
 def test_connection_failures_are_one_sentence(gemma_server: Any, url: str, words: str) -> None:
     url = url.format(port=gemma_server.port, closed=llama_server.free_port())
     assert words in _load_error(ServerLoadRequest(url, "any", SERVER_KEY))
+
+
+def test_a_reply_asked_for_while_the_server_is_checked_waits_for_the_check(gemma_server: Any) -> None:
+    with RemoteEngine() as engine:
+        engine.load(_request(gemma_server))
+        events = list(engine.stream([ChatMessage.user("Name a colour.")], "", SHORT))
+    assert isinstance(events[0], ModelLoaded) and isinstance(events[-1], Done)
+
+
+def test_a_reply_to_a_server_that_cannot_be_used_gets_the_checks_sentence() -> None:
+    with RemoteEngine() as engine:
+        engine.load(ServerLoadRequest(f"http://127.0.0.1:{llama_server.free_port()}/v1", "any"))
+        request_id = engine.generate([ChatMessage.user("Hello?")])
+        events = [engine.next_event(timeout=30), engine.next_event(timeout=30)]
+    load_error, reply_error = events
+    assert isinstance(load_error, EngineError) and load_error.request_id is None
+    assert isinstance(reply_error, EngineError) and reply_error.request_id == request_id
+    assert reply_error.kind == "user" and "Nothing answers at" in reply_error.message

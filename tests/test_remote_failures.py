@@ -5,12 +5,16 @@ test_remote_engine.py, against llama-server.)"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, ServerLoadRequest, Token
 from desktop_app.engine.remote import RemoteEngine
+from desktop_app.engine.remote_probe import list_models
+from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from tests.openai_stub import GOOD_WORDS, MODEL, stub_server
+from tests.openai_stub import GOOD_WORDS, MODEL, self_signed_certificate, stub_server
 
 
 def _reply(behaviour: str, read_timeout_s: float = 300.0) -> tuple[list[str], EngineError | Done]:
@@ -90,3 +94,22 @@ def test_stop_during_a_stall_ends_the_reply_at_once_with_its_text() -> None:
                 end = event
     assert isinstance(end, Done) and end.finish_reason == "cancelled"
     assert end.text == "".join(GOOD_WORDS)
+
+
+def test_certificates_are_checked_and_a_servers_own_authority_can_be_trusted(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    certificate = self_signed_certificate(tmp_path)
+    with stub_server("malformed", certificate) as stub:
+        with pytest.raises(UserError) as refused:
+            list_models(ServerLoadRequest(stub.url, ""))
+        assert list_models(ServerLoadRequest(stub.url, "", ca_file=str(certificate[0]))) == [MODEL]
+    message = str(refused.value)
+    assert "certificate of 127.0.0.1 could not be verified" in message
+    assert "self-signed" in message and message.endswith(".")
+
+
+def test_a_ca_file_that_is_not_a_certificate_is_one_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(UserError, match="could not be read as PEM certificates"):
+        list_models(ServerLoadRequest("https://127.0.0.1:1/v1", "", ca_file=str(bad)))

@@ -64,15 +64,27 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class _Connection:
+    """One ``load``: the server and model asked for, and, once ``checked`` is set, what the probe
+    found (``model`` and ``client``) or why it failed (``error``)."""
+
+    request: ServerLoadRequest
+    checked: threading.Event = field(default_factory=threading.Event)
+    model: ServerModel | None = None
+    client: openai.OpenAI | None = None
+    error: str = ""
+    abandoned: bool = False
+    """Replaced by a newer load or the engine closed: its result is not announced."""
+
+
+@dataclass
 class _Reply:
     """One reply in flight: what was asked, where, and how it goes.  ``finished`` once its last
     event is queued (by the worker or by ``cancel``), after which nothing more of it is queued."""
 
     request_id: int
     started: float
-    request: ServerLoadRequest
-    model: ServerModel
-    client: openai.OpenAI
+    connection: _Connection
     messages: tuple[ChatMessage, ...]
     system_prompt: str
     settings: GenerationSettings
@@ -89,19 +101,17 @@ class _Reply:
 class RemoteEngine(EventReader):
     """The :class:`~desktop_app.engine.interface.Engine` for a model on a server.
 
-    Threading: ``load`` and ``generate`` start worker threads and return at once; events are
-    read with ``next_event`` by one reader thread; ``cancel`` may be called from any thread.
+    Threading: ``load`` and ``generate`` start worker threads and return at once (a reply asked
+    for while the server is being checked waits for the check, as the local engine's requests
+    queue behind its load); events are read with ``next_event`` by one reader thread; ``cancel``
+    may be called from any thread.
     """
 
     def __init__(self) -> None:
         self._events: queue.Queue[Event] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._request: ServerLoadRequest | None = None
-        self._model: ServerModel | None = None
-        self._client: openai.OpenAI | None = None
-        self._loads = itertools.count(1)
-        self._load_token = 0
+        self._connection: _Connection | None = None
         self._reply: _Reply | None = None
         self.loaded: ModelLoaded | None = None
         self.last_server_timings: Mapping[str, float] = {}
@@ -120,33 +130,31 @@ class RemoteEngine(EventReader):
         ``EngineError`` follows."""
         if not isinstance(request, ServerLoadRequest):
             raise TypeError("RemoteEngine uses a model on a server; use EngineClient for model files")
+        connection = _Connection(request)
         with self._lock:
-            self._load_token = token = next(self._loads)
-            self._request, self._model = request, None
+            old, self._connection = self._connection, connection
             self.loaded = None
-            old, self._client = self._client, None
         if old is not None:
-            old.close()
+            self._abandon(old)
         threading.Thread(
-            target=self._load, args=(request, token), name="remote-load", daemon=True
+            target=self._check, args=(connection,), name="remote-load", daemon=True
         ).start()
 
-    def _load(self, request: ServerLoadRequest, token: int) -> None:
+    def _check(self, connection: _Connection) -> None:
+        request = connection.request
         started = time.monotonic()
         try:
             model = probe(request)
             client = client_for(request)
         except UserError as exc:
-            event: Event = EngineError(None, str(exc), "user")
+            connection.error = str(exc)
+            event: Event = EngineError(None, connection.error, "user")
         except Exception:
             log.exception("checking the server failed")
-            event = EngineError(None, "Checking the server failed (see the log).", "internal")
+            connection.error = "Checking the server failed (see the log)."
+            event = EngineError(None, connection.error, "internal")
         else:
-            with self._lock:
-                if token != self._load_token:  # a newer load replaced this one
-                    client.close()
-                    return
-                self._model, self._client = model, client
+            connection.model, connection.client = model, client
             event = ModelLoaded(
                 request.model,
                 None,
@@ -158,8 +166,18 @@ class RemoteEngine(EventReader):
                 server=request.label,
             )
         with self._lock:
-            if token == self._load_token:
+            if not connection.abandoned:
                 self._events.put(event)
+            elif connection.client is not None:
+                connection.client.close()
+        connection.checked.set()
+
+    def _abandon(self, connection: _Connection) -> None:
+        with self._lock:
+            connection.abandoned = True
+            client = connection.client
+        if client is not None:
+            client.close()
 
     def generate(
         self,
@@ -170,19 +188,12 @@ class RemoteEngine(EventReader):
         """Start a reply; ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
         request_id = next(self._ids)
         with self._lock:
-            request, model, client = self._request, self._model, self._client
-        if request is None or model is None or client is None:
-            self._events.put(EngineError(
-                request_id, "The server is not connected yet; wait until its model is checked.",
-                "user"))
+            connection = self._connection
+        if connection is None:
+            self._events.put(EngineError(request_id, "No server was chosen for this reply.", "internal"))
             return request_id
-        if not model.vision and any(message.images for message in messages):
-            self._events.put(EngineError(request_id, str(UserError(
-                "The model {model} on {server} cannot see images; remove the images or choose "
-                "a model that can.", model=request.model, server=request.label)), "user"))
-            return request_id
-        reply = _Reply(request_id, time.monotonic(), request, model, client, tuple(messages),
-                       system_prompt, settings or GenerationSettings())
+        reply = _Reply(request_id, time.monotonic(), connection, tuple(messages), system_prompt,
+                       settings or GenerationSettings())
         with self._lock:
             self._reply = reply
         threading.Thread(target=self._stream_reply, args=(reply,), name="remote-reply",
@@ -217,10 +228,9 @@ class RemoteEngine(EventReader):
         """Stop the reply in progress and drop the connection."""
         self.cancel()
         with self._lock:
-            client, self._client = self._client, None
-            self._load_token = next(self._loads)  # a probe still running reports nothing
-        if client is not None:
-            client.close()
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            self._abandon(connection)
 
     def __enter__(self) -> RemoteEngine:
         return self
@@ -261,7 +271,19 @@ class RemoteEngine(EventReader):
                 reply.request_id, "The reply failed inside the app (see the log).", "internal"))
 
     def _run(self, reply: _Reply) -> None:
-        request, model, settings = reply.request, reply.model, reply.settings
+        connection = reply.connection
+        connection.checked.wait()
+        request, model, client = connection.request, connection.model, connection.client
+        if model is None or client is None:
+            self._end(reply, EngineError(reply.request_id, connection.error or str(UserError(
+                "The server {server} could not be used.", server=request.label)), "user"))
+            return
+        if not model.vision and any(message.images for message in reply.messages):
+            self._end(reply, EngineError(reply.request_id, str(UserError(
+                "The model {model} on {server} cannot see images; remove the images or choose "
+                "a model that can.", model=request.model, server=request.label)), "user"))
+            return
+        settings = reply.settings
         payload = chat_messages(
             reply.messages,
             reply.system_prompt,
@@ -272,7 +294,7 @@ class RemoteEngine(EventReader):
         if model.progress:
             extra["return_progress"] = True
         try:
-            stream = reply.client.chat.completions.create(
+            stream = client.chat.completions.create(
                 model=request.model,
                 messages=cast("list[ChatCompletionMessageParam]", payload),
                 stream=True,

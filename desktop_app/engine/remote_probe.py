@@ -34,7 +34,8 @@ CONNECT_TIMEOUT_S = 10.0
 """A server on a LAN or the internet answers a TCP handshake in well under a second."""
 PROBE_TIMEOUT_S = 30.0
 """Model lists and model facts are small; a server busy with other users' prompts still answers."""
-CONNECT_RETRIES = 2
+CONNECT_RETRIES = 1
+"""Attempts to connect again (the server never saw the request): a dropped SYN on a busy network."""
 
 _GEMMA3 = re.compile(r"gemma[-_ ]?3(?![0-9n])", re.IGNORECASE)
 """Gemma 3 (1B-27B) in a model id, path or family name; not Gemma 3n, whose vision differs."""
@@ -58,7 +59,7 @@ class ServerModel:
     """llama-server streams prompt-reading progress when asked (``return_progress``)."""
 
 
-def client_for(request: ServerLoadRequest, *, max_retries: int = 0) -> openai.OpenAI:
+def client_for(request: ServerLoadRequest) -> openai.OpenAI:
     """An ``openai`` client that talks to this server and nowhere else (see the module doc)."""
     verify: ssl.SSLContext | bool = True
     if request.ca_file:
@@ -81,7 +82,7 @@ def client_for(request: ServerLoadRequest, *, max_retries: int = 0) -> openai.Op
             api_key=request.api_key or "no-key",
             admin_api_key="",
             base_url=request.base_url,
-            max_retries=max_retries,
+            max_retries=0,  # a request is never repeated; the transport retries connecting
             http_client=http,
         )
     except ValueError:
@@ -116,7 +117,7 @@ def list_models(request: ServerLoadRequest) -> list[str]:
     ``request.model`` is not used: this is how the user picks it.
     """
     check_url(request.base_url)
-    with client_for(request, max_retries=2) as client:
+    with client_for(request) as client:
         try:
             body = _get_json(client, "models")
         except openai.OpenAIError as exc:
@@ -127,7 +128,7 @@ def list_models(request: ServerLoadRequest) -> list[str]:
 def probe(request: ServerLoadRequest) -> ServerModel:
     """Check that the server has the model and find out what it can do; blocks."""
     check_url(request.base_url)
-    with client_for(request, max_retries=2) as client:
+    with client_for(request) as client:
         try:
             return _probe(client, request)
         except openai.OpenAIError as exc:

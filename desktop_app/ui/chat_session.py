@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QImage
 
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.store import (
+    Conversation,
+    ConversationServer,
+    ConversationStore,
+    Message,
+    StreamingWriter,
+)
 from desktop_app.ui.attachments import ImageSource, PreparedAttachment, full_image, prepare_stored
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_view import ChatView, ImageRef, ImageViewer, MessageWidget
@@ -62,6 +68,8 @@ class ChatSession(QObject):
             its settings or title changed.
         listChanged(): titles or the order of activity changed; the list should be refreshed.
         notice(str): a sentence for the user that belongs to no single message.
+        aboutToSend(Conversation): a reply is about to be asked for; connected directly, a slot
+            can still queue work on the bridge ahead of it (checking the conversation's server).
     """
 
     busyChanged = Signal(bool)
@@ -69,6 +77,7 @@ class ChatSession(QObject):
     conversationChanged = Signal(object)
     listChanged = Signal()
     notice = Signal(str)
+    aboutToSend = Signal(object)
 
     def __init__(
         self,
@@ -107,9 +116,9 @@ class ChatSession(QObject):
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
 
-        bridge.textArrived.connect(self._on_text)
-        bridge.replyFinished.connect(self._on_finished)
-        bridge.replyFailed.connect(self._on_failed)
+        self._server: ConversationServer | None = None
+        for signal, slot in self._bridge_slots():
+            signal.connect(slot)
         view.editRequested.connect(self.begin_edit)
         view.regenerateRequested.connect(self.regenerate)
         view.imageClicked.connect(self.show_image)
@@ -131,6 +140,34 @@ class ChatSession(QObject):
     def set_model(self, model: Path, mmproj: Path | None) -> None:
         """The model that answers from now on; recorded on the conversation when it is used."""
         self._model = (model, mmproj)
+
+    def run_on(self, server: ConversationServer | None, bridge: EngineBridge) -> None:
+        """Where the open conversation's replies are computed from now on: ``server`` (None:
+        this computer), through ``bridge``.  Saved on the conversation at once (a new one keeps
+        it for its first message); a reply in progress finishes where it started."""
+        self._server = server
+        if bridge is not self._bridge and not self.busy:
+            for signal, slot in self._bridge_slots():
+                signal.disconnect(slot)
+            self._bridge = bridge
+            for signal, slot in self._bridge_slots():
+                signal.connect(slot)
+        if self.conversation is not None and self.conversation.server != server:
+            try:
+                self.conversation = self._store.update_conversation_settings(
+                    self.conversation.id, server=server
+                )
+            except UserError as exc:
+                self.notice.emit(str(exc))
+                return
+            self.conversationChanged.emit(self.conversation)
+
+    def _bridge_slots(self) -> list[tuple[SignalInstance, Callable[..., None]]]:
+        return [
+            (self._bridge.textArrived, self._on_text),
+            (self._bridge.replyFinished, self._on_finished),
+            (self._bridge.replyFailed, self._on_failed),
+        ]
 
     # ---------------------------------------------------------------- conversations
     def new_conversation(self) -> None:
@@ -284,13 +321,14 @@ class ChatSession(QObject):
         model, mmproj = self._model if self._model else (None, None)
         if self.conversation is None:
             self.conversation = self._store.create_conversation(
-                model_path=model,
-                mmproj_path=mmproj,
+                model_path=model if self._server is None else None,
+                mmproj_path=mmproj if self._server is None else None,
                 system_prompt=self._draft_prompt,
                 settings=self._draft_settings,
+                server=self._server,
             )
             self.conversationChanged.emit(self.conversation)
-        elif model is not None and (
+        elif self._server is None and model is not None and (
             self.conversation.model_path != str(model)
             or self.conversation.mmproj_path != (str(mmproj) if mmproj else None)
         ):
@@ -337,6 +375,7 @@ class ChatSession(QObject):
                 )
             )
         reply.sent = True
+        self.aboutToSend.emit(self.conversation)
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
     def _engine_messages(self) -> list[ChatMessage]:
