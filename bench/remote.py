@@ -1,7 +1,8 @@
 """The remote engine's speed against the server it talks to: llama-server (built from the vendored
 llama.cpp by build_llama_tools.build_server) on 127.0.0.1, the real Gemma 3 270M.
 
-    python bench/remote.py               # this phase alone (~1-2 min on 2 cores)
+    python bench/run.py --only remote    # this phase alone (~1-2 min on 2 cores), added to the
+                                         # recorded results/RESULTS.md
     python bench/run.py                  # the whole benchmark runs it too (--no-remote skips it)
 
 Per round, one request, two views of it:
@@ -24,12 +25,9 @@ redone after a quiet moment.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,36 +139,3 @@ def summarise_remote(results: dict[str, Any]) -> list[dict[str, Any]]:
          "note": f"median of metrics.ttft_s - timings.prompt_ms per round ('tool' = the server's "
                  f"prompt_ms), {basis}"},
     ]
-
-
-def main() -> int:
-    import run as bench_run
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
-    opts = parser.parse_args()
-    from desktop_app.settings import physical_cores
-
-    threads = opts.threads or physical_cores()
-    paths = bench_run.ensure_models(real=False)
-    load_start = bench_run.loadavg()
-    started = time.perf_counter()
-    results = phase_remote(paths["model"], threads, opts.rounds, bench_run.STORY,
-                           bench_run.METER.measure, bench_run.QUIET_LIMIT)
-    results.update(loadavg_start=load_start, loadavg_end=bench_run.loadavg(),
-                   elapsed_s=round(time.perf_counter() - started, 1))
-    results["summary"] = summarise_remote(results)
-    if opts.out:
-        opts.out.write_text(json.dumps(results, indent=2) + "\n")
-    for row in results["summary"]:
-        print(f"{row['metric']}: ours {bench_run.fmt(row['ours'])} {row['unit']}, server "
-              f"{bench_run.fmt(row['tool'])}, ratio {bench_run.fmt(row['ratio'])}, target "
-              f"{row['target']}, met {bench_run.fmt(row['met'])} ({row['note']})")
-    print(f"load average {load_start} -> {results['loadavg_end']}, {results['elapsed_s']} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import httpx2
 import openai
@@ -47,13 +47,20 @@ from desktop_app.engine.protocol import (
     Progress,
     ServerLoadRequest,
     Token,
+    TokenCount,
 )
 from desktop_app.engine.remote_errors import MalformedReply, sentence
-from desktop_app.engine.remote_messages import GEMMA3_IMAGE_SIDE, chat_messages, sampling_fields
+from desktop_app.engine.remote_messages import (
+    GEMMA3_IMAGE_SIDE,
+    chat_messages,
+    has_images,
+    sampling_fields,
+)
 from desktop_app.engine.remote_probe import (
     CONNECT_TIMEOUT_S,
     ServerModel,
     client_for,
+    count_prompt,
     positive_int,
     probe,
 )
@@ -200,6 +207,65 @@ class RemoteEngine(EventReader):
                          daemon=True).start()
         return request_id
 
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Ask the server what this conversation's prompt costs; a ``TokenCount`` (``n_ctx`` 0 from
+        a server that cannot count: it checks the length itself when it reads) or ``EngineError``
+        event with the returned request id follows."""
+        request_id = next(self._ids)
+        with self._lock:
+            connection = self._connection
+        threading.Thread(
+            target=self._count,
+            args=(request_id, connection, tuple(messages), system_prompt, settings or GenerationSettings()),
+            name="remote-count",
+            daemon=True,
+        ).start()
+        return request_id
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
+        request_id = self.count_tokens(messages, system_prompt, settings)
+        while True:
+            event = self.next_event()
+            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
+                return event
+
+    def _count(
+        self,
+        request_id: int,
+        connection: _Connection | None,
+        messages: tuple[ChatMessage, ...],
+        system_prompt: str,
+        settings: GenerationSettings,
+    ) -> None:
+        try:
+            if connection is None:
+                raise UserError("No server was chosen for this conversation.")
+            request, model, client = _checked(connection)
+            payload = _payload(model, messages, system_prompt, settings)
+            tokens = count_prompt(client, request, model, payload)
+        except UserError as exc:
+            event: Event = EngineError(request_id, str(exc), "user")
+        except Exception:
+            log.exception("counting tokens on the server failed")
+            event = EngineError(request_id, "Counting tokens on the server failed (see the log).")
+        else:
+            # Without both numbers there is nothing to judge here: 0 and 0 let the message go,
+            # and the server refuses it in one sentence if it is too long.
+            known = tokens > 0 and model.n_ctx > 0
+            event = TokenCount(request_id, tokens if known else 0, 0, 0, model.n_ctx if known else 0)
+        self._events.put(event)
+
     def cancel(self, *, hard: bool = False) -> None:
         """End the reply now as ``cancelled``, keeping what streamed, and shut its connection
         (the server notices and stops).  ``hard`` changes nothing here: nothing local can hang."""
@@ -272,24 +338,18 @@ class RemoteEngine(EventReader):
 
     def _run(self, reply: _Reply) -> None:
         connection = reply.connection
-        connection.checked.wait()
-        request, model, client = connection.request, connection.model, connection.client
-        if model is None or client is None:
-            self._end(reply, EngineError(reply.request_id, connection.error or str(UserError(
-                "The server {server} could not be used.", server=request.label)), "user"))
+        try:
+            request, model, client = _checked(connection)
+        except UserError as exc:
+            self._end(reply, EngineError(reply.request_id, str(exc), "user"))
             return
-        if not model.vision and any(message.images for message in reply.messages):
+        settings = reply.settings
+        payload = _payload(model, reply.messages, reply.system_prompt, settings)
+        if not model.vision and has_images(payload):
             self._end(reply, EngineError(reply.request_id, str(UserError(
                 "The model {model} on {server} cannot see images; remove the images or choose "
                 "a model that can.", model=request.model, server=request.label)), "user"))
             return
-        settings = reply.settings
-        payload = chat_messages(
-            reply.messages,
-            reply.system_prompt,
-            pan_scan=settings.pan_scan if model.gemma3 else "off",
-            image_side=GEMMA3_IMAGE_SIDE if model.gemma3 else None,
-        )
         standard, extra = sampling_fields(settings)
         if model.progress:
             extra["return_progress"] = True
@@ -397,6 +457,31 @@ class RemoteEngine(EventReader):
             decode_tok_s=speed,
             cached_tokens=cached,
         )
+
+
+def _checked(connection: _Connection) -> tuple[ServerLoadRequest, ServerModel, openai.OpenAI]:
+    """Wait for the connection's check; what it found, or its sentence as a UserError."""
+    connection.checked.wait()
+    request, model, client = connection.request, connection.model, connection.client
+    if model is None or client is None:
+        raise UserError(connection.error or str(UserError(
+            "The server {server} could not be used.", server=request.label)))
+    return request, model, client
+
+
+def _payload(
+    model: ServerModel,
+    messages: Sequence[ChatMessage],
+    system_prompt: str,
+    settings: GenerationSettings,
+) -> list[dict[str, Any]]:
+    """The ``messages`` array for this server's model (Pan & Scan and 896 px views for a Gemma 3)."""
+    return chat_messages(
+        messages,
+        system_prompt,
+        pan_scan=settings.pan_scan if model.gemma3 else "off",
+        image_side=GEMMA3_IMAGE_SIDE if model.gemma3 else None,
+    )
 
 
 def _shut(stream: openai.Stream[ChatCompletionChunk] | None) -> None:

@@ -5,6 +5,7 @@ Images arrive here already prepared by Pillow (:mod:`desktop_app.engine.images`:
 RGB, bounded), expanded into Pan & Scan views by the same rule as the local prompt
 (:func:`desktop_app.engine.prompt.image_views`) when the server's model is a Gemma 3, and travel as
 base64 PNG data URLs: lossless, so text in a screenshot reaches the server as the user saw it.
+Documents go as the text block every engine reads, with their scanned pages as images.
 The system prompt goes as a ``system`` message; the server's chat template places it (Gemma 3's
 own template folds it into the first user turn, as the local engine does).
 """
@@ -20,9 +21,10 @@ from typing import Any
 
 from PIL import Image
 
+from desktop_app.engine.documents import PreparedDocument, document_parts
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.prompt import image_views
-from desktop_app.engine.protocol import ChatMessage
+from desktop_app.engine.protocol import ChatMessage, Part
 from desktop_app.settings import GenerationSettings
 
 GEMMA3_IMAGE_SIDE = 896
@@ -52,13 +54,12 @@ def chat_messages(
     if system_prompt.strip():
         out.append({"role": "system", "content": system_prompt.strip()})
     for message in messages:
-        if message.role == "assistant" or not message.images:
+        if message.role == "assistant" or not (message.images or message.documents):
             out.append({"role": message.role, "content": message.text})
             continue
         content: list[dict[str, Any]] = []
         for part in message.parts:
-            views = image_views(part, pan_scan) if isinstance(part, PreparedImage) else (part,)
-            for view in views:
+            for view in _views(part, pan_scan):
                 if isinstance(view, PreparedImage):
                     url = data_url(view, image_side)
                     content.append({"type": "image_url", "image_url": {"url": url}})
@@ -66,6 +67,25 @@ def chat_messages(
                     content.append({"type": "text", "text": view})
         out.append({"role": "user", "content": content})
     return out
+
+
+def has_images(payload: list[dict[str, Any]]) -> bool:
+    """Whether a ``messages`` array carries an image (a picture, or a document's scanned page)."""
+    return any(
+        isinstance(message["content"], list)
+        and any(part["type"] == "image_url" for part in message["content"])
+        for message in payload
+    )
+
+
+def _views(part: Part, pan_scan: str) -> tuple[str | PreparedImage, ...]:
+    """A part as text and images: a picture's Pan & Scan views, a document's text block with its
+    scanned pages (:func:`~desktop_app.engine.documents.document_parts`, as every engine reads it)."""
+    if isinstance(part, PreparedImage):
+        return image_views(part, pan_scan)
+    if isinstance(part, PreparedDocument):
+        return tuple(document_parts(part))
+    return (part,)
 
 
 def data_url(image: PreparedImage, shorter_side: int | None = None) -> str:

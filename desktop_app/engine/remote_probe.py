@@ -301,3 +301,23 @@ def _accepts_an_image(client: openai.OpenAI, request: ServerLoadRequest, model_i
             return False
         raise
     return True
+
+
+def count_prompt(
+    client: openai.OpenAI, request: ServerLoadRequest, model: ServerModel, payload: list[dict[str, Any]]
+) -> int:
+    """The prompt tokens of a chat request as the server's own tokenizer counts them (images
+    included), or 0 from a server that cannot count: llama-server answers
+    ``/v1/chat/completions/input_tokens``, vLLM ``/tokenize`` with the messages; blocks."""
+    body = {"model": request.model, "messages": payload}
+    try:
+        if model.kind == "llama.cpp server":
+            answer = _get_json(client, "chat/completions/input_tokens", body)
+            return positive_int(answer.get("input_tokens") if isinstance(answer, dict) else None)
+        root = _root(request.base_url)
+        if model.kind == "vLLM" and root is not None:
+            answer = _optional_json(client, f"{root}/tokenize", body)
+            return positive_int(answer.get("count") if isinstance(answer, dict) else None)
+    except openai.OpenAIError as exc:
+        raise sentence(exc, request, "connect") from None
+    return 0
