@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from desktop_app.engine.documents import prepare_document
 from desktop_app.engine.images import prepare_image
 from desktop_app.engine.protocol import (
     ChatMessage,
@@ -23,6 +24,7 @@ from desktop_app.engine.protocol import (
     Progress,
     ServerLoadRequest,
     Token,
+    TokenCount,
 )
 from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import list_models
@@ -253,3 +255,15 @@ def test_a_reply_to_a_server_that_cannot_be_used_gets_the_checks_sentence() -> N
     assert isinstance(load_error, EngineError) and load_error.request_id is None
     assert isinstance(reply_error, EngineError) and reply_error.request_id == request_id
     assert reply_error.kind == "user" and "Nothing answers at" in reply_error.message
+
+
+def test_a_document_goes_as_text_and_the_server_counts_the_prompt(gemma_server: Any) -> None:
+    notes = prepare_document(b"Lighthouse log.\nThe lamp was lit at dusk.\n" * 20, name="log.txt")
+    message = ChatMessage.user(notes, "When was the lamp lit?")
+    with _loaded(_request(gemma_server)) as engine:
+        counted = engine.count([message], "", SHORT)
+        _, plain = _reply(engine, [ChatMessage.user("When was the lamp lit?")])
+        _, done = _reply(engine, [message])
+    assert isinstance(counted, TokenCount) and counted.n_ctx == 4096
+    assert counted.prompt_tokens == done.metrics.prompt_tokens
+    assert done.metrics.prompt_tokens > plain.metrics.prompt_tokens + 20 * 8

@@ -85,8 +85,10 @@ class ChatSession(QObject):
         sent(): a message given to :meth:`request_send` was sent (the composer may be cleared).
         doesNotFit(object, list): a message given to :meth:`request_send` needs more than the
             context holds: its TokenCount and its attachments; it was not sent.
-        aboutToSend(Conversation): a reply is about to be asked for; connected directly, a slot
-            can still queue work on the bridge ahead of it (checking the conversation's server).
+        aboutToAsk(object): the engine is about to be asked about the open conversation (a
+            count or a reply) where it runs (a ConversationServer, None for this computer);
+            connected directly, a slot can still queue work on the bridge ahead of it (checking
+            the server).
     """
 
     busyChanged = Signal(bool)
@@ -96,7 +98,7 @@ class ChatSession(QObject):
     notice = Signal(str)
     sent = Signal()
     doesNotFit = Signal(object, list)
-    aboutToSend = Signal(object)
+    aboutToAsk = Signal(object)
 
     def __init__(
         self,
@@ -151,6 +153,11 @@ class ChatSession(QObject):
     @property
     def busy(self) -> bool:
         return self._reply is not None
+
+    @property
+    def server(self) -> ConversationServer | None:
+        """Where the open conversation's replies run: a server, or None for this computer."""
+        return self._server
 
     @property
     def settings(self) -> GenerationSettings:
@@ -275,6 +282,7 @@ class ChatSession(QObject):
                 self.sent.emit()
             return
         self._counting = (text, list(attachments))
+        self.aboutToAsk.emit(self._server)
         kept = self.messages if self._edit_index is None else self.messages[: self._edit_index]
         messages = [*self._engine_messages(kept), ChatMessage.user(*_parts(attachments), text)]
         self._bridge.count(_alternating(messages), self.system_prompt, self.settings, self)
@@ -442,7 +450,7 @@ class ChatSession(QObject):
                 )
             )
         reply.sent = True
-        self.aboutToSend.emit(self.conversation)
+        self.aboutToAsk.emit(self._server)
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
     def _engine_messages(self, messages: Sequence[Message] | None = None) -> list[ChatMessage]:

@@ -81,6 +81,7 @@ class ServerDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Edit server") if server else self.tr("Add a server"))
+        self.setMinimumWidth(560)
         self._work = work
         self._keys = keys
         self._listing: int | None = None
