@@ -37,7 +37,6 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     ShutdownRequest,
     Token,
-    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -169,20 +168,9 @@ class EngineClient(EventReader):
         )
         return request_id
 
-    def count(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> TokenCount | EngineError:
-        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
-        request_id = self.count_tokens(messages, system_prompt, settings)
-        while True:
-            event = self.next_event(_POLL_S)
-            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
-                return event
-            if event is None and not self.running:
-                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
+    @property
+    def alive(self) -> bool:
+        return self.running
 
     def cancel(self, *, hard: bool = False) -> None:
         """Stop the reply in progress, keeping what streamed.

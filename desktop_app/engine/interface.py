@@ -27,6 +27,9 @@ from desktop_app.engine.protocol import (
 )
 from desktop_app.settings import GenerationSettings
 
+_POLL_S = 0.05
+"""How often a blocking wait looks again whether the engine is still there."""
+
 
 class Engine(Protocol):
     """Loads a model, streams replies as events, stops them, and survives its own failures.
@@ -108,11 +111,39 @@ class Engine(Protocol):
 
 
 class EventReader(ABC):
-    """``wait_loaded`` and ``stream``, written once in terms of ``next_event`` and ``generate``
-    for every engine."""
+    """``wait_loaded``, ``stream`` and ``count``, written once in terms of ``next_event``,
+    ``generate`` and ``count_tokens`` for every engine."""
 
     @abstractmethod
     def next_event(self, timeout: float | None = None) -> Event | None: ...
+
+    @abstractmethod
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int: ...
+
+    @property
+    def alive(self) -> bool:
+        """False once nothing more can answer (the engine process is gone)."""
+        return True
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
+        request_id = self.count_tokens(messages, system_prompt, settings)
+        while True:
+            event = self.next_event(_POLL_S)
+            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
+                return event
+            if event is None and not self.alive:
+                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
 
     @abstractmethod
     def generate(

@@ -227,19 +227,6 @@ class RemoteEngine(EventReader):
         ).start()
         return request_id
 
-    def count(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> TokenCount | EngineError:
-        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
-        request_id = self.count_tokens(messages, system_prompt, settings)
-        while True:
-            event = self.next_event()
-            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
-                return event
-
     def _count(
         self,
         request_id: int,
