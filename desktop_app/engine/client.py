@@ -127,9 +127,11 @@ class EngineClient(EventReader):
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
+        :meth:`cancel` while it loads stops the load (an ``EngineError`` of kind "cancelled").
         """
         if not isinstance(request, LoadRequest):
             raise TypeError("EngineClient runs model files on this computer; use RemoteEngine for a server")
+        self._cancel.clear()  # a Stop of the last reply must not stop this load
         self._load = request
         if self.running:
             self._send(self._load)
@@ -215,6 +217,8 @@ class EngineClient(EventReader):
         active = self._active
         if isinstance(event, ModelLoaded):
             self.loaded = event
+        elif isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
+            self._load = None  # a restarted engine must not load what the user stopped
         elif active is not None and getattr(event, "request_id", None) == active.request_id:
             if isinstance(event, Token):
                 active.parts.append(event.text)
