@@ -366,9 +366,6 @@ class MainWindow(QMainWindow):
 
     def _server_loaded(self, loaded: ModelLoaded) -> None:
         if self.session.server is not None:
-            self.composer.set_images_allowed(None if loaded.has_vision else self.tr(
-                "{model} on {server} cannot see images; choose a model that can (Runs on)."
-            ).format(model=loaded.model_path, server=loaded.server))
             self.settings_panel.set_context_limit(loaded.n_ctx_train or None)
         self._show_place()
 
@@ -390,6 +387,13 @@ class MainWindow(QMainWindow):
             self._show_model_label()
         else:
             loaded = self.servers.loaded
+            if loaded is not None and loaded.server != place.name:
+                loaded = None
+            # Until the server has been asked (when this conversation sends), images may be
+            # attached; its engine refuses them before sending if the model cannot see.
+            self.composer.set_images_allowed(None if loaded is None or loaded.has_vision else self.tr(
+                "{model} on {server} cannot see images; choose a model that can (Runs on)."
+            ).format(model=place.model, server=place.name))
             self.status_model.setText(self.tr("{model} on {server}").format(model=place.model, server=place.name))
             self.status_model.setToolTip(place.url)
             self.status_backend.setText(loaded.backend if loaded is not None else "")
