@@ -28,6 +28,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,11 @@ def phase_remote(
     measure: Callable[[Callable[[], Any]], tuple[Any, float | None]],
     quiet_limit: float,
     attempts: int = 3,
+    minutes: float = 4.0,
 ) -> dict[str, Any]:
     """Rounds against a fresh llama-server; ``measure`` runs a function and says how much of the
-    machine others took meanwhile (bench/run.py's Meter.measure)."""
+    machine others took meanwhile (bench/run.py's Meter.measure).  No round starts after
+    ``minutes`` (a 128-token round takes ~3 s on a quiet 2-core machine, ~30 s on a busy one)."""
     from desktop_app.engine.protocol import EngineError, ServerLoadRequest
     from desktop_app.engine.remote import RemoteEngine
     from desktop_app.engine.remote_probe import list_models
@@ -95,7 +98,10 @@ def phase_remote(
             raise RuntimeError(loaded.message)
         _one_round(engine, prompt, 0, 1)  # warm-up, as llama-bench warms up
         seed = 100
+        deadline = time.monotonic() + minutes * 60
         for r in range(1, rounds + 1):
+            if time.monotonic() > deadline:
+                break
             row: dict[str, Any] | None = None
             for _attempt in range(attempts):
                 result, others = None, None
@@ -112,7 +118,7 @@ def phase_remote(
                     break
             if row is not None:
                 rows.append(row)
-    return {"rounds": rows, "threads": threads, "n_gen": N_GEN}
+    return {"rounds": rows, "threads": threads, "n_gen": N_GEN, "rounds_asked": rounds}
 
 
 def summarise_remote(results: dict[str, Any]) -> list[dict[str, Any]]:
