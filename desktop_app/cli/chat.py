@@ -61,6 +61,7 @@ from desktop_app.settings import (
     RuntimeSettings,
 )
 from desktop_app.store import ConversationServer, ConversationStore, StreamingWriter
+from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
 def register(sub: Subparsers) -> None:
@@ -133,7 +134,7 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
     runtime = RuntimeSettings()
-    parser.add_argument("--model", type=Path, help="Gemma 3 GGUF file (or use --server)")
+    parser.add_argument("--model", type=Path, help="Gemma GGUF file (Gemma 3, 3n or 4), or use --server")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--server", metavar="URL",
                         help="an OpenAI-compatible server instead of --model, e.g. http://host:8080/v1")
@@ -153,6 +154,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
     parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
                         help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+    parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
+                        help="let a model that thinks (Gemma 4) reason first; the thought goes to "
+                        "stderr, --max-tokens bounds the answer (default off)")
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
@@ -170,6 +174,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         seed=args.seed,
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
+        think=args.think == "on",
     ).validate()
     runtime = RuntimeSettings(
         n_ctx=args.ctx,
@@ -188,6 +193,12 @@ def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
         if args.server_model or args.api_key_env or args.ca_file:
             raise UserError("--server-model, --api-key-env and --ca-file go with --server.")
         model = inspect_model(args.model)
+        if args.think == "on" and not model.family.thinks:
+            raise UserError(
+                "{name} is a {family} model, which does not think; leave --think off.",
+                name=model.display_name,
+                family=model.family.label,
+            )
         mmproj = inspect_projector(args.mmproj) if args.mmproj else None
         if mmproj is not None:
             check_pair(model, mmproj)
@@ -220,7 +231,15 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
+    _note(result.notice)
     return client
+
+
+def _note(notice: str | None) -> None:
+    """A sentence that is no error (the model's chat template was set aside), on stderr so
+    ``--json`` output stays one object."""
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def check_context(
@@ -265,16 +284,50 @@ def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
     if args.server:
         raise UserError("--print-prompt shows a local model's prompt; a server applies its own template.")
     generation, _ = _settings(args)
-    template = inspect_model(args.model).chat_template
-    text, images = prompt.render(messages, args.system, template, generation.pan_scan)
+    model = inspect_model(args.model)
+    chat_format = prompt.ChatFormat(model.chat_template, args.model.name, model.architecture)
+    text, images, notice = chat_format.render(messages, args.system, generation.pan_scan)
+    _note(notice)
     sys.stdout.write(prompt.readable(text, images))
     sys.stdout.flush()
 
 
 def reply_json(done: Done) -> dict[str, Any]:
-    """The ``ask --json`` / ``chat --jsonl`` reply object."""
+    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer; a reply that
+    thought also carries ``thought`` (and ``notice`` when it never answered), so a model that
+    does not think answers in exactly the same shape as always."""
     metrics = dataclasses.asdict(done.metrics)
-    return {"text": done.text, "finish_reason": done.finish_reason, "metrics": metrics}
+    reply = split_reply(done.text)
+    answer: dict[str, Any] = {"text": reply.answer, "finish_reason": done.finish_reason, "metrics": metrics}
+    if reply.thought or reply.thinking:
+        answer["thought"] = reply.thought
+    problem = unanswered(reply, done.finish_reason)
+    if problem is not None:
+        answer["notice"] = str(problem)
+    return answer
+
+
+class _ThoughtAwareOutput:
+    """Streams a reply to the terminal: the thought to stderr as it comes, the answer to stdout."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._shown = SplitReply("", "", False)
+
+    def add(self, piece: str) -> None:
+        self._text += piece
+        reply = split_reply(self._text)
+        if len(reply.thought) > len(self._shown.thought):
+            if not self._shown.thought:
+                sys.stderr.write("Thinking: ")
+            sys.stderr.write(reply.thought[len(self._shown.thought) :])
+            sys.stderr.flush()
+        if len(reply.answer) > len(self._shown.answer):
+            if self._shown.thought and not self._shown.answer:
+                sys.stderr.write("\n")
+            sys.stdout.write(reply.answer[len(self._shown.answer) :])
+            sys.stdout.flush()
+        self._shown = reply
 
 
 def _reply(
@@ -291,6 +344,7 @@ def _reply(
             if on_token is not None:
                 on_token(event.text)
         elif isinstance(event, Done):
+            _note(event.notice)
             return event
         elif isinstance(event, EngineError):
             raise _ReplyFailed(event, "".join(parts))
@@ -337,12 +391,7 @@ def run_ask(args: argparse.Namespace) -> int:
     client = _start_engine(args, _images_seen(parts))
     try:
         check_context(client, [message], args)
-
-        def stream_out(text: str) -> None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-        done = _reply(client, [message], args, None if args.json else stream_out)
+        done = _reply(client, [message], args, None if args.json else _ThoughtAwareOutput().add)
     except _ReplyFailed as exc:
         if args.json and exc.partial:
             print(json.dumps(exc.json(), ensure_ascii=False))
@@ -358,6 +407,9 @@ def run_ask(args: argparse.Namespace) -> int:
         print(json.dumps(reply_json(done), ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        problem = unanswered(split_reply(done.text), done.finish_reason)
+        if problem is not None:
+            print(problem, file=sys.stderr)
     return 0
 
 

@@ -139,13 +139,16 @@ class Metrics:
     """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
     its output out for the cache and decoding it into the context count in ``ttft_s``."""
     ttft_s: float = 0.0
-    """From the request reaching the engine to the first streamed token."""
+    """From the request reaching the engine to the first streamed token; for a reply that ended
+    before its first token, to the end of reading the prompt."""
     decode_tokens: int = 0
     decode_tok_s: float = 0.0
     cached_tokens: int = 0
     """Prompt tokens reused from the KV cache instead of evaluated again."""
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
+    thought_tokens: int = 0
+    """Of ``decode_tokens``, those the model spent thinking before its answer."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ class Capabilities:
     backend: str
     """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report; for a
     server, what the server says it is ("llama.cpp server", "vLLM", ...)."""
+    thinking: bool = False
+    """The model can think before answering (``GenerationSettings.think`` is honoured)."""
     server: str | None = None
     """The server the replies come from (its name, or its URL), None on this computer."""
 
@@ -179,6 +184,10 @@ class ModelLoaded:
     n_ctx_train: int
     """The model's own limit (0 when a server does not say)."""
     has_vision: bool
+    thinks: bool = False
+    notice: str | None = None
+    """A sentence for the user that is no error: the model's own chat template failed, so the
+    built-in Gemma 3 template is used."""
     server: str | None = None
     """The server it runs on (its name, or its URL); ``model_path`` is then the server's model
     id.  None on this computer."""
@@ -186,7 +195,7 @@ class ModelLoaded:
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.server
+            self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks, self.server
         )
 
 
@@ -216,6 +225,8 @@ class Done:
     text: str
     finish_reason: FinishReason
     metrics: Metrics
+    notice: str | None = None
+    """As :attr:`ModelLoaded.notice`, when the template failed on this conversation only."""
 
 
 @dataclass(frozen=True)
