@@ -7,10 +7,13 @@ engine tests run the real llama.cpp on real files.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import keyring
 import pytest
@@ -22,6 +25,7 @@ from desktop_app import gguf_fixtures
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DATA = Path(__file__).parent / "data"
+BENCH = Path(__file__).parents[1] / "bench"
 PHOTO = DATA / "grace_hopper.jpg"
 """A real photograph (public domain; see tests/data/README.md)."""
 
@@ -152,3 +156,63 @@ def image_file(tmp_path: Path) -> Path:
     path = tmp_path / "gradient.png"
     image.save(path)
     return path
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A module of bench/ (the llama.cpp tool builder and server runner live there)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+llama_server = _bench_module("llama_server")
+"""``start_server`` / ``RunningServer``: llama-server on 127.0.0.1 (see bench/llama_server.py)."""
+
+
+@pytest.fixture(scope="session")
+def llama_server_binary() -> Path:
+    """llama-server built from the llama.cpp that the installed llama-cpp-python vendors.
+
+    ``make test`` builds it before pytest starts (minutes, once per machine: the build is cached
+    in the user's cache dir, keyed by llama-cpp-python version and CMake arguments); here it is
+    only looked up, or built when pytest is run directly on a machine without it.
+    """
+    path: Path = _bench_module("build_llama_tools").build_server()
+    return path
+
+
+@pytest.fixture(scope="session")
+def gemma3_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3's official chat template as a file, for ``--chat-template-file``."""
+    path = tmp_path_factory.mktemp("template") / "gemma3.jinja"
+    path.write_text(gguf_fixtures.GEMMA3_TEMPLATE)
+    return path
+
+
+SERVER_KEY = "test-server-key"
+"""The API key the shared llama-server is started with."""
+
+
+@pytest.fixture(scope="session")
+def gemma_server(
+    llama_server_binary: Path,
+    gemma270m: Path,
+    models: Models,
+    gemma3_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[object]:
+    """One llama-server for the session: the real Gemma 3 270M with a generated projector
+    (640-wide, so it fits the 270M), Gemma 3's template, on 127.0.0.1, with ``SERVER_KEY``."""
+    with llama_server.start_server(
+        llama_server_binary,
+        gemma270m,
+        mmproj=models.mmproj_270m,
+        template=gemma3_template,
+        api_key=SERVER_KEY,
+        threads=2,
+        log_dir=tmp_path_factory.mktemp("llama-server"),
+    ) as server:
+        yield server
