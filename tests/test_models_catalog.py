@@ -49,7 +49,7 @@ def test_first_run_ladder_is_one_ungated_qat_model_per_size() -> None:
 
 
 def test_the_catalog_is_a_data_file_checked_on_load() -> None:
-    raw = json.loads(resources.files("desktop_app").joinpath("data", "gemma3_catalog.json").read_text())
+    raw = json.loads(resources.files("desktop_app").joinpath("data/gemma3_catalog.json").read_text())
     assert parse_catalog(raw) == CATALOG
     raw["models"].append(dict(raw["models"][0]))
     with pytest.raises(ValueError, match="not unique"):

@@ -11,7 +11,7 @@ Two HTTP servers on 127.0.0.1 (two ports, hence two origins, like huggingface.co
   404 ``RepoNotFound``);
 * the CDN serves the bytes with ``Range`` support (206 and ``Content-Range``), and can be told
   to drop the connection part-way, to serve bytes that do not match the announced sha256, or to
-  trickle them slowly.
+  hold a transfer part-way until the test lets it go on.
 
 Every request is recorded for assertions.  The servers stop when the ``with`` block ends, and
 on their own after ``lifetime_s`` in case a test never gets there.
@@ -27,9 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import unquote
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+CHUNK = 16 * 1024
+"""The CDN writes bodies in pieces of this size; download tests read with the same size."""
 GOOD_TOKEN = "hf_good_token"
 """Has access to every gated repository."""
 NO_ACCESS_TOKEN = "hf_valid_but_no_access"
@@ -45,8 +48,11 @@ class HostedFile:
     """Serve bytes whose sha256 differs from the announced one (same length)."""
     drop_after: int | None = None
     """On the first GET only, close the connection after this many body bytes."""
-    chunk_delay_s: float = 0.0
-    """Pause after every 16 KiB, so a test can act in the middle of a transfer."""
+    hold_after: int | None = None
+    """On the first GET only, stop at the first chunk boundary at or past this many body bytes
+    until ``release`` is set, so a test can act in the middle of a transfer (pause it, say)
+    knowing that the transfer cannot have finished meanwhile."""
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def sha256(self) -> str:
@@ -78,9 +84,20 @@ class FakeHub:
     cdn_url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _dropped: set[str] = field(default_factory=set)
+    _held: set[str] = field(default_factory=set)
 
-    def add(self, repo: str, filename: str, data: bytes, **behaviour: object) -> HostedFile:
-        hosted = HostedFile(data, **behaviour)  # type: ignore[arg-type]
+    def add(
+        self,
+        repo: str,
+        filename: str,
+        data: bytes,
+        *,
+        corrupt: bool = False,
+        drop_after: int | None = None,
+        hold_after: int | None = None,
+    ) -> HostedFile:
+        """Host ``data`` as ``filename`` in ``repo`` (replacing what was there), served as told."""
+        hosted = HostedFile(data, corrupt=corrupt, drop_after=drop_after, hold_after=hold_after)
         self.repos.setdefault(repo, {})[filename] = hosted
         return hosted
 
@@ -100,10 +117,17 @@ class FakeHub:
 
     def first_drop(self, sha256: str) -> bool:
         """True once per blob: the first GET is the one that gets cut."""
+        return self._first(self._dropped, sha256)
+
+    def first_hold(self, sha256: str) -> bool:
+        """True once per blob: the first GET is the one that is held."""
+        return self._first(self._held, sha256)
+
+    def _first(self, seen: set[str], sha256: str) -> bool:
         with self._lock:
-            if sha256 in self._dropped:
+            if sha256 in seen:
                 return False
-            self._dropped.add(sha256)
+            seen.add(sha256)
             return True
 
 
@@ -218,21 +242,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        step = 16 * 1024
-        for offset in range(0, len(body), step):
-            self.wfile.write(body[offset : offset + step])
-            if hosted.chunk_delay_s:
+        hold = hosted.hold_after if hosted.hold_after is not None and self.hub.first_hold(sha256) else None
+        for offset in range(0, len(body), CHUNK):
+            if hold is not None and offset >= hold:
                 self.wfile.flush()
-                threading.Event().wait(hosted.chunk_delay_s)
+                hosted.release.wait()
+                hold = None
+            self.wfile.write(body[offset : offset + CHUNK])
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         """A client that hangs up mid-transfer (a cancelled download) is expected, not an error."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)
 
 
 def _start(hub: FakeHub, role: str) -> _Server:
@@ -252,6 +277,9 @@ def fake_hub(lifetime_s: float = 120.0) -> Iterator[FakeHub]:
     hub.cdn_url = f"http://127.0.0.1:{servers[1].server_address[1]}"
 
     def stop() -> None:
+        for files in hub.repos.values():
+            for hosted in files.values():
+                hosted.release.set()  # no handler thread left waiting
         for server in servers:
             server.shutdown()
             server.server_close()
