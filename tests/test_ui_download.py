@@ -3,14 +3,16 @@ progress, pauses and resumes it, then pairs the projector and loads the model.
 
 The real huggingface_hub client talks to the fake hub on 127.0.0.1 (``tests/support/hub_server.py``);
 the recommendation is pointed at a repository there holding the tiny generated Gemma 3 files.
-The hub holds the model's transfer part-way until the test has paused it, so the pause cannot
-come too late on a slow machine.
+The hub trickles the model (so the window reports progress while it arrives) and holds its
+transfer part-way until the test has paused it, so the pause cannot come too late on a slow
+machine; the client waits for held bytes longer than any step of the test takes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import huggingface_hub.constants
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -19,7 +21,7 @@ from desktop_app.models.fit import machine_memory
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui import main_window as main_window_module
 from desktop_app.ui.main_window import MainWindow, ModelState
-from desktop_app.ui.model_download import Recommendation
+from desktop_app.ui.model_download import PROGRESS_INTERVAL_S, Recommendation
 from tests.support.data import Models
 from tests.support.hub_server import CHUNK, FakeHub
 from tests.support.tiny_repo import MODEL_FILE, REPO, make_entry
@@ -30,11 +32,13 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 @pytest.fixture
 def recommended(monkeypatch: pytest.MonkeyPatch, hub: FakeHub, models: Models) -> FakeHub:
     """The fake hub's tiny repository as this machine's recommendation, its model's transfer
-    held after a few chunks until the test releases it."""
+    held after eight chunks (spread over twice the window's progress interval, so progress shows)
+    until the test releases it."""
     entry = make_entry()
     recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
     monkeypatch.setattr(main_window_module, "recommend_for_this_machine", lambda: recommendation)
-    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), hold_after=4 * CHUNK)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=PROGRESS_INTERVAL_S / 4, hold_after=8 * CHUNK)
     return hub
 
 

@@ -10,8 +10,8 @@ Two HTTP servers on 127.0.0.1 (two ports, hence two origins, like huggingface.co
   an unknown token, 403 ``GatedRepo`` for a token without access, 404 ``EntryNotFound``,
   404 ``RepoNotFound``);
 * the CDN serves the bytes with ``Range`` support (206 and ``Content-Range``), and can be told
-  to drop the connection part-way, to serve bytes that do not match the announced sha256, or to
-  hold a transfer part-way until the test lets it go on.
+  to drop the connection part-way, to serve bytes that do not match the announced sha256, to
+  trickle them, or to hold a transfer part-way until the test lets it go on.
 
 Every request is recorded for assertions.  The servers stop when the ``with`` block ends, and
 on their own after ``lifetime_s`` in case a test never gets there.
@@ -48,6 +48,8 @@ class HostedFile:
     """Serve bytes whose sha256 differs from the announced one (same length)."""
     drop_after: int | None = None
     """On the first GET only, close the connection after this many body bytes."""
+    chunk_delay_s: float = 0.0
+    """Pause after every chunk: a lower bound on how long a transfer takes, whatever the machine."""
     hold_after: int | None = None
     """On the first GET only, stop at the first chunk boundary at or past this many body bytes
     until ``release`` is set, so a test can act in the middle of a transfer (pause it, say)
@@ -94,10 +96,13 @@ class FakeHub:
         *,
         corrupt: bool = False,
         drop_after: int | None = None,
+        chunk_delay_s: float = 0.0,
         hold_after: int | None = None,
     ) -> HostedFile:
         """Host ``data`` as ``filename`` in ``repo`` (replacing what was there), served as told."""
-        hosted = HostedFile(data, corrupt=corrupt, drop_after=drop_after, hold_after=hold_after)
+        hosted = HostedFile(
+            data, corrupt=corrupt, drop_after=drop_after, chunk_delay_s=chunk_delay_s, hold_after=hold_after
+        )
         self.repos.setdefault(repo, {})[filename] = hosted
         return hosted
 
@@ -249,6 +254,9 @@ class _Handler(BaseHTTPRequestHandler):
                 hosted.release.wait()
                 hold = None
             self.wfile.write(body[offset : offset + CHUNK])
+            if hosted.chunk_delay_s:
+                self.wfile.flush()
+                threading.Event().wait(hosted.chunk_delay_s)
 
 
 class _Server(ThreadingHTTPServer):
