@@ -19,8 +19,9 @@ from pytestqt.qtbot import QtBot
 from desktop_app import paths
 from desktop_app.models.fit import machine_memory
 from desktop_app.settings import RuntimeSettings
-from desktop_app.ui import main_window as main_window_module
-from desktop_app.ui.main_window import MainWindow, ModelState
+from desktop_app.ui import model_controller as model_controller_module
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model_controller import ModelState
 from desktop_app.ui.model_download import PROGRESS_INTERVAL_S, Recommendation
 from tests.support.data import Models
 from tests.support.hub_server import CHUNK, FakeHub
@@ -36,7 +37,7 @@ def recommended(monkeypatch: pytest.MonkeyPatch, hub: FakeHub, models: Models) -
     until the test releases it."""
     entry = make_entry()
     recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
-    monkeypatch.setattr(main_window_module, "recommend_for_this_machine", lambda: recommendation)
+    monkeypatch.setattr(model_controller_module, "recommend_for_this_machine", lambda: recommendation)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=PROGRESS_INTERVAL_S / 4, hold_after=8 * CHUNK)
     return hub
@@ -47,7 +48,7 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
 ) -> None:
     hub = recommended
     window = open_window(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
-    window.download.endpoint = hub.hub_url
+    window.model_controller.download.endpoint = hub.hub_url
     panel = window.first_run
     assert window.pages.currentWidget() is panel
     qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
@@ -60,13 +61,13 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
     hub.repos[REPO][MODEL_FILE].release.set()  # the transfer goes on, and finds itself cancelled
     qtbot.waitUntil(lambda: panel.download_button.text() == "Resume download", timeout=20_000)
     assert "paused" in panel.progress_label.text()
-    assert window.model_state is ModelState.NONE
+    assert window.model_controller.state is ModelState.NONE
     fetched = len(hub.cdn_gets())
 
     panel.download_button.click()
-    qtbot.waitUntil(lambda: window.model_state is ModelState.READY, timeout=120_000)
+    qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=120_000)
     assert any("range" in request.headers for request in hub.cdn_gets()[fetched:])  # resumed
-    files = window.model_files
+    files = window.model_controller.setup
     assert files is not None and files.projector is not None
     folder = paths.models_dir()
     assert files.model.path.is_relative_to(folder) and files.model.path.read_bytes() == models.tiny.read_bytes()
