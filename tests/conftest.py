@@ -26,11 +26,13 @@ from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import Preferences
 from tests.support.data import Models
 from tests.support.engine import local_engine
 from tests.support.hub_server import CHUNK, FakeHub, fake_hub
 from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO
+from tests.support.window import wait_ready
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -161,3 +163,12 @@ def open_window(qtbot: QtBot) -> Iterator[Callable[..., MainWindow]]:
 def window(open_window: Callable[..., MainWindow]) -> MainWindow:
     """The main window with no model loaded."""
     return open_window()
+
+
+@pytest.fixture
+def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
+    """The window with the tiny model and, found automatically in its folder, its projector
+    (n_ctx 8,192, the model's own limit)."""
+    window.model_controller.open(ModelChoice(models.tiny))
+    wait_ready(qtbot, window)
+    return window

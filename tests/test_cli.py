@@ -17,23 +17,13 @@ from pathlib import Path
 import pytest
 
 from desktop_app.store import ConversationStore
-from tests.support.cli import run_cli
+from tests.support.cli import assert_one_clear_line, run_cli
 from tests.support.data import LONG_SEED, PHOTO, STORY, Models
 
 METRIC_KEYS = {
     "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
     "decode_tokens", "decode_tok_s", "cached_tokens",
 }
-
-
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("error: ")
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_ask_json_answers_about_an_image(models: Models) -> None:

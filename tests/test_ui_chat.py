@@ -39,6 +39,14 @@ from desktop_app.ui.preferences import load_preferences
 from tests.support.data import LONG_SEED, PHOTO, STORY, Models
 from tests.support.engine import local_engine
 from tests.support.qt_input import drop
+from tests.support.window import (
+    LOAD_TIMEOUT_MS,
+    REPLY_TIMEOUT_MS,
+    stored,
+    wait_attached,
+    wait_done,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -47,20 +55,6 @@ PHOTO_SEED = 14
 SHORT = 48
 """Max tokens for replies whose length does not matter, so a busy test machine stays quick."""
 PHOTO_PROMPT = "What is in this photo?"
-LOAD_TIMEOUT_MS = 120_000
-REPLY_TIMEOUT_MS = 180_000
-
-
-@pytest.fixture
-def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
-    """The window with the tiny model and, found automatically in its folder, its projector."""
-    window.model_controller.open(ModelChoice(models.tiny))
-    wait_ready(qtbot, window)
-    return window
-
-
-def wait_ready(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
 
 
 def send(
@@ -76,16 +70,10 @@ def send(
     window.settings_panel.max_tokens.setValue(max_tokens)
     if images:
         window.composer.add_sources([ImageSource(path, path.name) for path in images])
-        qtbot.waitUntil(
-            lambda: window.composer.pending == 0 and len(window.composer.attachments) == len(images), timeout=20_000
-        )
+        wait_attached(qtbot, window, len(images))
     window.composer.edit.setPlainText(text)
     window.composer.submit()
     assert window.session.busy, window.composer.notice_label.text()
-
-
-def wait_done(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.session.busy, timeout=REPLY_TIMEOUT_MS)
 
 
 def reply_widget(window: MainWindow) -> MessageWidget:
@@ -98,11 +86,6 @@ def wait_streaming_text(qtbot: QtBot, window: MainWindow) -> MessageWidget:
     widget = reply_widget(window)
     qtbot.waitUntil(lambda: bool(widget.text), timeout=REPLY_TIMEOUT_MS)
     return widget
-
-
-def stored(window: MainWindow) -> list:
-    assert window.session.conversation is not None
-    return window.store.messages(window.session.conversation.id)
 
 
 # ------------------------------------------------------------------------------- models
@@ -120,7 +103,7 @@ def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(
     assert load_preferences().last_model == str(models.tiny)  # remembered for the next start
 
 
-def test_a_text_only_model_disables_images_and_says_why(
+def test_a_text_only_model_refuses_images_and_says_why_but_takes_documents(
     qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path
 ) -> None:
     alone = tmp_path / "alone" / "gemma-text.gguf"
@@ -130,15 +113,20 @@ def test_a_text_only_model_disables_images_and_says_why(
     wait_ready(qtbot, window)
     setup = window.model_controller.setup
     assert setup is not None and setup.projector is None
-    assert not window.composer.attach_button.isEnabled()
-    assert "cannot see images" in window.composer.attach_button.toolTip()
+    assert window.composer.attach_button.isEnabled()  # documents need no projector
+    assert "images need a vision projector" in window.composer.attach_button.toolTip()
     assert window.notice.isVisible() and "No vision projector" in window.notice.label.text()
     assert window.status_model.text() == "gemma-text.gguf (text only)"
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(image_file))])
     drop(window.chat_pane, mime)
-    assert "cannot see images" in window.composer.notice_label.text()
+    qtbot.waitUntil(lambda: "cannot see images" in window.composer.notice_label.text(), timeout=20_000)
     assert window.composer.attachments == [] and window.composer.pending == 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nThe meeting moved to Tuesday.\n")
+    mime.setUrls([QUrl.fromLocalFile(str(notes))])
+    drop(window.chat_pane, mime)
+    qtbot.waitUntil(lambda: len(window.composer.attachments) == 1, timeout=20_000)
 
 
 def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(
@@ -828,7 +816,7 @@ def test_each_attachment_shows_its_token_cost_and_the_context_meter_counts_it(
     # Pan & Scan "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
     assert chips["receipt.png"].cost.text() == f"5 views · {5 * per_view} tokens"
     assert chips[PHOTO.name].cost.text() == f"{per_view} tokens"
-    assert ready.composer.image_tokens == 6 * per_view
+    assert ready.composer.attached_tokens == 6 * per_view
     assert f"+{6 * per_view} attached" in ready.status_context.text()
     ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("off"))
     assert chips["receipt.png"].cost.text() == f"{per_view} tokens"

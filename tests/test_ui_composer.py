@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPalette, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -27,23 +27,15 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.ui.attachments import PreparedAttachment
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.markdown_view import MarkdownView
 from tests.support.data import PHOTO
-from tests.support.qt_input import drop
+from tests.support.qt_input import drop, file_urls
+from tests.support.window import wait_attached
 
 # The offscreen platform cannot pass a window's size limits to a window system, and says so.
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
-
-
-def file_urls(*paths: Path) -> QMimeData:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    return mime
-
-
-def wait_attached(qtbot: QtBot, window: MainWindow, count: int) -> None:
-    qtbot.waitUntil(lambda: window.composer.pending == 0 and len(window.composer.attachments) == count, timeout=20_000)
 
 
 def shown_thumbnails(window: MainWindow) -> int:
@@ -85,6 +77,7 @@ def test_dropping_raw_image_data_attaches(qtbot: QtBot, window: MainWindow) -> N
     drop(window.composer.edit, pixels)
     wait_attached(qtbot, window, 2)
     first, second = window.composer.attachments
+    assert isinstance(first, PreparedAttachment) and isinstance(second, PreparedAttachment)
     assert (first.image.width, first.image.height) == (40, 30)
     assert (second.image.width, second.image.height) == (512, 600) and second.mime == "image/png"
     assert shown_thumbnails(window) == 2
@@ -119,14 +112,14 @@ def test_a_broken_file_is_refused_inline_and_nothing_else_is_lost(
     truncated = tmp_path / "cut-off.png"
     truncated.write_bytes(image_file.read_bytes()[: image_file.stat().st_size // 2])
     notes = tmp_path / "notes.txt"
-    notes.write_text("not a picture")
+    notes.write_bytes(bytes(range(256)) * 4)  # binary: neither an image nor a document
     drop(window.chat_pane, file_urls(truncated))
     qtbot.waitUntil(lambda: "cut-off.png" in window.composer.notice_label.text(), timeout=20_000)
     assert "damaged or incomplete" in window.composer.notice_label.text()
     assert window.composer.notice_label.isVisible()
     drop(window.chat_pane, file_urls(notes))
     qtbot.waitUntil(lambda: "notes.txt" in window.composer.notice_label.text(), timeout=20_000)
-    assert "not an image" in window.composer.notice_label.text()
+    assert "is not a file Gemma Desktop can read" in window.composer.notice_label.text()
     assert window.composer.pending == 0
     assert [a.name for a in window.composer.attachments] == [image_file.name]
     assert window.composer.edit.toPlainText() == "Compare these"

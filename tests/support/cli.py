@@ -18,3 +18,14 @@ def run_cli(*args: str | Path, stdin: str | None = None, timeout: float = 180) -
         timeout=timeout,
         env=os.environ.copy(),
     )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    """The command failed with ``code`` and one line on stderr, ``error: ...``, naming ``words``."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
