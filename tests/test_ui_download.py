@@ -20,9 +20,10 @@ from desktop_app import paths
 from desktop_app.models.fit import machine_memory
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui import model_controller as model_controller_module
+from desktop_app.ui.download_queue import PROGRESS_INTERVAL_S
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelState
-from desktop_app.ui.model_download import PROGRESS_INTERVAL_S, Recommendation
+from desktop_app.ui.model_download import Recommendation
 from tests.support.data import Models
 from tests.support.hub_server import CHUNK, FakeHub
 from tests.support.tiny_repo import MODEL_FILE, REPO, make_entry

@@ -3,7 +3,8 @@ can be tested without a network.
 
 Two HTTP servers on 127.0.0.1 (two ports, hence two origins, like huggingface.co and its CDN):
 
-* the hub answers ``HEAD``/``GET /{repo}/resolve/{revision}/{file}`` the way the real one does
+* the hub answers ``GET /api/whoami-v2`` (who owns a token; 401 for an unknown one), and
+  ``HEAD``/``GET /{repo}/resolve/{revision}/{file}`` the way the real one does
   for LFS files: a 302 to the CDN carrying ``X-Repo-Commit``, ``X-Linked-Etag`` (the sha256),
   ``X-Linked-Size`` and ``ETag``, or an error with the hub's ``X-Error-Code`` /
   ``X-Error-Message`` headers (401 ``GatedRepo`` without a token, 401 "Invalid credentials" for
@@ -20,6 +21,7 @@ on their own after ``lifetime_s`` in case a test never gets there.
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sys
 import threading
@@ -28,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 CHUNK = 16 * 1024
@@ -37,6 +39,8 @@ GOOD_TOKEN = "hf_good_token"
 """Has access to every gated repository."""
 NO_ACCESS_TOKEN = "hf_valid_but_no_access"
 """A real token whose owner never accepted the licence."""
+USER = "test-user"
+"""Whose both tokens are, as whoami tells."""
 
 
 @dataclass
@@ -85,8 +89,8 @@ class FakeHub:
     hub_url: str = ""
     cdn_url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _dropped: set[str] = field(default_factory=set)
-    _held: set[str] = field(default_factory=set)
+    _dropped: set[int] = field(default_factory=set)
+    _held: set[int] = field(default_factory=set)
 
     def add(
         self,
@@ -109,7 +113,12 @@ class FakeHub:
     def cdn_gets(self) -> list[Request]:
         return [r for r in self.requests if r.server == "cdn" and r.method == "GET"]
 
-    def blob(self, sha256: str) -> HostedFile | None:
+    def blob(self, sha256: str, repo: str | None = None, filename: str | None = None) -> HostedFile | None:
+        """The file the hub redirected to (its repository and name ride along in the CDN URL, so
+        two files with the same bytes can behave differently), or any file with these bytes."""
+        named = self.repos.get(repo or "", {}).get(filename or "")
+        if named is not None and named.sha256 == sha256:
+            return named
         for files in self.repos.values():
             for hosted in files.values():
                 if hosted.sha256 == sha256:
@@ -120,19 +129,19 @@ class FakeHub:
         with self._lock:
             self.requests.append(request)
 
-    def first_drop(self, sha256: str) -> bool:
-        """True once per blob: the first GET is the one that gets cut."""
-        return self._first(self._dropped, sha256)
+    def first_drop(self, hosted: HostedFile) -> bool:
+        """True once per file: the first GET is the one that gets cut."""
+        return self._first(self._dropped, hosted)
 
-    def first_hold(self, sha256: str) -> bool:
-        """True once per blob: the first GET is the one that is held."""
-        return self._first(self._held, sha256)
+    def first_hold(self, hosted: HostedFile) -> bool:
+        """True once per file: the first GET is the one that is held."""
+        return self._first(self._held, hosted)
 
-    def _first(self, seen: set[str], sha256: str) -> bool:
+    def _first(self, seen: set[int], hosted: HostedFile) -> bool:
         with self._lock:
-            if sha256 in seen:
+            if id(hosted) in seen:
                 return False
-            seen.add(sha256)
+            seen.add(id(hosted))
             return True
 
 
@@ -161,7 +170,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- hub ------------------------------------------------------------------------------
 
+    def _whoami(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        if auth.removeprefix("Bearer ").strip() not in (GOOD_TOKEN, NO_ACCESS_TOKEN):
+            self._error(401, None, "Invalid credentials in Authorization header")
+            return
+        body = json.dumps({"type": "user", "name": USER}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _resolve(self) -> None:
+        if self.path.split("?", 1)[0] == "/api/whoami-v2":
+            self._whoami()
+            return
         parts = unquote(self.path.split("?", 1)[0]).lstrip("/").split("/")
         if len(parts) < 5 or parts[2] != "resolve":
             self._error(404, "RepoNotFound", "Repository not found")
@@ -177,7 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", f"{filename} does not exist on main")
             return
         self.send_response(302)
-        self.send_header("Location", f"{self.hub.cdn_url}/blobs/{hosted.sha256}")
+        where = urlencode({"repo": repo, "file": filename})
+        self.send_header("Location", f"{self.hub.cdn_url}/blobs/{hosted.sha256}?{where}")
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("X-Linked-Etag", f'"{hosted.sha256}"')
         self.send_header("X-Linked-Size", str(len(hosted.data)))
@@ -219,8 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
     # --- cdn ------------------------------------------------------------------------------
 
     def _serve_blob(self, send_body: bool) -> None:
-        sha256 = self.path.rsplit("/", 1)[-1]
-        hosted = self.hub.blob(sha256)
+        path, _, query = self.path.partition("?")
+        sha256 = path.rsplit("/", 1)[-1]
+        named = parse_qs(query)
+        hosted = self.hub.blob(sha256, *(named.get(key, [None])[0] for key in ("repo", "file")))
         if hosted is None:
             self._error(404, None, "No such blob")
             return
@@ -241,13 +268,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
-        if hosted.drop_after is not None and self.hub.first_drop(sha256):
+        if hosted.drop_after is not None and self.hub.first_drop(hosted):
             self.wfile.write(body[: hosted.drop_after])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        hold = hosted.hold_after if hosted.hold_after is not None and self.hub.first_hold(sha256) else None
+        hold = hosted.hold_after if hosted.hold_after is not None and self.hub.first_hold(hosted) else None
         for offset in range(0, len(body), CHUNK):
             if hold is not None and offset >= hold:
                 self.wfile.flush()
