@@ -30,7 +30,7 @@ from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import Preferences
-from tests.support.data import Models
+from tests.support.data import FamilyModels, Models
 from tests.support.engine import local_engine
 from tests.support.hub_server import CHUNK, FakeHub, fake_hub
 from tests.support.memory_keyring import MemoryKeyring
@@ -80,6 +80,22 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         not_gguf=gguf_fixtures.write_not_a_gguf(root / "not-a-model.gguf"),
         truncated=gguf_fixtures.write_truncated_copy(tiny, root / "truncated.gguf"),
         tokens_per_image=gguf_fixtures.image_tokens_for(64, 4),
+    )
+
+
+@pytest.fixture(scope="session")
+def family(tmp_path_factory: pytest.TempPathFactory) -> FamilyModels:
+    root = tmp_path_factory.mktemp("family")
+    (root / "thinking").mkdir()
+    return FamilyModels(
+        gemma3n=gguf_fixtures.write_tiny_gemma3n_model(root / "tiny-gemma3n.gguf"),
+        gemma3n_mmproj=gguf_fixtures.write_tiny_gemma3n_mmproj(root / "mmproj-tiny-gemma3n.gguf"),
+        gemma4=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4.gguf"),
+        gemma4_moe=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4-moe.gguf", experts=4),
+        gemma4_mmproj=gguf_fixtures.write_tiny_gemma4_mmproj(root / "mmproj-tiny-gemma4.gguf"),
+        gemma4_thinking=gguf_fixtures.write_tiny_gemma4_model(
+            root / "thinking" / "tiny-gemma4-thinking.gguf", reply_chain=gguf_fixtures.GEMMA4_THINKING_CHAIN
+        ),
     )
 
 

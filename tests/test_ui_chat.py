@@ -42,8 +42,9 @@ from tests.support.qt_input import drop
 from tests.support.window import (
     LOAD_TIMEOUT_MS,
     REPLY_TIMEOUT_MS,
+    reply_widget,
+    send,
     stored,
-    wait_attached,
     wait_done,
     wait_ready,
 )
@@ -55,31 +56,6 @@ PHOTO_SEED = 14
 SHORT = 48
 """Max tokens for replies whose length does not matter, so a busy test machine stays quick."""
 PHOTO_PROMPT = "What is in this photo?"
-
-
-def send(
-    qtbot: QtBot,
-    window: MainWindow,
-    text: str,
-    images: tuple[Path, ...] = (),
-    seed: int | None = None,
-    max_tokens: int = 8192,
-) -> None:
-    if seed is not None:
-        window.settings_panel.seed.setValue(seed)
-    window.settings_panel.max_tokens.setValue(max_tokens)
-    if images:
-        window.composer.add_sources([ImageSource(path, path.name) for path in images])
-        wait_attached(qtbot, window, len(images))
-    window.composer.edit.setPlainText(text)
-    window.composer.submit()
-    assert window.session.busy, window.composer.notice_label.text()
-
-
-def reply_widget(window: MainWindow) -> MessageWidget:
-    widget = window.chat_view.messages[-1]
-    assert widget.role == "assistant"
-    return widget
 
 
 def wait_streaming_text(qtbot: QtBot, window: MainWindow) -> MessageWidget:

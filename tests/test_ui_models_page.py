@@ -338,7 +338,7 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
     hub.repos[OTHER_REPO][MODEL_FILE].release.set()
     qtbot.waitUntil(lambda: window.model_controller.download.item("tiny-other") is None, timeout=20_000)
     qtbot.waitUntil(lambda: not (paths.models_dir() / OTHER_REPO).exists(), timeout=20_000)
-    # The card hears of it once the files are gone (the deletion runs off the UI thread).
+    # The card hears of it when the deletion's result reaches the UI thread, just after the files go.
     qtbot.waitUntil(lambda: not second.progress.isVisible(), timeout=20_000)
     assert second.download_button.text() == "Download"
     assert partials(REPO) == kept  # the paused one keeps its bytes

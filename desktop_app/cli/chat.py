@@ -44,6 +44,7 @@ from desktop_app.settings import (
     RuntimeSettings,
 )
 from desktop_app.store import ConversationStore, StreamingWriter
+from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
 def register(sub: Subparsers) -> None:
@@ -116,7 +117,7 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
     runtime = RuntimeSettings()
-    parser.add_argument("--model", type=Path, required=True, help="Gemma 3 GGUF file")
+    parser.add_argument("--model", type=Path, required=True, help="Gemma GGUF file (Gemma 3, 3n or 4)")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--system", default="", help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
@@ -129,6 +130,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
     parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
                         help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+    parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
+                        help="let a model that thinks (Gemma 4) reason first; the thought goes to "
+                        "stderr, --max-tokens bounds the answer (default off)")
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
@@ -146,6 +150,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         seed=args.seed,
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
+        think=args.think == "on",
     ).validate()
     runtime = RuntimeSettings(
         n_ctx=args.ctx,
@@ -159,6 +164,12 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     """Check the files, then load them; UserError for anything the user can fix."""
     model = inspect_model(args.model)
+    if args.think == "on" and not model.family.thinks:
+        raise UserError(
+            "{name} is a {family} model, which does not think; leave --think off.",
+            name=model.display_name,
+            family=model.family.label,
+        )
     mmproj = inspect_projector(args.mmproj) if args.mmproj else None
     if mmproj is not None:
         check_pair(model, mmproj)
@@ -224,9 +235,41 @@ def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
 
 
 def reply_json(done: Done) -> dict[str, Any]:
-    """The ``ask --json`` / ``chat --jsonl`` reply object."""
+    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer; a reply that
+    thought also carries ``thought`` (and ``notice`` when it never answered), so a model that
+    does not think answers in exactly the same shape as always."""
     metrics = dataclasses.asdict(done.metrics)
-    return {"text": done.text, "finish_reason": done.finish_reason, "metrics": metrics}
+    reply = split_reply(done.text)
+    answer: dict[str, Any] = {"text": reply.answer, "finish_reason": done.finish_reason, "metrics": metrics}
+    if reply.thought or reply.thinking:
+        answer["thought"] = reply.thought
+    problem = unanswered(reply, done.finish_reason)
+    if problem is not None:
+        answer["notice"] = str(problem)
+    return answer
+
+
+class _ThoughtAwareOutput:
+    """Streams a reply to the terminal: the thought to stderr as it comes, the answer to stdout."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._shown = SplitReply("", "", False)
+
+    def add(self, piece: str) -> None:
+        self._text += piece
+        reply = split_reply(self._text)
+        if len(reply.thought) > len(self._shown.thought):
+            if not self._shown.thought:
+                sys.stderr.write("Thinking: ")
+            sys.stderr.write(reply.thought[len(self._shown.thought) :])
+            sys.stderr.flush()
+        if len(reply.answer) > len(self._shown.answer):
+            if self._shown.thought and not self._shown.answer:
+                sys.stderr.write("\n")
+            sys.stdout.write(reply.answer[len(self._shown.answer) :])
+            sys.stdout.flush()
+        self._shown = reply
 
 
 def _reply(
@@ -263,12 +306,7 @@ def run_ask(args: argparse.Namespace) -> int:
     client = _start_engine(args, _images_seen(parts))
     try:
         check_context(client, [message], args)
-
-        def stream_out(text: str) -> None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-        done = _reply(client, [message], args, None if args.json else stream_out)
+        done = _reply(client, [message], args, None if args.json else _ThoughtAwareOutput().add)
     except _EngineFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -278,6 +316,9 @@ def run_ask(args: argparse.Namespace) -> int:
         print(json.dumps(reply_json(done), ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        problem = unanswered(split_reply(done.text), done.finish_reason)
+        if problem is not None:
+            print(problem, file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,7 @@ from desktop_app.errors import UserError
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadProgress
-from desktop_app.models.gemma_files import inspect_model, inspect_projector
+from desktop_app.models.gemma_files import ProjectorFile, abilities, inspect_model, inspect_projector
 from desktop_app.models.model_page import ModelPage, describe_target
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
 from desktop_app.models.sizes import format_parameters, format_size
@@ -32,7 +32,7 @@ PROGRESS_INTERVAL_S = 0.2
 
 def register(subparsers: Subparsers) -> None:
     """Add the ``models`` command and its actions to the CLI."""
-    parser = subparsers.add_parser("models", help="list, describe, download, import or remove Gemma 3 models")
+    parser = subparsers.add_parser("models", help="list, describe, download, import or remove Gemma models")
     actions = parser.add_subparsers(
         dest="models_action", metavar="ACTION", required=True, parser_class=type(parser)
     )
@@ -91,7 +91,7 @@ def list_models(args: argparse.Namespace) -> int:
     have = {m.catalog_id for m in local if m.catalog_id}
     width = max(len(e.id) for e in catalog)
     for entry in catalog:
-        notes = ["vision" if entry.has_vision else "text only", f"needs {entry.min_ram_gb} GB RAM"]
+        notes = [entry.family.label, _ability_phrase(entry.abilities), f"needs {entry.min_ram_gb} GB RAM"]
         if entry.gated:
             notes.append("gated: needs a Hugging Face token")
         if entry.id in have:
@@ -145,14 +145,14 @@ def _info_lines(page: ModelPage) -> list[tuple[str, str]]:
             "its own" if model.chat_template else "none (the built-in Gemma 3 template is used)",
         ),
         ("licence", model.license or "not stated in the file"),
-        ("can do", "text and images" if page.vision else "text only"),
+        ("can do", _ability_phrase(abilities(model.family, page.vision))),
     ]
     if projector is not None:
         lines.append(("projector", str(projector.path)))
         lines.append(
             (
                 "",
-                f"{' ' * 17}{projector.image_size} px images, {projector.tokens_per_image} tokens each; "
+                f"{' ' * 17}{_image_cost(projector)}; "
                 f"encoder {format_parameters(projector.parameter_count)} parameters, "
                 f"{format_size(projector.file_size)}",
             )
@@ -163,6 +163,21 @@ def _info_lines(page: ModelPage) -> list[tuple[str, str]]:
     lines.append(("", " " * 17 + page.verdict.sentence))
     lines.append(("expected speed", str(page.speed)))
     return lines
+
+
+def _ability_phrase(names: tuple[str, ...]) -> str:
+    """ "text only", "text and images", "text, images and thinking" (the window says the same)."""
+    if len(names) == 1:
+        return f"{names[0]} only"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _image_cost(projector: ProjectorFile) -> str:
+    """What an image costs with this projector: one size for all, or a range by size (Gemma 4)."""
+    low, high = projector.image_token_range
+    if low == high:
+        return f"{projector.image_size} px images, {low} tokens each"
+    return f"images at their own size, {low} to {high:,} tokens each"
 
 
 def download_model(args: argparse.Namespace) -> int:

@@ -108,6 +108,7 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                     backend.n_ctx,
                     backend.n_ctx_train,
                     backend.has_vision,
+                    thinks=backend.thinks,
                 )
             )
         elif isinstance(request, CountRequest):
@@ -125,7 +126,7 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
             received_at = time.perf_counter()
             rid = request.request_id
             if backend is None:
-                conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
+                conn.send(EngineError(rid, "No model is loaded yet; open a Gemma model first.", "user"))
                 continue
             batcher = _TokenBatcher(conn, rid)
 

@@ -1,10 +1,13 @@
-"""Gemma 3 prompt text: the one place that knows the chat format.
+"""Gemma prompt text: the one place that knows the chat format.
 
 The GGUF's own ``tokenizer.chat_template`` is used when the file has one (rendered with a
 sandboxed Jinja, as Hugging Face does); otherwise a built-in rendering of Gemma 3's official
-template.  Either way each image becomes the media marker that llama.cpp's mtmd splits on, in the
-order the user gave the images, and mtmd itself wraps it in ``<start_of_image>``/``<end_of_image>``.
-Gemma 3 has no system role: the system prompt is folded into the first user turn.
+template (Gemma 3n's is the same but for its media tokens).  Either way each image becomes the
+media marker that llama.cpp's mtmd splits on, in the order the user gave the images, and mtmd
+itself wraps it in the model's image delimiters.  Gemma 3 and 3n have no system role (their
+templates fold the system prompt into the first user turn); Gemma 4 has one, and a thinking
+switch the template reads as ``enable_thinking``.  A reply's thought is never sent back: history
+carries the answer only (:mod:`desktop_app.thoughts`).
 
 A document enters the user turn at its place as the block :func:`documents.document_parts`
 writes (its name, page markers, and its scanned pages as images).  Its words are wrapped in
@@ -20,6 +23,7 @@ content hash, so the embedding cache and KV reuse treat them like any image.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
@@ -28,20 +32,24 @@ from typing import TYPE_CHECKING
 from desktop_app.engine.documents import PreparedDocument, document_parts
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage, Part
+from desktop_app.thoughts import split_reply
 
 if TYPE_CHECKING:
     from jinja2 import Template
 
 MEDIA_MARKER = "<__media__>"
 """Placeholder mtmd replaces with an image's embeddings (set explicitly in the mtmd params)."""
-START_OF_IMAGE = "<start_of_image>"
+IMAGE_PLACEHOLDERS = ("<start_of_image>", "<image_soft_token>", "<|image|>")
+"""What the official templates write where an image goes: Gemma 3, Gemma 3n, Gemma 4."""
 END_OF_TURN = "<end_of_turn>"
+GEMMA4_END_OF_TURN = "<turn|>"
 BOS = "<bos>"
 
 DOCUMENT_START = "\x02"
 DOCUMENT_END = "\x03"
 """Around a document's words in the rendered text (ASCII STX/ETX).  Document preparation removes
 control characters from every document and :func:`render` from typed text, so these are ours."""
+_DOCUMENT_SPAN = re.compile(f"({DOCUMENT_START}.*?{DOCUMENT_END})", re.DOTALL)
 
 
 PAN_SCAN_BEFORE = "Here is the original image "
@@ -55,17 +63,19 @@ def render(
     system_prompt: str = "",
     template: str | None = None,
     pan_scan: str = "off",
+    think: bool = False,
 ) -> tuple[str, list[PreparedImage]]:
     """Prompt text ending with the model's turn opened, and the images in marker order.
 
     The text starts with ``<bos>``; tokenize it (see :func:`segments`) with special tokens parsed
     outside documents and without adding another BOS.  With Pan & Scan, an image that qualifies
-    is followed by its crops.  A document's scanned pages are images like any other.
+    is followed by its crops.  A document's scanned pages are images like any other.  ``think``
+    asks a model whose template has the switch to think before answering.
     """
-    messages = [_with_documents_expanded(message) for message in messages]
+    messages = [_with_documents_expanded(_without_thought(message)) for message in messages]
     originals = [image for message in messages for image in message.images]
     text = (
-        _render_jinja(template, messages, system_prompt)
+        _render_jinja(template, messages, system_prompt, think)
         if template
         else _render_builtin(messages, system_prompt)
     )
@@ -178,13 +188,20 @@ def _render_builtin(messages: Sequence[ChatMessage], system_prompt: str) -> str:
     return "".join(out)
 
 
-def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt: str) -> str:
+def _without_thought(message: ChatMessage) -> ChatMessage:
+    """An earlier reply as the model may see it again: its answer, not its thought."""
+    if message.role != "assistant":
+        return message
+    answer = split_reply(message.text).answer
+    return message if answer == message.text else ChatMessage.assistant(answer)
+
+
+def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt: str, think: bool) -> str:
     """Render the GGUF's template with Hugging Face's message shape, then mark the images."""
     hf_messages: list[dict[str, object]] = []
     if system_prompt.strip():
-        hf_messages.append(
-            {"role": "system", "content": [{"type": "text", "text": system_prompt.strip()}]}
-        )
+        # A plain string: Gemma 3's template takes a string or a list, Gemma 4's only a string.
+        hf_messages.append({"role": "system", "content": system_prompt.strip()})
     for message in messages:
         content = [
             {"type": "text", "text": p} if isinstance(p, str) else {"type": "image"}
@@ -192,11 +209,20 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
         ]
         hf_messages.append({"role": message.role, "content": content})
     rendered: str = _compile(template).render(
-        messages=hf_messages, bos_token=BOS, eos_token="<eos>", add_generation_prompt=True
+        messages=hf_messages,
+        bos_token=BOS,
+        eos_token="<eos>",
+        add_generation_prompt=True,
+        enable_thinking=think,
     )
-    # The official template writes <start_of_image> where an image goes; mtmd adds its own
-    # <start_of_image>...<end_of_image> around the embeddings, so the marker replaces it.
-    return rendered.replace(START_OF_IMAGE, MEDIA_MARKER)
+    # The official templates write a placeholder token where an image goes; mtmd adds the
+    # model's own delimiters around the embeddings, so the marker replaces the placeholder
+    # (outside documents, whose words are read as written).
+    pieces = _DOCUMENT_SPAN.split(rendered)
+    for index in range(0, len(pieces), 2):
+        for placeholder in IMAGE_PLACEHOLDERS:
+            pieces[index] = pieces[index].replace(placeholder, MEDIA_MARKER)
+    return "".join(pieces)
 
 
 @lru_cache(maxsize=4)

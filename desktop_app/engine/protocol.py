@@ -114,6 +114,8 @@ class Metrics:
     """Prompt tokens reused from the KV cache instead of evaluated again."""
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
+    thought_tokens: int = 0
+    """Of ``decode_tokens``, those the model spent thinking before its answer."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class Capabilities:
     """The model's own limit, the most a larger context setting can reach."""
     backend: str
     """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+    thinking: bool = False
+    """The model can think before answering (``GenerationSettings.think`` is honoured)."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,11 @@ class ModelLoaded:
     n_ctx: int
     n_ctx_train: int
     has_vision: bool
+    thinks: bool = False
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend)
+        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
       "messages": [                             # required, in conversation order
         {
           "role": "user",                       # required: "user" or "assistant"
-          "text": "What bird is this?",         # required
+          "text": "What bird is this?",         # required; for a reply, its answer
+          "thought": "",                        # what the model thought before answering
           "finish_reason": null,                # null for user messages; for replies one of
                                                 # stop length context cancelled error crashed
                                                 # interrupted
@@ -80,6 +81,7 @@ from desktop_app.store.store import (
     Message,
     MessageDraft,
 )
+from desktop_app.thoughts import join_reply, split_reply
 
 FORMAT_NAME = "gemma-desktop-conversation"
 FORMAT_VERSION = 1
@@ -166,8 +168,13 @@ def _markdown(conversation: Conversation, messages: list[Message], out: Path) ->
                 lines += [f"[{shown}]({link})", ""]
             else:
                 lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
-        if message.text:
-            lines += [message.text, ""]
+        reply = split_reply(message.text) if message.role == "assistant" else None
+        if reply is not None and reply.thought:
+            # Collapsed, as in the window: most Markdown viewers render <details> folded.
+            lines += ["<details><summary>Thinking</summary>", "", reply.thought, "", "</details>", ""]
+        text = reply.answer if reply is not None else message.text
+        if text:
+            lines += [text, ""]
         footer = _footer(message)
         if footer:
             lines += [f"*{footer}*", ""]
@@ -264,7 +271,7 @@ def _json_document(conversation: Conversation, messages: list[Message]) -> dict[
         "messages": [
             {
                 "role": message.role,
-                "text": message.text,
+                **_text_fields(message),
                 "finish_reason": message.finish_reason,
                 "metrics": dict(message.metrics),
                 "created_at": message.created_at.isoformat(),
@@ -285,6 +292,14 @@ def _attachment_entry(attachment: Attachment) -> dict[str, Any]:
         entry["first_pages"] = attachment.first_pages
     entry["data_base64"] = base64.b64encode(_image_bytes(attachment)).decode("ascii")
     return entry
+
+
+def _text_fields(message: Message) -> dict[str, str]:
+    """``text`` and ``thought`` of an exported message: a reply's answer and thought apart."""
+    if message.role != "assistant":
+        return {"text": message.text, "thought": ""}
+    reply = split_reply(message.text)
+    return {"text": reply.answer, "thought": reply.thought}
 
 
 class _Damaged(Exception):
@@ -384,9 +399,10 @@ def _message_draft(item: Any, number: int, read_document: DocumentReader | None)
         raise _Damaged(f"message {number} has the wrong finish reason {finish_reason!r}")
     metrics = _get(item, "metrics", (dict, type(None)), where, default=None) or {}
     attachments = _get(item, "attachments", list, where, default=[])
+    thought = _get(item, "thought", str, where, default="") if role == "assistant" else ""
     return MessageDraft(
         role=role,
-        text=_get(item, "text", str, where),
+        text=join_reply(thought, _get(item, "text", str, where)),
         finish_reason=finish_reason,
         metrics=metrics,
         created_at=_timestamp(item, "created_at", where),

@@ -36,6 +36,7 @@ from desktop_app.models.speed import SpeedEstimate, estimate_decode_speed, measu
 from desktop_app.settings import DEFAULT_CONTEXT
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.download_queue import DownloadItem, DownloadQueue, DownloadStatus, describe_download
+from desktop_app.ui.widgets import ability_words
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,10 @@ class CatalogCard(QFrame):
         font.setBold(True)
         name.setFont(font)
         heading.addWidget(name)
+        heading.addWidget(_badge(entry.family.label, self.tr("The model family of this build"), self))
         heading.addWidget(
             _badge(
-                self.tr("text and images") if entry.has_vision else self.tr("text only"),
+                ability_words(self, entry.abilities),
                 self.tr("Comes with its vision projector") if entry.has_vision else self.tr("No vision projector"),
                 self,
             )

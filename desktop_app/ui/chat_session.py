@@ -28,6 +28,7 @@ from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishRe
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import Attachment, Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.thoughts import split_reply, unanswered
 from desktop_app.ui.attachments import (
     Attachment as NewAttachment,
 )
@@ -409,7 +410,8 @@ class ChatSession(QObject):
         """The conversation as the engine takes it: strictly alternating user/assistant turns.
 
         A user turn left without a reply (the app died before it began) is merged with the
-        next one; images come before the text, as Gemma 3 is usually prompted.
+        next one; images come before the text, as Gemma 3 is usually prompted.  A reply goes back
+        as its answer: what the model thought stays out of the history, as Gemma 4's card asks.
         """
         turns: list[ChatMessage] = []
         for message in self.messages if messages is None else messages:
@@ -423,7 +425,7 @@ class ChatSession(QObject):
                     parts.append(message.text)
                 turns.append(ChatMessage.user(*parts))
             else:
-                turns.append(ChatMessage.assistant(message.text))
+                turns.append(ChatMessage.assistant(split_reply(message.text).answer))
         return _alternating(turns)
 
     def _has_prepared(self, sha256: str) -> bool:
@@ -490,7 +492,7 @@ class ChatSession(QObject):
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
-            reply.widget.set_error(error)
+            reply.widget.set_error(error or self._unanswered(final, finish_reason))
             self._refresh_messages()
         self._view.update_actions(busy=False)
         self.busyChanged.emit(False)
@@ -526,10 +528,19 @@ class ChatSession(QObject):
                 self._prepare_stored(key, attachment, name)
         widget = self._view.add_message(message.role, message.text, refs, documents)
         if message.role == "assistant":
-            widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
+            finish = message.finish_reason or "interrupted"
+            widget.set_outcome(finish, message.metrics)
             if message.finish_reason in ("crashed", "error"):
                 error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
                 widget.set_error(str(error))
+            else:
+                widget.set_error(self._unanswered(message.text, finish))
+
+    @staticmethod
+    def _unanswered(text: str, finish_reason: str) -> str | None:
+        """Why a reply that thought has no answer, in one sentence (None when it has one)."""
+        problem = unanswered(split_reply(text), finish_reason)
+        return str(problem) if problem is not None else None
 
     def _prepare_stored(self, key: str, attachment: Attachment, name: str) -> None:
         self._preparing.add(key)

@@ -98,7 +98,10 @@ class FirstRunPanel(QWidget):
         self.open_button = QPushButton(self.tr("Open a model file…"), self)
         self.open_button.setAccessibleName(self.tr("Open a model file"))
         self.open_button.setToolTip(
-            self.tr("Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it")
+            self.tr(
+                "Choose a Gemma .gguf file you already have (Gemma 3, 3n or 4; Ctrl+O); its projector "
+                "is found beside it"
+            )
         )
         self.open_button.clicked.connect(self.openRequested)
         buttons.addWidget(self.open_button)

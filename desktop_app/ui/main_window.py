@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
         last = self.model_controller.preferences.last_model
         start = str(Path(last).parent) if last else ""
         name, _ = QFileDialog.getOpenFileName(
-            self, self.tr("Open a Gemma 3 model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
+            self, self.tr("Open a Gemma model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
         )
         if name:
             self.model_controller.open(ModelChoice(Path(name)))
@@ -543,9 +543,11 @@ class MainWindow(QMainWindow):
         self.composer.set_images_allowed(self.model_controller.images_refusal())
         setup = self.model_controller.setup
         projector = setup.projector if setup else None
+        pan_scan = setup is not None and setup.model.family.pan_scan
+        self.settings_panel.set_model_features(pan_scan=pan_scan, thinking=loaded.thinks)
         self.composer.set_image_cost(
-            projector.tokens_per_image if projector and loaded.has_vision else None,
-            lambda: self.session.settings.pan_scan,
+            projector.image_tokens if projector and loaded.has_vision else None,
+            lambda: self.session.settings.pan_scan if pan_scan else "off",
         )
         self._update_context_label(None)
 

@@ -1,4 +1,5 @@
-"""Files the tests read: the photograph in ``tests/data`` and the set of generated GGUFs."""
+"""Files the tests read: the photograph in ``tests/data``, the sets of generated GGUFs, and a few
+known inputs (image bytes, a prompt that makes a long reply)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ class Models:
     truncated: Path
     tokens_per_image: int
 
+
+
+@dataclass(frozen=True)
+class FamilyModels:
+    """Tiny generated models and projectors of the rest of the Gemma family."""
+
+    gemma3n: Path
+    gemma3n_mmproj: Path
+    """A gemma3nv (MobileNetV5) projector that fits ``gemma3n``: 16 tokens per image."""
+    gemma4: Path
+    """An E-model layout: per-layer embeddings, shared KV caches."""
+    gemma4_moe: Path
+    """A 26B-A4B layout: four experts, two used per token."""
+    gemma4_mmproj: Path
+    """A gemma4v projector that fits both Gemma 4 models: 70 to 1120 tokens by image size."""
+    gemma4_thinking: Path
+    """A Gemma 4 whose reply is known (``GEMMA4_THINKING_CHAIN``): thought "the picture is",
+    answer "Hello yes"."""
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
 """Bytes the store takes for a PNG (it keeps images as given, without decoding them)."""
