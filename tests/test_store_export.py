@@ -298,3 +298,11 @@ def test_export_to_an_unwritable_place_is_a_user_error(
     blocker.write_text("in the way")
     with pytest.raises(UserError, match="could not be written"):
         export_conversation(store, conversation_id, blocker / "out.md", "md")
+
+
+def test_an_import_accepts_any_file_the_app_itself_would_attach() -> None:
+    from desktop_app.engine.documents import MAX_PDF_BYTES
+    from desktop_app.engine.images import MAX_FILE_BYTES
+    from desktop_app.store.export import MAX_ATTACHMENT_BYTES
+
+    assert MAX_ATTACHMENT_BYTES == MAX_FILE_BYTES == MAX_PDF_BYTES

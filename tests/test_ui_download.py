@@ -10,6 +10,7 @@ machine; the client waits for held bytes longer than any step of the test takes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import huggingface_hub.constants
@@ -18,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app import paths
 from desktop_app.models.fit import machine_memory
+from desktop_app.models.speed import measure_machine_speed
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui import model_controller as model_controller_module
 from desktop_app.ui.download_queue import PROGRESS_INTERVAL_S
@@ -37,7 +39,9 @@ def recommended(monkeypatch: pytest.MonkeyPatch, hub: FakeHub, models: Models) -
     held after eight chunks (spread over twice the window's progress interval, so progress shows)
     until the test releases it."""
     entry = make_entry()
-    recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
+    machine = machine_memory()
+    speed = entry.expected_speed(machine, measure_machine_speed(machine))
+    recommendation = Recommendation(entry, entry.check_fit(machine, 8192), speed)
     monkeypatch.setattr(model_controller_module, "recommend_for_this_machine", lambda: recommendation)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=PROGRESS_INTERVAL_S / 4, hold_after=8 * CHUNK)
@@ -54,6 +58,9 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
     assert window.pages.currentWidget() is panel
     qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
     assert "Tiny test Gemma" in panel.recommendation.text() and "Tiny test Gemma" in panel.download_button.text()
+    assert re.search(
+        r"expected to write about [\d.]+ tokens a second here \(on the (CPU|GPU)\)", panel.recommendation.text()
+    )
 
     panel.download_button.click()
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20_000)

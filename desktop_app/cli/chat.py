@@ -183,7 +183,15 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
+    _note(result.notice)
     return client
+
+
+def _note(notice: str | None) -> None:
+    """A sentence that is no error (the model's chat template was set aside), on stderr so
+    ``--json`` output stays one object."""
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def check_context(
@@ -228,8 +236,10 @@ def check_context(
 def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
     """The prompt text the model would read, from the model file's own chat template."""
     generation, _ = _settings(args)
-    template = inspect_model(args.model).chat_template
-    text, images = prompt.render(messages, args.system, template, generation.pan_scan)
+    model = inspect_model(args.model)
+    chat_format = prompt.ChatFormat(model.chat_template, args.model.name, model.architecture)
+    text, images, notice = chat_format.render(messages, args.system, generation.pan_scan)
+    _note(notice)
     sys.stdout.write(prompt.readable(text, images))
     sys.stdout.flush()
 
@@ -283,6 +293,7 @@ def _reply(
         if isinstance(event, Token) and on_token is not None:
             on_token(event.text)
         elif isinstance(event, Done):
+            _note(event.notice)
             return event
         elif isinstance(event, EngineError):
             if event.kind == "user":

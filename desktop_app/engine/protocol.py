@@ -107,7 +107,8 @@ class Metrics:
     """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
     its output out for the cache and decoding it into the context count in ``ttft_s``."""
     ttft_s: float = 0.0
-    """From the request reaching the engine to the first streamed token."""
+    """From the request reaching the engine to the first streamed token; for a reply that ended
+    before its first token, to the end of reading the prompt."""
     decode_tokens: int = 0
     decode_tok_s: float = 0.0
     cached_tokens: int = 0
@@ -147,6 +148,9 @@ class ModelLoaded:
     n_ctx_train: int
     has_vision: bool
     thinks: bool = False
+    notice: str | None = None
+    """A sentence for the user that is no error: the model's own chat template failed, so the
+    built-in Gemma 3 template is used."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -179,6 +183,8 @@ class Done:
     text: str
     finish_reason: FinishReason
     metrics: Metrics
+    notice: str | None = None
+    """As :attr:`ModelLoaded.notice`, when the template failed on this conversation only."""
 
 
 @dataclass(frozen=True)

@@ -463,6 +463,8 @@ class ChatSession(QObject):
         if reply is None:
             return
         self._bridge.take_text()  # the final text is in ``done``
+        if done.notice:
+            self.notice.emit(done.notice)
         self._finish(reply, done.finish_reason, dataclasses.asdict(done.metrics), None, done.text)
 
     def _on_failed(self, error: EngineError) -> None:

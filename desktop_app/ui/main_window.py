@@ -550,12 +550,17 @@ class MainWindow(QMainWindow):
             lambda: self.session.settings.pan_scan if pan_scan else "off",
         )
         self._update_context_label(None)
+        if loaded.notice:  # the model's chat template was set aside for the built-in one
+            self.show_notice(loaded.notice)
 
     def _load_progress(self, fraction: float) -> None:
         self.status_progress.setRange(0, 100)
         self.status_progress.setValue(int(fraction * 100))
 
     def _projector_not_found(self, setup: ModelSetup) -> None:
+        loaded = self.model_controller.loaded
+        if loaded is not None and loaded.notice:
+            return  # one notice at a time: the chat template's sentence is showing
         self.notice.show_message(
             self.tr(
                 "No vision projector that fits {name} was found in its folder, so images are off. "
