@@ -121,7 +121,7 @@ def test_through_the_real_cli(
 
 
 def test_list_prints_one_short_line_per_conversation_whatever_its_title(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # 500 characters (the most an import accepts) with a terminal escape sequence and a bell.
     title = "\x1b[2J\x07Pelicans " + "and more pelicans " * 30
