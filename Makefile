@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test check fuzz install install-test bench screenshot translations package smoke-test package-check clean
+.PHONY: run test check fuzz install install-test llama-server bench screenshot translations package smoke-test package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,14 @@ check: install-test
 	$(BIN)/ruff check desktop_app tests bench packaging
 	$(BIN)/mypy
 
-test: check
+# The remote engine's tests run against llama.cpp's own llama-server, built from the llama.cpp that
+# llama-cpp-python vendors: ~6 min on 2 cores the first time, then cached per machine (in the
+# user's cache dir, keyed by llama-cpp-python version and CMake arguments), so it returns at once.
+test: check llama-server
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+llama-server: install-test
+	$(BIN)/python bench/build_llama_tools.py --server
 
 # The fuzz tests beyond make test's fixed share (30 examples a target, the same every run): fresh
 # random examples, FUZZ_EXAMPLES a target, failures kept in .hypothesis/ and replayed first next

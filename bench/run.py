@@ -34,6 +34,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   throughput of its text, ours (a count request to the engine: the document pickled over the
   pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
   (``llama_tokenize`` on the same block, called directly in a child process).
+* the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
+  and the time to first token the app adds): ``bench/remote.py``; ``--only remote`` runs it alone
+  and adds it to the recorded results.
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -730,7 +733,7 @@ def phase_documents(model: Path, threads: int, rounds: int) -> dict:
     """Extraction of a 300-page text PDF and tokenisation throughput, ours vs llama.cpp's."""
     from desktop_app.engine.documents import document_text, prepare_document
     from desktop_app.engine.protocol import ChatMessage, TokenCount
-    from tests.document_files import long_text_pdf
+    from tests.support.document_files import long_text_pdf
 
     folder = BUILD / "documents"
     folder.mkdir(parents=True, exist_ok=True)
@@ -864,6 +867,10 @@ def summarise(results: dict) -> list[dict]:
             f"{docs['tokens']:,} tokens; ours = an engine count request (pipe, render, tokenize), "
             "median of the rounds after a warm-up",
             tool_cmd="llama_tokenize on the same block, in-process in a child"))
+    if results.get("remote"):
+        import remote as bench_remote
+
+        out.extend(bench_remote.summarise_remote(results["remote"]))
     return out
 
 
@@ -939,6 +946,9 @@ def main() -> int:
     parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
     parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
     parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--no-remote", action="store_true",
+                        help="skip bench/remote.py (the remote engine against llama-server)")
+    parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -950,14 +960,14 @@ def main() -> int:
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["documents"],
+    parser.add_argument("--only", choices=["documents", "remote"],
                         help="run only this phase and add it to the results already recorded")
     parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
-    if opts.only == "documents":
-        return run_documents_only(opts)
+    if opts.only:
+        return run_only(opts)
     if opts.quick:
-        opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
+        opts.rounds, opts.encode_rounds, opts.no_real, opts.remote_rounds = 4, 3, True, 4
 
     from desktop_app.settings import physical_cores
 
@@ -1018,6 +1028,13 @@ def main() -> int:
 
     log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
     results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+    if not opts.no_remote:
+        import remote as bench_remote
+
+        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds (bench/remote.py)")
+        results["remote"] = bench_remote.phase_remote(
+            paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
+            opts.attempts)
 
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
@@ -1030,8 +1047,8 @@ def main() -> int:
     return 0
 
 
-def run_documents_only(opts: argparse.Namespace) -> int:
-    """``--only documents``: the documents phase, merged into the recorded results."""
+def run_only(opts: argparse.Namespace) -> int:
+    """``--only PHASE``: that phase alone, merged into the recorded results."""
     from desktop_app.settings import physical_cores
 
     threads = opts.threads or physical_cores()
@@ -1042,19 +1059,27 @@ def run_documents_only(opts: argparse.Namespace) -> int:
     os.environ["GEMMA_DESKTOP_HOME"] = str(home)
     recorded = opts.out / "results.json"
     results = json.loads(recorded.read_text()) if recorded.exists() else None
-    log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
-        f"(load average {loadavg()})")
-    documents = phase_documents(paths["model"], threads, opts.document_rounds)
-    documents.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    if opts.only == "documents":
+        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
+            f"(load average {loadavg()})")
+        phase = phase_documents(paths["model"], threads, opts.document_rounds)
+    else:
+        import remote as bench_remote
+
+        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds "
+            f"(load average {loadavg()})")
+        phase = bench_remote.phase_remote(paths["model"], threads, opts.remote_rounds, STORY,
+                                          METER.measure, QUIET_LIMIT, opts.attempts)
+    phase.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
     if results is None:
-        print(json.dumps(documents, indent=2))
+        print(json.dumps(phase, indent=2))
         return 0
-    results["documents"] = documents
+    results[opts.only] = phase
     results["summary"] = summarise(results)
     recorded.write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_markdown(results, opts.out / "RESULTS.md")
-    log(f"added the documents phase to {recorded} and {opts.out / 'RESULTS.md'}")
-    print(json.dumps(documents, indent=2))
+    log(f"added the {opts.only} phase to {recorded} and {opts.out / 'RESULTS.md'}")
+    print(json.dumps(phase, indent=2))
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -24,13 +24,11 @@ from desktop_app.models.sizes import GIB, ByteSize
 from desktop_app.store import ConversationStore
 from desktop_app.ui import language, localized
 from desktop_app.ui.background import BackgroundWork
-from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
-from desktop_app.ui.preferences import Preferences, load_preferences
-from tests.conftest import Models
-from tests.test_translations import EVERY_STRING_TRANSLATED, translations
-from tests.test_ui_model_controller import LOAD_TIMEOUT_MS, RUNTIME, Controllers, make_controller  # noqa: F401
+from desktop_app.ui.preferences import load_preferences
+from tests.support.data import Models
+from tests.support.window import LOAD_TIMEOUT_MS
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -39,21 +37,6 @@ ALLOWED_LATIN = re.compile(
     r"|Top-[kp]|Min-p|[KMG]B\b|\bQAT\b|\bQ\d\w*"
 )
 """Latin words a Chinese window keeps: names, file types, keys, units."""
-
-
-@pytest.fixture
-def chinese(qapp: object) -> Iterator[None]:
-    """The window in Simplified Chinese for one test; English again afterwards."""
-    language.install("zh_CN")
-    yield
-    language.install("en")
-
-
-def _catalog_sources() -> set[str]:
-    import xml.etree.ElementTree as ET
-
-    root = ET.parse(translations.ts_path("zh_CN")).getroot()
-    return {message.findtext("source") or "" for message in root.iter("message")}
 
 
 def english_in(text: str, names: tuple[str, ...] = ()) -> list[str]:
@@ -84,51 +67,39 @@ def test_the_system_language_decides_unless_the_user_chose(system: str, expected
 
 
 def test_the_window_in_chinese_has_no_english_in_its_menus_and_first_run_page(
-    qtbot: QtBot, chinese: None
+    qtbot: QtBot, open_window: Callable[..., MainWindow], chinese_ui: None
 ) -> None:
-    window = MainWindow(ConversationStore(), EngineBridge(), Preferences(runtime=RUNTIME, language="zh_CN"))
-    qtbot.addWidget(window)
-    window.show()
-    try:
-        panel = window.first_run
-        qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)  # the recommendation arrived
-        names = tuple(entry.name for entry in load_catalog())
-        english: list[str] = []
-        seen = 0
-        for menu in window.menuBar().findChildren(QMenu):
-            for action in [menu.menuAction(), *menu.actions()]:
-                for text in (action.text(), action.toolTip()):
-                    seen += 1
-                    english += [f"menu {text!r}: {w}" for w in english_in(text, names)]
-        for widget in panel.findChildren(QWidget):
-            if not widget.isVisible():
-                continue
-            texts = [widget.toolTip(), widget.accessibleName()]
-            if isinstance(widget, (QLabel, QAbstractButton)):
-                texts.append(widget.text())
-            for text in filter(None, texts):
+    window = open_window(language="zh_CN")
+    panel = window.first_run
+    qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)  # the recommendation arrived
+    names = tuple(entry.name for entry in load_catalog())
+    english: list[str] = []
+    seen = 0
+    for menu in window.menuBar().findChildren(QMenu):
+        for action in [menu.menuAction(), *menu.actions()]:
+            for text in (action.text(), action.toolTip()):
                 seen += 1
-                english += [f"first-run page {text!r}: {w}" for w in english_in(text, names)]
-        status = window.status_model.text()
-        english += [f"status bar {status!r}: {w}" for w in english_in(status)]
-        assert seen > 30
-        # A string the catalog has, shown in English, is a bug; one it does not have yet comes
-        # from a feature merged after the last translation pass (see test_translations).
-        sources = _catalog_sources()
-        untranslated = [line for line in english if any(f" {source!r}: " in line for source in sources)]
-        assert not untranslated, "\n".join(untranslated)
-        if english and not EVERY_STRING_TRANSLATED:
-            pytest.skip(f"{len(english)} English texts await the second translation pass: {english[:3]}")
-        assert not english, "\n".join(english)
-        assert window.menuBar().actions()[0].text() == "文件(&F)"
-        assert panel.download_button.text().startswith("下载 ")
-        # Qt's own words in its standard dialogs come from PySide6's qtbase_zh_CN.qm.
-        assert QCoreApplication.translate("QPlatformTheme", "Cancel") == "取消"
-    finally:
-        window.close()
+                english += [f"menu {text!r}: {w}" for w in english_in(text, names)]
+    for widget in panel.findChildren(QWidget):
+        if not widget.isVisible():
+            continue
+        texts = [widget.toolTip(), widget.accessibleName()]
+        if isinstance(widget, (QLabel, QAbstractButton)):
+            texts.append(widget.text())
+        for text in filter(None, texts):
+            seen += 1
+            english += [f"first-run page {text!r}: {w}" for w in english_in(text, names)]
+    status = window.status_model.text()
+    english += [f"status bar {status!r}: {w}" for w in english_in(status)]
+    assert seen > 30
+    assert not english, "\n".join(english)
+    assert window.menuBar().actions()[0].text() == "文件(&F)"
+    assert panel.download_button.text().startswith("下载 ")
+    # Qt's own words in its standard dialogs come from PySide6's qtbase_zh_CN.qm.
+    assert QCoreApplication.translate("QPlatformTheme", "Cancel") == "取消"
 
 
-def test_chinese_is_drawn_with_a_font_that_has_its_glyphs(qtbot: QtBot, chinese: None) -> None:
+def test_chinese_is_drawn_with_a_font_that_has_its_glyphs(qtbot: QtBot, chinese_ui: None) -> None:
     """Where the machine has a CJK font (Noto Sans CJK under ``make screenshot``), Qt picks it for
     the window's Chinese; without one, only this check is skipped."""
     if not QFontDatabase.families(QFontDatabase.WritingSystem.SimplifiedChinese):
@@ -140,26 +111,21 @@ def test_chinese_is_drawn_with_a_font_that_has_its_glyphs(qtbot: QtBot, chinese:
     assert font.isValid() and all(font.supportsCharacter(c) for c in label.text())
 
 
-def test_the_language_setting_is_kept_and_applies_at_the_next_start(qtbot: QtBot) -> None:
-    window = MainWindow(ConversationStore(), EngineBridge(), Preferences(runtime=RUNTIME))
-    qtbot.addWidget(window)
-    try:
-        panel = window.settings_panel
-        assert panel.language.currentData() == "system" and panel.language_note.isHidden()
-        panel.language.setCurrentIndex(panel.language.findData("zh_CN"))
-        assert load_preferences().language == "zh_CN"
-        assert not panel.language_note.isHidden()
-        assert panel.language_note.text() == "The window changes to 简体中文 when Gemma Desktop starts again."
-        panel.language.setCurrentIndex(panel.language.findData("en"))
-        assert load_preferences().language == "en" and panel.language_note.isHidden()
-    finally:
-        window.close()
+def test_the_language_setting_is_kept_and_applies_at_the_next_start(window: MainWindow) -> None:
+    panel = window.settings_panel
+    assert panel.language.currentData() == "system" and panel.language_note.isHidden()
+    panel.language.setCurrentIndex(panel.language.findData("zh_CN"))
+    assert load_preferences().language == "zh_CN"
+    assert not panel.language_note.isHidden()
+    assert panel.language_note.text() == "The window changes to 简体中文 when Gemma Desktop starts again."
+    panel.language.setCurrentIndex(panel.language.findData("en"))
+    assert load_preferences().language == "en" and panel.language_note.isHidden()
 
 
 def test_sentences_from_the_models_and_the_engine_reach_the_window_in_chinese(
-    qtbot: QtBot, chinese: None, make_controller: Controllers, models: Models, tmp_path: Path  # noqa: F811
+    qtbot: QtBot, chinese_ui: None, window: MainWindow, models: Models, tmp_path: Path
 ) -> None:
-    controller = make_controller(Preferences(runtime=RUNTIME))
+    controller = window.model_controller
     # Refused while the files are checked (models/, through BackgroundWork).
     with qtbot.waitSignal(controller.refused, timeout=LOAD_TIMEOUT_MS) as refused:
         controller.open(ModelChoice(models.tiny, models.mmproj_mismatch))
@@ -169,7 +135,7 @@ def test_sentences_from_the_models_and_the_engine_reach_the_window_in_chinese(
         f"但模型 {model.display_name} 需要 64；请选择为该模型制作的视觉投影器。"
     )
     # Refused by llama.cpp in the engine process (engine/, through the engine's error event).
-    alone = shutil.copy(models.tiny, tmp_path / "alone.gguf")
+    alone = Path(shutil.copy(models.tiny, tmp_path / "alone.gguf"))
     whole = alone.read_bytes()
     controller.setupChosen.connect(lambda _setup: alone.write_bytes(whole[: len(whole) // 2]))
     with qtbot.waitSignal(controller.loadFailed, timeout=LOAD_TIMEOUT_MS) as failed:
@@ -177,7 +143,7 @@ def test_sentences_from_the_models_and_the_engine_reach_the_window_in_chinese(
     assert failed.args[0] == "llama.cpp 无法加载 alone.gguf：文件已损坏、不是本应用能运行的 Gemma 模型，或内存不足。"
 
 
-def test_background_work_says_a_user_error_in_the_window_language(qtbot: QtBot, chinese: None) -> None:
+def test_background_work_says_a_user_error_in_the_window_language(qtbot: QtBot, chinese_ui: None) -> None:
     work = BackgroundWork()
     said: list[str] = []
 
@@ -197,40 +163,33 @@ def test_background_work_says_a_user_error_in_the_window_language(qtbot: QtBot, 
     assert said == ["图片“大图.png”大小为 1,024 MB，超过了 Gemma Desktop 对单张图片 256 MB 的上限。"]
 
 
-def test_a_reply_cut_short_keeps_its_reason_in_the_window_language(qtbot: QtBot, chinese: None) -> None:
+def test_a_reply_cut_short_keeps_its_reason_in_the_window_language(
+    open_window: Callable[..., MainWindow], chinese_ui: None
+) -> None:
     """A failed reply is stored with its sentence, so reopening the conversation in Chinese says
     why in Chinese (the English stays for exports and the command line)."""
-    store = ConversationStore()
-    conversation = store.create_conversation("旧对话")
-    store.add_user_message(conversation.id, "你好")
     reason = Sentence("it was stopped by {signal}", signal="SIGKILL")
-    error = EngineError.saying(
-        1,
-        Sentence(
-            "The engine stopped unexpectedly ({reason}); what was written so far is kept, and the "
-            "engine restarts with your next message.",
-            reason=reason,
-        ),
-        "crashed",
+    stopped = Sentence(
+        "The engine stopped unexpectedly ({reason}); what was written so far is kept, and the "
+        "engine restarts with your next message.",
+        reason=reason,
     )
-    reply = store.begin_assistant_message(conversation.id)
-    store.finish_assistant_message(
-        reply, "半截", "crashed", {"error": error.message, "error_sentence": error.sentence.to_json()}  # type: ignore[union-attr]
-    )
-    window = MainWindow(store, EngineBridge(), Preferences(runtime=RUNTIME))
-    qtbot.addWidget(window)
-    try:
-        window.open_conversation(conversation.id)
-        shown = window.chat_view.messages[-1].error_label.text()
-        assert shown == (
-            "引擎意外停止（它被 SIGKILL 信号终止）；已生成的内容已保留，引擎会在你发送下一条消息时重新启动。"
+    error = EngineError.saying(1, stopped, "crashed")
+    with ConversationStore() as store:
+        conversation = store.create_conversation("旧对话")
+        store.add_user_message(conversation.id, "你好")
+        reply = store.begin_assistant_message(conversation.id)
+        store.finish_assistant_message(
+            reply, "半截", "crashed", {"error": error.message, "error_sentence": stopped.to_json()}
         )
-        assert "The engine stopped unexpectedly (it was stopped by SIGKILL)" in error.message
-    finally:
-        window.close()
+    window = open_window()
+    window.open_conversation(conversation.id)
+    shown = window.chat_view.messages[-1].error_label.text()
+    assert shown == "引擎意外停止（它被 SIGKILL 信号终止）；已生成的内容已保留，引擎会在你发送下一条消息时重新启动。"
+    assert "The engine stopped unexpectedly (it was stopped by SIGKILL)" in error.message
 
 
-def test_numbers_sizes_and_dates_follow_the_window_language(chinese: None) -> None:
+def test_numbers_sizes_and_dates_follow_the_window_language(chinese_ui: None) -> None:
     fits = Sentence(
         "{name} needs about {needed} with {n_ctx} tokens of context and {free} of memory is free, so it fits.",
         name="Gemma 3 4B",

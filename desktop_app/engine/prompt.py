@@ -94,15 +94,26 @@ def render(
         if piece is not None:
             out.append(piece)
             continue
-        image = next(queue)
-        crops = _crops(image, pan_scan)
-        if crops:
-            out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
-            out.append(" ".join([MEDIA_MARKER] * len(crops)))
-        else:
-            out.append(MEDIA_MARKER)
-        images += [image, *crops]
+        for part in image_views(next(queue), pan_scan):
+            if isinstance(part, PreparedImage):
+                out.append(MEDIA_MARKER)
+                images.append(part)
+            else:
+                out.append(part)
     return "".join(out), images
+
+
+def image_views(image: PreparedImage, pan_scan: str = "off") -> tuple[str | PreparedImage, ...]:
+    """What one picture becomes in a Gemma 3 prompt: the image alone, or, when Pan & Scan crops
+    it, the reference processor's words around the whole image and its crops (crops separated
+    by spaces).  The local prompt and the remote engine's messages are both built from this."""
+    crops = _crops(image, pan_scan)
+    if not crops:
+        return (image,)
+    parts: list[str | PreparedImage] = [PAN_SCAN_BEFORE, image, PAN_SCAN_BETWEEN]
+    for index, crop in enumerate(crops):
+        parts += [" ", crop] if index else [crop]
+    return tuple(parts)
 
 
 def segments(text: str) -> list[tuple[str, bool]]:

@@ -19,6 +19,8 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
         "updated_at": "2025-05-01T09:14:41.002000+00:00",
         "model_path": "/models/gemma-3-4b-it-Q4_K_M.gguf",   # or null
         "mmproj_path": "/models/mmproj-gemma-3-4b-it-f16.gguf",  # or null
+        "server": {"name": "GPU box", "url": "https://gpu.example:8080/v1",
+                   "model": "gemma-3-27b-it"},   # or null: where it runs (never a key)
         "system_prompt": "",
         "settings": {"temperature": 1.0, "top_k": 64, "top_p": 0.95, "min_p": 0.0,
                      "repeat_penalty": 1.0, "seed": -1, "max_tokens": 8192}
@@ -63,6 +65,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import mimetypes
@@ -83,6 +86,7 @@ from desktop_app.store.store import (
     AttachmentDraft,
     Conversation,
     ConversationDraft,
+    ConversationServer,
     ConversationStore,
     Message,
     MessageDraft,
@@ -166,7 +170,9 @@ def _markdown(conversation: Conversation, messages: list[Message], out: Path) ->
     images_dir = out.with_name(f"{out.stem}_files")
     title = conversation.title or "Untitled conversation"
     about = [f"Exported from Gemma Desktop {__version__} on {_local(datetime.now(timezone.utc))}"]
-    if conversation.model_path:
+    if conversation.server:
+        about.append(f"model {conversation.server.model} on {conversation.server.name}")
+    elif conversation.model_path:
         about.append(f"model {Path(conversation.model_path).name}")
     lines = [f"# {title}", "", f"*{' · '.join(about)}*", ""]
     if conversation.system_prompt:
@@ -285,6 +291,7 @@ def _json_document(conversation: Conversation, messages: list[Message]) -> dict[
             "updated_at": conversation.updated_at.isoformat(),
             "model_path": conversation.model_path,
             "mmproj_path": conversation.mmproj_path,
+            "server": dataclasses.asdict(conversation.server) if conversation.server else None,
             "system_prompt": conversation.system_prompt,
             "settings": to_dict(conversation.settings),
         },
@@ -460,6 +467,17 @@ def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader |
         system_prompt=system_prompt,
         settings=settings,
         messages=tuple(_message_draft(item, n, path, read_document) for n, item in enumerate(messages, 1)),
+        server=_server(conversation, where),
+    )
+
+
+def _server(conversation: dict[str, Any], where: str) -> ConversationServer | None:
+    server = _get(conversation, "server", (dict, type(None)), where, default=None)
+    if server is None:
+        return None
+    where += "server."
+    return ConversationServer(
+        _get(server, "name", str, where), _get(server, "url", str, where), _get(server, "model", str, where)
     )
 
 

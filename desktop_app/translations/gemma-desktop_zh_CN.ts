@@ -811,6 +811,178 @@
         <source>The window cannot start because Qt for Python (PySide6) could not be loaded ({reason}).</source>
         <translation>窗口无法启动，因为无法加载 Qt for Python（PySide6）（{reason}）。</translation>
     </message>
+    <message>
+        <source>No system keyring is available (on Linux, a Secret Service such as GNOME Keyring or KWallet), so API keys are kept only until Gemma Desktop closes; the command line can read one from an environment variable (--api-key-env).</source>
+        <translation>没有可用的系统密钥环（在 Linux 上需要 GNOME Keyring 或 KWallet 这类 Secret Service），因此 API 密钥只保留到 Gemma Desktop 关闭为止；命令行可以从环境变量读取密钥（--api-key-env）。</translation>
+    </message>
+    <message>
+        <source>The environment variable {variable} is not set; it should hold the server&apos;s API key.</source>
+        <translation>环境变量 {variable} 未设置；它应当存放服务器的 API 密钥。</translation>
+    </message>
+    <message>
+        <source>Checking the server failed (see the log).</source>
+        <translation>检查服务器时出错（详见日志）。</translation>
+    </message>
+    <message>
+        <source>No server was chosen for this reply.</source>
+        <translation>这条回复没有选择服务器。</translation>
+    </message>
+    <message>
+        <source>No server was chosen for this conversation.</source>
+        <translation>这个对话没有选择服务器。</translation>
+    </message>
+    <message>
+        <source>Counting tokens on the server failed (see the log).</source>
+        <translation>在服务器上统计词元时出错（详见日志）。</translation>
+    </message>
+    <message>
+        <source>The reply failed inside the app (see the log).</source>
+        <translation>回复在应用内部出错（详见日志）。</translation>
+    </message>
+    <message>
+        <source>The model {model} on {server} cannot see images; remove the images or choose a model that can.</source>
+        <translation>{server} 上的模型 {model} 无法识别图片；请移除图片，或选择能识别图片的模型。</translation>
+    </message>
+    <message>
+        <source>The server {server} ended the reply without finishing it; what it wrote so far is kept.</source>
+        <translation>服务器 {server} 没有写完就结束了回复；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>The server {server} could not be used.</source>
+        <translation>无法使用服务器 {server}。</translation>
+    </message>
+    <message>
+        <source>The server {server} sent data that is not a chat reply, so the reply was stopped; what it wrote so far is kept.</source>
+        <translation>服务器 {server} 发来的数据不是聊天回复，因此回复已停止；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>The server {server} answered with data this app cannot read; check that {url} is an OpenAI-compatible API.</source>
+        <translation>服务器 {server} 返回了本应用无法读取的数据；请检查 {url} 是否为兼容 OpenAI 的 API。</translation>
+    </message>
+    <message>
+        <source>The server {server} sent nothing for {seconds} seconds, so the reply was stopped; what it wrote so far is kept.</source>
+        <translation>服务器 {server} 已有 {seconds} 秒没有发来任何内容，因此回复已停止；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>The server {server} accepted the connection but did not answer within {seconds} seconds.</source>
+        <translation>服务器 {server} 接受了连接，但在 {seconds} 秒内没有应答。</translation>
+    </message>
+    <message>
+        <source>{host} did not answer the connection in time; check the address and that the server is running and reachable from this computer.</source>
+        <translation>{host} 没有及时应答连接；请检查地址，并确认服务器正在运行、可从这台电脑访问。</translation>
+    </message>
+    <message>
+        <source>The server name &apos;{host}&apos; could not be found; check the address and this computer&apos;s network connection.</source>
+        <translation>找不到服务器名称“{host}”；请检查地址和这台电脑的网络连接。</translation>
+    </message>
+    <message>
+        <source>The certificate of {host} could not be verified ({reason}); if the server uses its own certificate authority, give that authority&apos;s certificate file.</source>
+        <translation>无法验证 {host} 的证书（{reason}）；如果服务器使用自己的证书颁发机构，请提供该机构的证书文件。</translation>
+    </message>
+    <message>
+        <source>A secure (https) connection to {host} could not be made ({reason}); check that the server speaks https at {url}.</source>
+        <translation>无法与 {host} 建立安全（https）连接（{reason}）；请确认服务器在 {url} 上提供 https。</translation>
+    </message>
+    <message>
+        <source>Nothing answers at {url}; check that the server is running and that the address and port are right.</source>
+        <translation>{url} 没有任何应答；请确认服务器正在运行，且地址和端口正确。</translation>
+    </message>
+    <message>
+        <source>{host} cannot be reached from this computer&apos;s network.</source>
+        <translation>从这台电脑的网络无法访问 {host}。</translation>
+    </message>
+    <message>
+        <source>The connection to {server} was lost in the middle of the reply; what it wrote so far is kept.</source>
+        <translation>回复途中与 {server} 的连接断开了；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>The server {server} stopped the reply with an error: {detail}; what it wrote so far is kept.</source>
+        <translation>服务器 {server} 因出错停止了回复：{detail}；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>The connection to {server} failed during the reply; what it wrote so far is kept.</source>
+        <translation>回复期间与 {server} 的连接出错；已生成的内容已保留。</translation>
+    </message>
+    <message>
+        <source>Could not connect to {url} ({failure}).</source>
+        <translation>无法连接到 {url}（{failure}）。</translation>
+    </message>
+    <message>
+        <source>The server {server} needs an API key; add one to the server&apos;s settings or give --api-key-env.</source>
+        <translation>服务器 {server} 需要 API 密钥；请在该服务器的设置中添加，或使用 --api-key-env。</translation>
+    </message>
+    <message>
+        <source>The server {server} refused the API key (HTTP 401); check the key.</source>
+        <translation>服务器 {server} 拒绝了 API 密钥（HTTP 401）；请检查密钥。</translation>
+    </message>
+    <message>
+        <source>The server {server} does not allow this API key to use it (HTTP 403).</source>
+        <translation>服务器 {server} 不允许使用这个 API 密钥（HTTP 403）。</translation>
+    </message>
+    <message>
+        <source>No OpenAI-compatible API answers at {url} (HTTP 404); the address usually ends in /v1.</source>
+        <translation>{url} 上没有兼容 OpenAI 的 API 应答（HTTP 404）；地址通常以 /v1 结尾。</translation>
+    </message>
+    <message>
+        <source>The server {server} has no model &apos;{model}&apos; (HTTP 404).</source>
+        <translation>服务器 {server} 上没有模型“{model}”（HTTP 404）。</translation>
+    </message>
+    <message>
+        <source>The message is too large for the server {server} (HTTP 413); send fewer or smaller images.</source>
+        <translation>这条消息对服务器 {server} 来说太大了（HTTP 413）；请少发几张图片，或发送更小的图片。</translation>
+    </message>
+    <message>
+        <source>The server {server} is busy with other requests (HTTP 429); try again in {seconds} seconds.</source>
+        <translation>服务器 {server} 正忙于处理其他请求（HTTP 429）；请在 {seconds} 秒后重试。</translation>
+    </message>
+    <message>
+        <source>The server {server} is busy with other requests (HTTP 429); try again in a moment.</source>
+        <translation>服务器 {server} 正忙于处理其他请求（HTTP 429）；请稍后重试。</translation>
+    </message>
+    <message>
+        <source>The conversation is longer than the server {server} can read at once ({detail}); start a new conversation or remove some images.</source>
+        <translation>对话超出了服务器 {server} 一次能读取的长度（{detail}）；请开始新对话，或移除一些图片。</translation>
+    </message>
+    <message>
+        <source>The server {server} is not ready (HTTP 503: still loading a model, or overloaded); try again in a moment.</source>
+        <translation>服务器 {server} 尚未就绪（HTTP 503：仍在加载模型，或负载过高）；请稍后重试。</translation>
+    </message>
+    <message>
+        <source>The server {server} failed while answering (HTTP {status}: {detail}).</source>
+        <translation>服务器 {server} 在应答时出错（HTTP {status}：{detail}）。</translation>
+    </message>
+    <message>
+        <source>The server {server} refused the request (HTTP {status}: {detail}).</source>
+        <translation>服务器 {server} 拒绝了请求（HTTP {status}：{detail}）。</translation>
+    </message>
+    <message>
+        <source>The certificate authority file &apos;{path}&apos; could not be read as PEM certificates.</source>
+        <translation>无法将证书颁发机构文件“{path}”读取为 PEM 证书。</translation>
+    </message>
+    <message>
+        <source>&apos;{url}&apos; is not a server address; it should look like http://host:8080/v1.</source>
+        <translation>“{url}”不是服务器地址；格式应类似 http://host:8080/v1。</translation>
+    </message>
+    <message>
+        <source>The answer at {url}/models is not a model list; check that {url} is an OpenAI-compatible API.</source>
+        <translation>{url}/models 返回的不是模型列表；请检查 {url} 是否为兼容 OpenAI 的 API。</translation>
+    </message>
+    <message>
+        <source>The server {server} has no model &apos;{model}&apos;; it offers no models at all.</source>
+        <translation>服务器 {server} 上没有模型“{model}”；它没有提供任何模型。</translation>
+    </message>
+    <message>
+        <source>The server {server} has no model &apos;{model}&apos;; it offers: {offered}.</source>
+        <translation>服务器 {server} 上没有模型“{model}”；它提供的模型有：{offered}。</translation>
+    </message>
+    <message>
+        <source>The server list could not be saved to {path}: {reason}.</source>
+        <translation>无法将服务器列表保存到 {path}：{reason}。</translation>
+    </message>
+    <message>
+        <source>The certificate authority file &apos;{path}&apos; was not found.</source>
+        <translation>找不到证书颁发机构文件“{path}”。</translation>
+    </message>
 </context>
 <context>
     <name>Abilities</name>
@@ -1397,6 +1569,14 @@
         <translation>已用上下文</translation>
     </message>
     <message>
+        <source>Unencrypted</source>
+        <translation>未加密</translation>
+    </message>
+    <message>
+        <source>Connection warning</source>
+        <translation>连接警告</translation>
+    </message>
+    <message>
         <source>Loading</source>
         <translation>加载中</translation>
     </message>
@@ -1463,6 +1643,22 @@
     <message>
         <source>Main</source>
         <translation>主工具栏</translation>
+    </message>
+    <message>
+        <source>Runs on</source>
+        <translation>运行于</translation>
+    </message>
+    <message>
+        <source>Stop the reply before moving the conversation.</source>
+        <translation>请先停止回复，再移动这个对话。</translation>
+    </message>
+    <message>
+        <source>{model} on {server} cannot see images; choose a model that can (Runs on).</source>
+        <translation>{server} 上的 {model} 无法识别图片；请选择能识别图片的模型（运行于）。</translation>
+    </message>
+    <message>
+        <source>{model} on {server}</source>
+        <translation>{server} 上的 {model}</translation>
     </message>
     <message>
         <source>New conversation</source>
@@ -2079,6 +2275,29 @@
     </message>
 </context>
 <context>
+    <name>RunsOnBox</name>
+    <message>
+        <source>Where this conversation runs</source>
+        <translation>这个对话在哪里运行</translation>
+    </message>
+    <message>
+        <source>Where this conversation&apos;s replies are computed</source>
+        <translation>这个对话的回复由哪台机器计算</translation>
+    </message>
+    <message>
+        <source>This computer</source>
+        <translation>本机</translation>
+    </message>
+    <message>
+        <source>{model} on {server}</source>
+        <translation>{server} 上的 {model}</translation>
+    </message>
+    <message>
+        <source>Add a server…</source>
+        <translation>添加服务器…</translation>
+    </message>
+</context>
+<context>
     <name>Screenshot</name>
     <message>
         <source>Illustration: a staged conversation, not a generated reply</source>
@@ -2087,6 +2306,85 @@
     <message>
         <source>Illustration: sample models, not files on this computer</source>
         <translation>示意图：这些是示例模型，并非这台电脑上的文件</translation>
+    </message>
+</context>
+<context>
+    <name>ServerDialog</name>
+    <message>
+        <source>This address uses plain http to another computer: the conversation and the API key travel unencrypted; use https or an SSH tunnel if the network is not yours.</source>
+        <translation>这个地址通过明文 http 连接另一台电脑：对话内容和 API 密钥都以未加密方式传输；如果网络不归你管理，请使用 https 或 SSH 隧道。</translation>
+    </message>
+    <message>
+        <source>Edit server</source>
+        <translation>编辑服务器</translation>
+    </message>
+    <message>
+        <source>Add a server</source>
+        <translation>添加服务器</translation>
+    </message>
+    <message>
+        <source>GPU box</source>
+        <translation>GPU 主机</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>only for a server with its own certificate authority</source>
+        <translation>仅用于使用自有证书颁发机构的服务器</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>List models</source>
+        <translation>列出模型</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Base URL</source>
+        <translation>基础网址</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <source>CA file</source>
+        <translation>CA 证书文件</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Listing…</source>
+        <translation>正在列出…</translation>
+    </message>
+    <message>
+        <source>The server lists no models.</source>
+        <translation>该服务器没有列出任何模型。</translation>
+    </message>
+    <message>
+        <source>Certificate authority</source>
+        <translation>证书颁发机构</translation>
+    </message>
+    <message>
+        <source>PEM certificates (*.pem *.crt);;All files (*)</source>
+        <translation>PEM 证书 (*.pem *.crt);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Give the server a name.</source>
+        <translation>请为服务器起个名称。</translation>
+    </message>
+    <message>
+        <source>Choose the model (List models asks the server).</source>
+        <translation>请选择模型（“列出模型”会向服务器查询）。</translation>
     </message>
 </context>
 <context>
