@@ -36,21 +36,22 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 @pytest.fixture
 def tiny_recommended(monkeypatch: pytest.MonkeyPatch, hub: FakeHub) -> FakeHub:
-    """The fake hub's tiny repository as this machine's recommendation."""
+    """The fake hub's tiny repository as this machine's recommendation; the client waits for held
+    bytes longer than any step of a test takes."""
     entry = make_entry()
     machine = machine_memory()
     speed = entry.expected_speed(machine, measure_machine_speed(machine))
     recommendation = Recommendation(entry, entry.check_fit(machine, 8192), speed)
     monkeypatch.setattr(model_controller_module, "recommend_for_this_machine", lambda: recommendation)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)
     return hub
 
 
 @pytest.fixture
-def recommended(monkeypatch: pytest.MonkeyPatch, tiny_recommended: FakeHub, models: Models) -> FakeHub:
+def recommended(tiny_recommended: FakeHub, models: Models) -> FakeHub:
     """The recommendation with its model's transfer held after eight chunks (spread over twice
     the window's progress interval, so progress shows) until the test releases it."""
     hub = tiny_recommended
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=PROGRESS_INTERVAL_S / 4, hold_after=8 * CHUNK)
     return hub
 
@@ -99,6 +100,7 @@ def test_a_mirror_named_on_the_models_page_serves_the_download_in_a_chinese_wind
     and serves the first-run download, whose progress and end say where it came from, in the
     window's language."""
     hub = tiny_recommended
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), hold_after=8 * CHUNK)  # until the progress is read
     window = open_window(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
     host = hub.hub_url.split("://", 1)[1]
     source = window.models_page.catalog.source
@@ -118,6 +120,7 @@ def test_a_mirror_named_on_the_models_page_serves_the_download_in_a_chinese_wind
     qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
     panel.download_button.click()
     qtbot.waitUntil(lambda: f"正在从 {host} 下载 {MODEL_FILE}" in panel.progress_label.text(), timeout=20_000)
+    hub.repos[REPO][MODEL_FILE].release.set()
     qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=120_000)
     assert panel.progress_label.text().startswith(f"已从 {host} 下载完成，正在加载 ")
     assert len(hub.cdn_gets()) >= 2  # the model and its projector, from the mirror (the hub is unreachable)

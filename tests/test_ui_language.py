@@ -16,7 +16,8 @@ from PySide6.QtGui import QFontDatabase, QRawFont
 from PySide6.QtWidgets import QAbstractButton, QLabel, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop_app.engine.protocol import EngineError
+from desktop_app.engine.protocol import ChatMessage, EngineError, ServerLoadRequest
+from desktop_app.engine.remote import RemoteEngine
 from desktop_app.errors import Sentence, UserError
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.gemma_files import inspect_model, inspect_projector
@@ -28,6 +29,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import load_preferences
 from tests.support.data import Models
+from tests.support.remote import llama_server
 from tests.support.window import LOAD_TIMEOUT_MS
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -141,6 +143,18 @@ def test_sentences_from_the_models_and_the_engine_reach_the_window_in_chinese(
     with qtbot.waitSignal(controller.loadFailed, timeout=LOAD_TIMEOUT_MS) as failed:
         controller.open(ModelChoice(alone))
     assert failed.args[0] == "llama.cpp 无法加载 alone.gguf：文件已损坏、不是本应用能运行的 Gemma 模型，或内存不足。"
+
+
+def test_a_server_that_cannot_be_used_is_said_in_the_window_language(chinese_ui: None) -> None:
+    """The remote engine's sentences travel like the local engine's: the check of a server that
+    is not there, and the reply that waited for it, each in Chinese."""
+    url = f"http://127.0.0.1:{llama_server.free_port()}/v1"
+    with RemoteEngine() as engine:
+        engine.load(ServerLoadRequest(url, "gemma-3", name="GPU 主机"))
+        engine.generate([ChatMessage.user("你好")])
+        events = [engine.next_event(timeout=30), engine.next_event(timeout=30)]
+    said = [localized.engine_error(event) for event in events if isinstance(event, EngineError)]
+    assert said == [f"{url} 没有任何应答；请确认服务器正在运行，且地址和端口正确。"] * 2
 
 
 def test_background_work_says_a_user_error_in_the_window_language(qtbot: QtBot, chinese_ui: None) -> None:
