@@ -13,7 +13,19 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtGui import QFontDatabase, QRawFont
-from PySide6.QtWidgets import QAbstractButton, QLabel, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QDialog,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from desktop_app.engine.protocol import ChatMessage, EngineError, ServerLoadRequest
@@ -21,6 +33,7 @@ from desktop_app.engine.remote import RemoteEngine
 from desktop_app.errors import Sentence, UserError
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.gemma_files import inspect_model, inspect_projector
+from desktop_app.models.registry import ModelRegistry
 from desktop_app.models.sizes import GIB, ByteSize
 from desktop_app.store import ConversationStore
 from desktop_app.ui import language, localized
@@ -28,6 +41,7 @@ from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import load_preferences
+from desktop_app.ui.server_dialog import ServerDialog
 from tests.support.data import Models
 from tests.support.remote import llama_server
 from tests.support.window import LOAD_TIMEOUT_MS
@@ -35,10 +49,12 @@ from tests.support.window import LOAD_TIMEOUT_MS
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 ALLOWED_LATIN = re.compile(
-    r"Gemma Desktop|Gemma|GGUF|gguf|mmproj|Hugging Face|Ctrl|Shift|Esc|Enter|PDF|Word|CPU|GPU|Flash Attention"
-    r"|Top-[kp]|Min-p|[KMG]B\b|\bQAT\b|\bQ\d\w*"
+    r"https?://\S+|Gemma Desktop|Gemma|GGUF|gguf|mmproj|Hugging Face|Google|ggml-org|\bhf_|English"
+    r"|Ctrl|Shift|Esc|Enter|PDF|Word|CPU|GPU|Flash Attention|Top-[kp]|Min-p|[KMG]B\b|\bQAT\b|\bQ\d\w*"
+    r"|\bAPI\b|\bCA\b|\bSSH\b|\bhttps?\b"
 )
-"""Latin words a Chinese window keeps: names, file types, keys, units."""
+"""Latin words a Chinese window keeps: names (the language menu's English among them), addresses,
+file types, keys, units and protocols."""
 
 
 def english_in(text: str, names: tuple[str, ...] = ()) -> list[str]:
@@ -99,6 +115,77 @@ def test_the_window_in_chinese_has_no_english_in_its_menus_and_first_run_page(
     assert panel.download_button.text().startswith("下载 ")
     # Qt's own words in its standard dialogs come from PySide6's qtbase_zh_CN.qm.
     assert QCoreApplication.translate("QPlatformTheme", "Cancel") == "取消"
+
+
+def _english_shown(root: QWidget, where: str, names: tuple[str, ...] = ()) -> tuple[list[str], int]:
+    """The English words in what ``root`` shows now (texts, placeholders, tab and group titles,
+    list items, tooltips), each line saying where; and how many texts were read."""
+    english: list[str] = []
+    seen = 0
+    for widget in [root, *root.findChildren(QWidget)]:
+        if not widget.isVisible():
+            continue
+        texts = [widget.toolTip(), widget.accessibleName()]
+        if isinstance(widget, (QLabel, QAbstractButton, QLineEdit)):
+            texts.append(widget.text())
+        if isinstance(widget, (QLineEdit, QPlainTextEdit)):
+            texts.append(widget.placeholderText())
+        if isinstance(widget, QGroupBox):
+            texts.append(widget.title())
+        if isinstance(widget, QTabWidget):
+            texts += [widget.tabText(i) for i in range(widget.count())]
+        if isinstance(widget, QComboBox):
+            texts += [widget.itemText(i) for i in range(widget.count())]
+        if isinstance(widget, QDialog):
+            texts.append(widget.windowTitle())
+        for text in filter(None, texts):
+            seen += 1
+            english += [f"{where} {text!r}: {w}" for w in english_in(text, names)]
+    return english, seen
+
+
+def test_the_settings_the_models_page_and_the_server_dialog_read_in_chinese(
+    qtbot: QtBot, open_window: Callable[..., MainWindow], chinese_ui: None, models: Models, tmp_path: Path
+) -> None:
+    """Beyond the first day's screens: the toolbar, the settings panel, both tabs of the Models page (with a
+    model imported, so its page shows) and the dialog that adds a server."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    shutil.copy(models.tiny, folder / "gemma-tiny.gguf")
+    shutil.copy(models.mmproj, folder / "mmproj-gemma-tiny.gguf")
+    imported = ModelRegistry().import_path(folder)
+    names = (
+        *(entry.name for entry in load_catalog()),
+        *(model.name for model in imported.models),
+        "gemma-tiny.gguf",
+        "mmproj-gemma-tiny.gguf",
+        str(folder),
+        "gemma3",
+    )
+    window = open_window(language="zh_CN")
+    window.settings_action.trigger()
+    english, seen = _english_shown(window.settings_panel, "settings")
+    for toolbar in window.findChildren(QToolBar):
+        found, count = _english_shown(toolbar, "toolbar")
+        english, seen = english + found, seen + count
+    window.show_models()
+    window.models_page.model_list.setCurrentRow(0)
+    qtbot.waitUntil(lambda: window.models_page.details.page is not None, timeout=20_000)
+    found, count = _english_shown(window.models_page, "models page", names)
+    english, seen = english + found, seen + count
+    window.models_page.tabs.setCurrentWidget(window.models_page.catalog)
+    qtbot.waitUntil(lambda: bool(window.models_page.catalog.findChildren(QAbstractButton)), timeout=20_000)
+    found, count = _english_shown(window.models_page.catalog, "catalog", names)
+    english, seen = english + found, seen + count
+    dialog = ServerDialog(window.work, window.servers.keys, parent=window)
+    dialog.url.setText("http://192.168.1.20:8080/v1")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    found, count = _english_shown(dialog, "server dialog", ("http://192.168.1.20:8080/v1",))
+    dialog.close()
+    english, seen = english + found, seen + count
+    assert seen > 80
+    assert not english, "\n".join(english)
 
 
 def test_chinese_is_drawn_with_a_font_that_has_its_glyphs(qtbot: QtBot, chinese_ui: None) -> None:
