@@ -58,7 +58,6 @@ def register(sub: Subparsers) -> None:
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
-    runtime = RuntimeSettings()
     parser.add_argument("--model", type=Path, required=True, help="Gemma 3 GGUF file")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--system", default="", help="system prompt")
@@ -70,13 +69,33 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-p", type=float, default=defaults.min_p)
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
-    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
+    add_pan_scan_option(parser)
+    add_runtime_options(parser)
+
+
+def add_pan_scan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=GenerationSettings().pan_scan,
                         help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """How the model is loaded: context, threads, GPU layers, flash attention."""
+    runtime = RuntimeSettings()
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
                         help="-1 all (default), 0 CPU only")
     parser.add_argument("--no-flash-attn", action="store_true", help="turn flash attention off")
+
+
+def runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    """The options of :func:`add_runtime_options`, checked."""
+    return RuntimeSettings(
+        n_ctx=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        flash_attn=not args.no_flash_attn,
+    ).validate()
 
 
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSettings]:
@@ -90,13 +109,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
     ).validate()
-    runtime = RuntimeSettings(
-        n_ctx=args.ctx,
-        n_threads=args.threads,
-        n_gpu_layers=args.gpu_layers,
-        flash_attn=not args.no_flash_attn,
-    ).validate()
-    return generation, runtime
+    return generation, runtime_settings(args)
 
 
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
@@ -107,8 +120,13 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
         check_pair(model, mmproj)
     require_vision(model, mmproj, n_images)
     _, runtime = _settings(args)
+    return load_engine(LoadRequest.of(args.model, args.mmproj, runtime))
+
+
+def load_engine(request: LoadRequest) -> EngineClient:
+    """A started engine holding the model; UserError when the files are the user's to fix."""
     client = EngineClient()
-    client.load(LoadRequest.of(args.model, args.mmproj, runtime))
+    client.load(request)
     result = client.wait_loaded()
     if isinstance(result, EngineError):
         client.close()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from desktop_app.engine.cancel import CancelFlag
+from desktop_app.engine.interface import stream_reply, wait_for_load
 from desktop_app.engine.process import engine_main
 from desktop_app.engine.protocol import (
     Capabilities,
@@ -225,14 +226,7 @@ class EngineClient:
 
     def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
         """Block until the pending load finishes (for the CLI and tests)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return EngineError(None, "The model took too long to load.", "internal")
-            event = self.next_event(remaining)
-            if isinstance(event, (ModelLoaded, EngineError)):
-                return event
+        return wait_for_load(self, timeout)
 
     def stream(
         self,
@@ -241,17 +235,7 @@ class EngineClient:
         settings: GenerationSettings | None = None,
     ) -> Iterator[Event]:
         """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
-        request_id = self.generate(messages, system_prompt, settings)
-        while True:
-            event = self.next_event()
-            if event is None:
-                continue
-            stale = getattr(event, "request_id", request_id) not in (request_id, None)
-            if stale:  # the tail of an earlier request that was abandoned
-                continue
-            yield event
-            if isinstance(event, (Done, EngineError)) and event.request_id in (request_id, None):
-                return
+        return stream_reply(self, messages, system_prompt, settings)
 
     def close(self) -> None:
         """Ask the engine to exit, then make sure it has."""

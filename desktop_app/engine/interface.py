@@ -8,12 +8,14 @@ and events are the frozen dataclasses of :mod:`desktop_app.engine.protocol` what
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from desktop_app.engine.protocol import (
     Capabilities,
     ChatMessage,
+    Done,
     EngineError,
     Event,
     LoadRequest,
@@ -77,3 +79,35 @@ class Engine(Protocol):
     def close(self) -> None:
         """Stop the engine and free what it holds."""
         ...
+
+
+def wait_for_load(engine: Engine, timeout: float | None = None) -> ModelLoaded | EngineError:
+    """``Engine.wait_loaded`` on top of ``next_event``, for every implementation."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return EngineError(None, "The model took too long to load.", "internal")
+        event = engine.next_event(remaining)
+        if isinstance(event, (ModelLoaded, EngineError)):
+            return event
+
+
+def stream_reply(
+    engine: Engine,
+    messages: Sequence[ChatMessage],
+    system_prompt: str = "",
+    settings: GenerationSettings | None = None,
+) -> Iterator[Event]:
+    """``Engine.stream`` on top of ``generate`` and ``next_event``, for every implementation."""
+    request_id = engine.generate(messages, system_prompt, settings)
+    while True:
+        event = engine.next_event()
+        if event is None:
+            continue
+        stale = getattr(event, "request_id", request_id) not in (request_id, None)
+        if stale:  # the tail of an earlier request that was abandoned
+            continue
+        yield event
+        if isinstance(event, (Done, EngineError)) and event.request_id in (request_id, None):
+            return
