@@ -126,14 +126,20 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
 def load_engine(request: LoadRequest) -> EngineClient:
     """A started engine holding the model; UserError when the files are the user's to fix."""
     client = EngineClient()
-    client.load(request)
-    result = client.wait_loaded()
+    load_model(client, request)
+    return client
+
+
+def load_model(engine: Engine, request: LoadRequest) -> None:
+    """Load the model and wait; on failure close ``engine`` and raise (UserError when the files
+    are the user's to fix)."""
+    engine.load(request)
+    result = engine.wait_loaded()
     if isinstance(result, EngineError):
-        client.close()
+        engine.close()
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
-    return client
 
 
 def reply_json(done: Done) -> dict[str, Any]:

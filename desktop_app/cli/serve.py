@@ -17,8 +17,9 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from desktop_app.cli.chat import add_pan_scan_option, add_runtime_options, load_engine, runtime_settings
+from desktop_app.cli.chat import add_pan_scan_option, add_runtime_options, load_model, runtime_settings
 from desktop_app.cli.parser import Subparsers
+from desktop_app.engine.client import EngineClient
 from desktop_app.engine.protocol import LoadRequest
 from desktop_app.engine.shared import SharedEngine
 from desktop_app.errors import UserError
@@ -113,14 +114,15 @@ def run_serve(args: argparse.Namespace) -> int:
     ).validate()
     files = resolve_files(args.model, args.mmproj, ModelRegistry())
     config = replace(config, model_alias=files.alias)
+    engine = SharedEngine(EngineClient())
     keeper = None
-    if args.keep_conversations:
-        from desktop_app.server.keeping import StoreKeeper
-
-        keeper = StoreKeeper()
-    engine = SharedEngine(load_engine(LoadRequest.of(files.model, files.mmproj, runtime)))
     try:
-        server = ApiServer(engine, config, keeper)
+        if args.keep_conversations:
+            from desktop_app.server.keeping import StoreKeeper
+
+            keeper = StoreKeeper()
+        server = ApiServer(engine, config, keeper)  # binds now: a port in use fails before the load
+        _load(engine, LoadRequest.of(files.model, files.mmproj, runtime))
         vision = "with" if files.mmproj else "without"
         print(
             f"Serving {files.model.name} ({vision} vision) at {server.url}"
@@ -147,3 +149,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _load(engine: SharedEngine, request: LoadRequest) -> None:
+    """Load the model into the shared engine through a lane, which hears the load's outcome."""
+    lane = engine.lane()
+    load_model(lane, request)
+    lane.close()
