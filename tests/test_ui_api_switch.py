@@ -1,0 +1,94 @@
+"""The window's switch that serves its model through the OpenAI API: off by default, sharing the
+window's engine (replies take turns, never mix), following the loaded model, and a port in use
+said in one sentence."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import openai
+import pytest
+from pytestqt.qtbot import QtBot
+
+from desktop_app.engine.client import EngineClient
+from desktop_app.engine.shared import SharedEngine
+from desktop_app.server.config import ServerConfig
+from desktop_app.store import ConversationStore
+from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.preferences import Preferences
+from tests.conftest import Models
+from tests.test_ui_chat import RUNTIME, reply_widget, send, wait_done, wait_ready
+
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[MainWindow]:
+    bridge = EngineBridge(shared=SharedEngine(EngineClient()))
+    main = MainWindow(ConversationStore(), bridge, Preferences(runtime=RUNTIME))
+    main.show()
+    qtbot.waitExposed(main)
+    assert main.api_switch is not None
+    main.api_switch.config = ServerConfig(port=0, pan_scan="off")
+    yield main
+    main.close()
+
+
+def test_the_window_serves_its_model_only_when_switched_on(qtbot: QtBot, window: MainWindow, models: Models) -> None:
+    switch = window.api_switch
+    assert switch is not None
+    assert not switch.action.isChecked() and switch.url is None and not switch.label.isVisible()
+    window.open_model(models.tiny)
+    wait_ready(qtbot, window)
+
+    with qtbot.waitSignal(switch.started, timeout=30_000) as started:
+        switch.action.setChecked(True)
+    url = started.args[0]
+    assert switch.url == url and switch.label.isVisible() and url in switch.label.text()
+
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+    request = {"model": "tiny-gemma3", "messages": [{"role": "user", "content": "from a script"}],
+               "max_tokens": 24, "temperature": 0}
+    alone = client.chat.completions.create(**request).choices[0].message.content
+    assert alone
+
+    # A reply in the window and one for a script at once: they take turns on the one engine and
+    # each gets its own text.
+    answers: list[str | None] = []
+    script = threading.Thread(target=lambda: answers.append(client.chat.completions.create(**request)
+                                                            .choices[0].message.content))
+    send(qtbot, window, "from the window", max_tokens=24)
+    script.start()
+    wait_done(qtbot, window)
+    qtbot.waitUntil(lambda: not script.is_alive(), timeout=120_000)
+    assert answers == [alone]
+    window_reply = reply_widget(window).text
+    assert window_reply and window_reply != alone
+    stored = window.store.messages(window.session.conversation.id)  # type: ignore[union-attr]
+    assert stored[-1].text == window_reply
+    # API conversations stay out of the window's list.
+    assert len(window.store.list_conversations()) == 1
+
+    with qtbot.waitSignal(switch.stopped, timeout=30_000):
+        switch.action.setChecked(False)
+    assert switch.url is None and not switch.label.isVisible()
+    with pytest.raises(openai.APIConnectionError):
+        client.models.list()
+
+
+def test_a_port_in_use_is_said_and_the_switch_goes_back_off(qtbot: QtBot, window: MainWindow) -> None:
+    switch = window.api_switch
+    assert switch is not None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        switch.config = ServerConfig(port=port)
+        with qtbot.waitSignal(switch.failed, timeout=30_000) as failed:
+            switch.action.setChecked(True)
+    assert f"Port {port} is already in use" in failed.args[0]
+    assert not switch.action.isChecked() and switch.url is None
+    assert f"Port {port}" in window.notice.label.text()
