@@ -29,6 +29,8 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+* the API server (``serve``) against llama-server on interleaved image conversations and after
+  both restart: ``bench/serve_bench.py``.
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -764,9 +766,9 @@ def summarise(results: dict) -> list[dict]:
                 f"new EngineClient; images from the embedding cache: {restart['images_from_cache']},"
                 f" encode {restart['image_encode_s']} s"
                 + ("" if primary else "; informational")))
-    ui = results.get("ui")
-    if ui:
-        out.extend(ui.get("metrics", []))
+    for part in ("ui", "serve"):
+        if results.get(part):
+            out.extend(results[part].get("metrics", []))
     return out
 
 
@@ -842,6 +844,8 @@ def main() -> int:
     parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
     parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
     parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="skip bench/serve_bench.py (the API server against llama-server)")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -914,6 +918,11 @@ def main() -> int:
         log("UI event loop during streaming (bench/ui_stall.py)")
         results["ui"] = run_ui_stall(paths["model"], threads)
 
+    if not opts.no_serve:
+        log("API server against llama-server (bench/serve_bench.py)")
+        results["serve"] = run_json_script(
+            "serve_bench.py", ["--threads", str(threads), *([] if "real" in paths else ["--tiny"])], timeout=3600)
+
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
     results["summary"] = summarise(results)
@@ -927,18 +936,23 @@ def main() -> int:
 
 def run_ui_stall(model: Path, threads: int) -> dict:
     """bench/ui_stall.py in its own process (it needs a QApplication), JSON back on stdout."""
-    script = BENCH / "ui_stall.py"
-    if not script.exists():
-        return {"error": "bench/ui_stall.py is missing", "metrics": []}
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return run_json_script("ui_stall.py", ["--model", str(model), "--threads", str(threads)], env=env, timeout=900)
+
+
+def run_json_script(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> dict:
+    """A bench script in its own process with ``--json``: its last stdout line is the result."""
+    script = BENCH / name
+    if not script.exists():
+        return {"error": f"bench/{name} is missing", "metrics": []}
     proc = subprocess.run(
-        [sys.executable, str(script), "--model", str(model), "--threads", str(threads), "--json"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [sys.executable, str(script), *args, "--json"],
+        capture_output=True, text=True, env=env, timeout=timeout,
     )
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return {"error": f"ui_stall.py exited {proc.returncode} without results: "
+        return {"error": f"{name} exited {proc.returncode} without results: "
                          + proc.stderr[-3000:], "metrics": []}
     if proc.returncode != 0:
         result["exit_code"] = proc.returncode

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import psutil
 import pytest
 from PIL import Image
 
@@ -285,12 +286,18 @@ def _open_stream(server: ApiServer, prompt: str) -> socket.socket:
     return sock
 
 
+def _read_until(sock: socket.socket, marker: bytes, received: bytes = b"") -> bytes:
+    while marker not in received:
+        data = sock.recv(4096)
+        assert data, received
+        received += data
+    return received
+
+
 def test_a_client_that_disconnects_stops_its_reply(server: ApiServer, engine: RecordingEngine) -> None:
     before = len(engine.ended)
     sock = _open_stream(server, STORY)
-    received = b""
-    while b"data: " not in received:
-        received += sock.recv(4096)
+    received = _read_until(sock, b"data: ")
     assert received.startswith(b"HTTP/1.1 200")
     sock.close()
     ended = engine.wait_ended(before + 1)[before]
@@ -303,9 +310,7 @@ def test_a_queued_request_whose_client_leaves_never_reaches_the_engine(
 ) -> None:
     before = len(engine.ended)
     running = _open_stream(server, STORY)
-    received = b""
-    while b"data: " not in received:
-        received += running.recv(4096)
+    _read_until(running, b"data: ")
     # Sent whole, then abandoned while it waits behind the running reply (which writes ~2,000
     # tokens): the server reads it, queues it, sees the client gone and takes it off the queue.
     _open_stream(server, "I will not wait").close()
@@ -562,6 +567,23 @@ def test_keep_conversations_stores_each_api_conversation_once(engine: RecordingE
     assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[0].text == "keep me" and len(messages[0].attachments) == 1
     assert messages[3].text == second.choices[0].message.content
+
+
+def test_a_crashed_engine_is_a_503_and_the_next_request_restarts_it(engine: RecordingEngine,
+                                                                     server: ApiServer) -> None:
+    child = next(p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline()))
+    before = len(engine.ended)
+    sock = _open_stream(server, STORY)
+    received = _read_until(sock, b"data: ")
+    child.kill()
+    ended = engine.wait_ended(before + 1)[before]
+    assert isinstance(ended, EngineError) and ended.kind == "crashed"
+    received = _read_until(sock, b"[DONE]", received)
+    sock.close()
+    assert b"The engine stopped unexpectedly" in received and b'"type": "server_error"' in received
+    client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0, timeout=120)
+    assert client.chat.completions.create(model="tiny-gemma3", messages=[{"role": "user", "content": "again"}],
+                                          max_tokens=2).choices[0].message.content
 
 
 # ------------------------------------------------------------------------- the shared engine

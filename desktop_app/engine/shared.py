@@ -124,6 +124,7 @@ class SharedEngine:
         self._pending: deque[ReplyTicket] = deque()
         self._running: _Running | None = None
         self._loading = False
+        self._model: ModelLoaded | None = engine.loaded  # an engine may come loaded already
         self._subscribers: list[EventSink] = []
         self._subscribers_lock = threading.Lock()
         self._closed = False
@@ -133,12 +134,13 @@ class SharedEngine:
     # ------------------------------------------------------------------------ callers
     @property
     def loaded(self) -> ModelLoaded | None:
-        """The model the engine holds now (None before a load, while loading, after a crash)."""
-        return self._engine.loaded
+        """The model replies are computed with: the last one loaded, kept across an engine crash
+        (the engine reloads it with the next reply); None before a load and after a failed one."""
+        return self._model
 
     @property
     def capabilities(self) -> Capabilities | None:
-        return self._engine.capabilities
+        return self._model.capabilities if self._model is not None else None
 
     def subscribe(self, sink: EventSink) -> Callable[[], None]:
         """Hear the events that belong to no reply; returns the call that stops it."""
@@ -265,6 +267,7 @@ class SharedEngine:
         if isinstance(event, ModelLoaded) or request_id is None:
             if isinstance(event, (ModelLoaded, EngineError)):
                 self._loading = False
+                self._model = event if isinstance(event, ModelLoaded) else None
             self._broadcast(event)
             return
         running = self._running
