@@ -220,6 +220,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     from desktop_app.ui import chat_view
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.model_controller import ModelChoice, ModelState
     from desktop_app.ui.preferences import Preferences
 
     pieces: list[str] = []
@@ -260,9 +261,9 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     window.show()
     monitor = TickMonitor()
     try:
-        window.open_model(model)
-        if not wait_until(app, lambda: window.model_state.name == "READY", 300):
-            raise RuntimeError(f"the model did not load (state {window.model_state})")
+        window.model_controller.open(ModelChoice(model))
+        if not wait_until(app, lambda: window.model_controller.state is ModelState.READY, 300):
+            raise RuntimeError(f"the model did not load (state {window.model_controller.state})")
         session = window.session
         settings = GenerationSettings(max_tokens=tokens_wanted, seed=7)
         session.update_settings(settings)

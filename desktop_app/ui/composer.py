@@ -264,6 +264,10 @@ class Composer(QWidget):
         """Whether the box holds a sent message being edited (see :meth:`begin_edit`)."""
         return not self._edit_banner.isHidden()
 
+    def focus_message(self) -> None:
+        """Put the keyboard focus in the message box."""
+        self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def set_busy(self, busy: bool) -> None:
         """While a reply is written the button stops it, and Enter does not send."""
         self._busy = busy

@@ -154,6 +154,11 @@ class FirstRunPanel(QWidget):
         self.download_button.setText(self.tr("Resume download"))
         self.download_button.show()
 
+    def show_downloaded(self, name: str) -> None:
+        """The download is complete and the model ``name`` is being loaded."""
+        self.cancel_button.hide()
+        self.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=name))
+
     def show_started(self) -> None:
         self.download_button.hide()
         self.cancel_button.show()

@@ -1,13 +1,12 @@
-"""The main window: conversation list, chat, composer, settings, status bar, and model loading.
+"""The main window: conversation list, chat, composer, settings and status bar, wired together.
 
-The window wires its parts together and owns the model choice (which GGUF, which projector, how
-it is loaded); the open conversation's replies are the :class:`ChatSession`'s business.
+The window builds the widgets, connects them and shows state; the model choice and its loading
+are the :class:`ModelController`'s business, the open conversation's replies the
+:class:`ChatSession`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,9 +32,7 @@ from PySide6.QtWidgets import (
 from desktop_app import APP_NAME
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded, Progress
 from desktop_app.errors import UserError
-from desktop_app.models.gemma_files import ModelSetup, resolve_setup
-from desktop_app.models.registry import LocalModel
-from desktop_app.settings import RuntimeSettings
+from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.store import Conversation, ConversationStore
 from desktop_app.ui.api_switch import ApiServerSwitch
 from desktop_app.ui.attachments import PreparedAttachment, mime_has_images
@@ -46,13 +43,8 @@ from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.first_run import FirstRunPanel
-from desktop_app.ui.model_download import (
-    ModelDownload,
-    Recommendation,
-    first_available_model,
-    recommend_for_this_machine,
-)
-from desktop_app.ui.preferences import Preferences, save_preferences
+from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
+from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.settings_panel import SettingsPanel
 from desktop_app.ui.widgets import dismiss_button
 
@@ -60,13 +52,6 @@ from desktop_app.ui.widgets import dismiss_button
 def _count(value: object) -> int:
     """A token count from stored metrics (numbers in JSON); anything else counts as none."""
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-class ModelState(enum.Enum):
-    NONE = "none"
-    LOADING = "loading"
-    READY = "ready"
-    ERROR = "error"
 
 
 class NoticeBar(QFrame):
@@ -157,13 +142,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.bridge = bridge
-        self.preferences = preferences
         self.work = BackgroundWork(self)
-        self.download = ModelDownload(self)
-        self.model_state = ModelState.NONE
-        self.model_files: ModelSetup | None = None
-        self.loaded: ModelLoaded | None = None
-        self._recommendation: Recommendation | None = None
+        self.model_controller = ModelController(bridge, self.work, preferences, self)
         self._closed = False
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 780)
@@ -216,8 +196,8 @@ class MainWindow(QMainWindow):
 
         self._refresh_list()
         self.session.new_conversation()
-        self._set_model_state(ModelState.NONE)
-        self._restore_last_model()
+        self._model_state_changed(ModelState.NONE)
+        self.model_controller.restore()
 
     # ---------------------------------------------------------------------- building
     def _build_status_bar(self) -> None:
@@ -315,34 +295,48 @@ class MainWindow(QMainWindow):
         self.conversations.searchChanged.connect(lambda _text: self._refresh_list())
         self.composer.sendRequested.connect(self._send)
         self.composer.stopRequested.connect(self.session.stop)
-        self.composer.modelFileDropped.connect(lambda path: self.open_model(path))
+        self.composer.modelFileDropped.connect(lambda path: self.model_controller.open(ModelChoice(path)))
         self.chat_pane.mimeDropped.connect(self.composer.offer_mime)
         self.first_run.openRequested.connect(self.open_model_dialog)
-        self.first_run.downloadRequested.connect(self._start_download)
-        self.first_run.cancelRequested.connect(self.download.cancel)
-        self.download.progressed.connect(self.first_run.show_progress)
-        self.download.finished.connect(self._download_finished)
-        self.download.failed.connect(self.first_run.show_stopped)
         self.settings_panel.generationChanged.connect(self.session.update_settings)
         self.settings_panel.generationChanged.connect(lambda _settings: self.composer.refresh_costs())
         self.composer.imageTokensChanged.connect(lambda _tokens: self._update_context_label(None))
         self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
-        self.settings_panel.runtimeApplied.connect(self._apply_runtime)
+        self.session.busyChanged.connect(self.model_controller.set_busy)
         self.session.busyChanged.connect(self._busy_changed)
         self.session.replyEnded.connect(self._reply_ended)
         self.session.conversationChanged.connect(self._conversation_changed)
         self.session.listChanged.connect(self._refresh_list)
         self.session.notice.connect(self.show_notice)
         self.bridge.progress.connect(self._progress)
-        self.bridge.modelLoaded.connect(self._model_loaded)
-        self.bridge.loadFailed.connect(self._load_failed)
+        self._wire_model()
+
+    def _wire_model(self) -> None:
+        models = self.model_controller
+        self.settings_panel.runtimeApplied.connect(models.apply_runtime)
+        models.stateChanged.connect(self._model_state_changed)
+        models.checking.connect(self._checking)
+        models.refused.connect(self._refused)
+        models.setupChosen.connect(lambda setup: self.settings_panel.set_context_limit(setup.model.context_length))
+        models.runtimeChanged.connect(self.settings_panel.set_runtime)
+        models.loadStarted.connect(self._load_started)
+        models.modelLoaded.connect(self._model_loaded)
+        models.loadFailed.connect(self._load_failed)
+        models.projectorNotFound.connect(self._projector_not_found)
+        models.notice.connect(self.show_notice)
+        models.downloadOffered.connect(self.first_run.set_recommendation)
+        self.first_run.downloadRequested.connect(models.start_download)
+        self.first_run.cancelRequested.connect(models.download.cancel)
+        models.download.started.connect(self.first_run.show_started)
+        models.download.progressed.connect(self.first_run.show_progress)
+        models.download.finished.connect(lambda model: self.first_run.show_downloaded(model.name))
+        models.download.failed.connect(self.first_run.show_stopped)
 
     # ---------------------------------------------------------------- conversations
     def new_chat(self) -> None:
         self.settings_panel.flush()
         self.session.new_conversation()
-        self.conversations.list.clearSelection()
-        self.conversations.list.setCurrentRow(-1)
+        self.conversations.clear_selection()
         self.focus_input()
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -350,11 +344,11 @@ class MainWindow(QMainWindow):
         self.session.open_conversation(conversation_id)
 
     def focus_input(self) -> None:
-        self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.composer.focus_message()
 
     def _refresh_list(self) -> None:
         try:
-            found = self.store.list_conversations(self.conversations.search.text().strip() or None)
+            found = self.store.list_conversations(self.conversations.query() or None)
         except UserError as exc:
             self.show_notice(str(exc))
             return
@@ -398,39 +392,13 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._update_context_label(None)
         if conversation is not None:
-            self._follow_conversation_model(conversation.model_path, conversation.mmproj_path)
-
-    def _follow_conversation_model(self, model_path: str | None, mmproj_path: str | None) -> None:
-        """Reopen a conversation with the model it was held with, when that file is still there."""
-        if model_path is None or self.session.busy:
-            return
-        model = Path(model_path)
-        current = self.model_files.model.path if self.model_files else None
-        if current == model:
-            return
-        if not model.is_file():
-            self.show_notice(
-                self.tr(
-                    "This conversation was held with {name}, which is no longer at {path}; "
-                    "the current model answers instead."
-                ).format(name=model.name, path=model.parent)
-            )
-            return
-        mmproj = Path(mmproj_path) if mmproj_path and Path(mmproj_path).is_file() else None
-        self.open_model(model, mmproj)
+            self.model_controller.follow(conversation.model_path, conversation.mmproj_path)
 
     # --------------------------------------------------------------------- sending
     def _send(self, text: str, attachments: list[PreparedAttachment]) -> None:
-        if self.model_files is None or self.model_state is ModelState.NONE:
-            self.composer.show_notice(self.tr("Open a model first (Ctrl+O); your message is kept."))
-            return
-        if self.model_state is ModelState.ERROR:
-            self.composer.show_notice(
-                self.tr("The model is not loaded (see the notice above); your message is kept.")
-            )
-            return
-        if attachments and self.model_files.projector is None:
-            self.composer.show_notice(self._no_vision_reason())
+        refusal = self.model_controller.send_refusal(with_images=bool(attachments))
+        if refusal is not None:
+            self.composer.show_notice(refusal)
             return
         if self.session.send(text, attachments):
             self.composer.clear()
@@ -441,7 +409,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
         self.settings_panel.set_runtime_enabled(not busy)
         self.open_action.setEnabled(not busy)
-        self.projector_action.setEnabled(not busy and self.model_files is not None)
+        self.projector_action.setEnabled(not busy and self.model_controller.setup is not None)
         self._show_state()
 
     def _progress(self, progress: Progress) -> None:
@@ -457,7 +425,8 @@ class MainWindow(QMainWindow):
 
     def _update_context_label(self, metrics: dict[str, object] | None) -> None:
         """Context in use after the last reply: its prompt plus what it wrote."""
-        if self.loaded is None:
+        loaded = self.model_controller.loaded
+        if loaded is None:
             self.status_context.setText("")
             return
         used = None
@@ -468,7 +437,7 @@ class MainWindow(QMainWindow):
         if metrics and metrics.get("prompt_tokens"):
             used = _count(metrics["prompt_tokens"]) + _count(metrics.get("decode_tokens"))
         text = self.tr("Context {used} / {size}").format(
-            used=f"{used:,}" if used is not None else "–", size=f"{self.loaded.n_ctx:,}"
+            used=f"{used:,}" if used is not None else "–", size=f"{loaded.n_ctx:,}"
         )
         attached = self.composer.image_tokens
         if attached:
@@ -478,152 +447,70 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------------- models
     def open_model_dialog(self) -> None:
-        start = str(Path(self.preferences.last_model).parent) if self.preferences.last_model else ""
+        last = self.model_controller.preferences.last_model
+        start = str(Path(last).parent) if last else ""
         name, _ = QFileDialog.getOpenFileName(
             self, self.tr("Open a Gemma 3 model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
         )
         if name:
-            self.open_model(Path(name))
+            self.model_controller.open(ModelChoice(Path(name)))
 
     def choose_projector_dialog(self) -> None:
-        if self.model_files is None:
+        setup = self.model_controller.setup
+        if setup is None:
             return
         name, _ = QFileDialog.getOpenFileName(
             self,
-            self.tr("Choose the vision projector (mmproj) for {name}").format(name=self.model_files.model.display_name),
-            str(self.model_files.model.path.parent),
+            self.tr("Choose the vision projector (mmproj) for {name}").format(name=setup.model.display_name),
+            str(setup.model.path.parent),
             self.tr("GGUF projectors (*.gguf);;All files (*)"),
         )
         if name:
-            self.open_model(self.model_files.model.path, Path(name))
+            self.model_controller.open(ModelChoice(setup.model.path, Path(name)))
 
-    def open_model(self, model: Path, mmproj: Path | None = None) -> None:
-        """Check the files (and find a projector when none is given) off the UI thread, then load."""
-        if self.session.busy:
-            self.show_notice(self.tr("Stop the reply before loading another model."))
-            return
+    def _checking(self, choice: ModelChoice) -> None:
         self.notice.hide()
-        previous = self.model_state
-        self._set_model_state(ModelState.LOADING)
-        self.status_model.setText(self.tr("Checking {name}…").format(name=model.name))
-        self.work.run(
-            lambda: resolve_setup(model, mmproj, find_projector=mmproj is None),
-            self._load_files,
-            lambda message: self._files_refused(message, previous),
-        )
+        self.status_model.setText(self.tr("Checking {name}…").format(name=choice.model.name))
 
-    def _files_refused(self, message: str, previous: ModelState) -> None:
+    def _refused(self, _choice: ModelChoice, message: str) -> None:
         self.show_notice(message)
-        self._set_model_state(previous if self.loaded is not None else ModelState.NONE)
         self._show_model_label()
 
-    def _load_files(self, files: ModelSetup) -> None:
-        self.model_files = files
-        limit = files.model.context_length
-        self.settings_panel.set_context_limit(limit)
-        runtime = self.preferences.runtime
-        if limit and runtime.n_ctx > limit:
-            runtime = dataclasses.replace(runtime, n_ctx=limit)
-        self._load(runtime)
-
-    def _load(self, runtime: RuntimeSettings) -> None:
-        assert self.model_files is not None
-        self.loaded = None
-        self._set_model_state(ModelState.LOADING)
+    def _load_started(self, request: LoadRequest) -> None:
         self._show_model_label()
-        self.settings_panel.set_runtime(runtime)
-        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
-        mmproj = self.model_files.projector.path if self.model_files.projector else None
-        self.bridge.load(LoadRequest.of(self.model_files.model.path, mmproj, runtime))
-        self.composer.set_images_allowed(None if mmproj else self._no_vision_reason())
-        self.session.set_model(self.model_files.model.path, mmproj)
+        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        self.session.set_model(Path(request.model_path), Path(request.mmproj_path) if request.mmproj_path else None)
         self._update_page()
 
-    def _apply_runtime(self, runtime: RuntimeSettings) -> None:
-        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
-        save_preferences(self.preferences)
-        if self.model_files is not None and not self.session.busy:
-            self._load(runtime)
-        else:
-            self.settings_panel.set_runtime(runtime)
-
     def _model_loaded(self, loaded: ModelLoaded) -> None:
-        if self.model_files is None or Path(loaded.model_path) != self.model_files.model.path:
-            return  # a load superseded by another choice
-        first = self.loaded is None
-        self.loaded = loaded
-        self._set_model_state(ModelState.READY)
         self._show_model_label()
         self.settings_panel.set_context_limit(loaded.n_ctx_train)
         self.projector_action.setEnabled(not self.session.busy)
-        self.composer.set_images_allowed(None if loaded.has_vision else self._no_vision_reason())
-        projector = self.model_files.projector
+        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        setup = self.model_controller.setup
+        projector = setup.projector if setup else None
         self.composer.set_image_cost(
             projector.tokens_per_image if projector and loaded.has_vision else None,
             lambda: self.session.settings.pan_scan,
         )
-        mmproj = Path(loaded.mmproj_path) if loaded.mmproj_path else None
-        self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
-        save_preferences(self.preferences)
         self._update_context_label(None)
-        if first and self.model_files.projector_searched and self.model_files.projector is None:
-            self.notice.show_message(
-                self.tr(
-                    "No vision projector that fits {name} was found in its folder, so images are off. "
-                    "Choose its mmproj file to ask about images."
-                ).format(name=self.model_files.model.display_name),
-                self.tr("Choose projector…"),
-                self.choose_projector_dialog,
-            )
+
+    def _projector_not_found(self, setup: ModelSetup) -> None:
+        self.notice.show_message(
+            self.tr(
+                "No vision projector that fits {name} was found in its folder, so images are off. "
+                "Choose its mmproj file to ask about images."
+            ).format(name=setup.model.display_name),
+            self.tr("Choose projector…"),
+            self.choose_projector_dialog,
+        )
 
     def _load_failed(self, message: str) -> None:
-        self.loaded = None
-        self._set_model_state(ModelState.ERROR)
         self._show_model_label()
-        self.notice.show_message(message, self.tr("Try again"), lambda: self._load(self.preferences.runtime))
-
-    def _restore_last_model(self) -> None:
-        """Load the model of the last session; else one downloaded or imported before; else
-        offer the download recommended for this machine."""
-        last = self.preferences.last_model
-        if last and Path(last).is_file():
-            mmproj = self.preferences.last_mmproj
-            self.open_model(Path(last), Path(mmproj) if mmproj and Path(mmproj).is_file() else None)
-            return
-        self.work.run(first_available_model, self._use_registered_model, self.show_notice)
-
-    def _use_registered_model(self, model: LocalModel | None) -> None:
-        if self.model_files is not None or self.model_state is not ModelState.NONE:
-            return  # the user chose one meanwhile
-        if model is not None:
-            self.open_model(model.model_path, model.mmproj_path)
-            return
-        self.work.run(recommend_for_this_machine, self._offer_download, lambda _message: None)
-
-    def _offer_download(self, recommendation: Recommendation) -> None:
-        self._recommendation = recommendation
-        self.first_run.set_recommendation(recommendation)
-
-    def _start_download(self) -> None:
-        if self._recommendation is not None:
-            self.first_run.show_started()
-            self.download.start(self._recommendation.entry)
-
-    def _download_finished(self, model: LocalModel) -> None:
-        self.first_run.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=model.name))
-        self.first_run.cancel_button.hide()
-        self.open_model(model.model_path, model.mmproj_path)
-
-    def _no_vision_reason(self) -> str:
-        name = self.model_files.model.display_name if self.model_files else ""
-        return self.tr(
-            "{name} is loaded without a vision projector, so it cannot see images; "
-            "use File ▸ Choose vision projector… to add its mmproj file."
-        ).format(name=name)
+        self.notice.show_message(message, self.tr("Try again"), self.model_controller.retry)
 
     # ------------------------------------------------------------------------ status
-    def _set_model_state(self, state: ModelState) -> None:
-        self.model_state = state
+    def _model_state_changed(self, state: ModelState) -> None:
         self.status_progress.setVisible(state is ModelState.LOADING)
         self._show_state()
         self._update_page()
@@ -637,11 +524,11 @@ class MainWindow(QMainWindow):
                 ModelState.LOADING: self.tr("Loading…"),
                 ModelState.READY: self.tr("Ready"),
                 ModelState.ERROR: self.tr("Error"),
-            }[self.model_state]
+            }[self.model_controller.state]
         self.status_state.setText(text)
 
     def _show_model_label(self) -> None:
-        files = self.model_files
+        files, loaded = self.model_controller.setup, self.model_controller.loaded
         if files is None:
             self.status_model.setText(self.tr("No model"))
             self.status_model.setToolTip("")
@@ -656,11 +543,11 @@ class MainWindow(QMainWindow):
         self.status_model.setToolTip(
             "\n".join(str(f.path) for f in (files.model, files.projector) if f is not None)
         )
-        self.status_backend.setText(self.loaded.backend if self.loaded else "")
+        self.status_backend.setText(loaded.backend if loaded else "")
 
     def _update_page(self) -> None:
         """The welcome page until a model is chosen, unless a stored conversation is open."""
-        welcome = self.model_files is None and self.session.conversation is None
+        welcome = self.model_controller.setup is None and self.session.conversation is None
         self.pages.setCurrentWidget(self.first_run if welcome else self.chat_view)
 
     def show_notice(self, message: str) -> None:
@@ -678,7 +565,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.settings_panel.flush()
         self.session.shutdown()
-        self.download.shutdown()
+        self.model_controller.shutdown()
         self.work.shutdown()
         if self.api_switch is not None:
             self.api_switch.shutdown()

@@ -50,12 +50,14 @@ class ModelDownload(QObject):
     """Downloads one catalog model (and its projector) on its own thread; resumable, cancellable.
 
     Signals:
+        started(): a download (or its resumption) began.
         progressed(DownloadProgress): bytes so far, speed and time left (a few times a second).
         finished(LocalModel): the verified files, recorded in the registry.
         failed(str): one sentence: cancelled (the partial file is kept for resuming), no network,
             no disk space, a gated repository...
     """
 
+    started = Signal()
     progressed = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
@@ -78,6 +80,7 @@ class ModelDownload(QObject):
         self._cancel.clear()
         self._thread = threading.Thread(target=self._run, args=(entry,), name="model-download", daemon=True)
         self._thread.start()
+        self.started.emit()
 
     def cancel(self) -> None:
         """Stop at the next chunk; what arrived stays on disk and the next start resumes it."""
