@@ -18,6 +18,7 @@ from desktop_app.server.config import ServerConfig
 from desktop_app.store import ConversationStore
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import Preferences
 from tests.conftest import Models
 from tests.test_ui_chat import RUNTIME, reply_widget, send, wait_done, wait_ready
@@ -41,7 +42,7 @@ def test_the_window_serves_its_model_only_when_switched_on(qtbot: QtBot, window:
     switch = window.api_switch
     assert switch is not None
     assert not switch.action.isChecked() and switch.url is None and not switch.label.isVisible()
-    window.open_model(models.tiny)
+    window.model_controller.open(ModelChoice(models.tiny))
     wait_ready(qtbot, window)
 
     with qtbot.waitSignal(switch.started, timeout=30_000) as started:
