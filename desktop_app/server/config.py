@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from desktop_app.errors import UserError
+from desktop_app.settings import GenerationSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -47,8 +48,9 @@ class ServerConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     allow_remote_images: bool = False
     """Fetch ``http(s)`` image URLs; off, a request never makes the server reach the network."""
-    pan_scan: str = "auto"
-    """Gemma 3 Pan & Scan for requests that do not say (the ``pan_scan`` request field)."""
+    pan_scan: str = field(default_factory=lambda: GenerationSettings().pan_scan)
+    """Gemma 3 Pan & Scan for requests that do not say (the ``pan_scan`` request field); the
+    app's own default unless the user chose."""
     model_alias: str | None = None
     """A name the served model answers to besides its file name (the registry id it came from)."""
 
