@@ -29,6 +29,11 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+* documents (``--only documents`` runs this phase alone and adds it to the recorded results):
+  text extraction of a 300-page text PDF (``prepare_document``, goal <= 3 s), and tokenisation
+  throughput of its text, ours (a count request to the engine: the document pickled over the
+  pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
+  (``llama_tokenize`` on the same block, called directly in a child process).
 * the API server (``serve``) against llama-server on interleaved image conversations and after
   both restart: ``bench/serve_bench.py``.
 
@@ -699,6 +704,84 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
 
 
 # ----------------------------------------------------------------------------------- report
+DOCUMENT_PAGES = 300
+
+NATIVE_TOKENIZE = """
+import json, sys, time
+import llama_cpp
+llama_cpp.llama_backend_init()
+params = llama_cpp.llama_model_default_params()
+params.vocab_only = True
+model = llama_cpp.llama_model_load_from_file(sys.argv[1].encode(), params)
+vocab = llama_cpp.llama_model_get_vocab(model)
+data = open(sys.argv[2], "rb").read()
+buf = (llama_cpp.llama_token * (len(data) + 8))()
+seconds = []
+for _ in range(int(sys.argv[3])):
+    started = time.perf_counter()
+    n = llama_cpp.llama_tokenize(vocab, data, len(data), buf, len(buf), False, False)
+    seconds.append(time.perf_counter() - started)
+print(json.dumps({"tokens": n, "seconds": seconds}))
+"""
+"""llama.cpp's tokenizer on the document block, no control tokens parsed (as the engine reads a
+document), in a child: loading llama.cpp in this process has moved other phases' ratios (see
+``machine_info``)."""
+
+
+def phase_documents(model: Path, threads: int, rounds: int) -> dict:
+    """Extraction of a 300-page text PDF and tokenisation throughput, ours vs llama.cpp's."""
+    from desktop_app.engine.documents import document_text, prepare_document
+    from desktop_app.engine.protocol import ChatMessage, TokenCount
+    from tests.document_files import long_text_pdf
+
+    folder = BUILD / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / f"book-{DOCUMENT_PAGES}.pdf"
+    if not pdf.exists():
+        pdf.write_bytes(long_text_pdf(DOCUMENT_PAGES))
+    extract_s = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        document = prepare_document(pdf)
+        extract_s.append(time.perf_counter() - started)
+    block = folder / "book-block.txt"
+    block.write_text(document_text(document), encoding="utf-8")
+
+    count_s, tokens = [], None
+    with Engine(model, None, threads) as engine:
+        messages = [ChatMessage.user(document)]
+        for _ in range(rounds + 1):  # the first one warms the pipe and the engine: not counted
+            started = time.perf_counter()
+            counted = engine.client.count(messages)
+            spent = time.perf_counter() - started
+            if not isinstance(counted, TokenCount):
+                raise RuntimeError(f"engine error: {counted.message}")
+            tokens = counted.document_tokens
+            count_s.append(spent)
+    count_s = count_s[1:]
+    native = subprocess.run(
+        [sys.executable, "-c", NATIVE_TOKENIZE, str(model), str(block), str(rounds)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    reference = json.loads(native.stdout.strip().splitlines()[-1])
+    if reference["tokens"] != tokens:
+        raise RuntimeError(f"token counts differ: engine {tokens}, llama.cpp {reference['tokens']}")
+    ours_tok_s = tokens / median(count_s)
+    native_tok_s = tokens / median(reference["seconds"])
+    return {
+        "pages": document.page_count,
+        "characters": len(document.plain_text),
+        "pdf_bytes": pdf.stat().st_size,
+        "extract_s": extract_s,
+        "tokens": tokens,
+        "count_s": count_s,
+        "native_tokenize_s": reference["seconds"],
+        "ours_tok_s": round(ours_tok_s),
+        "native_tok_s": round(native_tok_s),
+        "ratio": round(ours_tok_s / native_tok_s, 3),
+    }
+
+
 def metric(name: str, ours, tool, ratio, target: str, met, unit: str, note: str = "",
            **extra: Any) -> dict:
     return {"metric": name, "ours": ours, "tool": tool, "ratio": ratio, "target": target,
@@ -769,6 +852,20 @@ def summarise(results: dict) -> list[dict]:
     for part in ("ui", "serve"):
         if results.get(part):
             out.extend(results[part].get("metrics", []))
+    docs = results.get("documents")
+    if docs:
+        extract = median(docs["extract_s"])
+        out.append(metric(
+            f"text extraction of a {docs['pages']}-page text PDF", extract, None, None, "<= 3 s",
+            extract is not None and extract <= 3.0, "s",
+            f"prepare_document, median of {len(docs['extract_s'])}; {docs['characters']:,} "
+            f"characters, {docs['pdf_bytes'] / 1e6:.1f} MB PDF made by tests/document_files.py"))
+        out.append(metric(
+            "document tokenisation tok/s", docs["ours_tok_s"], docs["native_tok_s"], docs["ratio"],
+            "informational", None, "tok/s",
+            f"{docs['tokens']:,} tokens; ours = an engine count request (pipe, render, tokenize), "
+            "median of the rounds after a warm-up",
+            tool_cmd="llama_tokenize on the same block, in-process in a child"))
     return out
 
 
@@ -857,7 +954,12 @@ def main() -> int:
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=["documents"],
+                        help="run only this phase and add it to the results already recorded")
+    parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
+    if opts.only == "documents":
+        return run_documents_only(opts)
     if opts.quick:
         opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
 
@@ -918,6 +1020,9 @@ def main() -> int:
         log("UI event loop during streaming (bench/ui_stall.py)")
         results["ui"] = run_ui_stall(paths["model"], threads)
 
+    log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
+    results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+
     if not opts.no_serve:
         log("API server against llama-server (bench/serve_bench.py)")
         results["serve"] = run_json_script(
@@ -931,6 +1036,34 @@ def main() -> int:
     write_markdown(results, opts.out / "RESULTS.md")
     log(f"wrote {opts.out / 'results.json'} and {opts.out / 'RESULTS.md'}")
     print((opts.out / "RESULTS.md").read_text())
+    return 0
+
+
+def run_documents_only(opts: argparse.Namespace) -> int:
+    """``--only documents``: the documents phase, merged into the recorded results."""
+    from desktop_app.settings import physical_cores
+
+    threads = opts.threads or physical_cores()
+    paths = ensure_models(real=False)
+    home = BUILD / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["GEMMA_DESKTOP_HOME"] = str(home)
+    recorded = opts.out / "results.json"
+    results = json.loads(recorded.read_text()) if recorded.exists() else None
+    log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
+        f"(load average {loadavg()})")
+    documents = phase_documents(paths["model"], threads, opts.document_rounds)
+    documents.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    if results is None:
+        print(json.dumps(documents, indent=2))
+        return 0
+    results["documents"] = documents
+    results["summary"] = summarise(results)
+    recorded.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_markdown(results, opts.out / "RESULTS.md")
+    log(f"added the documents phase to {recorded} and {opts.out / 'RESULTS.md'}")
+    print(json.dumps(documents, indent=2))
     return 0
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from desktop_app.cli.chat import load_engine
 from desktop_app.engine.client import EngineClient
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, Event, LoadRequest, ModelLoaded
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, Event, LoadRequest, ModelLoaded, TokenCount
 from desktop_app.engine.shared import EventSink, ReplyTicket, SharedEngine
 from desktop_app.server.config import ServerConfig, ServerLimits
 from desktop_app.server.keeping import StoreKeeper
@@ -606,3 +606,16 @@ def test_two_lanes_of_one_engine_never_see_each_others_text(engine: RecordingEng
     finally:
         lane_a.close()
         lane_b.close()
+
+
+def test_a_lane_counts_tokens_without_waiting_for_its_turn(engine: RecordingEngine, models: Models) -> None:
+    lane = engine.lane()
+    try:
+        counted = lane.count([ChatMessage.user("count these words")], "be brief")
+        assert isinstance(counted, TokenCount) and counted.prompt_tokens > 4 and counted.n_ctx == RUNTIME.n_ctx
+        asked = lane.count_tokens([ChatMessage.user("count these words")], "be brief")
+        event = lane.next_event(timeout=120)
+        assert isinstance(event, TokenCount) and event.request_id == asked
+        assert event.prompt_tokens == counted.prompt_tokens
+    finally:
+        lane.close()

@@ -139,7 +139,7 @@ def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: Mai
     assert load_preferences().last_model == str(models.tiny)  # remembered for the next start
 
 
-def test_a_text_only_model_disables_images_and_says_why(
+def test_a_text_only_model_refuses_images_and_says_why_but_takes_documents(
     qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path
 ) -> None:
     alone = tmp_path / "alone" / "gemma-text.gguf"
@@ -149,15 +149,20 @@ def test_a_text_only_model_disables_images_and_says_why(
     wait_ready(qtbot, window)
     setup = window.model_controller.setup
     assert setup is not None and setup.projector is None
-    assert not window.composer.attach_button.isEnabled()
-    assert "cannot see images" in window.composer.attach_button.toolTip()
+    assert window.composer.attach_button.isEnabled()  # documents need no projector
+    assert "images need a vision projector" in window.composer.attach_button.toolTip()
     assert window.notice.isVisible() and "No vision projector" in window.notice.label.text()
     assert window.status_model.text() == "gemma-text.gguf (text only)"
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(image_file))])
     drop(window.chat_pane, mime)
-    assert "cannot see images" in window.composer.notice_label.text()
+    qtbot.waitUntil(lambda: "cannot see images" in window.composer.notice_label.text(), timeout=20_000)
     assert window.composer.attachments == [] and window.composer.pending == 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nThe meeting moved to Tuesday.\n")
+    mime.setUrls([QUrl.fromLocalFile(str(notes))])
+    drop(window.chat_pane, mime)
+    qtbot.waitUntil(lambda: len(window.composer.attachments) == 1, timeout=20_000)
 
 
 def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(
@@ -824,7 +829,7 @@ def test_each_attachment_shows_its_token_cost_and_the_context_meter_counts_it(
     # Pan & Scan "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
     assert chips["receipt.png"].cost.text() == f"5 views · {5 * per_view} tokens"
     assert chips[PHOTO.name].cost.text() == f"{per_view} tokens"
-    assert ready.composer.image_tokens == 6 * per_view
+    assert ready.composer.attached_tokens == 6 * per_view
     assert f"+{6 * per_view} attached" in ready.status_context.text()
     ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("off"))
     assert chips["receipt.png"].cost.text() == f"{per_view} tokens"

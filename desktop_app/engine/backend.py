@@ -26,7 +26,7 @@ from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag, native_reader
 from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
+from desktop_app.engine.protocol import CountRequest, FinishReason, GenerateRequest, Metrics, TokenCount
 from desktop_app.engine.sampler import Sampler
 from desktop_app.errors import UserError
 from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
@@ -47,6 +47,8 @@ class Cancelled(Exception):
 @dataclass
 class _TextSpan:
     tokens: list[int]
+    document: bool = False
+    """A document's words, tokenized without parsing control tokens."""
 
 
 @dataclass
@@ -57,6 +59,10 @@ class _ImageSpan:
 
 
 _Span = _TextSpan | _ImageSpan
+
+
+def _document_tokens(spans: list[_Span]) -> int:
+    return sum(len(s.tokens) for s in spans if isinstance(s, _TextSpan) and s.document)
 
 
 def _silence_native_logs() -> None:
@@ -214,11 +220,37 @@ class LlamaBackend:
         return buf.raw[:n]
 
     # ----------------------------------------------------------------------- prompt spans
-    def _spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], object]:
+    def _spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], list[object]]:
         """Split the prompt into text tokens and image chunks (mtmd adds the image delimiters).
 
-        Returns the spans and the native chunk list that owns the image chunks (free it after).
+        Documents' words are tokenized apart, as plain text (see ``prompt.segments``).  Returns
+        the spans and the native chunk lists that own the image chunks (free them after).
         """
+        spans: list[_Span] = []
+        owners: list[object] = []
+        queue = iter(images)
+        try:
+            for piece, is_document in prompt.segments(text):
+                if is_document:
+                    spans.append(_TextSpan(self.tokenize(piece, special=False), document=True))
+                    continue
+                mine = [next(queue) for _ in range(piece.count(prompt.MEDIA_MARKER))]
+                piece_spans, owner = self._piece_spans(piece, mine)
+                spans += piece_spans
+                if owner is not None:
+                    owners.append(owner)
+        except BaseException:
+            self._free(owners)
+            raise
+        return spans, owners
+
+    @staticmethod
+    def _free(owners: list[object]) -> None:
+        for owner in owners:
+            mtmd.mtmd_input_chunks_free(owner)
+
+    def _piece_spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], object]:
+        """Text (control tokens parsed) and its images as spans, and the chunk list owning them."""
         if not images:
             return [_TextSpan(self.tokenize(text))], None
         if not self.has_vision:
@@ -373,12 +405,26 @@ class LlamaBackend:
         text, images = prompt.render(
             request.messages, request.system_prompt, self.template, request.settings.pan_scan
         )
-        spans, chunks = self._spans(text, images)
+        spans, owners = self._spans(text, images)
         try:
             return self._run(spans, request.settings, emit, received_at, on_phase)
         finally:
-            if chunks is not None:
-                mtmd.mtmd_input_chunks_free(chunks)
+            self._free(owners)
+
+    def count(self, request: CountRequest) -> TokenCount:
+        """The tokens a reply to this conversation would evaluate, by kind; nothing is decoded."""
+        text, images = prompt.render(
+            request.messages, request.system_prompt, self.template, request.settings.pan_scan
+        )
+        spans, owners = self._spans(text, images)
+        self._free(owners)
+        return TokenCount(
+            request.request_id,
+            prompt_tokens=len(self._keys(spans)),
+            document_tokens=_document_tokens(spans),
+            image_tokens=sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan)),
+            n_ctx=self.n_ctx,
+        )
 
     def _run(
         self,
@@ -390,6 +436,17 @@ class LlamaBackend:
     ) -> tuple[str, FinishReason, Metrics]:
         keys = self._keys(spans)
         if len(keys) >= self.n_ctx:
+            documents = _document_tokens(spans)
+            if documents:
+                raise UserError(
+                    "This message needs {tokens} tokens, {documents} of them its documents; the "
+                    "model holds at most {train} and the context is set to {n_ctx}. Choose a "
+                    "larger context size or attach fewer pages.",
+                    tokens=f"{len(keys):,}",
+                    documents=f"{documents:,}",
+                    train=f"{self.n_ctx_train:,}",
+                    n_ctx=f"{self.n_ctx:,}",
+                )
             raise UserError(
                 f"This conversation needs {len(keys)} tokens but the context holds {self.n_ctx}; "
                 "start a new chat or choose a larger context size."
@@ -434,6 +491,7 @@ class LlamaBackend:
         metrics = Metrics(
             prompt_tokens=len(keys),
             image_tokens=image_tokens,
+            document_tokens=_document_tokens(spans),
             # Microseconds: a small projector encodes in ~1 ms, and the benchmark compares it.
             image_encode_s=round(encode_s, 6),
             ttft_s=round(ttft, 6),

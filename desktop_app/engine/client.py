@@ -26,6 +26,7 @@ from desktop_app.engine.process import engine_main
 from desktop_app.engine.protocol import (
     Capabilities,
     ChatMessage,
+    CountRequest,
     Done,
     EngineError,
     Event,
@@ -35,6 +36,7 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     ShutdownRequest,
     Token,
+    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -149,6 +151,35 @@ class EngineClient:
             )
         )
         return request_id
+
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Ask what this conversation's prompt costs; a ``TokenCount`` or ``EngineError`` event
+        with the returned request id follows (after the reply in progress, if any)."""
+        request_id = next(self._ids)
+        self._send(
+            CountRequest(request_id, tuple(messages), system_prompt, settings or GenerationSettings())
+        )
+        return request_id
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
+        request_id = self.count_tokens(messages, system_prompt, settings)
+        while True:
+            event = self.next_event(_POLL_S)
+            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
+                return event
+            if event is None and not self.running:
+                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
 
     def cancel(self, *, hard: bool = False) -> None:
         """Stop the reply in progress, keeping what streamed.

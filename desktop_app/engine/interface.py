@@ -20,6 +20,7 @@ from desktop_app.engine.protocol import (
     Event,
     LoadRequest,
     ModelLoaded,
+    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -53,6 +54,26 @@ class Engine(Protocol):
     ) -> int:
         """Start a reply and return its request id; ``Token`` events and a final ``Done`` or
         ``EngineError`` follow."""
+        ...
+
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Ask what this conversation's prompt costs (documents, images, the whole) by the
+        loaded model's tokenizer; a ``TokenCount`` or ``EngineError`` event with the returned
+        request id follows."""
+        ...
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for the answer (for the command line and tests)."""
         ...
 
     def cancel(self, *, hard: bool = False) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.protocol import (
+    CountRequest,
     Done,
     EngineError,
     GenerateRequest,
@@ -99,6 +100,17 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                     backend.has_vision,
                 )
             )
+        elif isinstance(request, CountRequest):
+            try:
+                if backend is None:
+                    raise UserError("No model is loaded yet; open a Gemma 3 model first.")
+                conn.send(backend.count(request))
+            except UserError as exc:
+                conn.send(EngineError(request.request_id, str(exc), "user"))
+            except Exception:
+                log.exception("counting tokens failed")
+                failed = "Counting tokens failed inside the engine (see the log)."
+                conn.send(EngineError(request.request_id, failed, "internal"))
         elif isinstance(request, GenerateRequest):
             received_at = time.perf_counter()
             rid = request.request_id

@@ -6,6 +6,12 @@ template.  Either way each image becomes the media marker that llama.cpp's mtmd 
 order the user gave the images, and mtmd itself wraps it in ``<start_of_image>``/``<end_of_image>``.
 Gemma 3 has no system role: the system prompt is folded into the first user turn.
 
+A document enters the user turn at its place as the block :func:`documents.document_parts`
+writes (its name, page markers, and its scanned pages as images).  Its words are wrapped in
+:data:`DOCUMENT_START`/:data:`DOCUMENT_END` in the rendered text, so the engine tokenizes them as
+plain text: a PDF quoting ``<end_of_turn>`` or a source file holding ``<__media__>`` is read as
+written and can neither end the user's turn nor stand for an image.
+
 Pan & Scan (Gemma 3's answer to text in tall or wide images, which llama.cpp lacks) is applied
 here: the rules are in :func:`desktop_app.engine.images.pan_and_scan_crops`, the wording around
 the crops follows the reference processor.  Crops are ordinary prepared images with their own
@@ -19,8 +25,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from desktop_app.engine.documents import PreparedDocument, document_parts
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
-from desktop_app.engine.protocol import ChatMessage
+from desktop_app.engine.protocol import ChatMessage, Part
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -30,6 +37,11 @@ MEDIA_MARKER = "<__media__>"
 START_OF_IMAGE = "<start_of_image>"
 END_OF_TURN = "<end_of_turn>"
 BOS = "<bos>"
+
+DOCUMENT_START = "\x02"
+DOCUMENT_END = "\x03"
+"""Around a document's words in the rendered text (ASCII STX/ETX).  Document preparation removes
+control characters from every document and :func:`render` from typed text, so these are ours."""
 
 
 PAN_SCAN_BEFORE = "Here is the original image "
@@ -46,32 +58,92 @@ def render(
 ) -> tuple[str, list[PreparedImage]]:
     """Prompt text ending with the model's turn opened, and the images in marker order.
 
-    The text starts with ``<bos>``; tokenize it with special tokens parsed and without adding
-    another BOS.  With Pan & Scan, an image that qualifies is followed by its crops.
+    The text starts with ``<bos>``; tokenize it (see :func:`segments`) with special tokens parsed
+    outside documents and without adding another BOS.  With Pan & Scan, an image that qualifies
+    is followed by its crops.  A document's scanned pages are images like any other.
     """
+    messages = [_with_documents_expanded(message) for message in messages]
     originals = [image for message in messages for image in message.images]
     text = (
         _render_jinja(template, messages, system_prompt)
         if template
         else _render_builtin(messages, system_prompt)
     )
-    if text.count(MEDIA_MARKER) != len(originals):
-        raise ValueError(
-            f"chat template placed {text.count(MEDIA_MARKER)} images, expected {len(originals)}"
-        )
-    pieces = text.split(MEDIA_MARKER)
-    out = [pieces[0]]
+    pieces = _pieces(text)
+    placed = pieces.count(None)
+    if placed != len(originals):
+        raise ValueError(f"chat template placed {placed} images, expected {len(originals)}")
+    queue = iter(originals)
+    out: list[str] = []
     images: list[PreparedImage] = []
-    for image, after in zip(originals, pieces[1:], strict=True):
+    for piece in pieces:
+        if piece is not None:
+            out.append(piece)
+            continue
+        image = next(queue)
         crops = _crops(image, pan_scan)
         if crops:
             out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
             out.append(" ".join([MEDIA_MARKER] * len(crops)))
         else:
             out.append(MEDIA_MARKER)
-        out.append(after)
         images += [image, *crops]
     return "".join(out), images
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """The rendered text in order as (piece, is_document_text); empty pieces left out."""
+    out: list[tuple[str, bool]] = []
+    for index, chunk in enumerate(text.split(DOCUMENT_START)):
+        inside, _, after = chunk.partition(DOCUMENT_END) if index else ("", "", chunk)
+        out += [(piece, is_document) for piece, is_document in ((inside, True), (after, False)) if piece]
+    return out
+
+
+def readable(text: str, images: Sequence[PreparedImage]) -> str:
+    """The rendered prompt as a person reads it: documents' delimiters dropped, and each image as
+    a placeholder line naming it (``ask --print-prompt``)."""
+    queue = iter(enumerate(images, 1))
+    out: list[str] = []
+    for piece in _pieces(text):
+        if piece is not None:
+            out.append(piece.replace(DOCUMENT_START, "").replace(DOCUMENT_END, ""))
+            continue
+        number, image = next(queue)
+        before = "\n" if out and out[-1] and not out[-1].endswith("\n") else ""
+        out.append(f"{before}[image {number}: {image.source_name}, {image.width}x{image.height}]\n")
+    return "".join(out)
+
+
+def _pieces(text: str) -> list[str | None]:
+    """The rendered text as pieces, None where an image goes: a marker counts only outside a
+    document (inside one it is the document's own words)."""
+    out: list[str | None] = []
+    for piece, is_document in segments(text):
+        if is_document:
+            out.append(DOCUMENT_START + piece + DOCUMENT_END)
+            continue
+        chunks = piece.split(MEDIA_MARKER)
+        out.append(chunks[0])
+        for after in chunks[1:]:
+            out += [None, after]
+    return out
+
+
+def _with_documents_expanded(message: ChatMessage) -> ChatMessage:
+    """Documents as delimited text and scanned-page images; typed text without our delimiters."""
+    parts: list[Part] = []
+    for part in message.parts:
+        if isinstance(part, PreparedDocument):
+            parts += [
+                piece if isinstance(piece, PreparedImage) else DOCUMENT_START + piece + DOCUMENT_END
+                for piece in document_parts(part)
+            ]
+        elif isinstance(part, str):
+            parts.append(part.replace(DOCUMENT_START, "").replace(DOCUMENT_END, ""))
+        else:
+            parts.append(part)
+    return ChatMessage(message.role, tuple(parts))
 
 
 _crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()
@@ -100,7 +172,7 @@ def _render_builtin(messages: Sequence[ChatMessage], system_prompt: str) -> str:
         if index == 0 and system:
             out.append(f"{system}\n\n")
         for part in message.parts:
-            out.append(MEDIA_MARKER if isinstance(part, PreparedImage) else part.strip())
+            out.append(part.strip() if isinstance(part, str) else MEDIA_MARKER)
         out.append(f"{END_OF_TURN}\n")
     out.append("<start_of_turn>model\n")
     return "".join(out)
@@ -115,7 +187,7 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
         )
     for message in messages:
         content = [
-            {"type": "image"} if isinstance(p, PreparedImage) else {"type": "text", "text": p}
+            {"type": "text", "text": p} if isinstance(p, str) else {"type": "image"}
             for p in message.parts
         ]
         hf_messages.append({"role": message.role, "content": content})

@@ -10,18 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import PreparedImage
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
 Role = Literal["user", "assistant"]
-Part = str | PreparedImage
+Part = str | PreparedImage | PreparedDocument
 FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
 ErrorKind = Literal["user", "internal", "crashed"]
 
 
 @dataclass(frozen=True)
 class ChatMessage:
-    """One turn: text and images interleaved in the order the user gave them."""
+    """One turn: text, images and documents interleaved in the order the user gave them."""
 
     role: Role
     parts: tuple[Part, ...]
@@ -37,6 +38,10 @@ class ChatMessage:
     @property
     def images(self) -> list[PreparedImage]:
         return [p for p in self.parts if isinstance(p, PreparedImage)]
+
+    @property
+    def documents(self) -> list[PreparedDocument]:
+        return [p for p in self.parts if isinstance(p, PreparedDocument)]
 
     @property
     def text(self) -> str:
@@ -68,11 +73,23 @@ class GenerateRequest:
 
 
 @dataclass(frozen=True)
+class CountRequest:
+    """Count the tokens this conversation's prompt takes with the loaded model, generating
+    nothing: the window prices a document's chip with it, and the front ends check a message
+    against the context before sending it."""
+
+    request_id: int
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
 class ShutdownRequest:
     """Free llama.cpp's resources and exit the engine process."""
 
 
-Request = LoadRequest | GenerateRequest | ShutdownRequest
+Request = LoadRequest | GenerateRequest | CountRequest | ShutdownRequest
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,8 @@ class Metrics:
     prompt_tokens: int = 0
     """Tokens of the whole prompt, images included."""
     image_tokens: int = 0
+    document_tokens: int = 0
+    """Tokens of the attached documents' text (their scanned pages count as images)."""
     image_encode_s: float = 0.0
     """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
     its output out for the cache and decoding it into the context count in ``ttft_s``."""
@@ -157,6 +176,19 @@ class Done:
 
 
 @dataclass(frozen=True)
+class TokenCount:
+    """The answer to a :class:`CountRequest`, by the loaded model's own tokenizer."""
+
+    request_id: int
+    prompt_tokens: int
+    """The whole prompt, as a reply would evaluate it (images and documents included)."""
+    document_tokens: int
+    image_tokens: int
+    n_ctx: int
+    """The context the engine holds now."""
+
+
+@dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
     process died and will be restarted by the next request."""
@@ -166,4 +198,4 @@ class EngineError:
     kind: ErrorKind = "internal"
 
 
-Event = ModelLoaded | Progress | Token | Done | EngineError
+Event = ModelLoaded | Progress | Token | Done | TokenCount | EngineError

@@ -34,6 +34,7 @@ from desktop_app.engine.protocol import (
     Metrics,
     ModelLoaded,
     Progress,
+    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -91,6 +92,11 @@ class _Cancel:
 
 
 @dataclass(frozen=True)
+class _Count:
+    ticket: ReplyTicket
+
+
+@dataclass(frozen=True)
 class _Load:
     request: LoadRequest
 
@@ -99,7 +105,7 @@ class _Stop:
     """Ends the pump."""
 
 
-_Command = _Submit | _Cancel | _Load | _Stop
+_Command = _Submit | _Count | _Cancel | _Load | _Stop
 
 
 @dataclass
@@ -123,6 +129,9 @@ class SharedEngine:
         self._commands: queue.Queue[_Command] = queue.Queue()
         self._pending: deque[ReplyTicket] = deque()
         self._running: _Running | None = None
+        self._counting: dict[int, ReplyTicket] = {}
+        """Token counts asked of the engine, by its request id: they do not wait for a turn (the
+        engine answers each after the reply in progress)."""
         self._loading = False
         self._model: ModelLoaded | None = engine.loaded  # an engine may come loaded already
         self._subscribers: list[EventSink] = []
@@ -169,6 +178,19 @@ class SharedEngine:
         """Queue a reply; ``sink`` gets its events, ending with its ``Done`` or ``EngineError``."""
         ticket = ReplyTicket(self, next(self._ids), tuple(messages), system_prompt, settings, sink)
         self._post(_Submit(ticket))
+        return ticket
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str,
+        settings: GenerationSettings,
+        sink: EventSink,
+    ) -> ReplyTicket:
+        """Ask what this conversation's prompt costs; ``sink`` gets its ``TokenCount`` or
+        ``EngineError``."""
+        ticket = ReplyTicket(self, next(self._ids), tuple(messages), system_prompt, settings, sink)
+        self._post(_Count(ticket))
         return ticket
 
     def lane(self) -> EngineLane:
@@ -230,6 +252,15 @@ class SharedEngine:
             if self._running is not None or self._pending:
                 ticket.sink(Progress(ticket.request_id, WAITING_PHASE))
             self._pending.append(ticket)
+        elif isinstance(command, _Count):
+            ticket = command.ticket
+            try:
+                engine_id = self._engine.count_tokens(ticket.messages, ticket.system_prompt, ticket.settings)
+            except Exception:
+                log.exception("sending the count request failed")
+                ticket.sink(EngineError(ticket.request_id, "The engine could not be asked to count tokens."))
+                return
+            self._counting[engine_id] = ticket
         elif isinstance(command, _Cancel):
             ticket = command.ticket
             if ticket in self._pending:
@@ -265,10 +296,18 @@ class SharedEngine:
     def _route(self, event: Event) -> None:
         request_id = getattr(event, "request_id", None)
         if isinstance(event, ModelLoaded) or request_id is None:
+            if isinstance(event, EngineError) and event.kind == "crashed":
+                self._fail_counts()
             if isinstance(event, (ModelLoaded, EngineError)):
                 self._loading = False
                 self._model = event if isinstance(event, ModelLoaded) else None
             self._broadcast(event)
+            return
+        if isinstance(event, EngineError) and event.kind == "crashed":
+            self._fail_counts()  # the engine that was to answer them is gone
+        counted = self._counting.pop(request_id, None)
+        if counted is not None:
+            counted.sink(replace(event, request_id=counted.request_id))
             return
         running = self._running
         if running is None or request_id != running.engine_id:
@@ -276,6 +315,11 @@ class SharedEngine:
         if isinstance(event, (Done, EngineError)):
             self._running = None
         running.ticket.sink(replace(event, request_id=running.ticket.request_id))
+
+    def _fail_counts(self) -> None:
+        counting, self._counting = self._counting, {}
+        for ticket in counting.values():
+            ticket.sink(EngineError(ticket.request_id, "The engine stopped while counting tokens.", "crashed"))
 
     def _broadcast(self, event: Event) -> None:
         with self._subscribers_lock:
@@ -291,6 +335,7 @@ class SharedEngine:
             self._running = None
         for ticket in closing:
             ticket.sink(Done(ticket.request_id, "", "cancelled", Metrics()))
+        self._fail_counts()
 
 
 class EngineLane:
@@ -327,6 +372,28 @@ class EngineLane:
         with self._tickets_lock:
             self._tickets[ticket.request_id] = ticket
         return ticket.request_id
+
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        settings = settings or GenerationSettings()
+        return self._shared.count(messages, system_prompt, settings, self._events.put).request_id
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        # Its own queue: waiting for the count must not swallow the lane's other events.
+        answer: queue.Queue[Event] = queue.Queue()
+        self._shared.count(messages, system_prompt, settings or GenerationSettings(), answer.put)
+        event = answer.get()
+        assert isinstance(event, (TokenCount, EngineError))
+        return event
 
     def _deliver(self, event: Event) -> None:
         if isinstance(event, (Done, EngineError)):

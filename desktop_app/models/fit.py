@@ -378,3 +378,21 @@ def _nvidia_gpus() -> tuple[str, int, int] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return parse_nvidia_smi(out.stdout) if out.returncode == 0 else None
+
+
+def context_that_holds(
+    model: ModelFile,
+    mmproj: ProjectorFile | None,
+    tokens: int,
+    machine: MachineMemory,
+    *,
+    flash_attn: bool = True,
+) -> int | None:
+    """The smallest context step that holds ``tokens``, within the model's own limit, that the
+    estimate says fits this computer; None when none does (for "a larger context" offers)."""
+    limit = model.context_length or CONTEXT_STEPS[-1]
+    for context in CONTEXT_STEPS:
+        if tokens <= context <= limit:
+            verdict = check_files_fit(model, mmproj, context, machine, flash_attn=flash_attn)
+            return context if verdict.level == "fits" else None
+    return None

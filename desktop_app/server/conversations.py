@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage
 
@@ -45,6 +46,8 @@ def message_digests(system_prompt: str, messages: Sequence[ChatMessage]) -> list
         for part in message.parts:
             if isinstance(part, PreparedImage):
                 digest.update(b"\0image\0" + part.sha256.encode())
+            elif isinstance(part, PreparedDocument):
+                digest.update(b"\0document\0" + part.sha256.encode())
             else:
                 digest.update(b"\0text\0" + part.encode("utf-8"))
         out.append(digest.hexdigest())

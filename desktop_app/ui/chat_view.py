@@ -56,7 +56,14 @@ class MessageWidget(QFrame):
     regenerateRequested = Signal()
     imageClicked = Signal(str)
 
-    def __init__(self, role: str, text: str, images: Sequence[ImageRef] = (), parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        text: str,
+        images: Sequence[ImageRef] = (),
+        parent: QWidget | None = None,
+        documents: Sequence[str] = (),
+    ) -> None:
         super().__init__(parent)
         self.role = role
         layout = QVBoxLayout(self)
@@ -89,6 +96,20 @@ class MessageWidget(QFrame):
                 row.addWidget(self._thumbnail_button(ref))
             row.addStretch(1)
             layout.addLayout(row)
+        if documents:
+            size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+            file_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon).pixmap(size, size)
+            for name in documents:
+                row = QHBoxLayout()
+                row.setSpacing(4)
+                picture = QLabel(self)
+                picture.setPixmap(file_icon)
+                row.addWidget(picture)
+                label = QLabel(name, self)
+                label.setTextFormat(Qt.TextFormat.PlainText)
+                label.setAccessibleName(self.tr("Attached document {name}").format(name=name))
+                row.addWidget(label, 1)
+                layout.addLayout(row)
 
         self._text = text
         self._body: MarkdownView | QLabel
@@ -327,8 +348,11 @@ class ChatView(QScrollArea):
         self._messages.clear()
         self._follow = True
 
-    def add_message(self, role: str, text: str, images: Sequence[ImageRef] = ()) -> MessageWidget:
-        widget = MessageWidget(role, text, images, self._content)
+    def add_message(
+        self, role: str, text: str, images: Sequence[ImageRef] = (), documents: Sequence[str] = ()
+    ) -> MessageWidget:
+        """Show a message with its images' thumbnails and its documents' names."""
+        widget = MessageWidget(role, text, images, self._content, documents)
         widget.editRequested.connect(self.editRequested)
         widget.regenerateRequested.connect(self.regenerateRequested)
         widget.imageClicked.connect(self.imageClicked)

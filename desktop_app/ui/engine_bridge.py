@@ -27,6 +27,7 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     Progress,
     Token,
+    TokenCount,
 )
 from desktop_app.engine.shared import SharedEngine
 from desktop_app.settings import GenerationSettings
@@ -54,6 +55,8 @@ class EngineBridge(QObject):
         replyFinished(Done): the current reply ended (stop, length, context or cancelled).
         replyFailed(EngineError): the current reply failed; ``kind == "crashed"`` when the
             engine died (it restarts, reloading the model, with the next request).
+        tokensCounted(object, TokenCount): the count asked with :meth:`count` under this key.
+        countFailed(object, str): that count failed; one sentence.
     """
 
     modelLoaded = Signal(object)
@@ -62,6 +65,8 @@ class EngineBridge(QObject):
     textArrived = Signal()
     replyFinished = Signal(object)
     replyFailed = Signal(object)
+    tokensCounted = Signal(object, object)
+    countFailed = Signal(object, str)
 
     def __init__(
         self, client: Engine | None = None, parent: QObject | None = None, *, shared: SharedEngine | None = None
@@ -81,6 +86,9 @@ class EngineBridge(QObject):
         self._sending = threading.Event()
         self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._current: int | None = None
+        self._counts: dict[int, object] = {}
+        """Keys of the counts asked, by request id (written by the sender, read by the reader,
+        which cannot see the answer before the sender has let go of the client)."""
         self._stop_wanted = threading.Event()
         self._text_lock = threading.Lock()
         self._text: list[str] = []
@@ -129,6 +137,22 @@ class EngineBridge(QObject):
                 return
             if self._stop_wanted.is_set():  # Stop pressed before the request went out
                 self.client.cancel()
+
+        self._requests.put(job)
+
+    def count(
+        self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings, key: object
+    ) -> None:
+        """Count a conversation's prompt tokens; ``tokensCounted`` or ``countFailed`` follows
+        with ``key`` (after the reply in progress, if one is: the engine does one thing at a time)."""
+        messages = tuple(messages)
+
+        def job() -> None:
+            try:
+                self._counts[self.client.count_tokens(messages, system_prompt, settings)] = key
+            except Exception:
+                log.exception("sending the count request failed")
+                self.countFailed.emit(key, "The engine could not be asked to count tokens (see the log).")
 
         self._requests.put(job)
 
@@ -191,6 +215,13 @@ class EngineBridge(QObject):
             self._dispatch(event)
 
     def _dispatch(self, event: object) -> None:
+        key = self._counts.pop(getattr(event, "request_id", None) or 0, None)
+        if key is not None and isinstance(event, (TokenCount, EngineError)):
+            if isinstance(event, TokenCount):
+                self.tokensCounted.emit(key, event)
+            else:
+                self.countFailed.emit(key, event.message)
+            return
         if isinstance(event, Token):
             if event.request_id != self._current:
                 return

@@ -7,6 +7,7 @@ are the :class:`ModelController`'s business, the open conversation's replies the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,12 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import APP_NAME
-from desktop_app.engine.protocol import LoadRequest, ModelLoaded, Progress
+from desktop_app.engine.documents import REPLY_ROOM, PreparedDocument, shortfall_of
+from desktop_app.engine.protocol import ChatMessage, LoadRequest, ModelLoaded, Progress, TokenCount
 from desktop_app.errors import UserError
+from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.store import Conversation, ConversationStore
 from desktop_app.ui.api_switch import ApiServerSwitch
-from desktop_app.ui.attachments import PreparedAttachment, mime_has_images
+from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_session import ChatSession
 from desktop_app.ui.chat_view import ChatView
@@ -300,7 +303,13 @@ class MainWindow(QMainWindow):
         self.first_run.openRequested.connect(self.open_model_dialog)
         self.settings_panel.generationChanged.connect(self.session.update_settings)
         self.settings_panel.generationChanged.connect(lambda _settings: self.composer.refresh_costs())
-        self.composer.imageTokensChanged.connect(lambda _tokens: self._update_context_label(None))
+        self.composer.attachedTokensChanged.connect(lambda _tokens: self._update_context_label(None))
+        self.composer.countRequested.connect(self._count_document)
+        self.bridge.tokensCounted.connect(
+            lambda key, count: self.composer.set_document_tokens(key, count.document_tokens)
+        )
+        self.session.sent.connect(self._sent)
+        self.session.doesNotFit.connect(self._offer_what_fits)
         self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
         self.session.busyChanged.connect(self.model_controller.set_busy)
         self.session.busyChanged.connect(self._busy_changed)
@@ -395,14 +404,67 @@ class MainWindow(QMainWindow):
             self.model_controller.follow(conversation.model_path, conversation.mmproj_path)
 
     # --------------------------------------------------------------------- sending
-    def _send(self, text: str, attachments: list[PreparedAttachment]) -> None:
-        refusal = self.model_controller.send_refusal(with_images=bool(attachments))
+    def _send(self, text: str, attachments: list[Attachment]) -> None:
+        with_images = any(isinstance(a, PreparedAttachment) for a in attachments)
+        refusal = self.model_controller.send_refusal(with_images=with_images)
         if refusal is not None:
             self.composer.show_notice(refusal)
             return
-        if self.session.send(text, attachments):
-            self.composer.clear()
-            self.composer.clear_notice()
+        self.session.request_send(text, attachments)
+
+    def _sent(self) -> None:
+        self.composer.clear()
+        self.composer.clear_notice()
+
+    def _count_document(self, chip: object, document: PreparedDocument) -> None:
+        """Price a document's chip by the loaded model's tokenizer (again when a model loads)."""
+        if self.model_controller.loaded is not None:
+            self.bridge.count([ChatMessage.user(document)], "", self.session.settings, chip)
+
+    def _offer_what_fits(self, count: TokenCount, attachments: list[Attachment]) -> None:
+        """A message the context cannot hold: say it with the numbers, and offer a larger context
+        (when the memory estimate allows one) or the first pages that fit."""
+        files, loaded = self.model_controller.setup, self.model_controller.loaded
+        documents = [a for a in attachments if isinstance(a, DocumentAttachment)]
+        if files is None or loaded is None or not documents:
+            return
+
+        def larger() -> int | None:  # reads the GPU's memory: not on the UI thread
+            return context_that_holds(files.model, files.projector, count.prompt_tokens + REPLY_ROOM, machine_memory())
+
+        def offer(larger_context: int | None) -> None:
+            shortfall = shortfall_of(
+                [d.document for d in documents],
+                needed=count.prompt_tokens,
+                document_tokens=count.document_tokens,
+                n_ctx=count.n_ctx,
+                n_ctx_train=loaded.n_ctx_train,
+                larger_context=larger_context if larger_context and larger_context > count.n_ctx else None,
+            )
+            offers: list[tuple[str, Callable[[], None]]] = []
+            if shortfall.larger_context is not None:
+                size = shortfall.larger_context
+                offers.append((
+                    self.tr("Use a {n}-token context").format(n=f"{size:,}"),
+                    lambda: self.model_controller.apply_runtime(
+                        dataclasses.replace(self.model_controller.preferences.runtime, n_ctx=size)
+                    ),
+                ))
+            cut = next((d for d in documents if d.document.name == shortfall.document), None)
+            if shortfall.first_pages and cut is not None:
+                pages = shortfall.first_pages
+                offers.append((
+                    self.tr("Send the first {n} pages").format(n=pages),
+                    lambda: self._send_first_pages(cut, pages),
+                ))
+            self.composer.show_offers(" ".join(str(s) for s in shortfall.sentences()), offers)
+
+        self.work.run(larger, offer, lambda _message: offer(None))
+
+    def _send_first_pages(self, attachment: DocumentAttachment, pages: int) -> None:
+        cut = DocumentAttachment(attachment.document.first_pages(pages), attachment.data, attachment.name)
+        self.composer.replace_document(attachment, cut)
+        self.composer.submit()
 
     def _busy_changed(self, busy: bool) -> None:
         self.composer.set_busy(busy)
@@ -439,7 +501,7 @@ class MainWindow(QMainWindow):
         text = self.tr("Context {used} / {size}").format(
             used=f"{used:,}" if used is not None else "–", size=f"{loaded.n_ctx:,}"
         )
-        attached = self.composer.image_tokens
+        attached = self.composer.attached_tokens
         if attached:
             text += self.tr(" (+{tokens} attached)").format(tokens=f"{attached:,}")
         self.status_context.setText(text)
