@@ -35,7 +35,8 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
   (``llama_tokenize`` on the same block, called directly in a child process).
 * the API server (``serve``) against llama-server on interleaved image conversations and after
-  both restart: ``bench/serve_bench.py``.
+  both restart: ``bench/serve_bench.py`` (``--only serve`` runs it alone, ``--no-real`` with the
+  tiny projector, and adds it to the recorded results).
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -954,12 +955,12 @@ def main() -> int:
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["documents"],
+    parser.add_argument("--only", choices=["documents", "serve"],
                         help="run only this phase and add it to the results already recorded")
     parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
-    if opts.only == "documents":
-        return run_documents_only(opts)
+    if opts.only:
+        return run_only(opts)
     if opts.quick:
         opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
 
@@ -1039,31 +1040,37 @@ def main() -> int:
     return 0
 
 
-def run_documents_only(opts: argparse.Namespace) -> int:
-    """``--only documents``: the documents phase, merged into the recorded results."""
+def run_only(opts: argparse.Namespace) -> int:
+    """``--only documents|serve``: that phase alone, merged into the recorded results."""
     from desktop_app.settings import physical_cores
 
     threads = opts.threads or physical_cores()
-    paths = ensure_models(real=False)
-    home = BUILD / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    os.environ["GEMMA_DESKTOP_HOME"] = str(home)
     recorded = opts.out / "results.json"
     results = json.loads(recorded.read_text()) if recorded.exists() else None
-    log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
-        f"(load average {loadavg()})")
-    documents = phase_documents(paths["model"], threads, opts.document_rounds)
-    documents.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    if opts.only == "serve":
+        log(f"API server against llama-server (bench/serve_bench.py; load average {loadavg()})")
+        phase = run_json_script("serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])],
+                                timeout=3600)
+    else:
+        paths = ensure_models(real=False)
+        home = BUILD / "home"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        os.environ["GEMMA_DESKTOP_HOME"] = str(home)
+        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
+            f"(load average {loadavg()})")
+        phase = phase_documents(paths["model"], threads, opts.document_rounds)
+        phase.update(loadavg_end=loadavg())
+    phase.update(date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
     if results is None:
-        print(json.dumps(documents, indent=2))
+        print(json.dumps(phase, indent=2))
         return 0
-    results["documents"] = documents
+    results[opts.only] = phase
     results["summary"] = summarise(results)
     recorded.write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_markdown(results, opts.out / "RESULTS.md")
-    log(f"added the documents phase to {recorded} and {opts.out / 'RESULTS.md'}")
-    print(json.dumps(documents, indent=2))
+    log(f"added the {opts.only} phase to {recorded} and {opts.out / 'RESULTS.md'}")
+    print(json.dumps(phase, indent=2))
     return 0
 
 
