@@ -46,11 +46,14 @@ class RecordingEngine(SharedEngine):
     def __init__(self, engine: EngineClient) -> None:
         super().__init__(engine)
         self.ended: list[Done | EngineError] = []
+        self.threads: list[str] = []
         self._changed = threading.Condition()
 
     def submit(
-        self, messages: Any, system_prompt: str, settings: GenerationSettings, sink: EventSink
+        self, messages: Any, system_prompt: str, settings: GenerationSettings, sink: EventSink, *, thread: str = ""
     ) -> ReplyTicket:
+        self.threads.append(thread)
+
         def record(event: Event) -> None:
             sink(event)
             if isinstance(event, (Done, EngineError)):
@@ -58,7 +61,7 @@ class RecordingEngine(SharedEngine):
                     self.ended.append(event)
                     self._changed.notify_all()
 
-        return super().submit(messages, system_prompt, settings, record)
+        return super().submit(messages, system_prompt, settings, record, thread=thread)
 
     def wait_ended(self, count: int, timeout: float = 120) -> list[Done | EngineError]:
         with self._changed:
@@ -184,7 +187,9 @@ def test_a_real_photo_as_jpeg_and_pan_and_scan_on_request(client: openai.OpenAI,
     assert scanned.usage.prompt_tokens_details.image_tokens > 2 * models.tokens_per_image
 
 
-def test_multi_turn_with_images_reuses_what_the_engine_already_read(client: openai.OpenAI, models: Models) -> None:
+def test_multi_turn_with_images_reuses_what_the_engine_already_read(
+    client: openai.OpenAI, models: Models, engine: RecordingEngine
+) -> None:
     first_image, second_image = data_url(gradient(shade=11)), data_url(gradient(shade=99))
     history: list[dict[str, Any]] = [
         {"role": "system", "content": "Answer briefly."},
@@ -196,7 +201,12 @@ def test_multi_turn_with_images_reuses_what_the_engine_already_read(client: open
         {"role": "user", "content": [{"type": "text", "text": "Compare with"}, image_part(second_image)]},
     ]
     turn2 = client.chat.completions.create(model="tiny-gemma3", messages=history, max_tokens=6, **GREEDY)
-    assert turn1.usage is not None and turn2.usage is not None
+    elsewhere = {"role": "user", "content": [image_part(second_image), {"type": "text", "text": "Another"}]}
+    other = client.chat.completions.create(model="tiny-gemma3", messages=[history[0], elsewhere], max_tokens=1)
+    # Turn 2 continues turn 1's conversation in the engine; another conversation is another thread.
+    thread1, thread2, thread3 = engine.threads[-3:]
+    assert thread1 == thread2 != thread3 and thread1.startswith("api-")
+    assert turn1.usage is not None and turn2.usage is not None and other.choices
     assert turn2.usage.prompt_tokens_details.image_tokens == 2 * models.tokens_per_image
     # Everything of turn 1 (its image included) came from the KV cache.
     assert turn2.usage.prompt_tokens_details.cached_tokens >= turn1.usage.prompt_tokens

@@ -65,6 +65,7 @@ class ReplyTicket:
         system_prompt: str,
         settings: GenerationSettings,
         sink: EventSink,
+        thread: str = "",
     ) -> None:
         self._owner = owner
         self.request_id = request_id
@@ -72,6 +73,9 @@ class ReplyTicket:
         self.system_prompt = system_prompt
         self.settings = settings
         self.sink = sink
+        self.thread = thread
+        """The conversation the reply belongs to, in a name its caller keeps stable ("" for
+        none): the key an engine that keeps each conversation's memory restores it by."""
 
     def cancel(self, *, hard: bool = False) -> None:
         """Stop this reply: a queued one ends as cancelled without reaching the engine, a running
@@ -174,9 +178,12 @@ class SharedEngine:
         system_prompt: str,
         settings: GenerationSettings,
         sink: EventSink,
+        *,
+        thread: str = "",
     ) -> ReplyTicket:
-        """Queue a reply; ``sink`` gets its events, ending with its ``Done`` or ``EngineError``."""
-        ticket = ReplyTicket(self, next(self._ids), tuple(messages), system_prompt, settings, sink)
+        """Queue a reply; ``sink`` gets its events, ending with its ``Done`` or ``EngineError``.
+        ``thread`` names the conversation (see :attr:`ReplyTicket.thread`)."""
+        ticket = ReplyTicket(self, next(self._ids), tuple(messages), system_prompt, settings, sink, thread)
         self._post(_Submit(ticket))
         return ticket
 
@@ -284,6 +291,8 @@ class SharedEngine:
             return
         ticket = self._pending.popleft()
         try:
+            # The seam for per-thread memory (issue 15): today's engine keeps the one conversation
+            # it evaluated last; once ``generate`` takes ``thread=``, ``ticket.thread`` goes here.
             engine_id = self._engine.generate(ticket.messages, ticket.system_prompt, ticket.settings)
         except Exception:
             log.exception("sending the generate request failed")

@@ -207,7 +207,7 @@ async def chat_completions(request: Request) -> Response:
     stops = [payload.stop] if isinstance(payload.stop, str) else list(payload.stop or [])
     route = service.router.route(conversation.system_prompt, conversation.messages, payload.prompt_cache_key)
     ids = CompletionIds(service.model_id(loaded))
-    pieces = reply_pieces(service.engine, conversation, settings, stops)
+    pieces = reply_pieces(service.engine, conversation, settings, stops, thread=route.conversation)
 
     # The first piece decides the status: an engine refusal (a conversation longer than the
     # context, say) is still a proper 4xx, not an error buried in a 200 stream.

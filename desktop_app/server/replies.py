@@ -93,8 +93,12 @@ async def reply_pieces(
     conversation: EngineConversation,
     settings: GenerationSettings,
     stops: Sequence[str] = (),
+    thread: str = "",
 ) -> AsyncGenerator[str | ReplyEnd, None]:
     """Queue the reply and yield its text pieces, then its :class:`ReplyEnd`.
+
+    ``thread`` is the API conversation it belongs to (from :mod:`desktop_app.server.conversations`),
+    the name the engine keeps that conversation's memory under.
 
     Raises :class:`Refused` for an engine error.  Closing the generator before the end (or
     cancelling the task reading it) stops the reply in the engine.
@@ -107,7 +111,7 @@ async def reply_pieces(
         with suppress(RuntimeError):
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-    ticket = engine.submit(conversation.messages, conversation.system_prompt, settings, sink)
+    ticket = engine.submit(conversation.messages, conversation.system_prompt, settings, sink, thread=thread)
     scanner = StopScanner(stops)
     ended = False
     try:
