@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from desktop_app.engine.client import EngineClient
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
+from desktop_app.engine.shared import SharedEngine
 from desktop_app.models.registry import ModelRegistry
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui.background import BackgroundWork
@@ -33,19 +35,24 @@ SIGNALS = (
     "loadFailed",
     "projectorNotFound",
     "notice",
+    "modelMissing",
     "downloadOffered",
+    "loadCancelled",
 )
 
 Controllers = Callable[[Preferences], ModelController]
 
 
-@pytest.fixture
-def make_controller(qtbot: QtBot) -> Iterator[Controllers]:
-    """Controllers with their own engine bridge and thread pool, shut down after the test."""
+@pytest.fixture(params=["own engine", "shared engine"])
+def make_controller(qtbot: QtBot, request: pytest.FixtureRequest) -> Iterator[Controllers]:
+    """Controllers with their own engine bridge and thread pool, shut down after the test; the
+    bridge holds an engine of its own, or a lane of one shared with the API server (as the app
+    does)."""
     parts: list[tuple[ModelController, BackgroundWork, EngineBridge]] = []
 
     def make(preferences: Preferences) -> ModelController:
-        bridge = EngineBridge()
+        shared = request.param == "shared engine"
+        bridge = EngineBridge(shared=SharedEngine(EngineClient())) if shared else EngineBridge()
         work = BackgroundWork()
         controller = ModelController(bridge, work, preferences)
         parts.append((controller, work, bridge))
@@ -232,15 +239,75 @@ def test_a_conversation_brings_back_its_own_model_when_it_is_still_there(
     controller.follow(str(models.tiny), str(models.mmproj))  # the model in use: nothing to do
     controller.follow(None, None)  # a conversation that never had a reply
     assert events == []
+    ModelRegistry().import_path(models.tiny_no_template)  # a model on this computer to offer instead
     missing = models.tiny.parent / "moved" / "gemma.gguf"
-    controller.follow(str(missing), None)
-    assert names(events) == ["notice"]
-    notice = events[0][1][0]
-    assert isinstance(notice, str) and "gemma.gguf" in notice and "no longer at" in notice
+    with qtbot.waitSignal(controller.modelMissing, timeout=20_000):
+        controller.follow(str(missing), None)
+    assert names(events) == ["modelMissing"]
+    sentence, present = events[0][1]
+    assert isinstance(sentence, str) and "gemma.gguf" in sentence and "no longer at" in sentence
+    assert "the current model answers instead" in sentence
+    assert [m.model_path for m in present] == [models.tiny_no_template]  # type: ignore[attr-defined]
     assert controller.state is ModelState.READY
+    events.clear()
 
     with qtbot.waitSignal(controller.modelLoaded, timeout=LOAD_TIMEOUT_MS):
         controller.follow(str(models.tiny_no_template), str(models.mmproj))
     setup = controller.setup
     assert setup is not None and setup.model.path == models.tiny_no_template
     assert setup.projector is not None and not setup.projector_searched
+
+
+def test_loading_reports_progress_from_llama_cpp(
+    qtbot: QtBot, make_controller: Controllers, models: Models
+) -> None:
+    controller = make_controller(Preferences(runtime=RUNTIME))
+    fractions: list[float] = []
+    controller.loadProgress.connect(fractions.append)
+    load(qtbot, controller, ModelChoice(models.tiny))
+    assert fractions, "llama.cpp's progress callback reported nothing"
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and all(0 <= f <= 1 for f in fractions)
+
+
+def test_a_cancelled_first_load_leaves_no_model_and_the_engine_forgets_it(
+    qtbot: QtBot, make_controller: Controllers, models: Models
+) -> None:
+    controller = make_controller(Preferences(runtime=RUNTIME))
+    events = record(controller)
+    # Cancelled the moment the engine is asked: the engine process is still starting, so the
+    # stop flag is set before llama.cpp reads a tensor.
+    controller.loadStarted.connect(lambda _request: controller.cancel_load())
+    with qtbot.waitSignal(controller.loadCancelled, timeout=LOAD_TIMEOUT_MS) as cancelled:
+        controller.open(ModelChoice(models.tiny))
+    assert cancelled.args == [f"Loading {models.tiny.name} was cancelled."]
+    assert controller.state is ModelState.NONE and controller.setup is None and controller.loaded is None
+    assert "modelLoaded" not in names(events)
+    assert controller.send_refusal(with_images=False) == "Open a model first (Ctrl+O); your message is kept."
+    assert load_preferences().last_model is None  # nothing remembered for the next start
+
+    controller.loadStarted.disconnect()
+    load(qtbot, controller, ModelChoice(models.tiny))  # the engine loads the next choice as usual
+    assert controller.state is ModelState.READY
+
+
+@pytest.mark.slow
+def test_cancelling_a_load_brings_back_the_model_loaded_before(
+    qtbot: QtBot, make_controller: Controllers, models: Models, gemma270m: Path
+) -> None:
+    controller = make_controller(Preferences(runtime=RUNTIME))
+    load(qtbot, controller, ModelChoice(models.tiny))
+    events = record(controller)
+
+    def cancel_the_270m(request: LoadRequest) -> None:
+        if request.model_path == str(gemma270m):
+            controller.cancel_load()
+
+    controller.loadStarted.connect(cancel_the_270m)
+    with qtbot.waitSignal(controller.modelLoaded, timeout=LOAD_TIMEOUT_MS) as reloaded:
+        controller.open(ModelChoice(gemma270m))
+    assert "loadCancelled" in names(events)
+    assert dict(events)["loadCancelled"] == (f"Loading {gemma270m.name} was cancelled.",)
+    assert reloaded.args[0].model_path == str(models.tiny)  # the model before, loaded again
+    setup = controller.setup
+    assert setup is not None and setup.model.path == models.tiny and setup.projector is not None
+    assert controller.state is ModelState.READY

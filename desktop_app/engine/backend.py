@@ -100,6 +100,32 @@ def backend_name(n_gpu_layers: int) -> str:
     return "CPU"
 
 
+LOAD_PROGRESS_STEP = 0.01
+"""Loading progress is reported in steps of at least 1 %: llama.cpp calls back once per tensor
+(236 times for the 270M, ~800 for a 27B), more than a progress bar needs."""
+
+
+class _LoadProgress:
+    """llama.cpp's model-load progress callback: it reports how far the weights are read and
+    aborts the load when the stop flag is set (returning false makes
+    ``llama_model_load_from_file`` free what it read and return NULL)."""
+
+    def __init__(self, report: Callable[[float], None] | None, is_cancelled: Callable[[], bool]) -> None:
+        self._report = report
+        self._is_cancelled = is_cancelled
+        self._last = -1.0
+        # The C side keeps only a pointer: this object must outlive the load.
+        self.callback = llama_cpp.llama_progress_callback(self._on_progress)
+
+    def _on_progress(self, fraction: float, _user_data: ctypes.c_void_p) -> bool:
+        if self._is_cancelled():
+            return False
+        if self._report is not None and (fraction - self._last >= LOAD_PROGRESS_STEP or fraction >= 1.0):
+            self._last = fraction
+            self._report(min(1.0, fraction))
+        return True
+
+
 class LlamaBackend:
     """A loaded model (+ projector) and the KV cache of the conversation evaluated last."""
 
@@ -109,7 +135,10 @@ class LlamaBackend:
         mmproj_path: Path | None,
         runtime: RuntimeSettings,
         cancel: CancelFlag,
+        on_load_progress: Callable[[float], None] | None = None,
     ) -> None:
+        """Load the files; ``on_load_progress`` hears how far (0..1) the weights are read, and
+        setting ``cancel`` meanwhile stops the load (a UserError, with the flag still set)."""
         _silence_native_logs()
         llama_cpp.llama_backend_init()
         self._is_cancelled = cancel.is_set
@@ -119,6 +148,8 @@ class LlamaBackend:
 
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = 999 if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
+        load_progress = _LoadProgress(on_load_progress, cancel.is_set)
+        model_params.progress_callback = load_progress.callback
         self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
         if not self._model:
             raise UserError(

@@ -127,7 +127,9 @@ class EngineClient:
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
+        :meth:`cancel` while it loads stops the load (an ``EngineError`` of kind "cancelled").
         """
+        self._cancel.clear()  # a Stop of the last reply must not stop this load
         self._load = request
         if self.running:
             self._send(self._load)
@@ -224,6 +226,8 @@ class EngineClient:
         active = self._active
         if isinstance(event, ModelLoaded):
             self.loaded = event
+        elif isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
+            self._load = None  # a restarted engine must not load what the user stopped
         elif active is not None and getattr(event, "request_id", None) == active.request_id:
             if isinstance(event, Token):
                 active.parts.append(event.text)

@@ -74,15 +74,25 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
             if backend is not None:
                 backend.close()
                 backend = None
+
+            def on_load_progress(fraction: float) -> None:
+                conn.send(Progress(None, "loading", fraction))
+
             try:
                 backend = LlamaBackend(
                     Path(request.model_path),
                     Path(request.mmproj_path) if request.mmproj_path else None,
                     request.runtime,
                     cancel,
+                    on_load_progress,
                 )
             except UserError as exc:
-                conn.send(EngineError(None, str(exc), "user"))
+                if cancel.is_set():  # the load was stopped, not refused
+                    name = Path(request.model_path).name
+                    cancelled = UserError("Loading {name} was cancelled.", name=name)
+                    conn.send(EngineError(None, str(cancelled), "cancelled"))
+                else:
+                    conn.send(EngineError(None, str(exc), "user"))
                 continue
             except Exception:
                 log.exception("loading %s failed", request.model_path)

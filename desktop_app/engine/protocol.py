@@ -17,7 +17,7 @@ from desktop_app.settings import GenerationSettings, RuntimeSettings
 Role = Literal["user", "assistant"]
 Part = str | PreparedImage | PreparedDocument
 FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
-ErrorKind = Literal["user", "internal", "crashed"]
+ErrorKind = Literal["user", "internal", "crashed", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,8 @@ class ModelLoaded:
 
 @dataclass(frozen=True)
 class Progress:
-    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing"."""
+    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing";
+    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1)."""
 
     request_id: int | None
     phase: str
@@ -191,7 +192,8 @@ class TokenCount:
 @dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
-    process died and will be restarted by the next request."""
+    process died and will be restarted by the next request; "cancelled" (request_id None): a load
+    was stopped on request, and no model is loaded."""
 
     request_id: int | None
     message: str

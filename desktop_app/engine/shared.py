@@ -105,11 +105,15 @@ class _Load:
     request: LoadRequest
 
 
+class _CancelLoad:
+    """Stops the load in progress, if one is."""
+
+
 class _Stop:
     """Ends the pump."""
 
 
-_Command = _Submit | _Count | _Cancel | _Load | _Stop
+_Command = _Submit | _Count | _Cancel | _Load | _CancelLoad | _Stop
 
 
 @dataclass
@@ -171,6 +175,11 @@ class SharedEngine:
         """Load a model once the reply running now (if any) has ended; subscribers hear the
         ``ModelLoaded`` or ``EngineError`` that follows."""
         self._post(_Load(request))
+
+    def cancel_load(self) -> None:
+        """Stop the load in progress (subscribers hear an ``EngineError`` of kind "cancelled"),
+        or nothing when none is."""
+        self._post(_CancelLoad())
 
     def submit(
         self,
@@ -275,6 +284,9 @@ class SharedEngine:
                 ticket.sink(Done(ticket.request_id, "", "cancelled", Metrics()))
             elif self._running is not None and self._running.ticket is ticket:
                 self._engine.cancel(hard=command.hard)
+        elif isinstance(command, _CancelLoad):
+            if self._loading:
+                self._engine.cancel()
         elif isinstance(command, _Load):
             self._loading = True
             try:
@@ -411,10 +423,13 @@ class EngineLane:
         self._events.put(event)
 
     def cancel(self, *, hard: bool = False) -> None:
+        """Stop this lane's replies, and the load in progress (the window's Stop while a model
+        loads); other users' replies go on."""
         with self._tickets_lock:
             tickets = list(self._tickets.values())
         for ticket in tickets:
             ticket.cancel(hard=hard)
+        self._shared.cancel_load()
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         try:

@@ -49,6 +49,8 @@ class EngineBridge(QObject):
     Signals (all delivered queued on the thread that owns the bridge):
         modelLoaded(ModelLoaded): the engine holds a model now (also after a restart reload).
         loadFailed(str): loading failed or the engine died while loading; one sentence.
+        loadProgress(float): how far loading the model has got (0..1).
+        loadCancelled(str): a load stopped by :meth:`cancel_load`; no model is loaded.
         progress(Progress): a long step of the current request is under way.
         textArrived(): new reply text waits in :meth:`take_text`; sent once per batch, not
             again until the text has been taken.
@@ -61,6 +63,8 @@ class EngineBridge(QObject):
 
     modelLoaded = Signal(object)
     loadFailed = Signal(str)
+    loadProgress = Signal(float)
+    loadCancelled = Signal(str)
     progress = Signal(object)
     textArrived = Signal()
     replyFinished = Signal(object)
@@ -111,6 +115,11 @@ class EngineBridge(QObject):
                 )
 
         self._requests.put(job)
+
+    def cancel_load(self) -> None:
+        """Stop the load in progress: ``loadCancelled`` follows, or ``modelLoaded`` when it had
+        finished already.  Queued behind the load, so it cannot overtake it."""
+        self._requests.put(self.client.cancel)
 
     def generate(
         self,
@@ -231,7 +240,9 @@ class EngineBridge(QObject):
             if first:
                 self.textArrived.emit()
         elif isinstance(event, (Done, EngineError)):
-            if event.request_id is None:
+            if isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
+                self.loadCancelled.emit(event.message)
+            elif event.request_id is None:
                 self.loadFailed.emit(event.message)
             elif event.request_id == self._current:
                 self._current = None
@@ -239,4 +250,7 @@ class EngineBridge(QObject):
         elif isinstance(event, ModelLoaded):
             self.modelLoaded.emit(event)
         elif isinstance(event, Progress):
-            self.progress.emit(event)
+            if event.request_id is None:
+                self.loadProgress.emit(event.fraction if event.fraction is not None else 0.0)
+            else:
+                self.progress.emit(event)

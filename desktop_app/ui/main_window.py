@@ -1,4 +1,6 @@
-"""The main window: conversation list, chat, composer, settings and status bar, wired together.
+"""The main window: conversation list, chat, composer, settings and status bar, wired together,
+and the Models page in place of the chat when asked for (toolbar, View menu, Ctrl+Shift+M, or
+the model's name in the status bar).
 
 The window builds the widgets, connects them and shows state; the model choice and its loading
 are the :class:`ModelController`'s business, the open conversation's replies the
@@ -12,19 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,6 +36,7 @@ from desktop_app.engine.protocol import ChatMessage, LoadRequest, ModelLoaded, P
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
+from desktop_app.models.registry import LocalModel
 from desktop_app.store import Conversation, ConversationStore
 from desktop_app.ui.api_switch import ApiServerSwitch
 from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
@@ -47,62 +48,15 @@ from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.first_run import FirstRunPanel
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
+from desktop_app.ui.models_page import ModelsPage
 from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.settings_panel import SettingsPanel
-from desktop_app.ui.widgets import dismiss_button
+from desktop_app.ui.widgets import NoticeBar, dismiss_button
 
 
 def _count(value: object) -> int:
     """A token count from stored metrics (numbers in JSON); anything else counts as none."""
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-class NoticeBar(QFrame):
-    """A dismissible sentence above the chat, with an optional action button.
-
-    No signals: the action is a callback given with the message.
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
-        self._callback: Callable[[], None] | None = None
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        icon = QLabel(self)
-        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
-        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setAccessibleName(self.tr("Notice"))
-        layout.addWidget(self.label, 1)
-        self.action_button = QToolButton(self)
-        self.action_button.clicked.connect(self._act)
-        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
-        close = dismiss_button(self, self.tr("Dismiss this notice"))
-        close.clicked.connect(self.hide)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    def show_message(self, text: str, action: str | None = None, callback: Callable[[], None] | None = None) -> None:
-        """Show ``text``; with ``action``, a button of that name hides the notice and calls
-        ``callback``."""
-        self.label.setText(text)
-        self._callback = callback
-        self.action_button.setVisible(action is not None)
-        self.action_button.setText(action or "")
-        self.action_button.setAccessibleName(action or "")
-        self.show()
-
-    def _act(self) -> None:
-        callback = self._callback
-        self.hide()
-        if callback is not None:
-            callback()
 
 
 class ChatPane(QWidget):
@@ -182,7 +136,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([250, 930])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.chat_splitter = splitter
 
         self.settings_dock = QDockWidget(self.tr("Settings"), self)
         self.settings_dock.setObjectName("settings")
@@ -190,6 +144,12 @@ class MainWindow(QMainWindow):
         self.settings_dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.hide()
+
+        self.models_page = ModelsPage(self.model_controller, self.work, self)
+        self.views = QStackedWidget(self)
+        self.views.addWidget(splitter)
+        self.views.addWidget(self.models_page)
+        self.setCentralWidget(self.views)
 
         self.session = ChatSession(store, bridge, self.work, self.chat_view, self.composer, self)
         self._build_status_bar()
@@ -205,8 +165,13 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------------- building
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.status_model = QLabel(self.tr("No model"), self)
-        self.status_model.setAccessibleName(self.tr("Model"))
+        # A flat button that reads like a label: the model's name opens the Models page.
+        self.status_model = QToolButton(self)
+        self.status_model.setText(self.tr("No model"))
+        self.status_model.setAutoRaise(True)
+        self.status_model.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.status_model.setAccessibleName(self.tr("Model (opens the Models page)"))
+        self.status_model.clicked.connect(self.show_models)
         self.status_backend = QLabel(self)
         self.status_backend.setAccessibleName(self.tr("Backend"))
         self.status_state = QLabel(self)
@@ -216,13 +181,18 @@ class MainWindow(QMainWindow):
         self.status_context = QLabel(self)
         self.status_context.setAccessibleName(self.tr("Context used"))
         self.status_progress = QProgressBar(self)
-        self.status_progress.setRange(0, 0)
+        self.status_progress.setRange(0, 0)  # busy until llama.cpp reports how far it has read
         self.status_progress.setMaximumWidth(120)
         self.status_progress.setAccessibleName(self.tr("Loading"))
         self.status_progress.hide()
+        self.status_cancel_load = dismiss_button(self, self.tr("Cancel loading the model"))
+        self.status_cancel_load.setToolTip(self.tr("Cancel loading"))
+        self.status_cancel_load.clicked.connect(self.model_controller.cancel_load)
+        self.status_cancel_load.hide()
         bar.addWidget(self.status_model, 1)
         for widget in (
             self.status_progress,
+            self.status_cancel_load,
             self.status_backend,
             self.status_state,
             self.status_speed,
@@ -255,6 +225,9 @@ class MainWindow(QMainWindow):
             chat_menu.addAction(action)
 
         view_menu = self.menuBar().addMenu(self.tr("&View"))
+        self.models_action = self._action(self.tr("&Models"), QKeySequence("Ctrl+Shift+M"), self.toggle_models)
+        self.models_action.setCheckable(True)
+        view_menu.addAction(self.models_action)
         self.settings_action = self.settings_dock.toggleViewAction()
         self.settings_action.setText(self.tr("&Settings"))
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -264,7 +237,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.new_action, self.open_action, self.settings_action):
+        for action in (self.new_action, self.open_action, self.models_action, self.settings_action):
             toolbar.addAction(action)
             self.addAction(action)
 
@@ -301,6 +274,8 @@ class MainWindow(QMainWindow):
         self.composer.modelFileDropped.connect(lambda path: self.model_controller.open(ModelChoice(path)))
         self.chat_pane.mimeDropped.connect(self.composer.offer_mime)
         self.first_run.openRequested.connect(self.open_model_dialog)
+        self.first_run.libraryRequested.connect(self.show_models)
+        self.models_page.backRequested.connect(self.show_chat)
         self.settings_panel.generationChanged.connect(self.session.update_settings)
         self.settings_panel.generationChanged.connect(lambda _settings: self.composer.refresh_costs())
         self.composer.attachedTokensChanged.connect(lambda _tokens: self._update_context_label(None))
@@ -329,23 +304,27 @@ class MainWindow(QMainWindow):
         models.setupChosen.connect(lambda setup: self.settings_panel.set_context_limit(setup.model.context_length))
         models.runtimeChanged.connect(self.settings_panel.set_runtime)
         models.loadStarted.connect(self._load_started)
+        models.loadProgress.connect(self._load_progress)
+        models.loadCancelled.connect(self.show_notice)
         models.modelLoaded.connect(self._model_loaded)
         models.loadFailed.connect(self._load_failed)
         models.projectorNotFound.connect(self._projector_not_found)
         models.notice.connect(self.show_notice)
+        models.modelMissing.connect(self._model_missing)
         models.downloadOffered.connect(self.first_run.set_recommendation)
         self.first_run.downloadRequested.connect(models.start_download)
-        self.first_run.cancelRequested.connect(models.download.cancel)
-        models.download.started.connect(self.first_run.show_started)
-        models.download.progressed.connect(self.first_run.show_progress)
-        models.download.finished.connect(lambda model: self.first_run.show_downloaded(model.name))
-        models.download.failed.connect(self.first_run.show_stopped)
+        self.first_run.pauseRequested.connect(models.download.pause)
+        models.download.changed.connect(self.first_run.show_download)
+        models.download.refused.connect(self.first_run.show_refused)
+        models.download.finished.connect(self.first_run.show_downloaded)
 
     # ---------------------------------------------------------------- conversations
     def new_chat(self) -> None:
         self.settings_panel.flush()
         self.session.new_conversation()
         self.conversations.clear_selection()
+        self.model_controller.for_new_chat()
+        self.show_chat()
         self.focus_input()
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -530,6 +509,31 @@ class MainWindow(QMainWindow):
         if name:
             self.model_controller.open(ModelChoice(setup.model.path, Path(name)))
 
+    def show_models(self) -> None:
+        """The Models page in place of the chat."""
+        self.models_page.refresh()
+        self.views.setCurrentWidget(self.models_page)
+        self.models_action.setChecked(True)
+
+    def show_chat(self) -> None:
+        self.views.setCurrentWidget(self.chat_splitter)
+        self.models_action.setChecked(False)
+
+    def toggle_models(self) -> None:
+        if self.views.currentWidget() is self.models_page:
+            self.show_chat()
+        else:
+            self.show_models()
+
+    def _model_missing(self, sentence: str, present: list[LocalModel]) -> None:
+        """A conversation's model file is gone: say so, name the models here, offer the page."""
+        if present:
+            names = ", ".join(model.name for model in present)
+            sentence += " " + self.tr("Models on this computer: {names}.").format(names=names)
+        else:
+            sentence += " " + self.tr("There is no other model on this computer yet.")
+        self.notice.show_message(sentence, self.tr("Choose a model…"), self.show_models)
+
     def _checking(self, choice: ModelChoice) -> None:
         self.notice.hide()
         self.status_model.setText(self.tr("Checking {name}…").format(name=choice.model.name))
@@ -539,6 +543,7 @@ class MainWindow(QMainWindow):
         self._show_model_label()
 
     def _load_started(self, request: LoadRequest) -> None:
+        self.status_progress.setRange(0, 0)
         self._show_model_label()
         self.composer.set_images_allowed(self.model_controller.images_refusal())
         self.session.set_model(Path(request.model_path), Path(request.mmproj_path) if request.mmproj_path else None)
@@ -557,6 +562,10 @@ class MainWindow(QMainWindow):
         )
         self._update_context_label(None)
 
+    def _load_progress(self, fraction: float) -> None:
+        self.status_progress.setRange(0, 100)
+        self.status_progress.setValue(int(fraction * 100))
+
     def _projector_not_found(self, setup: ModelSetup) -> None:
         self.notice.show_message(
             self.tr(
@@ -574,6 +583,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------ status
     def _model_state_changed(self, state: ModelState) -> None:
         self.status_progress.setVisible(state is ModelState.LOADING)
+        self.status_cancel_load.setVisible(state is ModelState.LOADING)
         self._show_state()
         self._update_page()
 

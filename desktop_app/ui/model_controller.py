@@ -5,8 +5,10 @@ projector).  The controller reads the files' headers off the UI thread (``resolv
 pairs a fitting projector from the model's folder when none was picked), sends the load to the
 engine through the :class:`EngineBridge`, and announces every step as a signal; it remembers the
 model and the runtime settings between runs (:class:`Preferences`).  At start-up it brings back
-the last model, else one downloaded or imported before, else offers the download recommended for
-this machine, and it loads that download when it finishes.
+the model chosen for new chats, else the last model, else one downloaded or imported before, else
+offers the download recommended for this machine, and it loads that download when it finishes.
+A load reports its progress and can be cancelled (the model loaded before comes back); the
+catalog's downloads are its :class:`DownloadQueue`'s.
 
 Widgets are the window's business: nothing here shows anything.  The sentences it emits are for
 the user (translatable); which widget shows them is the window's choice.
@@ -23,13 +25,15 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
 from desktop_app.models.gemma_files import ModelSetup, resolve_setup
+from desktop_app.models.hub_token import HubTokens
 from desktop_app.models.registry import LocalModel
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui.background import BackgroundWork
+from desktop_app.ui.download_queue import DownloadQueue
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.model_download import (
-    ModelDownload,
     Recommendation,
+    available_models,
     first_available_model,
     recommend_for_this_machine,
 )
@@ -70,12 +74,17 @@ class ModelController(QObject):
         runtimeChanged(RuntimeSettings): the runtime settings the model is (or will be) loaded
             with changed: applied by the user, or the context cut to what the chosen model handles.
         loadStarted(LoadRequest): the engine was asked to load this (after a choice, a runtime
-            change or a retry).
+            change, a retry or a cancelled load of another model).
+        loadProgress(float): how far the engine has read the model's weights (0..1).
+        loadCancelled(str): the load was cancelled (:meth:`cancel_load`), in one sentence; the
+            model loaded before it is loaded again, if there was one.
         modelLoaded(ModelLoaded): the engine holds the chosen model now (again, after the engine
             restarted).
         loadFailed(str): the engine could not load it, in one sentence; :meth:`retry` tries again.
         projectorNotFound(ModelSetup): this model loaded text only: no projector beside it fits.
         notice(str): a sentence for the user about models that belongs to no load.
+        modelMissing(str, list): a conversation's model file is gone: the sentence, and the
+            models on this computer that could answer instead (LocalModel, maybe none).
         downloadOffered(Recommendation): no model yet; this download suits this machine
             (:meth:`start_download`).
     """
@@ -86,10 +95,13 @@ class ModelController(QObject):
     setupChosen = Signal(object)
     runtimeChanged = Signal(object)
     loadStarted = Signal(object)
+    loadProgress = Signal(float)
+    loadCancelled = Signal(str)
     modelLoaded = Signal(object)
     loadFailed = Signal(str)
     projectorNotFound = Signal(object)
     notice = Signal(str)
+    modelMissing = Signal(str, object)
     downloadOffered = Signal(object)
 
     def __init__(
@@ -98,6 +110,7 @@ class ModelController(QObject):
         work: BackgroundWork,
         preferences: Preferences,
         parent: QObject | None = None,
+        tokens: HubTokens | None = None,
     ) -> None:
         super().__init__(parent)
         self._bridge = bridge
@@ -109,12 +122,19 @@ class ModelController(QObject):
         """The files chosen (and checked) last; None until a choice was accepted."""
         self.loaded: ModelLoaded | None = None
         """What the engine holds of ``setup``; None while it loads, after a failure, or before."""
-        self.download = ModelDownload(self)
-        """The recommended model's download; its signals tell its progress."""
+        self.tokens = tokens or HubTokens()
+        """The Hugging Face token gated downloads use (the Models page signs in with it)."""
+        self.download = DownloadQueue(work, self.tokens, self)
+        """The catalog's downloads (the recommended one on first run among them)."""
         self._recommendation: Recommendation | None = None
         self._busy = False
+        self._previous: ModelSetup | None = None
+        """The model loaded before the load in progress, brought back if that load is cancelled."""
+        self._cancel_wanted = False
         bridge.modelLoaded.connect(self._loaded)
         bridge.loadFailed.connect(self._failed)
+        bridge.loadProgress.connect(self._progress)
+        bridge.loadCancelled.connect(self._cancelled)
         self.download.finished.connect(self._downloaded)
 
     # ---------------------------------------------------------------------- choosing
@@ -124,6 +144,9 @@ class ModelController(QObject):
             self.notice.emit(self.tr("Stop the reply before loading another model."))
             return
         previous = self.state
+        if self.loaded is not None:
+            self._previous = self.setup
+        self._cancel_wanted = False
         self._set_state(ModelState.LOADING)
         self.checking.emit(choice)
         self._work.run(
@@ -140,30 +163,68 @@ class ModelController(QObject):
         if self.setup is not None and self.setup.model.path == model:
             return
         if not model.is_file():
-            self.notice.emit(
-                self.tr(
+            if self.setup is not None:
+                sentence = self.tr(
                     "This conversation was held with {name}, which is no longer at {path}; "
                     "the current model answers instead."
-                ).format(name=model.name, path=model.parent)
+                )
+            else:
+                sentence = self.tr(
+                    "This conversation was held with {name}, which is no longer at {path}; "
+                    "choose another model to go on."
+                )
+            sentence = sentence.format(name=model.name, path=model.parent)
+            self._work.run(
+                available_models,
+                lambda present: self.modelMissing.emit(sentence, present),
+                lambda _message: self.modelMissing.emit(sentence, []),
             )
             return
         mmproj = Path(mmproj_path) if mmproj_path and Path(mmproj_path).is_file() else None
         self.open(ModelChoice(model, mmproj))
 
     def restore(self) -> None:
-        """Load the model of the last session; else one downloaded or imported before; else offer
-        the download recommended for this machine (``downloadOffered``)."""
-        last = self.preferences.last_model
-        if last and Path(last).is_file():
-            mmproj = self.preferences.last_mmproj
-            self.open(ModelChoice(Path(last), Path(mmproj) if mmproj and Path(mmproj).is_file() else None))
-            return
+        """Load the model chosen for new chats, else that of the last session; else one
+        downloaded or imported before; else offer the download recommended for this machine
+        (``downloadOffered``).  Downloads a previous run left half-done show as paused."""
+        self.download.restore()
+        for model, mmproj in (
+            (self.preferences.default_model, self.preferences.default_mmproj),
+            (self.preferences.last_model, self.preferences.last_mmproj),
+        ):
+            if model and Path(model).is_file():
+                self.open(ModelChoice(Path(model), Path(mmproj) if mmproj and Path(mmproj).is_file() else None))
+                return
         self._work.run(first_available_model, self._use_registered, self.notice.emit)
 
     def start_download(self) -> None:
         """Download the offered model (or resume its download); it loads when it is complete."""
         if self._recommendation is not None:
-            self.download.start(self._recommendation.entry)
+            self.download.add(self._recommendation.entry)
+
+    def use_for_new_chats(self, choice: ModelChoice) -> None:
+        """New chats (and the next start) begin with this model from now on; the chat open now
+        and conversations held with another model keep theirs."""
+        self.preferences = self.preferences.with_default(choice.model, choice.projector)
+        save_preferences(self.preferences)
+
+    def for_new_chat(self) -> None:
+        """A new chat begins: switch to the model chosen for new chats, if another is in use."""
+        default = self.preferences.default_model
+        if not default or self._busy or (self.setup is not None and str(self.setup.model.path) == default):
+            return
+        if Path(default).is_file():
+            mmproj = self.preferences.default_mmproj
+            self.open(ModelChoice(Path(default), Path(mmproj) if mmproj and Path(mmproj).is_file() else None))
+
+    def cancel_load(self) -> None:
+        """Stop the load in progress; the model loaded before it comes back (``loadCancelled``)."""
+        if self.state is not ModelState.LOADING or self._cancel_wanted:
+            return
+        self._cancel_wanted = True
+        if self.setup is not None and self.loaded is None:
+            self._bridge.cancel_load()
+        # Else the files are still being checked: ``_use`` sees the flag and goes no further.
 
     # ---------------------------------------------------------------------- loading
     def apply_runtime(self, runtime: RuntimeSettings) -> None:
@@ -226,6 +287,12 @@ class ModelController(QObject):
         self.refused.emit(choice, message)
 
     def _use(self, setup: ModelSetup) -> None:
+        if self._cancel_wanted:  # cancelled while the files were checked: the engine kept its model
+            self._cancel_wanted = False
+            self._previous = None
+            self._set_state(ModelState.READY if self.loaded is not None else ModelState.NONE)
+            self.loadCancelled.emit(self.tr("Loading {name} was cancelled.").format(name=setup.model.display_name))
+            return
         self.setup = setup
         self.setupChosen.emit(setup)
         limit = setup.model.context_length
@@ -251,6 +318,8 @@ class ModelController(QObject):
             return  # a load superseded by another choice
         first = self.loaded is None
         self.loaded = loaded
+        self._previous = None
+        self._cancel_wanted = False
         mmproj = Path(loaded.mmproj_path) if loaded.mmproj_path else None
         self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
         save_preferences(self.preferences)
@@ -261,8 +330,25 @@ class ModelController(QObject):
 
     def _failed(self, message: str) -> None:
         self.loaded = None
+        self._previous = None
         self._set_state(ModelState.ERROR)
         self.loadFailed.emit(message)
+
+    def _progress(self, fraction: float) -> None:
+        if self.state is ModelState.LOADING:
+            self.loadProgress.emit(fraction)
+
+    def _cancelled(self, message: str) -> None:
+        self._cancel_wanted = False
+        previous, self._previous = self._previous, None
+        self.loaded = None
+        self.setup = previous
+        if previous is not None:
+            self.setupChosen.emit(previous)
+            self._load(self.preferences.runtime)
+        else:
+            self._set_state(ModelState.NONE)
+        self.loadCancelled.emit(message)
 
     def _use_registered(self, model: LocalModel | None) -> None:
         if self.setup is not None or self.state is not ModelState.NONE:
@@ -277,4 +363,6 @@ class ModelController(QObject):
         self.downloadOffered.emit(recommendation)
 
     def _downloaded(self, model: LocalModel) -> None:
-        self.open(ModelChoice(model.model_path, model.mmproj_path))
+        """A finished download is loaded when no model is in use yet (the first run's)."""
+        if self.setup is None and self.state is not ModelState.LOADING:
+            self.open(ModelChoice(model.model_path, model.mmproj_path))
