@@ -34,6 +34,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   throughput of its text, ours (a count request to the engine: the document pickled over the
   pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
   (``llama_tokenize`` on the same block, called directly in a child process).
+* the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
+  and the time to first token the app adds): ``bench/remote.py``; ``--only remote`` runs it alone
+  and adds it to the recorded results.
 * the API server (``serve``) against llama-server on interleaved image conversations and after
   both restart: ``bench/serve_bench.py`` (``--only serve`` runs it alone, ``--no-real`` with the
   tiny projector, and adds it to the recorded results).
@@ -867,6 +870,10 @@ def summarise(results: dict) -> list[dict]:
             f"{docs['tokens']:,} tokens; ours = an engine count request (pipe, render, tokenize), "
             "median of the rounds after a warm-up",
             tool_cmd="llama_tokenize on the same block, in-process in a child"))
+    if results.get("remote"):
+        import remote as bench_remote
+
+        out.extend(bench_remote.summarise_remote(results["remote"]))
     return out
 
 
@@ -942,6 +949,9 @@ def main() -> int:
     parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
     parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
     parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--no-remote", action="store_true",
+                        help="skip bench/remote.py (the remote engine against llama-server)")
+    parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
     parser.add_argument("--no-serve", action="store_true",
                         help="skip bench/serve_bench.py (the API server against llama-server)")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
@@ -955,14 +965,14 @@ def main() -> int:
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["documents", "serve"],
+    parser.add_argument("--only", choices=["documents", "remote", "serve"],
                         help="run only this phase and add it to the results already recorded")
     parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
     if opts.only:
         return run_only(opts)
     if opts.quick:
-        opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
+        opts.rounds, opts.encode_rounds, opts.no_real, opts.remote_rounds = 4, 3, True, 4
 
     from desktop_app.settings import physical_cores
 
@@ -1023,6 +1033,13 @@ def main() -> int:
 
     log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
     results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+    if not opts.no_remote:
+        import remote as bench_remote
+
+        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds (bench/remote.py)")
+        results["remote"] = bench_remote.phase_remote(
+            paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
+            opts.attempts)
 
     if not opts.no_serve:
         log("API server against llama-server (bench/serve_bench.py)")
@@ -1041,13 +1058,13 @@ def main() -> int:
 
 
 def run_only(opts: argparse.Namespace) -> int:
-    """``--only documents|serve``: that phase alone, merged into the recorded results."""
+    """``--only PHASE``: that phase alone, merged into the recorded results."""
     from desktop_app.settings import physical_cores
 
     threads = opts.threads or physical_cores()
     recorded = opts.out / "results.json"
     results = json.loads(recorded.read_text()) if recorded.exists() else None
-    if opts.only == "serve":
+    if opts.only == "serve":  # its own process, with its own models and app home
         log(f"API server against llama-server (bench/serve_bench.py; load average {loadavg()})")
         phase = run_json_script("serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])],
                                 timeout=3600)
@@ -1057,11 +1074,18 @@ def run_only(opts: argparse.Namespace) -> int:
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         os.environ["GEMMA_DESKTOP_HOME"] = str(home)
-        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
-            f"(load average {loadavg()})")
-        phase = phase_documents(paths["model"], threads, opts.document_rounds)
-        phase.update(loadavg_end=loadavg())
-    phase.update(date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+        if opts.only == "documents":
+            log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
+                f"(load average {loadavg()})")
+            phase = phase_documents(paths["model"], threads, opts.document_rounds)
+        else:
+            import remote as bench_remote
+
+            log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds "
+                f"(load average {loadavg()})")
+            phase = bench_remote.phase_remote(paths["model"], threads, opts.remote_rounds, STORY,
+                                              METER.measure, QUIET_LIMIT, opts.attempts)
+    phase.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
     if results is None:
         print(json.dumps(phase, indent=2))
         return 0

@@ -49,7 +49,11 @@ class GenerationSettings:
     max_tokens: int = MAX_OUTPUT_TOKENS
     pan_scan: str = "auto"
     """Gemma 3 Pan & Scan: "off", "auto" (crop images whose aspect ratio is 1.2 or more) or
-    "on" (crop any image big enough); each crop costs as many tokens as the whole image."""
+    "on" (crop any image big enough); each crop costs as many tokens as the whole image.  Other
+    models read images whole."""
+    think: bool = False
+    """Let a model that can think (Gemma 4) reason before it answers; ``max_tokens`` then bounds
+    the answer, and the thought is bounded by the context only."""
 
     def validate(self) -> GenerationSettings:
         """Return self, or raise UserError naming the first value out of range."""

@@ -7,10 +7,13 @@ engine tests run the real llama.cpp on real files.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import keyring
 import pytest
@@ -22,6 +25,7 @@ from desktop_app import gguf_fixtures
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DATA = Path(__file__).parent / "data"
+BENCH = Path(__file__).parents[1] / "bench"
 PHOTO = DATA / "grace_hopper.jpg"
 """A real photograph (public domain; see tests/data/README.md)."""
 
@@ -103,6 +107,40 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     )
 
 
+@dataclass(frozen=True)
+class FamilyModels:
+    """Tiny generated models and projectors of the rest of the Gemma family."""
+
+    gemma3n: Path
+    gemma3n_mmproj: Path
+    """A gemma3nv (MobileNetV5) projector that fits ``gemma3n``: 16 tokens per image."""
+    gemma4: Path
+    """An E-model layout: per-layer embeddings, shared KV caches."""
+    gemma4_moe: Path
+    """A 26B-A4B layout: four experts, two used per token."""
+    gemma4_mmproj: Path
+    """A gemma4v projector that fits both Gemma 4 models: 70 to 1120 tokens by image size."""
+    gemma4_thinking: Path
+    """A Gemma 4 whose reply is known (``GEMMA4_THINKING_CHAIN``): thought "the picture is",
+    answer "Hello yes"."""
+
+
+@pytest.fixture(scope="session")
+def family(tmp_path_factory: pytest.TempPathFactory) -> FamilyModels:
+    root = tmp_path_factory.mktemp("family")
+    (root / "thinking").mkdir()
+    return FamilyModels(
+        gemma3n=gguf_fixtures.write_tiny_gemma3n_model(root / "tiny-gemma3n.gguf"),
+        gemma3n_mmproj=gguf_fixtures.write_tiny_gemma3n_mmproj(root / "mmproj-tiny-gemma3n.gguf"),
+        gemma4=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4.gguf"),
+        gemma4_moe=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4-moe.gguf", experts=4),
+        gemma4_mmproj=gguf_fixtures.write_tiny_gemma4_mmproj(root / "mmproj-tiny-gemma4.gguf"),
+        gemma4_thinking=gguf_fixtures.write_tiny_gemma4_model(
+            root / "thinking" / "tiny-gemma4-thinking.gguf", reply_chain=gguf_fixtures.GEMMA4_THINKING_CHAIN
+        ),
+    )
+
+
 @pytest.fixture(scope="session")
 def gemma270m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI package once per run."""
@@ -118,3 +156,63 @@ def image_file(tmp_path: Path) -> Path:
     path = tmp_path / "gradient.png"
     image.save(path)
     return path
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A module of bench/ (the llama.cpp tool builder and server runner live there)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+llama_server = _bench_module("llama_server")
+"""``start_server`` / ``RunningServer``: llama-server on 127.0.0.1 (see bench/llama_server.py)."""
+
+
+@pytest.fixture(scope="session")
+def llama_server_binary() -> Path:
+    """llama-server built from the llama.cpp that the installed llama-cpp-python vendors.
+
+    ``make test`` builds it before pytest starts (minutes, once per machine: the build is cached
+    in the user's cache dir, keyed by llama-cpp-python version and CMake arguments); here it is
+    only looked up, or built when pytest is run directly on a machine without it.
+    """
+    path: Path = _bench_module("build_llama_tools").build_server()
+    return path
+
+
+@pytest.fixture(scope="session")
+def gemma3_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3's official chat template as a file, for ``--chat-template-file``."""
+    path = tmp_path_factory.mktemp("template") / "gemma3.jinja"
+    path.write_text(gguf_fixtures.GEMMA3_TEMPLATE)
+    return path
+
+
+SERVER_KEY = "test-server-key"
+"""The API key the shared llama-server is started with."""
+
+
+@pytest.fixture(scope="session")
+def gemma_server(
+    llama_server_binary: Path,
+    gemma270m: Path,
+    models: Models,
+    gemma3_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[object]:
+    """One llama-server for the session: the real Gemma 3 270M with a generated projector
+    (640-wide, so it fits the 270M), Gemma 3's template, on 127.0.0.1, with ``SERVER_KEY``."""
+    with llama_server.start_server(
+        llama_server_binary,
+        gemma270m,
+        mmproj=models.mmproj_270m,
+        template=gemma3_template,
+        api_key=SERVER_KEY,
+        threads=2,
+        log_dir=tmp_path_factory.mktemp("llama-server"),
+    ) as server:
+        yield server

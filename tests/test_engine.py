@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -356,3 +357,21 @@ def test_a_stop_during_prompt_evaluation_is_seen_by_llama_cpp_itself(
         assert finish == "length" and metrics.decode_tokens == 8 and all(c == 0 for c in codes)
     finally:
         engine.close()
+
+
+def test_a_reply_that_ends_before_its_first_token_reports_the_prompt_reading_as_ttft(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = backend_module.LlamaBackend(models.tiny, None, RUNTIME, CancelFlag(multiprocessing.get_context("spawn")))
+    end_of_turn = engine._end_of_turn
+    assert end_of_turn is not None
+    monkeypatch.setattr(backend_module.Sampler, "sample", lambda _self, _logits: end_of_turn)
+    request = GenerateRequest(1, (ChatMessage.user(STORY),), "", GenerationSettings(max_tokens=8, seed=1))
+    try:
+        # As if the request had reached the engine 100 s ago: the prompt was read after that.
+        received_at = time.perf_counter() - 100.0
+        text, finish, metrics = engine.generate(request, lambda _piece: None, received_at)
+    finally:
+        engine.close()
+    assert (text, finish, metrics.decode_tokens) == ("", "stop", 0)
+    assert metrics.prompt_tokens > 0 and metrics.ttft_s >= 100.0

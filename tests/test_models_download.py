@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -364,6 +365,12 @@ def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, a
         listed = _cli(["models", "list"], env)
         assert listed.returncode == 0, listed.stderr
         assert f"{entry.id}  {entry.name}, text and images, downloaded" in listed.stdout
+        projector = app_home / "data" / "models" / entry.repo / entry.mmproj_file
+        assert f"      projector: {projector}" in listed.stdout
+        assert "expected speed: about " in listed.stdout  # the file on disk, from its size
+        assert re.search(rf"{entry.id} +\S+ \S+ +Gemma 3, [^,]+, needs 8 GB RAM, ~[\d.]+ tokens/s", listed.stdout)
+        recommended = r"Recommended for this computer: \S+, expected about [\d.]+ tokens/s on the (CPU|GPU \(\w+\))\."
+        assert re.search(recommended, listed.stdout)
 
         removed = _cli(["models", "remove", entry.id], env)
         assert removed.returncode == 0, removed.stderr

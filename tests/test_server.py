@@ -55,11 +55,13 @@ class RecordingEngine(SharedEngine):
         self.threads.append(thread)
 
         def record(event: Event) -> None:
-            sink(event)
+            # Recorded before the client hears of it: a test that starts once its client has
+            # its answer must find the earlier replies already counted.
             if isinstance(event, (Done, EngineError)):
                 with self._changed:
                     self.ended.append(event)
                     self._changed.notify_all()
+            sink(event)
 
         return super().submit(messages, system_prompt, settings, record, thread=thread)
 

@@ -126,3 +126,28 @@ def test_through_the_real_cli(
     corrupt.write_text("{")
     assert cli.main(["import", str(corrupt)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_list_prints_one_short_line_per_conversation_whatever_its_title(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 500 characters (the most an import accepts) with a terminal escape sequence and a bell.
+    title = "\x1b[2J\x07Pelicans " + "and more pelicans " * 30
+    title = title[:500]
+    export = tmp_path / "long.json"
+    export.write_text(json.dumps({
+        "format": "gemma-desktop-conversation",
+        "version": 1,
+        "conversation": {"title": title},
+        "messages": [{"role": "user", "text": "How far do pelicans fly?"}],
+    }))
+    assert run("import", str(export)) == 0
+    capsys.readouterr()
+    assert run("list") == 0
+    [header, row] = capsys.readouterr().out.splitlines()
+    cell = row[len(header) - len("TITLE"):]
+    assert len(cell) == commands.TITLE_CELL_CHARS and cell.endswith("…")
+    assert cell.startswith("[2J Pelicans and more pelicans")  # the escape and the bell are gone
+    assert "\x1b" not in row and "\x07" not in row
+    assert run("list", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["title"] == " ".join(title.split())

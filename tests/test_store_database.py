@@ -18,7 +18,13 @@ import pytest
 
 from desktop_app import paths
 from desktop_app.errors import UserError
-from desktop_app.store import ConversationStore, StreamingWriter, attachment_files, database
+from desktop_app.store import (
+    ConversationServer,
+    ConversationStore,
+    StreamingWriter,
+    attachment_files,
+    database,
+)
 from desktop_app.store.attachment_files import AttachmentFiles
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
@@ -119,6 +125,22 @@ def test_a_v1_database_is_migrated_with_its_data(home: Path) -> None:
     conn.close()
 
 
+def test_an_old_database_learns_where_conversations_run_without_losing_any(home: Path) -> None:
+    _make_v1_database(paths.database_path())
+    with ConversationStore() as store:
+        old = store.get_conversation(7)
+        assert old.server is None and old.model_path == "/models/old.gguf"
+        gpu = ConversationServer("GPU box", "http://gpu.lan:8080/v1", "gemma-3-27b-it")
+        moved = store.update_conversation_settings(7, server=gpu)
+        assert moved.server == gpu and moved.model_path == "/models/old.gguf"
+        fresh = store.create_conversation(server=gpu)
+        assert store.get_conversation(fresh.id).server == gpu
+        assert store.update_conversation_settings(7, server=None).server is None
+        columns = [row[1] for row in store.connection.execute("PRAGMA table_info(conversations)")]
+        assert {"server_name", "server_url", "server_model"} <= set(columns)
+        assert not any("key" in column for column in columns)
+
+
 def test_a_failing_migration_leaves_the_database_at_its_old_version(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,7 +168,7 @@ def test_a_new_database_runs_every_migration(home: Path) -> None:
     with ConversationStore():
         pass
     conn = sqlite3.connect(paths.database_path())
-    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 3
+    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA application_id").fetchone()[0] == database.APPLICATION_ID
     conn.close()
     assert not list(paths.data_dir().glob("*.bak"))  # nothing to back up for a new database

@@ -108,8 +108,8 @@ def test_json_export_is_the_documented_format(store: ConversationStore, tmp_path
     assert conversation["model_path"] == "/models/gemma-3-4b-it-Q4_K_M.gguf"
     assert conversation["settings"]["temperature"] == 0.7
     first, second = document["messages"][:2]
-    assert set(first) == {"role", "text", "finish_reason", "metrics", "created_at", "attachments"}
-    assert (first["role"], first["finish_reason"]) == ("user", None)
+    assert set(first) == {"role", "text", "thought", "finish_reason", "metrics", "created_at", "attachments"}
+    assert (first["role"], first["finish_reason"], first["thought"]) == ("user", None, "")
     assert (second["role"], second["finish_reason"]) == ("assistant", "stop")
     assert second["metrics"]["decode_tokens"] == 42
     image = first["attachments"][0]
@@ -308,3 +308,11 @@ def test_export_to_an_unwritable_place_is_a_user_error(
     blocker.write_text("in the way")
     with pytest.raises(UserError, match="could not be written"):
         export_conversation(store, conversation_id, blocker / "out.md", "md")
+
+
+def test_an_import_accepts_any_file_the_app_itself_would_attach() -> None:
+    from desktop_app.engine.documents import MAX_PDF_BYTES
+    from desktop_app.engine.images import MAX_FILE_BYTES
+    from desktop_app.store.export import MAX_ATTACHMENT_BYTES
+
+    assert MAX_ATTACHMENT_BYTES == MAX_FILE_BYTES == MAX_PDF_BYTES

@@ -7,6 +7,7 @@ the recommendation is pointed at a repository there holding the tiny generated G
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import huggingface_hub.constants
@@ -15,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app import paths
 from desktop_app.models.fit import machine_memory
+from desktop_app.models.speed import measure_machine_speed
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui import model_controller as model_controller_module
@@ -36,7 +38,9 @@ def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
     entry = make_entry()
-    recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
+    machine = machine_memory()
+    speed = entry.expected_speed(machine, measure_machine_speed(machine))
+    recommendation = Recommendation(entry, entry.check_fit(machine, 8192), speed)
     monkeypatch.setattr(model_controller_module, "recommend_for_this_machine", lambda: recommendation)
     with fake_hub() as server:
         # Slow enough (about 2.5 s in all) to pause it half-way.
@@ -58,6 +62,9 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
         assert window.pages.currentWidget() is panel
         qtbot.waitUntil(panel.download_button.isVisible, timeout=20_000)
         assert "Tiny test Gemma" in panel.recommendation.text() and "Tiny test Gemma" in panel.download_button.text()
+        assert re.search(
+            r"expected to write about [\d.]+ tokens a second here \(on the (CPU|GPU)\)", panel.recommendation.text()
+        )
 
         panel.download_button.click()
         qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20_000)

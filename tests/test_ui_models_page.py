@@ -352,7 +352,9 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
     second.cancel_button.click()  # stopped, and what arrived is deleted
     qtbot.waitUntil(lambda: window.model_controller.download.item("tiny-other") is None, timeout=20_000)
     qtbot.waitUntil(lambda: not (paths.models_dir() / OTHER_REPO).exists(), timeout=20_000)
-    assert second.download_button.text() == "Download" and not second.progress.isVisible()
+    # The card hears of it when the deletion's result reaches the UI thread, just after the files go.
+    qtbot.waitUntil(lambda: not second.progress.isVisible(), timeout=20_000)
+    assert second.download_button.text() == "Download"
     assert partials(REPO) == kept  # the paused one keeps its bytes
     kept_bytes = kept[0].stat().st_size
     window.close()

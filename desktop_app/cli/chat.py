@@ -7,6 +7,9 @@ would read and exits.  ``chat --jsonl`` keeps one engine and one conversation al
 stdin/stdout, one JSON line per turn each way.  Everything the user gives is checked before the
 engine starts, so a wrong file costs one sentence, not a model load; a message with documents is
 counted before it is sent, so one too large for the context is refused at once, with the numbers.
+
+Both run a local GGUF (``--model``) or a model on a server that speaks the OpenAI API
+(``--server URL --server-model NAME [--api-key-env VAR]``), with the same output either way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from desktop_app.api_keys import key_from_environment
 from desktop_app.cli.parser import Subparsers
 from desktop_app.engine import prompt
 from desktop_app.engine.client import EngineClient
@@ -33,7 +37,20 @@ from desktop_app.engine.documents import (
 )
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.interface import Engine
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, LoadRequest, Token, TokenCount
+from desktop_app.engine.protocol import (
+    AnyLoadRequest,
+    ChatMessage,
+    Done,
+    EngineError,
+    FinishReason,
+    LoadRequest,
+    Metrics,
+    ServerLoadRequest,
+    Token,
+    TokenCount,
+)
+from desktop_app.engine.remote import RemoteEngine
+from desktop_app.engine.remote_probe import check_url
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
@@ -43,7 +60,8 @@ from desktop_app.settings import (
     GenerationSettings,
     RuntimeSettings,
 )
-from desktop_app.store import ConversationStore, StreamingWriter
+from desktop_app.store import ConversationServer, ConversationStore, StreamingWriter
+from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
 def register(sub: Subparsers) -> None:
@@ -115,8 +133,15 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
-    parser.add_argument("--model", type=Path, required=True, help="Gemma 3 GGUF file")
+    parser.add_argument("--model", type=Path, help="Gemma GGUF file (Gemma 3, 3n or 4), or use --server")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
+    parser.add_argument("--server", metavar="URL",
+                        help="an OpenAI-compatible server instead of --model, e.g. http://host:8080/v1")
+    parser.add_argument("--server-model", metavar="NAME", help="the model's id on that server")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="environment variable that holds the server's API key")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="certificate authority of a server with its own (https)")
     parser.add_argument("--system", default="", help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                         help=f"reply length limit (1-{MAX_OUTPUT_TOKENS})")
@@ -127,6 +152,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
     add_pan_scan_option(parser)
+    parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
+                        help="let a model that thinks (Gemma 4) reason first; the thought goes to "
+                        "stderr, --max-tokens bounds the answer (default off)")
     add_runtime_options(parser)
 
 
@@ -165,31 +193,65 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         seed=args.seed,
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
+        think=args.think == "on",
     ).validate()
     return generation, runtime_settings(args)
 
 
+def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
+    """What to run, from the options; UserError for a combination that cannot work."""
+    if args.server is None:
+        if args.model is None:
+            raise UserError("Give a model: --model FILE.gguf, or --server URL --server-model NAME.")
+        if args.server_model or args.api_key_env or args.ca_file:
+            raise UserError("--server-model, --api-key-env and --ca-file go with --server.")
+        model = inspect_model(args.model)
+        if args.think == "on" and not model.family.thinks:
+            raise UserError(
+                "{name} is a {family} model, which does not think; leave --think off.",
+                name=model.display_name,
+                family=model.family.label,
+            )
+        mmproj = inspect_projector(args.mmproj) if args.mmproj else None
+        if mmproj is not None:
+            check_pair(model, mmproj)
+        require_vision(model, mmproj, n_images)
+        _, runtime = _settings(args)
+        return LoadRequest.of(args.model, args.mmproj, runtime)
+    if args.model is not None or args.mmproj is not None:
+        raise UserError("Use either --model (a file here) or --server (a model on a server), not both.")
+    if not args.server_model:
+        raise UserError("--server needs --server-model NAME: the model's id on the server.")
+    ca_file = args.ca_file.expanduser().resolve() if args.ca_file else None
+    if ca_file is not None and not ca_file.is_file():
+        raise UserError("The certificate authority file '{path}' was not found.", path=args.ca_file)
+    return ServerLoadRequest(
+        check_url(args.server),
+        args.server_model,
+        key_from_environment(args.api_key_env) if args.api_key_env else "",
+        str(ca_file) if ca_file else None,
+    )
+
+
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
-    """Check the files, then load them; UserError for anything the user can fix."""
-    model = inspect_model(args.model)
-    mmproj = inspect_projector(args.mmproj) if args.mmproj else None
-    if mmproj is not None:
-        check_pair(model, mmproj)
-    require_vision(model, mmproj, n_images)
-    _, runtime = _settings(args)
-    return load_engine(LoadRequest.of(args.model, args.mmproj, runtime))
+    """Check the files (or the server), then load; UserError for anything the user can fix."""
+    request = _load_request(args, n_images)
+    client: Engine = RemoteEngine() if isinstance(request, ServerLoadRequest) else EngineClient()
+    load_model(client, request)
+    return client
 
 
 def load_engine(request: LoadRequest) -> EngineClient:
-    """A started engine holding the model; UserError when the files are the user's to fix."""
+    """A started local engine holding the model; UserError when the files are the user's to fix."""
     client = EngineClient()
     load_model(client, request)
     return client
 
 
-def load_model(engine: Engine, request: LoadRequest) -> None:
+def load_model(engine: Engine, request: AnyLoadRequest) -> None:
     """Load the model and wait; on failure close ``engine`` and raise (UserError when the files
-    are the user's to fix)."""
+    or the server are the user's to fix).  A notice (the model's chat template set aside) goes
+    to stderr."""
     engine.load(request)
     result = engine.wait_loaded()
     if isinstance(result, EngineError):
@@ -197,6 +259,14 @@ def load_model(engine: Engine, request: LoadRequest) -> None:
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
+    _note(result.notice)
+
+
+def _note(notice: str | None) -> None:
+    """A sentence that is no error (the model's chat template was set aside), on stderr so
+    ``--json`` output stays one object."""
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def check_context(
@@ -211,9 +281,7 @@ def check_context(
     generation, _ = _settings(args)
     counted = client.count(messages, args.system, generation)
     if isinstance(counted, EngineError):
-        if counted.kind == "user":
-            raise UserError(counted.message)
-        raise _EngineFailed(counted.message)
+        raise _ReplyFailed(counted, "")
     if fits_context(counted.prompt_tokens, counted.n_ctx):
         return counted
     sizes = [client.count([ChatMessage.user(d)], "", generation) for d in documents]
@@ -224,7 +292,7 @@ def check_context(
         document_tokens=counted.document_tokens,
         n_ctx=counted.n_ctx,
         n_ctx_train=loaded.n_ctx_train if loaded else counted.n_ctx,
-        larger_context=context_that_holds(
+        larger_context=None if args.server else context_that_holds(
             inspect_model(args.model),
             inspect_projector(args.mmproj) if args.mmproj else None,
             counted.prompt_tokens + REPLY_ROOM,
@@ -240,17 +308,53 @@ def check_context(
 
 def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
     """The prompt text the model would read, from the model file's own chat template."""
+    if args.server:
+        raise UserError("--print-prompt shows a local model's prompt; a server applies its own template.")
     generation, _ = _settings(args)
-    template = inspect_model(args.model).chat_template
-    text, images = prompt.render(messages, args.system, template, generation.pan_scan)
+    model = inspect_model(args.model)
+    chat_format = prompt.ChatFormat(model.chat_template, args.model.name, model.architecture)
+    text, images, notice = chat_format.render(messages, args.system, generation.pan_scan)
+    _note(notice)
     sys.stdout.write(prompt.readable(text, images))
     sys.stdout.flush()
 
 
 def reply_json(done: Done) -> dict[str, Any]:
-    """The ``ask --json`` / ``chat --jsonl`` reply object."""
+    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer; a reply that
+    thought also carries ``thought`` (and ``notice`` when it never answered), so a model that
+    does not think answers in exactly the same shape as always."""
     metrics = dataclasses.asdict(done.metrics)
-    return {"text": done.text, "finish_reason": done.finish_reason, "metrics": metrics}
+    reply = split_reply(done.text)
+    answer: dict[str, Any] = {"text": reply.answer, "finish_reason": done.finish_reason, "metrics": metrics}
+    if reply.thought or reply.thinking:
+        answer["thought"] = reply.thought
+    problem = unanswered(reply, done.finish_reason)
+    if problem is not None:
+        answer["notice"] = str(problem)
+    return answer
+
+
+class _ThoughtAwareOutput:
+    """Streams a reply to the terminal: the thought to stderr as it comes, the answer to stdout."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._shown = SplitReply("", "", False)
+
+    def add(self, piece: str) -> None:
+        self._text += piece
+        reply = split_reply(self._text)
+        if len(reply.thought) > len(self._shown.thought):
+            if not self._shown.thought:
+                sys.stderr.write("Thinking: ")
+            sys.stderr.write(reply.thought[len(self._shown.thought) :])
+            sys.stderr.flush()
+        if len(reply.answer) > len(self._shown.answer):
+            if self._shown.thought and not self._shown.answer:
+                sys.stderr.write("\n")
+            sys.stdout.write(reply.answer[len(self._shown.answer) :])
+            sys.stdout.flush()
+        self._shown = reply
 
 
 def _reply(
@@ -260,26 +364,53 @@ def _reply(
     on_token: Callable[[str], object] | None,
 ) -> Done:
     generation, _ = _settings(args)
+    parts: list[str] = []
     for event in client.stream(messages, args.system, generation):
-        if isinstance(event, Token) and on_token is not None:
-            on_token(event.text)
+        if isinstance(event, Token):
+            parts.append(event.text)
+            if on_token is not None:
+                on_token(event.text)
         elif isinstance(event, Done):
+            _note(event.notice)
             return event
         elif isinstance(event, EngineError):
-            if event.kind == "user":
-                raise UserError(event.message)
-            raise _EngineFailed(event.message)
-    raise _EngineFailed("The engine ended the reply without a result.")
+            raise _ReplyFailed(event, "".join(parts))
+    raise _ReplyFailed(EngineError(None, "The engine ended the reply without a result."), "".join(parts))
 
 
-class _EngineFailed(Exception):
-    """The engine crashed or failed internally; exit code 1, with the engine's sentence."""
+class _ReplyFailed(Exception):
+    """The reply failed: a sentence for the user (a server that went away, say: exit code 2) or
+    the engine crashed or failed internally (exit code 1).  ``partial`` is what streamed before."""
+
+    def __init__(self, error: EngineError, partial: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.partial = partial
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return "crashed" if self.error.kind == "crashed" else "error"
+
+    def json(self) -> dict[str, Any]:
+        """The error line; with the reply's object shape when part of a reply streamed, so a
+        script keeps what the user would have seen."""
+        if not self.partial:
+            return {"error": str(self)}
+        return {
+            "text": self.partial,
+            "finish_reason": self.finish_reason,
+            "metrics": dataclasses.asdict(Metrics()),
+            "error": str(self),
+        }
 
 
 def run_ask(args: argparse.Namespace) -> int:
     """``ask``: stream one reply to stdout (or print it as JSON)."""
     _settings(args)  # bad values fail before any file is read
-    parts = [prepared for _, prepared in prepare_attachments(args.attachments, args.mmproj is not None)]
+    # A server's model is checked only once it is reached: scanned pages are kept as images, and
+    # the server's engine refuses them, before anything is sent, if its model cannot see.
+    vision = args.server is not None or args.mmproj is not None
+    parts = [prepared for _, prepared in prepare_attachments(args.attachments, vision)]
     message = ChatMessage.user(*parts, args.prompt)
     if args.print_prompt:
         print_prompt(args, [message])
@@ -287,13 +418,14 @@ def run_ask(args: argparse.Namespace) -> int:
     client = _start_engine(args, _images_seen(parts))
     try:
         check_context(client, [message], args)
-
-        def stream_out(text: str) -> None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-        done = _reply(client, [message], args, None if args.json else stream_out)
-    except _EngineFailed as exc:
+        done = _reply(client, [message], args, None if args.json else _ThoughtAwareOutput().add)
+    except _ReplyFailed as exc:
+        if args.json and exc.partial:
+            print(json.dumps(exc.json(), ensure_ascii=False))
+        elif exc.partial:
+            sys.stdout.write("\n")
+        if exc.error.kind == "user":
+            raise UserError(str(exc)) from None
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -302,6 +434,9 @@ def run_ask(args: argparse.Namespace) -> int:
         print(json.dumps(reply_json(done), ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        problem = unanswered(split_reply(done.text), done.finish_reason)
+        if problem is not None:
+            print(problem, file=sys.stderr)
     return 0
 
 
@@ -331,7 +466,7 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     generation, _ = _settings(args)
-    has_vision = args.mmproj is not None
+    has_vision = args.server is not None or args.mmproj is not None
     client = _start_engine(args, 0)
     history: list[ChatMessage] = []
     store = None if args.no_save else ConversationStore()
@@ -344,15 +479,18 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
         conversation_id = None
         if store is not None:
             conversation_id = store.create_conversation(
-                model_path=args.model.resolve(),
+                model_path=args.model.resolve() if args.model else None,
                 mmproj_path=args.mmproj.resolve() if args.mmproj else None,
                 system_prompt=args.system,
                 settings=generation,
+                server=ConversationServer(args.server, args.server, args.server_model)
+                if args.server else None,
             ).id
             write({"conversation_id": conversation_id})
         for line in stdin:
             if not line.strip():
                 continue
+            writer = None
             try:
                 text, attachments = _parse_turn(line, has_vision)
                 if _images_seen(part for _, part in attachments) and not has_vision:
@@ -362,23 +500,23 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
                     )
                 turn = ChatMessage.user(*(part for _, part in attachments), text)
                 check_context(client, [*history, turn], args)
-                writer = None
                 if store is not None and conversation_id is not None:
                     shas = [_store_attachment(store, path, part) for path, part in attachments]
                     names = [path.name for path, _ in attachments]
                     store.add_user_message(conversation_id, text, shas, names)
                     writer = StreamingWriter(store, store.begin_assistant_message(conversation_id))
-                try:
-                    done = _reply(client, [*history, turn], args, writer.append if writer else None)
-                except _EngineFailed:
-                    if writer is not None:
-                        writer.finish("crashed")
-                    raise
+                done = _reply(client, [*history, turn], args, writer.append if writer else None)
                 if writer is not None:
                     writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
-            except (UserError, _EngineFailed) as exc:
-                # The engine restarts with the next turn; the conversation so far is kept.
+            except UserError as exc:
                 write({"error": str(exc)})
+                continue
+            except _ReplyFailed as exc:
+                # What streamed is kept, in the store and on the line; a local engine restarts
+                # with the next turn, a server is asked again.
+                if writer is not None:
+                    writer.finish(exc.finish_reason, {"error": str(exc)})
+                write(exc.json())
                 continue
             history += [turn, ChatMessage.assistant(done.text)]
             write(reply_json(done))

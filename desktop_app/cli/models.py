@@ -19,11 +19,11 @@ from desktop_app.errors import UserError
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadProgress
-from desktop_app.models.gemma_files import inspect_model, inspect_projector
+from desktop_app.models.gemma_files import ProjectorFile, abilities, inspect_model, inspect_projector
 from desktop_app.models.model_page import ModelPage, describe_target
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
 from desktop_app.models.sizes import format_parameters, format_size
-from desktop_app.models.speed import measure_machine_speed
+from desktop_app.models.speed import MachineSpeed, estimate_decode_speed, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 
 PROGRESS_INTERVAL_S = 0.2
@@ -32,7 +32,7 @@ PROGRESS_INTERVAL_S = 0.2
 
 def register(subparsers: Subparsers) -> None:
     """Add the ``models`` command and its actions to the CLI."""
-    parser = subparsers.add_parser("models", help="list, describe, download, import or remove Gemma 3 models")
+    parser = subparsers.add_parser("models", help="list, describe, download, import or remove Gemma models")
     actions = parser.add_subparsers(
         dest="models_action", metavar="ACTION", required=True, parser_class=type(parser)
     )
@@ -75,32 +75,41 @@ def list_models(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     catalog = load_catalog()
     machine = fit.machine_memory()
+    speed = measure_machine_speed(machine)
     local = registry.models()
     print("On this computer:" if local else "No models on this computer yet.")
     for model in local:
         vision = "text and images" if model.has_vision else "text only"
         print(f"  {model.id}  {model.name}, {vision}, {model.source}")
         print(f"      {model.model_path}")
+        print(f"      projector: {model.mmproj_path or 'none (text only)'}")
         if not model.available:
             print("      (missing: the file was moved or deleted)")
             continue
-        verdict = _local_verdict(model, args.context, machine)
-        print(f"      {verdict}")
+        for line in _local_verdict(model, args.context, machine, speed):
+            print(f"      {line}")
     print()
-    print("Catalog (download with: models download ID):")
+    print("Catalog (download with: models download ID; speeds are expected decode speeds here):")
     have = {m.catalog_id for m in local if m.catalog_id}
     width = max(len(e.id) for e in catalog)
     for entry in catalog:
-        notes = ["vision" if entry.has_vision else "text only", f"needs {entry.min_ram_gb} GB RAM"]
+        expected = entry.expected_speed(machine, speed, args.context)
+        notes = [
+            entry.family.label,
+            _ability_phrase(entry.abilities),
+            f"needs {entry.min_ram_gb} GB RAM",
+            f"~{expected.rounded} tokens/s",
+        ]
         if entry.gated:
             notes.append("gated: needs a Hugging Face token")
         if entry.id in have:
             notes.append("downloaded")
         print(f"  {entry.id:<{width}}  {format_size(entry.download_size):>8}  {', '.join(notes)}")
-    recommended = catalog.recommend(machine)
+    recommended = catalog.recommend(machine, speed)
     fit_verdict = recommended.check_fit(machine, args.context)
+    expected = recommended.expected_speed(machine, speed, args.context)
     print()
-    print(f"Recommended for this computer: {recommended.id}. {fit_verdict.sentence}")
+    print(f"Recommended for this computer: {recommended.id}, expected {expected}. {fit_verdict.sentence}")
     return 0
 
 
@@ -145,14 +154,14 @@ def _info_lines(page: ModelPage) -> list[tuple[str, str]]:
             "its own" if model.chat_template else "none (the built-in Gemma 3 template is used)",
         ),
         ("licence", model.license or "not stated in the file"),
-        ("can do", "text and images" if page.vision else "text only"),
+        ("can do", _ability_phrase(abilities(model.family, page.vision))),
     ]
     if projector is not None:
         lines.append(("projector", str(projector.path)))
         lines.append(
             (
                 "",
-                f"{' ' * 17}{projector.image_size} px images, {projector.tokens_per_image} tokens each; "
+                f"{' ' * 17}{_image_cost(projector)}; "
                 f"encoder {format_parameters(projector.parameter_count)} parameters, "
                 f"{format_size(projector.file_size)}",
             )
@@ -163,6 +172,21 @@ def _info_lines(page: ModelPage) -> list[tuple[str, str]]:
     lines.append(("", " " * 17 + page.verdict.sentence))
     lines.append(("expected speed", str(page.speed)))
     return lines
+
+
+def _ability_phrase(names: tuple[str, ...]) -> str:
+    """ "text only", "text and images", "text, images and thinking" (the window says the same)."""
+    if len(names) == 1:
+        return f"{names[0]} only"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _image_cost(projector: ProjectorFile) -> str:
+    """What an image costs with this projector: one size for all, or a range by size (Gemma 4)."""
+    low, high = projector.image_token_range
+    if low == high:
+        return f"{projector.image_size} px images, {low} tokens each"
+    return f"images at their own size, {low} to {high:,} tokens each"
 
 
 def download_model(args: argparse.Namespace) -> int:
@@ -200,15 +224,18 @@ def remove_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_verdict(model: LocalModel, n_ctx: int, machine: fit.MachineMemory) -> str:
-    """The fit check for a file on disk, or why its metadata could not be read."""
+def _local_verdict(
+    model: LocalModel, n_ctx: int, machine: fit.MachineMemory, speed: MachineSpeed
+) -> list[str]:
+    """The fit check and expected speed for a file on disk, or why its metadata could not be read."""
     try:
         info = inspect_model(model.model_path)
         mmproj = inspect_projector(model.mmproj_path) if model.mmproj_path else None
         verdict = fit.check_files_fit(info, mmproj, n_ctx, machine)
     except UserError as exc:
-        return str(exc)
-    return f"{verdict.level}: {verdict.sentence}"
+        return [str(exc)]
+    expected = estimate_decode_speed(info.bytes_read_per_token, speed, on_gpu=verdict.on_gpu)
+    return [f"{verdict.level}: {verdict.sentence}", f"expected speed: {expected}"]
 
 
 class _ProgressLine:

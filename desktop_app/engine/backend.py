@@ -1,4 +1,4 @@
-"""The one module that talks to llama.cpp: load a Gemma 3 GGUF and its projector, and generate.
+"""The one module that talks to llama.cpp: load a Gemma GGUF and its projector, and generate.
 
 Runs only inside the engine process (``process.py``); the app never imports it.  It drives
 llama-cpp-python's low-level and mtmd bindings directly instead of ``Llama`` and its chat
@@ -13,7 +13,7 @@ import codecs
 import ctypes
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,11 @@ from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag, native_reader
 from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import CountRequest, FinishReason, GenerateRequest, Metrics, TokenCount
+from desktop_app.engine.protocol import ChatMessage, CountRequest, FinishReason, GenerateRequest, Metrics, TokenCount
 from desktop_app.engine.sampler import Sampler
 from desktop_app.errors import UserError
 from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
+from desktop_app.thoughts import THOUGHT_CLOSE, THOUGHT_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,28 @@ _Span = _TextSpan | _ImageSpan
 
 def _document_tokens(spans: list[_Span]) -> int:
     return sum(len(s.tokens) for s in spans if isinstance(s, _TextSpan) and s.document)
+
+
+class _Run:
+    """What one reply's decoding carries from one stretch to the next (thought, then answer)."""
+
+    def __init__(
+        self, backend: LlamaBackend, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
+    ) -> None:
+        self.sampler = Sampler(settings)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(backend._vocab)
+        self.emit = emit
+        self.received_at = received_at
+        self.parts: list[str] = []
+        self.logits, self.logits_addr = np.empty(0, np.float32), 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.piece_buf = ctypes.create_string_buffer(64)
+        self.one = (llama_cpp.llama_token * 1)()
+        self.batch = llama_cpp.llama_batch_get_one(self.one, 1)  # points at ``one``: reusable
+        self.first_at = self.ttft = 0.0
+        self.produced = 0
+        self.stopped_at = -1
+        """The token a stretch stopped at (not written), -1 when it stopped otherwise."""
 
 
 def _silence_native_logs() -> None:
@@ -154,7 +177,7 @@ class LlamaBackend:
         if not self._model:
             raise UserError(
                 f"llama.cpp could not load {model_path.name}: the file is damaged, is not a "
-                "Gemma 3 model, or there is not enough memory for it."
+                "Gemma model this app runs, or there is not enough memory for it."
             )
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
@@ -206,9 +229,21 @@ class LlamaBackend:
                     "damaged; choose the mmproj file made for this model."
                 )
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
-        self.template = self._meta("tokenizer.chat_template")
-        self._window = int(self._meta("gemma3.attention.sliding_window") or 0)
-        self._end_of_turn = self._single_token(prompt.END_OF_TURN)
+        self.architecture = self._meta("general.architecture") or ""
+        # The GGUF's template is someone else's code: tried once now, so a broken one is
+        # reported with the load rather than with the first reply.
+        self._format = prompt.ChatFormat(self._meta("tokenizer.chat_template"), model_path.name, self.architecture)
+        self._notice = self._format.check()
+        self._window = int(self._meta(f"{self.architecture}.attention.sliding_window") or 0)
+        # Gemma 3 and 3n end a turn with <end_of_turn>, Gemma 4 with <turn|>; llama.cpp marks
+        # both as end-of-generation too, this just spares the lookup for the common case.
+        self._end_of_turn = (
+            self._single_token(prompt.END_OF_TURN) or self._single_token(prompt.GEMMA4_END_OF_TURN) or -1
+        )
+        # Gemma 4 thinks between two marker tokens; the loop ends a thought at the second.
+        opens, closes = self._single_token(THOUGHT_OPEN), self._single_token(THOUGHT_CLOSE)
+        self._thought_end = closes if opens is not None and closes is not None else None
+        self.thinks = self.architecture == "gemma4" and self._thought_end is not None
         self._cached: list[Key] = []
         self._embeddings = EmbeddingCache(
             paths.cache_dir() / "embeddings" / projector_identity(mmproj_path)
@@ -218,6 +253,12 @@ class LlamaBackend:
         self._n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
         self.load_s = time.perf_counter() - started
         self.backend = backend_name(runtime.n_gpu_layers)
+
+    def take_notice(self) -> str | None:
+        """A sentence for the user that is no error (the model's chat template was set aside for
+        the built-in one), once; None when there is nothing to say."""
+        notice, self._notice = self._notice, None
+        return notice
 
     # ----------------------------------------------------------------------------- helpers
     def _meta(self, key: str) -> str | None:
@@ -433,20 +474,31 @@ class LlamaBackend:
         ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
         take a minute on a laptop CPU), so the window can say what it is waiting for.
         """
-        text, images = prompt.render(
-            request.messages, request.system_prompt, self.template, request.settings.pan_scan
-        )
+        text, images = self._render(request.messages, request.system_prompt, request.settings)
         spans, owners = self._spans(text, images)
         try:
             return self._run(spans, request.settings, emit, received_at, on_phase)
         finally:
             self._free(owners)
 
+    def _render(
+        self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings
+    ) -> tuple[str, list[PreparedImage]]:
+        """The prompt as this model is asked: its template (while it works; the sentence saying
+        the built-in one took over waits in :meth:`take_notice`), and the features it has."""
+        text, images, notice = self._format.render(
+            messages,
+            system_prompt,
+            # Pan & Scan is Gemma 3's: the other projectors take an image whole, at its own size.
+            settings.pan_scan if self.architecture == "gemma3" else "off",
+            think=settings.think and self.thinks,
+        )
+        self._notice = notice or self._notice
+        return text, images
+
     def count(self, request: CountRequest) -> TokenCount:
         """The tokens a reply to this conversation would evaluate, by kind; nothing is decoded."""
-        text, images = prompt.render(
-            request.messages, request.system_prompt, self.template, request.settings.pan_scan
-        )
+        text, images = self._render(request.messages, request.system_prompt, request.settings)
         spans, owners = self._spans(text, images)
         self._free(owners)
         return TokenCount(
@@ -514,9 +566,12 @@ class LlamaBackend:
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
-            reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
+            prompt_read_s = time.perf_counter() - received_at
+            reply, finish, ttft, decode_tokens, decode_s, thought_tokens = self._stream(settings, emit, received_at)
+            if decode_tokens == 0:  # the reply ended at once: it waited for the prompt only
+                ttft = prompt_read_s
         except Cancelled:
-            finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0
+            finish, ttft, decode_tokens, decode_s, thought_tokens = "cancelled", 0.0, 0, 0.0, 0
         finally:
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
         metrics = Metrics(
@@ -530,28 +585,52 @@ class LlamaBackend:
             decode_tok_s=round(decode_tokens / decode_s, 2) if decode_s > 0 else 0.0,
             cached_tokens=keep,
             images_from_cache=from_cache,
+            thought_tokens=thought_tokens,
         )
         return reply, finish, metrics
 
     def _stream(
         self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
-    ) -> tuple[str, FinishReason, float, int, float]:
-        """The decode loop.  Each pass runs with caches just flushed by a decode step, so it
-        keeps to few Python operations: everything it can set up once is set up here."""
-        sampler = Sampler(settings)
-        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+    ) -> tuple[str, FinishReason, float, int, float, int]:
+        """Write the reply: (text, finish, ttft, tokens, decode seconds, thought tokens).
+
+        A thinking model asked to think writes in two stretches: the thought, bounded by the
+        context only and ended by its closing marker, then the answer, which ``max_tokens``
+        bounds, so a long thought can never leave the answer without room.  Everyone else writes
+        one stretch, exactly as before.
+        """
+        run = _Run(self, settings, emit, received_at)
+        thought_end = self._thought_end if settings.think and self.thinks else None
+        thought_tokens = 0
+        if thought_end is not None:
+            finish = self._decode(run, self.n_ctx, thought_end)
+            thought_tokens = run.produced
+            if finish == "stop" and run.stopped_at == thought_end:
+                finish = self._take(run, thought_end)
+                if finish == "stop":
+                    finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+        else:
+            finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+        tail = run.decoder.decode(b"", final=True)
+        if tail:
+            run.parts.append(tail)
+            emit(tail)
+        decode_s = time.perf_counter() - run.first_at if run.produced else 0.0
+        return "".join(run.parts), finish, run.ttft, run.produced, decode_s, thought_tokens
+
+    def _decode(self, run: _Run, limit: int, stop: int) -> FinishReason:
+        """The decode loop: up to ``limit`` tokens, ending at ``stop`` or end-of-generation
+        (which are neither written nor evaluated).  Each pass runs with caches just flushed by
+        a decode step, so it keeps to few Python operations: everything it can set up once is
+        set up before it, and what lasts across stretches goes back into ``run`` after it."""
+        sampler, n_vocab, emit, parts = run.sampler, run.n_vocab, run.emit, run.parts
         logits_at = _LOGITS_ADDRESS
-        logits, logits_addr = np.empty(0, np.float32), 0  # llama.cpp's buffer, viewed once
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        piece_buf = ctypes.create_string_buffer(64)
-        one = (llama_cpp.llama_token * 1)()
-        batch = llama_cpp.llama_batch_get_one(one, 1)  # points at ``one``: reusable
+        logits, logits_addr = run.logits, run.logits_addr  # llama.cpp's buffer, viewed once
+        decoder, piece_buf, one, batch = run.decoder, run.piece_buf, run.one, run.batch
         is_cancelled, ctx, vocab = self._is_cancelled, self._ctx, self._vocab
-        parts: list[str] = []
+        received_at, first_at, ttft, produced = run.received_at, run.first_at, run.ttft, run.produced
         finish: FinishReason = "length"
-        first_at = ttft = 0.0
-        produced = 0
-        for _ in range(settings.max_tokens):
+        for _ in range(limit):
             if is_cancelled():
                 finish = "cancelled"
                 break
@@ -562,7 +641,8 @@ class LlamaBackend:
                 logits_addr = addr
                 logits = np.frombuffer((ctypes.c_float * n_vocab).from_address(addr), np.float32)
             token = sampler.sample(logits)
-            if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(vocab, token):
+            if token == stop or llama_cpp.llama_vocab_is_eog(vocab, token):
+                run.stopped_at = token
                 finish = "stop"
                 break
             produced += 1
@@ -595,12 +675,27 @@ class LlamaBackend:
                     break
                 raise RuntimeError(f"llama_decode failed with {rc}")
             self._cached.append(token)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            parts.append(tail)
-            emit(tail)
-        decode_s = time.perf_counter() - first_at if produced else 0.0
-        return "".join(parts), finish, ttft, produced, decode_s
+        run.logits, run.logits_addr = logits, logits_addr
+        run.first_at, run.ttft, run.produced = first_at, ttft, produced
+        return finish
+
+    def _take(self, run: _Run, token: int) -> FinishReason:
+        """Write and evaluate one token the loop stopped at (the end of a thought): "stop" when
+        the reply can go on, else why it cannot."""
+        if len(self._cached) + 1 >= self.n_ctx:
+            return "context"
+        piece = run.decoder.decode(self._piece(token, run.piece_buf))
+        run.parts.append(piece)
+        run.emit(piece)
+        run.produced += 1
+        run.one[0] = token
+        rc = llama_cpp.llama_decode(self._ctx, run.batch)
+        if rc != 0:
+            if rc == 2 or self._is_cancelled():
+                return "cancelled"
+            raise RuntimeError(f"llama_decode failed with {rc}")
+        self._cached.append(token)
+        return "stop"
 
     def close(self) -> None:
         """Free native resources (the process exits right after, but be tidy for tests)."""

@@ -16,14 +16,15 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from desktop_app.engine.cancel import CancelFlag
-from desktop_app.engine.interface import stream_reply, wait_for_load
+from desktop_app.engine.interface import EventReader
 from desktop_app.engine.process import engine_main
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     Capabilities,
     ChatMessage,
     CountRequest,
@@ -36,7 +37,6 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     ShutdownRequest,
     Token,
-    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -63,7 +63,7 @@ class _Active:
     parts: list[str]
 
 
-class EngineClient:
+class EngineClient(EventReader):
     """The local :class:`~desktop_app.engine.interface.Engine`: runs the engine process on demand
     and restarts it after a crash."""
 
@@ -123,12 +123,14 @@ class EngineClient:
     def capabilities(self) -> Capabilities | None:
         return self.loaded.capabilities if self.loaded is not None else None
 
-    def load(self, request: LoadRequest) -> None:
+    def load(self, request: AnyLoadRequest) -> None:
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
         :meth:`cancel` while it loads stops the load (an ``EngineError`` of kind "cancelled").
         """
+        if not isinstance(request, LoadRequest):
+            raise TypeError("EngineClient runs model files on this computer; use RemoteEngine for a server")
         self._cancel.clear()  # a Stop of the last reply must not stop this load
         self._load = request
         if self.running:
@@ -168,20 +170,9 @@ class EngineClient:
         )
         return request_id
 
-    def count(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> TokenCount | EngineError:
-        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
-        request_id = self.count_tokens(messages, system_prompt, settings)
-        while True:
-            event = self.next_event(_POLL_S)
-            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
-                return event
-            if event is None and not self.running:
-                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
+    @property
+    def alive(self) -> bool:
+        return self.running
 
     def cancel(self, *, hard: bool = False) -> None:
         """Stop the reply in progress, keeping what streamed.
@@ -258,19 +249,6 @@ class EngineClient:
             "far is kept, and the engine restarts with your next message.",
             "crashed",
         )
-
-    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
-        """Block until the pending load finishes (for the CLI and tests)."""
-        return wait_for_load(self, timeout)
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> Iterator[Event]:
-        """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
-        return stream_reply(self, messages, system_prompt, settings)
 
     def close(self) -> None:
         """Ask the engine to exit, then make sure it has."""

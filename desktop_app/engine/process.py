@@ -108,6 +108,8 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                     backend.n_ctx,
                     backend.n_ctx_train,
                     backend.has_vision,
+                    notice=backend.take_notice(),
+                    thinks=backend.thinks,
                 )
             )
         elif isinstance(request, CountRequest):
@@ -125,7 +127,7 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
             received_at = time.perf_counter()
             rid = request.request_id
             if backend is None:
-                conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
+                conn.send(EngineError(rid, "No model is loaded yet; open a Gemma model first.", "user"))
                 continue
             batcher = _TokenBatcher(conn, rid)
 
@@ -144,7 +146,8 @@ def engine_main(conn: Connection, cancel: CancelFlag) -> None:
                 batcher.flush()
                 conn.send(EngineError(rid, "The reply failed inside the engine (see the log).", "internal"))
                 continue
-            conn.send(Done(rid, text, finish, replace(metrics, load_s=round(unreported_load_s, 4))))
+            metrics = replace(metrics, load_s=round(unreported_load_s, 4))
+            conn.send(Done(rid, text, finish, metrics, backend.take_notice()))
             unreported_load_s = 0.0
     if backend is not None:
         backend.close()

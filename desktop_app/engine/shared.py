@@ -20,11 +20,12 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from desktop_app.engine.interface import Engine, stream_reply, wait_for_load
+from desktop_app.engine.interface import Engine, EventReader
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     Capabilities,
     ChatMessage,
     Done,
@@ -359,11 +360,13 @@ class SharedEngine:
         self._fail_counts()
 
 
-class EngineLane:
+class EngineLane(EventReader):
     """An :class:`~desktop_app.engine.interface.Engine` over a :class:`SharedEngine` for a
     front end that holds a whole engine (the window): it sees its own replies' events and those
     that belong to no reply, queued for its one reader thread.  ``close`` only detaches the lane;
-    whoever made the shared engine closes it."""
+    whoever made the shared engine closes it.  Like the engine it shares, it runs model files on
+    this computer: a conversation on a server has a ``RemoteEngine`` of its own and never queues
+    behind (or holds up) the shared engine's replies."""
 
     def __init__(self, shared: SharedEngine) -> None:
         self._shared = shared
@@ -380,7 +383,9 @@ class EngineLane:
     def capabilities(self) -> Capabilities | None:
         return self._shared.capabilities
 
-    def load(self, request: LoadRequest) -> None:
+    def load(self, request: AnyLoadRequest) -> None:
+        if not isinstance(request, LoadRequest):
+            raise TypeError("A shared engine runs model files on this computer; use RemoteEngine for a server")
         self._shared.load(request)
 
     def generate(
@@ -436,17 +441,6 @@ class EngineLane:
             return self._events.get(timeout=timeout)
         except queue.Empty:
             return None
-
-    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
-        return wait_for_load(self, timeout)
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> Iterator[Event]:
-        return stream_reply(self, messages, system_prompt, settings)
 
     def close(self) -> None:
         self.cancel()

@@ -99,7 +99,7 @@ def describe(
         model_id=model_id,
         n_ctx=n_ctx,
         verdict=verdict,
-        speed=estimate_decode_speed(model.file_size, speed, on_gpu=verdict.on_gpu),
+        speed=estimate_decode_speed(model.bytes_read_per_token, speed, on_gpu=verdict.on_gpu),
     )
 
 

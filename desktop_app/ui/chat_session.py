@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QImage
 
 from desktop_app.engine.documents import PreparedDocument, fits_context, prepare_document
@@ -27,7 +27,15 @@ from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason, Part, TokenCount
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from desktop_app.store import Attachment, Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.store import (
+    Attachment,
+    Conversation,
+    ConversationServer,
+    ConversationStore,
+    Message,
+    StreamingWriter,
+)
+from desktop_app.thoughts import split_reply, unanswered
 from desktop_app.ui.attachments import (
     Attachment as NewAttachment,
 )
@@ -78,6 +86,10 @@ class ChatSession(QObject):
         sent(): a message given to :meth:`request_send` was sent (the composer may be cleared).
         doesNotFit(object, list): a message given to :meth:`request_send` needs more than the
             context holds: its TokenCount and its attachments; it was not sent.
+        aboutToAsk(object): the engine is about to be asked about the open conversation (a
+            count or a reply) where it runs (a ConversationServer, None for this computer);
+            connected directly, a slot can still queue work on the bridge ahead of it (checking
+            the server).
     """
 
     busyChanged = Signal(bool)
@@ -87,6 +99,7 @@ class ChatSession(QObject):
     notice = Signal(str)
     sent = Signal()
     doesNotFit = Signal(object, list)
+    aboutToAsk = Signal(object)
 
     def __init__(
         self,
@@ -129,11 +142,9 @@ class ChatSession(QObject):
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
 
-        bridge.textArrived.connect(self._on_text)
-        bridge.replyFinished.connect(self._on_finished)
-        bridge.replyFailed.connect(self._on_failed)
-        bridge.tokensCounted.connect(self._on_counted)
-        bridge.countFailed.connect(self._on_count_failed)
+        self._server: ConversationServer | None = None
+        for signal, slot in self._bridge_slots():
+            signal.connect(slot)
         view.editRequested.connect(self.begin_edit)
         view.regenerateRequested.connect(self.regenerate)
         view.imageClicked.connect(self.show_image)
@@ -143,6 +154,11 @@ class ChatSession(QObject):
     @property
     def busy(self) -> bool:
         return self._reply is not None
+
+    @property
+    def server(self) -> ConversationServer | None:
+        """Where the open conversation's replies run: a server, or None for this computer."""
+        return self._server
 
     @property
     def settings(self) -> GenerationSettings:
@@ -156,6 +172,36 @@ class ChatSession(QObject):
         """The model that answers from now on; recorded on the conversation when it is used."""
         self._model = (model, mmproj)
         self._vision = mmproj is not None
+
+    def run_on(self, server: ConversationServer | None, bridge: EngineBridge) -> None:
+        """Where the open conversation's replies are computed from now on: ``server`` (None:
+        this computer), through ``bridge``.  Saved on the conversation at once (a new one keeps
+        it for its first message); a reply in progress finishes where it started."""
+        self._server = server
+        if bridge is not self._bridge and not self.busy:
+            for signal, slot in self._bridge_slots():
+                signal.disconnect(slot)
+            self._bridge = bridge
+            for signal, slot in self._bridge_slots():
+                signal.connect(slot)
+        if self.conversation is not None and self.conversation.server != server:
+            try:
+                self.conversation = self._store.update_conversation_settings(
+                    self.conversation.id, server=server
+                )
+            except UserError as exc:
+                self.notice.emit(str(exc))
+                return
+            self.conversationChanged.emit(self.conversation)
+
+    def _bridge_slots(self) -> list[tuple[SignalInstance, Callable[..., None]]]:
+        return [
+            (self._bridge.textArrived, self._on_text),
+            (self._bridge.replyFinished, self._on_finished),
+            (self._bridge.replyFailed, self._on_failed),
+            (self._bridge.tokensCounted, self._on_counted),
+            (self._bridge.countFailed, self._on_count_failed),
+        ]
 
     # ---------------------------------------------------------------- conversations
     def new_conversation(self) -> None:
@@ -237,6 +283,7 @@ class ChatSession(QObject):
                 self.sent.emit()
             return
         self._counting = (text, list(attachments))
+        self.aboutToAsk.emit(self._server)
         kept = self.messages if self._edit_index is None else self.messages[: self._edit_index]
         messages = [*self._engine_messages(kept), ChatMessage.user(*_parts(attachments), text)]
         self._bridge.count(_alternating(messages), self.system_prompt, self.settings, self)
@@ -350,13 +397,14 @@ class ChatSession(QObject):
         model, mmproj = self._model if self._model else (None, None)
         if self.conversation is None:
             self.conversation = self._store.create_conversation(
-                model_path=model,
-                mmproj_path=mmproj,
+                model_path=model if self._server is None else None,
+                mmproj_path=mmproj if self._server is None else None,
                 system_prompt=self._draft_prompt,
                 settings=self._draft_settings,
+                server=self._server,
             )
             self.conversationChanged.emit(self.conversation)
-        elif model is not None and (
+        elif self._server is None and model is not None and (
             self.conversation.model_path != str(model)
             or self.conversation.mmproj_path != (str(mmproj) if mmproj else None)
         ):
@@ -403,13 +451,15 @@ class ChatSession(QObject):
                 )
             )
         reply.sent = True
+        self.aboutToAsk.emit(self._server)
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
     def _engine_messages(self, messages: Sequence[Message] | None = None) -> list[ChatMessage]:
         """The conversation as the engine takes it: strictly alternating user/assistant turns.
 
         A user turn left without a reply (the app died before it began) is merged with the
-        next one; images come before the text, as Gemma 3 is usually prompted.
+        next one; images come before the text, as Gemma 3 is usually prompted.  A reply goes back
+        as its answer: what the model thought stays out of the history, as Gemma 4's card asks.
         """
         turns: list[ChatMessage] = []
         for message in self.messages if messages is None else messages:
@@ -423,7 +473,7 @@ class ChatSession(QObject):
                     parts.append(message.text)
                 turns.append(ChatMessage.user(*parts))
             else:
-                turns.append(ChatMessage.assistant(message.text))
+                turns.append(ChatMessage.assistant(split_reply(message.text).answer))
         return _alternating(turns)
 
     def _has_prepared(self, sha256: str) -> bool:
@@ -461,6 +511,8 @@ class ChatSession(QObject):
         if reply is None:
             return
         self._bridge.take_text()  # the final text is in ``done``
+        if done.notice:
+            self.notice.emit(done.notice)
         self._finish(reply, done.finish_reason, dataclasses.asdict(done.metrics), None, done.text)
 
     def _on_failed(self, error: EngineError) -> None:
@@ -490,7 +542,7 @@ class ChatSession(QObject):
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
-            reply.widget.set_error(error)
+            reply.widget.set_error(error or self._unanswered(final, finish_reason))
             self._refresh_messages()
         self._view.update_actions(busy=False)
         self.busyChanged.emit(False)
@@ -526,10 +578,19 @@ class ChatSession(QObject):
                 self._prepare_stored(key, attachment, name)
         widget = self._view.add_message(message.role, message.text, refs, documents)
         if message.role == "assistant":
-            widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
+            finish = message.finish_reason or "interrupted"
+            widget.set_outcome(finish, message.metrics)
             if message.finish_reason in ("crashed", "error"):
                 error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
                 widget.set_error(str(error))
+            else:
+                widget.set_error(self._unanswered(message.text, finish))
+
+    @staticmethod
+    def _unanswered(text: str, finish_reason: str) -> str | None:
+        """Why a reply that thought has no answer, in one sentence (None when it has one)."""
+        problem = unanswered(split_reply(text), finish_reason)
+        return str(problem) if problem is not None else None
 
     def _prepare_stored(self, key: str, attachment: Attachment, name: str) -> None:
         self._preparing.add(key)

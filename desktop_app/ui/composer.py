@@ -219,7 +219,7 @@ class Composer(QWidget):
     def __init__(self, work: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._work = work
-        self._tokens_per_view: int | None = None
+        self._price: Callable[[int, int], int] | None = None
         self._pan_scan: Callable[[], str] = lambda: "off"
         self._chips: list[AttachmentChip] = []
         self._tickets: dict[AttachmentChip, int] = {}
@@ -399,11 +399,13 @@ class Composer(QWidget):
         self.clear()
         self.editCancelled.emit()
 
-    def set_image_cost(self, tokens_per_view: int | None, pan_scan: Callable[[], str]) -> None:
-        """Price attachments for a newly loaded model: the projector's tokens per view, and the
+    def set_image_cost(self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str]) -> None:
+        """Price attachments for a newly loaded model: the projector's tokens for a view of a
+        width x height image (a constant for Gemma 3 and 3n, by size for Gemma 4), and the
         conversation's Pan & Scan mode (asked each time, since it changes with the conversation
-        and its settings).  Documents are counted again: the tokenizer may have changed."""
-        self._tokens_per_view = tokens_per_view
+        and its settings; "off" for a model without Pan & Scan).  Documents are counted again:
+        the tokenizer may have changed."""
+        self._price = price
         self._pan_scan = pan_scan
         for chip in self._chips:
             if isinstance(chip.attachment, DocumentAttachment):
@@ -420,7 +422,7 @@ class Composer(QWidget):
     def _image_cost(self, image: images.PreparedImage) -> tuple[int, int]:
         """Views and tokens of one image in the context (0 tokens without a projector)."""
         views = view_count(image.width, image.height, self._pan_scan())
-        return views, views * (self._tokens_per_view or 0)
+        return views, views * (self._price(image.width, image.height) if self._price else 0)
 
     def _chip_tokens(self, chip: AttachmentChip) -> int:
         attachment = chip.attachment
@@ -443,7 +445,7 @@ class Composer(QWidget):
             if isinstance(attachment, DocumentAttachment):
                 scans = sum(self._image_cost(scan)[1] for scan in attachment.document.scans)
                 chip.show_document_cost(chip.tokens, scans)
-            elif attachment is not None and self._tokens_per_view:
+            elif attachment is not None and self._price is not None:
                 chip.show_cost(*self._image_cost(attachment.image))
         self.attachedTokensChanged.emit(self.attached_tokens)
 

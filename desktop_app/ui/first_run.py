@@ -98,7 +98,10 @@ class FirstRunPanel(QWidget):
         self.open_button = QPushButton(self.tr("Open a model file…"), self)
         self.open_button.setAccessibleName(self.tr("Open a model file"))
         self.open_button.setToolTip(
-            self.tr("Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it")
+            self.tr(
+                "Choose a Gemma .gguf file you already have (Gemma 3, 3n or 4; Ctrl+O); its projector "
+                "is found beside it"
+            )
         )
         self.open_button.clicked.connect(self.openRequested)
         buttons.addWidget(self.open_button)
@@ -129,11 +132,21 @@ class FirstRunPanel(QWidget):
         return label
 
     def set_recommendation(self, recommendation: Recommendation) -> None:
-        """Offer the download, saying how big it is and whether it fits this machine."""
+        """Offer the download, saying how big it is, how fast it would write here and whether it
+        fits this machine."""
         entry = recommendation.entry
+        speed = recommendation.speed
+        where = self.tr("on the CPU") if speed.device == "CPU" else self.tr("on the GPU")
         self.recommendation.setText(
-            self.tr("Recommended for this computer: {name}, a {size} download. {verdict}").format(
-                name=entry.name, size=format_size(entry.download_size), verdict=recommendation.verdict.sentence
+            self.tr(
+                "Recommended for this computer: {name}, a {size} download, expected to write about "
+                "{speed} tokens a second here ({where}). {verdict}"
+            ).format(
+                name=entry.name,
+                size=format_size(entry.download_size),
+                speed=speed.rounded,
+                where=where,
+                verdict=recommendation.verdict.sentence,
             )
         )
         self.recommendation.show()

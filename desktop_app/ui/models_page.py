@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.models.fit import machine_memory
-from desktop_app.models.gemma_files import inspect_model, projector_beside
+from desktop_app.models.gemma_files import abilities, inspect_model, projector_beside
 from desktop_app.models.model_page import ModelPage, describe_local
 from desktop_app.models.registry import ImportResult, LocalModel, ModelRegistry, Removal
 from desktop_app.models.sizes import format_parameters, format_size
@@ -44,7 +44,7 @@ from desktop_app.models.speed import measure_machine_speed
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.catalog_view import CatalogTab
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
-from desktop_app.ui.widgets import NoticeBar
+from desktop_app.ui.widgets import NoticeBar, ability_words
 
 MODEL_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -245,17 +245,22 @@ class ModelDetails(QWidget):
             self.tr("its own") if model.chat_template else self.tr("none; the built-in Gemma 3 template is used")
         )
         value["license"].setText(model.license or self.tr("not stated in the file"))
-        value["abilities"].setText(self.tr("text and images") if page.vision else self.tr("text only"))
+        value["abilities"].setText(ability_words(self, abilities(model.family, page.vision)))
         if projector is None:
             value["projector"].setText(self.tr("none, so it cannot see images"))
         else:
+            low, high = projector.image_token_range
+            cost = (
+                self.tr("{size} px images, {tokens} tokens each").format(size=projector.image_size, tokens=low)
+                if low == high
+                else self.tr("images at their own size, {low} to {high} tokens each").format(
+                    low=low, high=f"{high:,}"
+                )
+            )
             value["projector"].setText(
-                self.tr(
-                    "{name}: {size} px images, {tokens} tokens each; encoder of {params} parameters, {bytes}"
-                ).format(
+                self.tr("{name}: {cost}; encoder of {params} parameters, {bytes}").format(
                     name=projector.display_name,
-                    size=projector.image_size,
-                    tokens=projector.tokens_per_image,
+                    cost=cost,
                     params=format_parameters(projector.parameter_count),
                     bytes=format_size(projector.file_size),
                 )

@@ -106,6 +106,15 @@ class SettingsPanel(QScrollArea):
         )
         self.pan_scan.setAccessibleName(self.tr("Pan and scan"))
         self.pan_scan.currentIndexChanged.connect(self._emit_generation)
+        self.think = QCheckBox(self.tr("Think before answering"), chat)
+        self.think.setToolTip(
+            self.tr(
+                "The model reasons first; the thought shows, collapsed, above the answer, and Max "
+                "tokens bounds the answer alone."
+            )
+        )
+        self.think.setAccessibleName(self.tr("Think before answering"))
+        self.think.toggled.connect(self._emit_generation)
         rows: list[tuple[str, QSpinBox | QDoubleSpinBox, str]] = [
             (
                 self.tr("Temperature"),
@@ -125,6 +134,8 @@ class SettingsPanel(QScrollArea):
             box.valueChanged.connect(self._emit_generation)
             form.addRow(label, box)
         form.addRow(self.tr("Pan && Scan"), self.pan_scan)
+        form.addRow("", self.think)
+        self._form = form
         self.system_prompt.setAccessibleName(self.tr("System prompt"))
         self.reset_button = QPushButton(self.tr("Gemma defaults"), chat)
         self.reset_button.setToolTip(self.tr("Put the recommended Gemma 3 sampling settings back"))
@@ -201,6 +212,7 @@ class SettingsPanel(QScrollArea):
             seed=int(self.seed.value()),
             max_tokens=self.max_tokens.value(),
             pan_scan=self.pan_scan.currentData(),
+            think=self.think.isChecked(),
         ).validate()
 
     def set_generation(self, settings: GenerationSettings, system_prompt: str) -> None:
@@ -216,6 +228,7 @@ class SettingsPanel(QScrollArea):
             self.seed,
             self.max_tokens,
             self.pan_scan,
+            self.think,
         )
         for box in (*boxes, self.system_prompt):
             box.blockSignals(True)
@@ -228,11 +241,18 @@ class SettingsPanel(QScrollArea):
             self.seed.setValue(settings.seed)
             self.max_tokens.setValue(settings.max_tokens)
             self.pan_scan.setCurrentIndex(max(0, self.pan_scan.findData(settings.pan_scan)))
+            self.think.setChecked(settings.think)
             if self.system_prompt.toPlainText() != system_prompt:
                 self.system_prompt.setPlainText(system_prompt)
         finally:
             for box in (*boxes, self.system_prompt):
                 box.blockSignals(False)
+
+    def set_model_features(self, *, pan_scan: bool, thinking: bool) -> None:
+        """Offer only what the loaded model does: Pan & Scan is Gemma 3's, thinking Gemma 4's.
+        The conversation's values stay as they are, for a model that has the feature."""
+        self._form.setRowVisible(self.pan_scan, pan_scan)
+        self._form.setRowVisible(self.think, thinking)
 
     def flush(self) -> None:
         """Announce a system prompt edit still waiting for its typing pause (before a switch)."""

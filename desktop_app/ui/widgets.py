@@ -65,3 +65,13 @@ class NoticeBar(QFrame):
         self.hide()
         if callback is not None:
             callback()
+
+
+def ability_words(widget: QWidget, abilities: tuple[str, ...]) -> str:
+    """What a model can do, for people: "text only", "text and images", "text, images and
+    thinking" (``abilities`` as :func:`desktop_app.models.gemma_files.abilities` names them)."""
+    words = {"text": widget.tr("text"), "images": widget.tr("images"), "thinking": widget.tr("thinking")}
+    named = [words[ability] for ability in abilities]
+    if len(named) == 1:
+        return widget.tr("{ability} only").format(ability=named[0])
+    return widget.tr("{some} and {last}").format(some=", ".join(named[:-1]), last=named[-1])
