@@ -736,7 +736,7 @@ def phase_documents(model: Path, threads: int, rounds: int) -> dict:
     """Extraction of a 300-page text PDF and tokenisation throughput, ours vs llama.cpp's."""
     from desktop_app.engine.documents import document_text, prepare_document
     from desktop_app.engine.protocol import ChatMessage, TokenCount
-    from tests.document_files import long_text_pdf
+    from tests.support.document_files import long_text_pdf
 
     folder = BUILD / "documents"
     folder.mkdir(parents=True, exist_ok=True)

@@ -32,10 +32,19 @@ from desktop_app.settings import GenerationSettings, RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.store import export as export_module
 from desktop_app.store.export import import_conversation
-from tests.conftest import Models
+from tests.support.data import Models
 
 Feed = Callable[[], "str | None"]
 """Hands the input to the app: raises its UserError, or returns the sentence that set it aside."""
+
+
+def _no_sentence(call: Callable[[], object]) -> Feed:
+    """The feed of an input refused by raising a UserError: taken, it would give no sentence."""
+
+    def feed() -> None:
+        call()
+
+    return feed
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ def _image(name: str, data: bytes) -> Callable[[Path, Models], Feed]:
     def prepare(folder: Path, _models: Models) -> Feed:
         path = folder / name
         path.write_bytes(data)
-        return lambda: prepare_image(path) and None
+        return _no_sentence(lambda: prepare_image(path))
 
     return prepare
 
@@ -93,20 +102,20 @@ def _sparse_file(folder: Path, name: str, size: int) -> Path:
 
 def _huge_image(folder: Path, _models: Models) -> Feed:
     path = _sparse_file(folder, "huge.png", images.MAX_FILE_BYTES + 1)
-    return lambda: prepare_image(path) and None
+    return _no_sentence(lambda: prepare_image(path))
 
 
 def _folder_as_image(folder: Path, _models: Models) -> Feed:
     (folder / "photos.png").mkdir()
-    return lambda: prepare_image(folder / "photos.png") and None
+    return _no_sentence(lambda: prepare_image(folder / "photos.png"))
 
 
 def _gguf_as_image(_folder: Path, models: Models) -> Feed:
-    return lambda: prepare_image(models.tiny) and None
+    return _no_sentence(lambda: prepare_image(models.tiny))
 
 
 def _pasted_nothing(_folder: Path, _models: Models) -> Feed:
-    return lambda: prepare_image(b"") and None
+    return _no_sentence(lambda: prepare_image(b""))
 
 
 # --- GGUF files, written byte by byte -------------------------------------------------------------
@@ -131,7 +140,7 @@ def _gguf_model(name: str, data: bytes) -> Callable[[Path, Models], Feed]:
     def prepare(folder: Path, _models: Models) -> Feed:
         path = folder / name
         path.write_bytes(data)
-        return lambda: inspect_model(path) and None
+        return _no_sentence(lambda: inspect_model(path))
 
     return prepare
 
@@ -143,11 +152,11 @@ def _five_dimensional_tensor() -> bytes:
 
 
 def _projector_as_model(_folder: Path, models: Models) -> Feed:
-    return lambda: inspect_model(models.mmproj) and None
+    return _no_sentence(lambda: inspect_model(models.mmproj))
 
 
 def _model_as_projector(_folder: Path, models: Models) -> Feed:
-    return lambda: inspect_projector(models.tiny) and None
+    return _no_sentence(lambda: inspect_projector(models.tiny))
 
 
 def _mismatched_pair(_folder: Path, models: Models) -> Feed:
@@ -155,16 +164,16 @@ def _mismatched_pair(_folder: Path, models: Models) -> Feed:
 
 
 def _truncated_model(_folder: Path, models: Models) -> Feed:
-    return lambda: inspect_model(models.truncated) and None
+    return _no_sentence(lambda: inspect_model(models.truncated))
 
 
 def _missing_model(folder: Path, _models: Models) -> Feed:
-    return lambda: inspect_model(folder / "gone.gguf") and None
+    return _no_sentence(lambda: inspect_model(folder / "gone.gguf"))
 
 
 def _folder_as_model(folder: Path, _models: Models) -> Feed:
     (folder / "model.gguf").mkdir()
-    return lambda: inspect_model(folder / "model.gguf") and None
+    return _no_sentence(lambda: inspect_model(folder / "model.gguf"))
 
 
 # --- chat templates: set aside in one sentence, the built-in template answers ---------------------
@@ -182,11 +191,11 @@ def _template(source: str) -> Callable[[Path, Models], Feed]:
 
 
 def _generation(**values: Any) -> Callable[[Path, Models], Feed]:
-    return lambda _folder, _models: lambda: GenerationSettings(**values).validate() and None
+    return lambda _folder, _models: _no_sentence(lambda: GenerationSettings(**values).validate())
 
 
 def _runtime(**values: Any) -> Callable[[Path, Models], Feed]:
-    return lambda _folder, _models: lambda: RuntimeSettings(**values).validate() and None
+    return lambda _folder, _models: _no_sentence(lambda: RuntimeSettings(**values).validate())
 
 
 # --- conversation imports -------------------------------------------------------------------------

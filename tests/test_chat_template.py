@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -22,9 +23,10 @@ from desktop_app.engine.protocol import ChatMessage, Done, LoadRequest, ModelLoa
 from desktop_app.errors import UserError
 from desktop_app.gguf_fixtures import GEMMA3_TEMPLATE
 from desktop_app.settings import GenerationSettings, RuntimeSettings
+from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
-from tests.test_cli import run_cli
-from tests.test_ui_chat import make_window, send, stored, wait_done, wait_ready
+from tests.support.cli import run_cli
+from tests.support.window import send, stored, wait_done, wait_ready
 
 OK_PREFIX = "{{ bos_token }}{% for m in messages %}{{ m['content'][0]['text'] }}{% endfor %}"
 
@@ -130,10 +132,10 @@ def test_a_hostile_template_costs_one_sentence_and_the_built_in_template_answers
 
 
 def test_each_problem_has_its_own_sentence() -> None:
+    problems: tuple[chat_template.Problem, ...] = get_args(chat_template.Problem)
+    assert {problem for _, named in HOSTILE.values() for problem in named.split("|")} == set(problems)
     sentences = {
-        problem: str(chat_template.fallback_notice(TemplateFailure(problem, "why"), "m.gguf"))
-        for _, problems in HOSTILE.values()
-        for problem in problems.split("|")
+        problem: str(chat_template.fallback_notice(TemplateFailure(problem, "why"), "m.gguf")) for problem in problems
     }
     assert len(set(sentences.values())) == len(sentences) == 6
     assert "'why'" in sentences["raised"] and "sandbox" in sentences["sandbox"]
@@ -261,19 +263,15 @@ def test_ask_says_the_template_was_set_aside_and_answers(hostile_models: dict[st
 
 @pytest.mark.qt_log_ignore("propagateSizeHints")
 def test_the_window_shows_the_sentence_and_the_reply_arrives(
-    qtbot: QtBot, hostile_models: dict[str, Path]
+    qtbot: QtBot, window: MainWindow, hostile_models: dict[str, Path]
 ) -> None:
-    window = make_window(qtbot)
-    try:
-        window.model_controller.open(ModelChoice(hostile_models["raises"]))
-        wait_ready(qtbot, window)
-        assert window.notice.isVisible()
-        assert "'raising.gguf' stopped with its own error" in window.notice.label.text()
-        send(qtbot, window, "Hi", seed=1, max_tokens=4)
-        wait_done(qtbot, window)
-        assert stored(window)[-1].finish_reason == "length"
-    finally:
-        window.close()
+    window.model_controller.open(ModelChoice(hostile_models["raises"]))
+    wait_ready(qtbot, window)
+    assert window.notice.isVisible()
+    assert "'raising.gguf' stopped with its own error" in window.notice.label.text()
+    send(qtbot, window, "Hi", seed=1, max_tokens=4)
+    wait_done(qtbot, window)
+    assert stored(window)[-1].finish_reason == "length"
 
 
 @pytest.mark.parametrize(

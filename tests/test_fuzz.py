@@ -43,7 +43,7 @@ from desktop_app.gguf_fixtures import GEMMA3_TEMPLATE
 from desktop_app.models.gemma_files import inspect_gguf
 from desktop_app.store import ConversationStore
 from desktop_app.store.export import export_conversation, import_conversation
-from tests.conftest import Models
+from tests.support.data import Models
 
 LONG_RUN = "GEMMA_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("GEMMA_FUZZ_EXAMPLES", "30"))
@@ -191,7 +191,7 @@ def test_mutated_images_of_every_format(data: st.DataObject) -> None:
 
 @pytest.fixture(scope="module")
 def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    from tests.document_files import CHINESE, text_pdf, word_document
+    from tests.support.document_files import CHINESE, text_pdf, word_document
 
     folder = tmp_path_factory.mktemp("documents")
     return {
@@ -270,12 +270,6 @@ def _import_bounded(store: ConversationStore, data: bytes) -> None:
         assert store.list_conversations() == before  # a refused file changes nothing
     else:
         store.delete_conversation(result)
-
-
-@pytest.fixture
-def store() -> Iterator[ConversationStore]:
-    with ConversationStore() as opened:
-        yield opened
 
 
 @FUZZ

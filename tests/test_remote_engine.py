@@ -29,7 +29,8 @@ from desktop_app.engine.protocol import (
 from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import list_models
 from desktop_app.settings import GenerationSettings
-from tests.conftest import PHOTO, SERVER_KEY, Models, llama_server
+from tests.support.data import PHOTO, Models
+from tests.support.remote import SERVER_KEY, llama_server
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import list_models
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from tests.openai_stub import GOOD_WORDS, MODEL, self_signed_certificate, stub_server
+from tests.support.openai_stub import GOOD_WORDS, MODEL, self_signed_certificate, stub_server
 
 
 def _reply(behaviour: str, read_timeout_s: float = 300.0) -> tuple[list[str], EngineError | Done]:

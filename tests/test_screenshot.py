@@ -9,7 +9,8 @@ import pytest
 from PySide6.QtGui import QImage
 
 from desktop_app.ui import screenshot
-from tests.conftest import Models
+from desktop_app.ui.main_window import MainWindow
+from tests.support.data import Models
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -44,7 +45,7 @@ def test_without_a_model_the_picture_is_a_labelled_illustration(qapp: object, tm
     labels: list[str] = []
     original = screenshot._label_as_illustration
 
-    def record(window: screenshot.MainWindow, page: str = "chat") -> None:
+    def record(window: MainWindow, page: str = "chat") -> None:
         original(window, page)
         labels.append(window.status_model.text())
 

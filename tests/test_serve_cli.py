@@ -21,8 +21,8 @@ from desktop_app.errors import UserError
 from desktop_app.models.registry import ModelRegistry
 from desktop_app.server.conversations import ConversationRouter
 from desktop_app.server.replies import StopScanner
-from tests.conftest import Models
-from tests.test_cli import assert_one_clear_line, run_cli
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.data import Models
 
 
 def _start_serve(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
@@ -46,17 +46,18 @@ def _start_serve(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
 def test_serve_answers_the_openai_client_and_stops_cleanly(models: Models, stop_signal: signal.Signals) -> None:
     process, url = _start_serve("--model", models.tiny, "--mmproj", models.mmproj, "--ctx", "1024",
                                 "--threads", "2")
-    try:
-        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
-        assert [m.id for m in client.models.list().data] == ["tiny-gemma3"]
-        reply = client.chat.completions.create(
-            model="tiny-gemma3", messages=[{"role": "user", "content": "hello"}], max_tokens=3
-        )
-        assert reply.choices[0].message.content and reply.usage and reply.usage.completion_tokens == 3
-    finally:
-        process.send_signal(stop_signal)
-        assert process.wait(timeout=60) == 0
-    assert process.stderr is not None and "Traceback" not in process.stderr.read()
+    with process:  # closes the stderr pipe at the end
+        try:
+            client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+            assert [m.id for m in client.models.list().data] == ["tiny-gemma3"]
+            reply = client.chat.completions.create(
+                model="tiny-gemma3", messages=[{"role": "user", "content": "hello"}], max_tokens=3
+            )
+            assert reply.choices[0].message.content and reply.usage and reply.usage.completion_tokens == 3
+        finally:
+            process.send_signal(stop_signal)
+            assert process.wait(timeout=60) == 0
+        assert process.stderr is not None and "Traceback" not in process.stderr.read()
 
 
 def test_serve_by_registry_id_pairs_the_registered_projector(models: Models, tmp_path: Path) -> None:
@@ -97,13 +98,14 @@ def test_bad_serve_options_exit_2_with_one_line(models: Models) -> None:
 
 def test_a_port_in_use_exits_2_before_the_model_loads(models: Models) -> None:
     process, url = _start_serve("--model", models.tiny, "--ctx", "1024", "--threads", "2")
-    try:
-        port = url.rsplit(":", 1)[1].split("/")[0]
-        busy = run_cli("serve", "--port", port, "--model", models.tiny)
-        assert_one_clear_line(busy, 2, f"Port {port} is already in use")
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+    with process:
+        try:
+            port = url.rsplit(":", 1)[1].split("/")[0]
+            busy = run_cli("serve", "--port", port, "--model", models.tiny)
+            assert_one_clear_line(busy, 2, f"Port {port} is already in use")
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
 
 
 # ---------------------------------------------------------------- conversations and stops

@@ -21,6 +21,7 @@ from typing import Any
 import openai
 import psutil
 import pytest
+from openai.types.chat import ChatCompletionContentPartImageParam, ChatCompletionMessageParam
 from PIL import Image
 
 from desktop_app.cli.chat import load_engine
@@ -32,7 +33,7 @@ from desktop_app.server.keeping import StoreKeeper
 from desktop_app.server.runner import ApiServer
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 from desktop_app.store import ConversationStore
-from tests.conftest import PHOTO, Models
+from tests.support.data import PHOTO, Models
 
 RUNTIME = RuntimeSettings(n_ctx=2048, n_threads=2)
 STORY = "Tell me a long story."
@@ -109,7 +110,7 @@ def gradient(width: int = 96, height: int = 64, shade: int = 0) -> Image.Image:
     return Image.linear_gradient("L").resize((width, height)).convert("RGB").point(lambda v: (v + shade) % 256)
 
 
-def image_part(url: str) -> dict[str, Any]:
+def image_part(url: str) -> ChatCompletionContentPartImageParam:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
@@ -178,7 +179,9 @@ def test_an_image_reaches_the_model_and_is_counted(client: openai.OpenAI, models
 
 def test_a_real_photo_as_jpeg_and_pan_and_scan_on_request(client: openai.OpenAI, models: Models) -> None:
     url = "data:image/jpeg;base64," + base64.b64encode(PHOTO.read_bytes()).decode()
-    message = [{"role": "user", "content": [{"type": "text", "text": "Describe"}, image_part(url)]}]
+    message: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": [{"type": "text", "text": "Describe"}, image_part(url)]}
+    ]
     plain = client.chat.completions.create(model="tiny-gemma3", messages=message, max_tokens=2, **GREEDY)
     scanned = client.chat.completions.create(
         model="tiny-gemma3", messages=message, max_tokens=2, extra_body={"pan_scan": "on"}, **GREEDY
@@ -193,7 +196,7 @@ def test_multi_turn_with_images_reuses_what_the_engine_already_read(
     client: openai.OpenAI, models: Models, engine: RecordingEngine
 ) -> None:
     first_image, second_image = data_url(gradient(shade=11)), data_url(gradient(shade=99))
-    history: list[dict[str, Any]] = [
+    history: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": "Answer briefly."},
         {"role": "user", "content": [image_part(first_image), {"type": "text", "text": "And this?"}]},
     ]
@@ -203,7 +206,10 @@ def test_multi_turn_with_images_reuses_what_the_engine_already_read(
         {"role": "user", "content": [{"type": "text", "text": "Compare with"}, image_part(second_image)]},
     ]
     turn2 = client.chat.completions.create(model="tiny-gemma3", messages=history, max_tokens=6, **GREEDY)
-    elsewhere = {"role": "user", "content": [image_part(second_image), {"type": "text", "text": "Another"}]}
+    elsewhere: ChatCompletionMessageParam = {
+        "role": "user",
+        "content": [image_part(second_image), {"type": "text", "text": "Another"}],
+    }
     other = client.chat.completions.create(model="tiny-gemma3", messages=[history[0], elsewhere], max_tokens=1)
     # Turn 2 continues turn 1's conversation in the engine; another conversation is another thread.
     thread1, thread2, thread3 = engine.threads[-3:]
@@ -216,7 +222,7 @@ def test_multi_turn_with_images_reuses_what_the_engine_already_read(
 
 
 def test_streaming_gives_the_same_text_and_usage_last(client: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": "stream this"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "stream this"}]
     whole = client.chat.completions.create(model="tiny-gemma3", messages=messages, max_tokens=16, **GREEDY)
     chunks = list(
         client.chat.completions.create(
@@ -239,7 +245,7 @@ def test_streaming_gives_the_same_text_and_usage_last(client: openai.OpenAI) -> 
 
 
 def test_a_stop_string_cuts_the_reply(client: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": "hello there"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
     whole = client.chat.completions.create(model="tiny-gemma3", messages=messages, max_tokens=24, **GREEDY)
     text = whole.choices[0].message.content or ""
     cut = len(text) // 2
@@ -478,7 +484,7 @@ def test_a_token_is_required_when_one_is_set(engine: RecordingEngine) -> None:
     token = "a-long-enough-secret-token"
     server = _serve(engine, api_key=token)
     try:
-        message = [{"role": "user", "content": "hi"}]
+        message: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
         for wrong in ("", "nope-nope-nope-nope-nope"):
             anonymous = openai.OpenAI(base_url=server.url, api_key=wrong or "x", max_retries=0)
             with pytest.raises(openai.AuthenticationError):
@@ -559,7 +565,7 @@ def test_keep_conversations_stores_each_api_conversation_once(engine: RecordingE
     try:
         client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0)
         picture = data_url(gradient(shade=42))
-        history: list[dict[str, Any]] = [
+        history: list[ChatCompletionMessageParam] = [
             {"role": "user", "content": [image_part(picture), {"type": "text", "text": "keep me"}]}
         ]
         first = client.chat.completions.create(model="tiny-gemma3", messages=history, max_tokens=3)

@@ -21,7 +21,7 @@ from desktop_app.engine.remote_messages import GEMMA3_IMAGE_SIDE, chat_messages,
 from desktop_app.errors import UserError
 from desktop_app.servers import SavedServer, load_servers, save_servers, servers_path, travels_unencrypted
 from desktop_app.settings import GenerationSettings
-from tests.conftest import MemoryKeyring
+from tests.support.memory_keyring import MemoryKeyring
 
 
 def test_keys_go_to_the_keyring_and_nowhere_else(test_keyring: MemoryKeyring) -> None:

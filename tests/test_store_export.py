@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -23,16 +22,7 @@ from desktop_app.store.export import (
     export_conversation,
     import_conversation,
 )
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
-JPEG = b"\xff\xd8\xff\xe0" + b"other pixels" * 10
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConversationStore]:
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
-    with ConversationStore() as opened:
-        yield opened
+from tests.support.data import JPEG, PNG
 
 
 def _conversation(store: ConversationStore) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import openai
 import pytest
@@ -23,9 +24,9 @@ from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
 from desktop_app.ui.preferences import Preferences
-from tests.conftest import Models
-from tests.openai_stub import GOOD_WORDS, MODEL, stub_server
-from tests.test_ui_chat import REPLY_TIMEOUT_MS, RUNTIME, reply_widget, send, wait_done, wait_ready
+from tests.support.data import Models
+from tests.support.openai_stub import GOOD_WORDS, MODEL, stub_server
+from tests.support.window import REPLY_TIMEOUT_MS, WINDOW_RUNTIME, reply_widget, send, wait_done, wait_ready
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -51,7 +52,9 @@ class HeldEngine(EngineClient):
 
 
 def make_serving_window(qtbot: QtBot, engine: EngineClient) -> MainWindow:
-    main = MainWindow(ConversationStore(), EngineBridge(shared=SharedEngine(engine)), Preferences(runtime=RUNTIME))
+    main = MainWindow(
+        ConversationStore(), EngineBridge(shared=SharedEngine(engine)), Preferences(runtime=WINDOW_RUNTIME)
+    )
     main.show()
     qtbot.waitExposed(main)
     assert main.api_switch is not None
@@ -79,7 +82,7 @@ def test_the_window_serves_its_model_only_when_switched_on(qtbot: QtBot, window:
     assert switch.url == url and switch.label.isVisible() and url in switch.label.text()
 
     client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
-    request = {"model": "tiny-gemma3", "messages": [{"role": "user", "content": "from a script"}],
+    request: dict[str, Any] = {"model": "tiny-gemma3", "messages": [{"role": "user", "content": "from a script"}],
                "max_tokens": 24, "temperature": 0}
     alone = client.chat.completions.create(**request).choices[0].message.content
     assert alone

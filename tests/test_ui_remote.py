@@ -5,12 +5,9 @@ lists the server's models only when asked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backends.fail import Keyring as NoKeyring
 from pytestqt.qtbot import QtBot
 
 from desktop_app.api_keys import ApiKeys
@@ -20,8 +17,10 @@ from desktop_app.servers import SavedServer, save_servers
 from desktop_app.store import ConversationServer
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.server_dialog import ServerDialog
-from tests.conftest import PHOTO, SERVER_KEY, MemoryKeyring
-from tests.test_ui_chat import make_window, send, wait_done
+from tests.support.data import PHOTO
+from tests.support.memory_keyring import MemoryKeyring
+from tests.support.remote import SERVER_KEY
+from tests.support.window import send, wait_done
 
 pytestmark = [pytest.mark.slow, pytest.mark.qt_log_ignore("propagateSizeHints")]
 
@@ -33,13 +32,6 @@ def gpu_box(gemma_server: Any, test_keyring: MemoryKeyring) -> ConversationServe
     ApiKeys().put("GPU box", SERVER_KEY)
     model = list_models(ServerLoadRequest(gemma_server.base_url, "", SERVER_KEY))[0]
     return ConversationServer("GPU box", gemma_server.base_url, model)
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    main = make_window(qtbot)
-    yield main
-    main.close()
 
 
 def test_a_conversation_runs_on_the_server_and_remembers_it(
@@ -123,8 +115,8 @@ def test_the_dialog_lists_the_servers_models_and_warns_about_plain_http(
     dialog.deleteLater()
 
 
+@pytest.mark.usefixtures("no_keyring")
 def test_without_a_keyring_the_dialog_says_so_in_one_sentence(qtbot: QtBot, window: MainWindow) -> None:
-    keyring.set_keyring(NoKeyring())
     dialog = ServerDialog(window.work, ApiKeys(), parent=window)
     qtbot.waitUntil(lambda: dialog.keyring_note.isVisibleTo(dialog), timeout=10_000)
     assert dialog.keyring_note.text().startswith("No system keyring is available")
