@@ -37,6 +37,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
   and the time to first token the app adds): ``bench/remote.py``; ``--only remote`` runs it alone
   and adds it to the recorded results.
+* the API server (``serve``) against llama-server on interleaved image conversations and after
+  both restart: ``bench/serve_bench.py`` (``--only serve`` runs it alone, ``--no-real`` with the
+  tiny projector, and adds it to the recorded results).
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -850,9 +853,9 @@ def summarise(results: dict) -> list[dict]:
                 f"new EngineClient; images from the embedding cache: {restart['images_from_cache']},"
                 f" encode {restart['image_encode_s']} s"
                 + ("" if primary else "; informational")))
-    ui = results.get("ui")
-    if ui:
-        out.extend(ui.get("metrics", []))
+    for part in ("ui", "serve"):
+        if results.get(part):
+            out.extend(results[part].get("metrics", []))
     docs = results.get("documents")
     if docs:
         extract = median(docs["extract_s"])
@@ -949,6 +952,8 @@ def main() -> int:
     parser.add_argument("--no-remote", action="store_true",
                         help="skip bench/remote.py (the remote engine against llama-server)")
     parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="skip bench/serve_bench.py (the API server against llama-server)")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -960,7 +965,7 @@ def main() -> int:
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["documents", "remote"],
+    parser.add_argument("--only", choices=["documents", "remote", "serve"],
                         help="run only this phase and add it to the results already recorded")
     parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
@@ -1036,6 +1041,11 @@ def main() -> int:
             paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
             opts.attempts)
 
+    if not opts.no_serve:
+        log("API server against llama-server (bench/serve_bench.py)")
+        results["serve"] = run_json_script(
+            "serve_bench.py", ["--threads", str(threads), *([] if "real" in paths else ["--tiny"])], timeout=3600)
+
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
     results["summary"] = summarise(results)
@@ -1052,24 +1062,29 @@ def run_only(opts: argparse.Namespace) -> int:
     from desktop_app.settings import physical_cores
 
     threads = opts.threads or physical_cores()
-    paths = ensure_models(real=False)
-    home = BUILD / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    os.environ["GEMMA_DESKTOP_HOME"] = str(home)
     recorded = opts.out / "results.json"
     results = json.loads(recorded.read_text()) if recorded.exists() else None
-    if opts.only == "documents":
-        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
-            f"(load average {loadavg()})")
-        phase = phase_documents(paths["model"], threads, opts.document_rounds)
+    if opts.only == "serve":  # its own process, with its own models and app home
+        log(f"API server against llama-server (bench/serve_bench.py; load average {loadavg()})")
+        phase = run_json_script("serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])],
+                                timeout=3600)
     else:
-        import remote as bench_remote
+        paths = ensure_models(real=False)
+        home = BUILD / "home"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        os.environ["GEMMA_DESKTOP_HOME"] = str(home)
+        if opts.only == "documents":
+            log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
+                f"(load average {loadavg()})")
+            phase = phase_documents(paths["model"], threads, opts.document_rounds)
+        else:
+            import remote as bench_remote
 
-        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds "
-            f"(load average {loadavg()})")
-        phase = bench_remote.phase_remote(paths["model"], threads, opts.remote_rounds, STORY,
-                                          METER.measure, QUIET_LIMIT, opts.attempts)
+            log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds "
+                f"(load average {loadavg()})")
+            phase = bench_remote.phase_remote(paths["model"], threads, opts.remote_rounds, STORY,
+                                              METER.measure, QUIET_LIMIT, opts.attempts)
     phase.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
     if results is None:
         print(json.dumps(phase, indent=2))
@@ -1085,18 +1100,23 @@ def run_only(opts: argparse.Namespace) -> int:
 
 def run_ui_stall(model: Path, threads: int) -> dict:
     """bench/ui_stall.py in its own process (it needs a QApplication), JSON back on stdout."""
-    script = BENCH / "ui_stall.py"
-    if not script.exists():
-        return {"error": "bench/ui_stall.py is missing", "metrics": []}
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return run_json_script("ui_stall.py", ["--model", str(model), "--threads", str(threads)], env=env, timeout=900)
+
+
+def run_json_script(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> dict:
+    """A bench script in its own process with ``--json``: its last stdout line is the result."""
+    script = BENCH / name
+    if not script.exists():
+        return {"error": f"bench/{name} is missing", "metrics": []}
     proc = subprocess.run(
-        [sys.executable, str(script), "--model", str(model), "--threads", str(threads), "--json"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [sys.executable, str(script), *args, "--json"],
+        capture_output=True, text=True, env=env, timeout=timeout,
     )
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return {"error": f"ui_stall.py exited {proc.returncode} without results: "
+        return {"error": f"{name} exited {proc.returncode} without results: "
                          + proc.stderr[-3000:], "metrics": []}
     if proc.returncode != 0:
         result["exit_code"] = proc.returncode

@@ -133,7 +133,6 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
-    runtime = RuntimeSettings()
     parser.add_argument("--model", type=Path, help="Gemma GGUF file (Gemma 3, 3n or 4), or use --server")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--server", metavar="URL",
@@ -152,16 +151,36 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-p", type=float, default=defaults.min_p)
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
-    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
-                        help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+    add_pan_scan_option(parser)
     parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
                         help="let a model that thinks (Gemma 4) reason first; the thought goes to "
                         "stderr, --max-tokens bounds the answer (default off)")
+    add_runtime_options(parser)
+
+
+def add_pan_scan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=GenerationSettings().pan_scan,
+                        help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """How the model is loaded: context, threads, GPU layers, flash attention."""
+    runtime = RuntimeSettings()
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
                         help="-1 all (default), 0 CPU only")
     parser.add_argument("--no-flash-attn", action="store_true", help="turn flash attention off")
+
+
+def runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    """The options of :func:`add_runtime_options`, checked."""
+    return RuntimeSettings(
+        n_ctx=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        flash_attn=not args.no_flash_attn,
+    ).validate()
 
 
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSettings]:
@@ -176,13 +195,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         pan_scan=args.pan_scan,
         think=args.think == "on",
     ).validate()
-    runtime = RuntimeSettings(
-        n_ctx=args.ctx,
-        n_threads=args.threads,
-        n_gpu_layers=args.gpu_layers,
-        flash_attn=not args.no_flash_attn,
-    ).validate()
-    return generation, runtime
+    return generation, runtime_settings(args)
 
 
 def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
@@ -224,15 +237,29 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     """Check the files (or the server), then load; UserError for anything the user can fix."""
     request = _load_request(args, n_images)
     client: Engine = RemoteEngine() if isinstance(request, ServerLoadRequest) else EngineClient()
-    client.load(request)
-    result = client.wait_loaded()
+    load_model(client, request)
+    return client
+
+
+def load_engine(request: LoadRequest) -> EngineClient:
+    """A started local engine holding the model; UserError when the files are the user's to fix."""
+    client = EngineClient()
+    load_model(client, request)
+    return client
+
+
+def load_model(engine: Engine, request: AnyLoadRequest) -> None:
+    """Load the model and wait; on failure close ``engine`` and raise (UserError when the files
+    or the server are the user's to fix).  A notice (the model's chat template set aside) goes
+    to stderr."""
+    engine.load(request)
+    result = engine.wait_loaded()
     if isinstance(result, EngineError):
-        client.close()
+        engine.close()
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
     _note(result.notice)
-    return client
 
 
 def _note(notice: Sentence | None) -> None:

@@ -636,6 +636,14 @@
         <translation>下载失败（详见日志）。</translation>
     </message>
     <message>
+        <source>waiting for another reply to finish</source>
+        <translation>正在等待另一条回复完成</translation>
+    </message>
+    <message>
+        <source>The engine could not be asked to count tokens.</source>
+        <translation>无法请求引擎统计词元。</translation>
+    </message>
+    <message>
         <source>The engine could not be started to load the model (see the log).</source>
         <translation>无法启动引擎来加载模型（详见日志）。</translation>
     </message>
@@ -983,6 +991,34 @@
         <source>The certificate authority file &apos;{path}&apos; was not found.</source>
         <translation>找不到证书颁发机构文件“{path}”。</translation>
     </message>
+    <message>
+        <source>The port must be between 0 (any free port) and 65535.</source>
+        <translation>端口必须在 0（任一空闲端口）到 65535 之间。</translation>
+    </message>
+    <message>
+        <source>Listening on {host} lets other computers reach the model; set a bearer token in the {env} environment variable first.</source>
+        <translation>在 {host} 上监听会让其他电脑也能访问模型；请先在环境变量 {env} 中设置 API 密钥（bearer token）。</translation>
+    </message>
+    <message>
+        <source>The bearer token must be at least 16 characters long.</source>
+        <translation>API 密钥（bearer token）至少需要 16 个字符。</translation>
+    </message>
+    <message>
+        <source>The request limits must be positive (body and image at least 1 KiB).</source>
+        <translation>请求限制必须为正数（请求体和图片至少 1 KiB）。</translation>
+    </message>
+    <message>
+        <source>&apos;{host}&apos; is not an address of this computer.</source>
+        <translation>“{host}”不是本机的地址。</translation>
+    </message>
+    <message>
+        <source>Port {port} is already in use; choose another with --port.</source>
+        <translation>端口 {port} 已被占用；请用 --port 另选一个端口。</translation>
+    </message>
+    <message>
+        <source>The server cannot listen on {host}:{port}: {reason}.</source>
+        <translation>API 服务无法在 {host}:{port} 上监听：{reason}。</translation>
+    </message>
 </context>
 <context>
     <name>Abilities</name>
@@ -1001,6 +1037,25 @@
     <message>
         <source>text, images and thinking</source>
         <translation>文本、图片和思考</translation>
+    </message>
+</context>
+<context>
+    <name>ApiServerSwitch</name>
+    <message>
+        <source>&amp;Serve the model to other programs</source>
+        <translation>向其他程序提供模型(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Editors and scripts on this computer can use the loaded model through the OpenAI API.</source>
+        <translation>本机上的编辑器和脚本可以通过 OpenAI API 使用已加载的模型。</translation>
+    </message>
+    <message>
+        <source>API server</source>
+        <translation>API 服务</translation>
+    </message>
+    <message>
+        <source>API: {url}</source>
+        <translation>API：{url}</translation>
     </message>
 </context>
 <context>
@@ -1647,6 +1702,10 @@
     <message>
         <source>Runs on</source>
         <translation>运行于</translation>
+    </message>
+    <message>
+        <source>&amp;Server</source>
+        <translation>服务(&amp;S)</translation>
     </message>
     <message>
         <source>Stop the reply before moving the conversation.</source>
