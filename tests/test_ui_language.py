@@ -50,7 +50,7 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 ALLOWED_LATIN = re.compile(
     r"https?://\S+|Gemma Desktop|Gemma|GGUF|gguf|mmproj|Hugging Face|Google|ggml-org|\bhf_|English"
-    r"|Ctrl|Shift|Esc|Enter|PDF|Word|CPU|GPU|Flash Attention|Top-[kp]|Min-p|[KMG]B\b|\bQAT\b|\bQ\d\w*"
+    r"|Ctrl|Shift|Esc|Enter|PDF|Word|CPU|GPU|Flash Attention|Top-[kp]|Min-p|[KMG]i?B\b|\bQAT\b|\bQ\d\w*"
     r"|\bAPI\b|\bCA\b|\bSSH\b|\bhttps?\b"
 )
 """Latin words a Chinese window keeps: names (the language menu's English among them), addresses,
