@@ -13,12 +13,14 @@ import codecs
 import ctypes
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
 import numpy as np
+from gguf import GGUFReader
 from llama_cpp import mtmd_cpp as mtmd
 
 from desktop_app import paths
@@ -94,6 +96,31 @@ def backend_name(n_gpu_layers: int) -> str:
     return "CPU"
 
 
+def _projector_output_width(mmproj_path: Path) -> int | None:
+    """The embedding width a gemma3 projector produces (None: not a gemma3 projector, or
+    unreadable; mtmd then judges the file itself)."""
+    try:
+        reader = GGUFReader(mmproj_path)
+        field = reader.fields.get("clip.projector_type")
+        if field is None or field.contents() != "gemma3":
+            return None
+        for tensor in reader.tensors:
+            if tensor.name == "mm.input_projection.weight":  # [n_embd_text, n_embd_vision]
+                return int(tensor.shape[0])
+    except Exception:  # a damaged header: mtmd refuses it, and frees what it loaded
+        log.info("could not read %s ahead of mtmd", mmproj_path, exc_info=True)
+    return None
+
+
+def _projector_does_not_fit(mmproj_path: Path, model_path: Path) -> UserError:
+    return UserError(
+        "The projector {projector} does not fit {name} or is damaged; choose the mmproj file "
+        "made for this model.",
+        projector=mmproj_path.name,
+        name=model_path.name,
+    )
+
+
 class LlamaBackend:
     """A loaded model (+ projector) and the KV cache of the conversation evaluated last."""
 
@@ -110,17 +137,33 @@ class LlamaBackend:
         self._cancel_address = cancel.address
         self.runtime = runtime
         started = time.perf_counter()
+        # The one owner of every native handle this backend allocates: each is registered the
+        # moment it exists, and ``close()`` (or a load that fails half-way) frees them newest
+        # first (projector, context, model), as llama-cpp-python's ``_internals`` does.
+        self._handles = ExitStack()
+        try:
+            self._open(model_path, mmproj_path, runtime)
+        except BaseException:
+            self._handles.close()
+            raise
+        self.load_s = time.perf_counter() - started
+        self.backend = backend_name(runtime.n_gpu_layers)
 
+    def _open(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+        """Allocate model, context and projector, each handed to ``self._handles`` at once."""
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = 999 if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
-        self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
-        if not self._model:
+        model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
+        if not model:
             raise UserError(
-                f"llama.cpp could not load {model_path.name}: the file is damaged, is not a "
-                "Gemma 3 model, or there is not enough memory for it."
+                "llama.cpp could not load {name}: the file is damaged, is not a Gemma 3 model, "
+                "or there is not enough memory for it.",
+                name=model_path.name,
             )
-        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
-        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+        self._handles.callback(llama_cpp.llama_model_free, model)
+        self._model = model
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(model)
 
         ctx_params = llama_cpp.llama_context_default_params()
         ctx_params.n_ctx = runtime.n_ctx
@@ -138,22 +181,32 @@ class LlamaBackend:
         # contexts (27B at 128K: ~67 GB instead of ~11 GB), so the reduced cache is used and
         # `_safe_keep` re-reads the prompt in the rare case a trim reaches past what it holds.
         ctx_params.swa_full = SWA_FULL_CACHE
-        self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
-        if not self._ctx:
-            llama_cpp.llama_model_free(self._model)
+        ctx = llama_cpp.llama_init_from_model(model, ctx_params)
+        if not ctx:
             raise UserError(
-                f"There is not enough memory for a {runtime.n_ctx}-token context with "
-                f"{model_path.name}; choose a smaller context size."
+                "There is not enough memory for a {n_ctx}-token context with {name}; choose a "
+                "smaller context size.",
+                n_ctx=runtime.n_ctx,
+                name=model_path.name,
             )
-        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._handles.callback(llama_cpp.llama_free, ctx)
+        self._ctx = ctx
+        self.n_ctx = llama_cpp.llama_n_ctx(ctx)
+        self._memory = llama_cpp.llama_get_memory(ctx)
         # Checked by ggml before every graph node while the prompt or an image is evaluated (a
         # generated token is one short step: the loop checks the flag between steps).  It is a C
         # function reading the shared flag, not a Python call per node (see cancel.py).
         self._abort_cb = ctypes.cast(native_reader(), llama_cpp.ggml_abort_callback)
 
-        self._mtmd = None
+        self._mtmd: mtmd.mtmd_context_p | None = None
         if mmproj_path is not None:
+            width = _projector_output_width(mmproj_path)
+            if width is not None and width != llama_cpp.llama_model_n_embd_inp(model):
+                # Refused here, before mtmd: ``mtmd_init_from_file`` refuses it too, but its
+                # constructor throws after loading the encoder, whose destructor then never runs
+                # (measured: the engine grew 5.6 MB per refused 0.2 MB test projector; a real
+                # one would leave its whole 850 MB behind).
+                raise _projector_does_not_fit(mmproj_path, model_path)
             params = mtmd.mtmd_context_params_default()
             params.use_gpu = runtime.n_gpu_layers != 0
             params.n_threads = runtime.n_threads
@@ -161,13 +214,11 @@ class LlamaBackend:
             params.warmup = False
             params.media_marker = prompt.MEDIA_MARKER.encode()
             params.flash_attn_type = ctx_params.flash_attn_type
-            self._mtmd = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), self._model, params)
-            if not self._mtmd:
-                self.close()
-                raise UserError(
-                    f"The projector {mmproj_path.name} does not fit {model_path.name} or is "
-                    "damaged; choose the mmproj file made for this model."
-                )
+            projector = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), model, params)
+            if not projector:
+                raise _projector_does_not_fit(mmproj_path, model_path)
+            self._handles.callback(mtmd.mtmd_free, projector)
+            self._mtmd = projector
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
         self.template = self._meta("tokenizer.chat_template")
         self._window = int(self._meta("gemma3.attention.sliding_window") or 0)
@@ -178,9 +229,9 @@ class LlamaBackend:
             if mmproj_path is not None and runtime.disk_cache
             else None
         )
-        self._n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
-        self.load_s = time.perf_counter() - started
-        self.backend = backend_name(runtime.n_gpu_layers)
+        # Before anything else is freed, the embeddings an encode took a minute for reach disk.
+        self._handles.callback(self._embeddings.flush)
+        self._n_embd = llama_cpp.llama_model_n_embd_inp(model)
 
     # ----------------------------------------------------------------------------- helpers
     def _meta(self, key: str) -> str | None:
@@ -214,47 +265,49 @@ class LlamaBackend:
         return buf.raw[:n]
 
     # ----------------------------------------------------------------------- prompt spans
-    def _spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], object]:
+    @contextmanager
+    def _spans(self, text: str, images: list[PreparedImage]) -> Iterator[list[_Span]]:
         """Split the prompt into text tokens and image chunks (mtmd adds the image delimiters).
 
-        Returns the spans and the native chunk list that owns the image chunks (free it after).
+        The image spans point into mtmd's chunk list, which this context owns and frees on leaving.
         """
         if not images:
-            return [_TextSpan(self.tokenize(text))], None
+            yield [_TextSpan(self.tokenize(text))]
+            return
         if not self.has_vision:
             raise UserError("This model has no vision projector loaded; add its mmproj file.")
-        bitmaps = []
-        for image in images:
-            pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
-            bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
-            mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
-            bitmaps.append(bitmap)
-        chunks = mtmd.mtmd_input_chunks_init()
-        try:
+        with ExitStack() as owned:
+            bitmaps = []
+            for image in images:
+                pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
+                bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
+                if not bitmap:
+                    raise MemoryError(f"mtmd could not hold a {image.width}x{image.height} image")
+                owned.callback(mtmd.mtmd_bitmap_free, bitmap)
+                mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
+                bitmaps.append(bitmap)
+            chunks = mtmd.mtmd_input_chunks_init()
+            owned.callback(mtmd.mtmd_input_chunks_free, chunks)
             data = text.encode("utf-8")
             text_in = mtmd.mtmd_input_text(data, len(data), False, True)
             array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
             rc = mtmd.mtmd_tokenize(self._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps))
-        finally:
-            for bitmap in bitmaps:
-                mtmd.mtmd_bitmap_free(bitmap)
-        if rc != 0:
-            mtmd.mtmd_input_chunks_free(chunks)
-            raise RuntimeError(f"mtmd_tokenize failed with {rc}")
-        spans: list[_Span] = []
-        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-            kind = mtmd.mtmd_input_chunk_get_type(chunk)
-            if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                n = ctypes.c_size_t()
-                ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
-            elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
-                spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
-            else:
-                raise RuntimeError(f"unexpected mtmd chunk type {kind}")
-        return spans, chunks
+            if rc != 0:
+                raise RuntimeError(f"mtmd_tokenize failed with {rc}")
+            spans: list[_Span] = []
+            for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+                chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+                kind = mtmd.mtmd_input_chunk_get_type(chunk)
+                if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    n = ctypes.c_size_t()
+                    ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                    spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
+                elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                    sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
+                    spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
+                else:
+                    raise RuntimeError(f"unexpected mtmd chunk type {kind}")
+            yield spans
 
     @staticmethod
     def _keys(spans: list[_Span]) -> list[Key]:
@@ -373,12 +426,8 @@ class LlamaBackend:
         text, images = prompt.render(
             request.messages, request.system_prompt, self.template, request.settings.pan_scan
         )
-        spans, chunks = self._spans(text, images)
-        try:
+        with self._spans(text, images) as spans:
             return self._run(spans, request.settings, emit, received_at, on_phase)
-        finally:
-            if chunks is not None:
-                mtmd.mtmd_input_chunks_free(chunks)
 
     def _run(
         self,
@@ -426,7 +475,10 @@ class LlamaBackend:
                 position = end
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
-            reply, finish, ttft, decode_tokens, decode_s = self._stream(settings, emit, received_at)
+            with Sampler(settings) as sampler:
+                reply, finish, ttft, decode_tokens, decode_s = self._stream(
+                    sampler, settings, emit, received_at
+                )
         except Cancelled:
             finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0
         finally:
@@ -445,11 +497,14 @@ class LlamaBackend:
         return reply, finish, metrics
 
     def _stream(
-        self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
+        self,
+        sampler: Sampler,
+        settings: GenerationSettings,
+        emit: Callable[[str], None],
+        received_at: float,
     ) -> tuple[str, FinishReason, float, int, float]:
         """The decode loop.  Each pass runs with caches just flushed by a decode step, so it
         keeps to few Python operations: everything it can set up once is set up here."""
-        sampler = Sampler(settings)
         n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         logits_at = _LOGITS_ADDRESS
         logits, logits_addr = np.empty(0, np.float32), 0  # llama.cpp's buffer, viewed once
@@ -514,15 +569,5 @@ class LlamaBackend:
         return "".join(parts), finish, ttft, produced, decode_s
 
     def close(self) -> None:
-        """Free native resources (the process exits right after, but be tidy for tests)."""
-        if getattr(self, "_embeddings", None):
-            self._embeddings.flush()  # an encode that took a minute is worth the wait
-        if getattr(self, "_mtmd", None):
-            mtmd.mtmd_free(self._mtmd)
-            self._mtmd = None
-        if getattr(self, "_ctx", None):
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-        if getattr(self, "_model", None):
-            llama_cpp.llama_model_free(self._model)
-            self._model = None
+        """Free every native handle (newest first) after the embedding cache reached disk."""
+        self._handles.close()
