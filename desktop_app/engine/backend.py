@@ -4,7 +4,10 @@ Runs only inside the engine process (``process.py``); the app never imports it. 
 llama-cpp-python's low-level and mtmd bindings directly instead of ``Llama`` and its chat
 handlers, because those reset the context and re-encode every image on every turn.  Here the KV
 cache holds what was evaluated last, a new turn evaluates only what differs (longest common prefix
-over tokens and image identities), and encoded images are kept by content hash.
+over tokens and image identities), and encoded images are kept by content hash.  A conversation
+the engine leaves for another thread is kept as a snapshot of its KV state
+(:mod:`desktop_app.engine.snapshots`) and restored when its thread comes back; one that outgrows
+the context leaves out the turns after its first exchange.
 """
 
 from __future__ import annotations
@@ -26,20 +29,26 @@ from llama_cpp import mtmd_cpp as mtmd
 from desktop_app import paths
 from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag, native_reader
-from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
-from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import FinishReason, GenerateRequest, Metrics
+from desktop_app.engine.embedding_cache import EmbeddingCache, file_identity
+from desktop_app.engine.images import PreparedImage, pan_scan_for_backend
+from desktop_app.engine.protocol import ChatMessage, FinishReason, GenerateRequest, Metrics, Restored
 from desktop_app.engine.sampler import Sampler
+from desktop_app.engine.snapshots import CacheShape, Key, Snapshot, SnapshotStore
 from desktop_app.errors import UserError
-from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
+from desktop_app.settings import DEFAULT_CONTEXT, SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
 
 log = logging.getLogger(__name__)
 
 N_BATCH = 512
 """Prompt tokens per llama_decode; also bounds one image's tokens (Gemma 3 uses 256)."""
 
-# What one KV position holds: a text token id, or (image hash, index within the image).
-Key = int | tuple[str, int]
+REPLY_ROOM_SHARE = 4
+"""A conversation that outgrows the context keeps 1/4 of it free for the reply (or the reply's
+length limit, if smaller) ..."""
+REFIT_SLACK_SHARE = 8
+"""... and, when turns must be left out, another 1/8 free for the next turns: leaving out one
+more turn each time would change the prompt right after the first exchange every turn and make
+the engine read everything after it again; this way the next few turns only append."""
 
 
 class Cancelled(Exception):
@@ -130,7 +139,10 @@ class LlamaBackend:
         mmproj_path: Path | None,
         runtime: RuntimeSettings,
         cancel: CancelFlag,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
+        """``snapshots`` keeps conversations this backend leaves (the engine process has one for
+        its lifetime, so they outlive a model reload); None keeps them nowhere."""
         _silence_native_logs()
         llama_cpp.llama_backend_init()
         self._is_cancelled = cancel.is_set
@@ -146,8 +158,28 @@ class LlamaBackend:
         except BaseException:
             self._handles.close()
             raise
-        self.load_s = time.perf_counter() - started
         self.backend = backend_name(runtime.n_gpu_layers)
+        self._snapshots = snapshots or SnapshotStore(None)
+        self._snapshots.configure(disk=runtime.disk_cache, disk_bytes=runtime.snapshot_disk_mib << 20)
+        self._shape = CacheShape(
+            model=file_identity(model_path),
+            projector=file_identity(mmproj_path) if mmproj_path is not None else "",
+            n_ctx=self.n_ctx,
+            n_ubatch=N_BATCH,
+            flash_attn=runtime.flash_attn,
+            type_k=self._type_k,
+            type_v=self._type_v,
+            swa_full=SWA_FULL_CACHE,
+            backend=self.backend,
+            llama_cpp=llama_cpp.__version__,
+        )
+        self._thread = ""
+        """The thread whose conversation the KV cache holds ("": a scratch one, never kept)."""
+        self._dropped = 0
+        """Messages the conversation in the KV cache leaves out (see ``_leave_out``)."""
+        self._saved = False
+        """Whether the conversation in the KV cache was written to disk as it is now."""
+        self.load_s = time.perf_counter() - started
 
     def _open(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
         """Allocate model, context and projector, each handed to ``self._handles`` at once."""
@@ -166,7 +198,7 @@ class LlamaBackend:
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(model)
 
         ctx_params = llama_cpp.llama_context_default_params()
-        ctx_params.n_ctx = runtime.n_ctx
+        ctx_params.n_ctx = runtime.n_ctx or DEFAULT_CONTEXT  # a front end sizes it; else this
         ctx_params.n_batch = N_BATCH
         ctx_params.n_ubatch = N_BATCH
         ctx_params.n_threads = runtime.n_threads
@@ -181,12 +213,13 @@ class LlamaBackend:
         # contexts (27B at 128K: ~67 GB instead of ~11 GB), so the reduced cache is used and
         # `_safe_keep` re-reads the prompt in the rare case a trim reaches past what it holds.
         ctx_params.swa_full = SWA_FULL_CACHE
+        self._type_k, self._type_v = int(ctx_params.type_k), int(ctx_params.type_v)
         ctx = llama_cpp.llama_init_from_model(model, ctx_params)
         if not ctx:
             raise UserError(
                 "There is not enough memory for a {n_ctx}-token context with {name}; choose a "
                 "smaller context size.",
-                n_ctx=runtime.n_ctx,
+                n_ctx=ctx_params.n_ctx,
                 name=model_path.name,
             )
         self._handles.callback(llama_cpp.llama_free, ctx)
@@ -225,7 +258,7 @@ class LlamaBackend:
         self._end_of_turn = self._single_token(prompt.END_OF_TURN)
         self._cached: list[Key] = []
         self._embeddings = EmbeddingCache(
-            paths.cache_dir() / "embeddings" / projector_identity(mmproj_path)
+            paths.cache_dir() / "embeddings" / file_identity(mmproj_path)
             if mmproj_path is not None and runtime.disk_cache
             else None
         )
@@ -377,6 +410,11 @@ class LlamaBackend:
             return cached, None
         if self._is_cancelled():
             raise Cancelled()
+        return self._encode(span)
+
+    def _encode(self, span: _ImageSpan) -> tuple[np.ndarray, float]:
+        """Run the vision encoder on one image chunk and keep its output in the cache."""
+        shape = (span.n_tokens, self._n_embd)
         started = time.perf_counter()
         rc = mtmd.mtmd_encode_chunk(self._mtmd, span.chunk)
         encode_s = time.perf_counter() - started
@@ -410,6 +448,80 @@ class LlamaBackend:
             raise RuntimeError(f"decoding image embeddings failed with {rc}")
         self._cached.extend((span.sha256, i) for i in range(span.n_tokens))
 
+    # ------------------------------------------------------------------------ threads
+    def _switch_to(self, thread: str) -> Restored | None:
+        """Make ``thread``'s conversation the one in the KV cache; where it came from.
+
+        The departing conversation is kept as a snapshot (a named thread only); the arriving
+        one is restored from its snapshot as it was when it left, if there is one, and the
+        usual prefix rules then decide how much of it the new prompt keeps.
+        """
+        if thread == self._thread:
+            return None
+        self._keep_current()
+        self._trim(0)
+        self._thread, self._dropped = thread, 0
+        found = self._snapshots.take(self._shape, thread) if thread else None
+        if found is None:
+            return None
+        snapshot, where = found
+        return where if self._restore(snapshot) else None
+
+    def _capture(self) -> Snapshot:
+        """The KV state of the conversation in the cache, with the keys it holds."""
+        size = llama_cpp.llama_state_seq_get_size(self._ctx, 0)
+        state = np.empty(size, np.uint8)
+        written = llama_cpp.llama_state_seq_get_data(
+            self._ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), size, 0
+        )
+        return Snapshot(tuple(self._cached), state[:written], self._dropped)
+
+    def _restore(self, snapshot: Snapshot) -> bool:
+        """Load a snapshot into the (empty) cache; False, and the cache left empty, when
+        llama.cpp refuses it or it does not hold as many positions as it has keys."""
+        state = snapshot.state
+        read = llama_cpp.llama_state_seq_set_data(
+            self._ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), state.nbytes, 0
+        )
+        if read == 0 or llama_cpp.llama_memory_seq_pos_max(self._memory, 0) != len(snapshot.keys) - 1:
+            log.warning("a snapshot of %s did not fit this context; reading the thread again", self._thread)
+            llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+            return False
+        self._cached = list(snapshot.keys)
+        self._dropped = snapshot.dropped
+        return True
+
+    def _keep_current(self) -> None:
+        """Hand the conversation in the cache (a named thread's) to the snapshot pool."""
+        if self._thread and self._cached:
+            self._snapshots.keep(self._shape, self._thread, self._capture(), on_disk=self._saved)
+
+    def save_snapshot(self) -> None:
+        """Write the conversation in the cache to disk, in the background (warm after a restart)."""
+        if self._thread and self._cached and not self._saved:
+            self._snapshots.save(self._shape, self._thread, self._capture())
+            self._saved = True
+
+    def forget_snapshots(self) -> None:
+        """Clear every snapshot (the conversation in the cache stays: it is live, not kept)."""
+        self._snapshots.clear()
+
+    # ------------------------------------------------------------------------ prefetch
+    def image_views(self, image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
+        """The images the model sees for ``image``: it, then its Pan & Scan crops."""
+        return prompt.image_views(image, pan_scan_for_backend(pan_scan, self.backend))
+
+    def encode_ahead(self, view: PreparedImage) -> None:
+        """Encode one view into the embedding cache, unless it is there already."""
+        if view.sha256 in self._embeddings:
+            return
+        if not self.has_vision:
+            raise UserError("This model has no vision projector loaded; add its mmproj file.")
+        with self._spans(prompt.MEDIA_MARKER, [view]) as spans:
+            for span in spans:
+                if isinstance(span, _ImageSpan):
+                    self._encode(span)
+
     # --------------------------------------------------------------------------- generate
     def generate(
         self,
@@ -423,25 +535,68 @@ class LlamaBackend:
         ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
         take a minute on a laptop CPU), so the window can say what it is waiting for.
         """
+        restored = self._switch_to(request.thread)
+        self._saved = False
+        settings = request.settings
+        pan_scan = pan_scan_for_backend(settings.pan_scan, self.backend)
+        messages = request.messages
+        most = _droppable_pairs(len(messages))
+        pairs = 0 if settings.stop_when_full else min(self._dropped // 2, most)
+        room = min(settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
+        while True:
+            text, images = prompt.render(
+                _leave_out(messages, pairs), request.system_prompt, self.template, pan_scan
+            )
+            with self._spans(text, images) as spans:
+                keys = self._keys(spans)
+                if settings.stop_when_full or len(keys) + room <= self.n_ctx or pairs >= most:
+                    self._dropped = 2 * pairs
+                    return self._run(spans, keys, settings, emit, received_at, on_phase, restored)
+            pairs = self._pairs_to_leave_out(request, pan_scan, pairs, most, room)
+
+    def _prompt_size(self, request: GenerateRequest, pan_scan: str, pairs: int) -> int:
         text, images = prompt.render(
-            request.messages, request.system_prompt, self.template, request.settings.pan_scan
+            _leave_out(request.messages, pairs), request.system_prompt, self.template, pan_scan
         )
         with self._spans(text, images) as spans:
-            return self._run(spans, request.settings, emit, received_at, on_phase)
+            return sum(len(s.tokens) if isinstance(s, _TextSpan) else s.n_tokens for s in spans)
+
+    def _pairs_to_leave_out(
+        self, request: GenerateRequest, pan_scan: str, fewest: int, most: int, room: int
+    ) -> int:
+        """The fewest exchanges after the first to leave out (more than ``fewest``) so the prompt
+        leaves ``room`` for the reply and some slack for the next turns; without the slack if
+        that is impossible; ``most`` if nothing fits (the reply then says the context is full).
+        """
+        for limit in (self.n_ctx - room - self.n_ctx // REFIT_SLACK_SHARE, self.n_ctx - room):
+            low, high = fewest + 1, most
+            if self._prompt_size(request, pan_scan, high) > limit:
+                continue
+            while low < high:  # the size shrinks as more is left out: bisect
+                middle = (low + high) // 2
+                if self._prompt_size(request, pan_scan, middle) <= limit:
+                    high = middle
+                else:
+                    low = middle + 1
+            return low
+        return most
 
     def _run(
         self,
         spans: list[_Span],
+        keys: list[Key],
         settings: GenerationSettings,
         emit: Callable[[str], None],
         received_at: float,
         on_phase: Callable[[str], None],
+        restored: Restored | None,
     ) -> tuple[str, FinishReason, Metrics]:
-        keys = self._keys(spans)
         if len(keys) >= self.n_ctx:
             raise UserError(
-                f"This conversation needs {len(keys)} tokens but the context holds {self.n_ctx}; "
-                "start a new chat or choose a larger context size."
+                "This conversation needs {n} tokens but the context holds {n_ctx}; start a new "
+                "chat or choose a larger context size.",
+                n=len(keys),
+                n_ctx=self.n_ctx,
             )
         keep = self._safe_keep(self._reusable_prefix(keys))
         self._trim(keep)
@@ -493,6 +648,8 @@ class LlamaBackend:
             decode_tok_s=round(decode_tokens / decode_s, 2) if decode_s > 0 else 0.0,
             cached_tokens=keep,
             images_from_cache=from_cache,
+            restored=restored,
+            dropped_turns=self._dropped,
         )
         return reply, finish, metrics
 
@@ -569,5 +726,21 @@ class LlamaBackend:
         return "".join(parts), finish, ttft, produced, decode_s
 
     def close(self) -> None:
-        """Free every native handle (newest first) after the embedding cache reached disk."""
-        self._handles.close()
+        """Keep the conversation in the cache as a snapshot and hand every snapshot held in RAM
+        to the disk writer (they outlive this model); then free every native handle, newest
+        first, after the embedding cache reached disk."""
+        try:
+            self._keep_current()
+            self._snapshots.spill()
+        finally:
+            self._handles.close()
+
+
+def _droppable_pairs(n_messages: int) -> int:
+    """Exchanges that may be left out: those between the first exchange and the last message."""
+    return max(0, (n_messages - 3) // 2)
+
+
+def _leave_out(messages: tuple[ChatMessage, ...], pairs: int) -> tuple[ChatMessage, ...]:
+    """The conversation without the ``pairs`` exchanges right after the first one."""
+    return messages if pairs <= 0 else messages[:2] + messages[2 + 2 * pairs :]

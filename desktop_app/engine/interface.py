@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import (
     Capabilities,
     ChatMessage,
@@ -48,9 +49,29 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
         """Start a reply and return its request id; ``Token`` events and a final ``Done`` or
-        ``EngineError`` follow."""
+        ``EngineError`` follow.  ``thread`` names the conversation (stable across restarts), so
+        an engine can keep its memory while others are answered; "" is a scratch one."""
+        ...
+
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        """Prepare an attached image for the next reply while idle (``ImageStatus`` events
+        follow); an engine with nothing to prepare answers "ready" or nothing."""
+        ...
+
+    def drop_prefetch(self, sha256: str) -> None:
+        """The attached image was removed: do not prepare it."""
+        ...
+
+    def save_snapshot(self) -> None:
+        """Keep the current conversation's memory across a restart (on quit, when idle)."""
+        ...
+
+    def clear_snapshots(self) -> None:
+        """Forget every kept conversation memory."""
         ...
 
     def cancel(self, *, hard: bool = False) -> None:
@@ -70,6 +91,8 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> Iterator[Event]:
         """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
         ...

@@ -77,8 +77,15 @@ def render(
 _crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()
 
 
-def _crops(image: PreparedImage, mode: str) -> list[PreparedImage]:
-    """Pan & Scan crops, remembered: every turn re-renders the images of the whole history."""
+def image_views(image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
+    """What the model sees of one picture: the picture, then its Pan & Scan crops."""
+    return [image, *_crops(image, pan_scan)]
+
+
+def _crops(image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
+    """Pan & Scan crops, remembered: every turn re-renders the images of the whole history.
+    The picture's own mode, if it has one, wins over the conversation's ``pan_scan``."""
+    mode = image.pan_scan or pan_scan
     key = (image.sha256, mode)
     if key not in _crop_cache:
         boxes = pan_scan_boxes(image.width, image.height, mode)

@@ -6,6 +6,7 @@ nothing here drags llama.cpp (or Qt) into the importing process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,31 @@ class ChatMessage:
         return "".join(p for p in self.parts if isinstance(p, str))
 
 
+def conversation_turns(
+    messages: Iterable[tuple[Role, str, Sequence[PreparedImage]]],
+) -> list[ChatMessage]:
+    """Stored messages (role, text, images) as the engine takes them: strictly alternating
+    user/assistant turns.
+
+    A user turn left without a reply (the app died before it began) is merged with the next one;
+    a reply without a user turn before it is dropped; images come before the text, as Gemma 3 is
+    usually prompted.
+    """
+    turns: list[ChatMessage] = []
+    for role, text, images in messages:
+        if role == "user":
+            parts: list[Part] = [*images]
+            if text:
+                parts.append(text)
+            if turns and turns[-1].role == "user":
+                turns[-1] = ChatMessage("user", (*turns[-1].parts, "\n", *parts))
+            else:
+                turns.append(ChatMessage.user(*parts))
+        elif turns and turns[-1].role == "user":
+            turns.append(ChatMessage.assistant(text))
+    return turns
+
+
 @dataclass(frozen=True)
 class LoadRequest:
     """Load (or reload) a model and optional projector with these runtime settings."""
@@ -65,6 +91,39 @@ class GenerateRequest:
     messages: tuple[ChatMessage, ...]
     system_prompt: str = ""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    thread: str = ""
+    """Which conversation this is, in a name the front end keeps stable (``conversation-12``):
+    when a request for another thread comes, the engine keeps this one's memory as a snapshot
+    and restores it when the thread comes back, after a restart too.  "" is a scratch
+    conversation that is never kept (``ask``)."""
+
+
+@dataclass(frozen=True)
+class PrefetchImage:
+    """Encode an attached image (with its Pan & Scan views) into the embedding cache while the
+    engine is idle, so Send finds it ready; queued behind a reply in progress."""
+
+    image: PreparedImage
+    pan_scan: str
+    """The conversation's Pan & Scan mode (the image's own choice, if it has one, wins)."""
+
+
+@dataclass(frozen=True)
+class DropPrefetch:
+    """The image was removed before Send: take it out of the encode queue if it is still there."""
+
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SaveSnapshot:
+    """Write the current conversation's memory to disk now (on quit, when idle, at the end of
+    ``chat --jsonl`` input), so reopening it after a restart continues at once."""
+
+
+@dataclass(frozen=True)
+class ClearSnapshots:
+    """Forget every conversation snapshot, in memory and on disk."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +131,18 @@ class ShutdownRequest:
     """Free llama.cpp's resources and exit the engine process."""
 
 
-Request = LoadRequest | GenerateRequest | ShutdownRequest
+Request = (
+    LoadRequest
+    | GenerateRequest
+    | PrefetchImage
+    | DropPrefetch
+    | SaveSnapshot
+    | ClearSnapshots
+    | ShutdownRequest
+)
+
+Restored = Literal["ram", "disk"]
+ImageState = Literal["reading", "ready", "failed"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +165,12 @@ class Metrics:
     """Prompt tokens reused from the KV cache instead of evaluated again."""
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
+    restored: Restored | None = None
+    """Where the conversation's memory came from when the engine returned to this thread:
+    "ram" or "disk" (a snapshot), None (it was in the engine already, or read afresh)."""
+    dropped_turns: int = 0
+    """Messages left out because the conversation no longer fits the context: those right after
+    the first exchange (the system prompt, the first exchange and the newest turns are kept)."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +233,14 @@ class Done:
 
 
 @dataclass(frozen=True)
+class ImageStatus:
+    """An image asked for with :class:`PrefetchImage` is being encoded, is ready, or failed."""
+
+    sha256: str
+    state: ImageState
+
+
+@dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
     process died and will be restarted by the next request."""
@@ -166,4 +250,4 @@ class EngineError:
     kind: ErrorKind = "internal"
 
 
-Event = ModelLoaded | Progress | Token | Done | EngineError
+Event = ModelLoaded | Progress | Token | Done | ImageStatus | EngineError

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason
+from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason, conversation_turns
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
@@ -340,26 +340,11 @@ class ChatSession(QObject):
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
     def _engine_messages(self) -> list[ChatMessage]:
-        """The conversation as the engine takes it: strictly alternating user/assistant turns.
-
-        A user turn left without a reply (the app died before it began) is merged with the
-        next one; images come before the text, as Gemma 3 is usually prompted.
-        """
-        turns: list[ChatMessage] = []
-        for message in self.messages:
-            if message.role == "user":
-                parts: list[str | PreparedImage] = [
-                    self._images[a.sha256] for a in message.attachments if a.sha256 in self._images
-                ]
-                if message.text:
-                    parts.append(message.text)
-                if turns and turns[-1].role == "user":
-                    turns[-1] = ChatMessage("user", (*turns[-1].parts, "\n", *parts))
-                else:
-                    turns.append(ChatMessage.user(*parts))
-            elif turns and turns[-1].role == "user":
-                turns.append(ChatMessage.assistant(message.text))
-        return turns
+        """The conversation as the engine takes it (images that could not be read left out)."""
+        return conversation_turns(
+            (m.role, m.text, [self._images[a.sha256] for a in m.attachments if a.sha256 in self._images])
+            for m in self.messages
+        )
 
     def _on_text(self) -> None:
         if self._reply is not None and not self._paint_timer.isActive():
