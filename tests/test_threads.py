@@ -30,6 +30,7 @@ from desktop_app.engine.protocol import (
     ImageStatus,
     LoadRequest,
     ModelLoaded,
+    ReadAheadDone,
     Token,
 )
 from desktop_app.engine.snapshots import read_snapshot, snapshot_folder
@@ -306,9 +307,13 @@ def test_an_image_removed_while_queued_is_never_encoded(models: Models, image_fi
     assert done.metrics.images_from_cache == 1 and done.metrics.image_encode_s == 0
 
 
+def _noise(width: int, height: int, seed: int) -> PreparedImage:
+    pixels = np.random.default_rng(seed).integers(0, 256, width * height * 3, dtype=np.uint8)
+    return PreparedImage.from_rgb(width, height, pixels.tobytes(), f"noise-{seed}.png")
+
+
 def test_prefetch_reads_every_pan_and_scan_view(models: Models, app_home: Path) -> None:
-    noise = np.random.default_rng(7).integers(0, 256, 900 * 300 * 3, dtype=np.uint8).tobytes()
-    image = PreparedImage.from_rgb(900, 300, noise, "wide.png")  # three distinct square crops
+    image = _noise(900, 300, 7)  # three distinct square crops
     with _engine(models.tiny, models.mmproj) as client:
         client.prefetch_image(image, "auto")
         while not isinstance(event := client.next_event(timeout=60), ImageStatus) or event.state != "ready":
@@ -317,6 +322,37 @@ def test_prefetch_reads_every_pan_and_scan_view(models: Models, app_home: Path) 
         done = _ask(client, [ChatMessage.user(image, "Read it.")], "wide", settings)
     assert done.metrics.images_from_cache == 4 and done.metrics.image_encode_s == 0  # whole + 3 crops
     assert len(list(app_home.glob("cache/embeddings/*/*.npy"))) == 4
+
+
+def test_pictures_read_ahead_leave_send_only_the_words_and_removed_ones_cost_nothing(
+    models: Models,
+) -> None:
+    photo = prepare_image(PHOTO)
+    # 36 pictures of the tiny projector's 16 positions: more than the 512 positions the
+    # sliding-window cache keeps beyond its window, so trimming them off would not be exact.
+    others = [_noise(64, 64, seed) for seed in range(36)]
+    history = _conversation(6)  # ~1,000 tokens: beyond the tiny model's 512-token window
+    with _engine(models.tiny, models.mmproj, RuntimeSettings(n_ctx=4096, n_threads=2)) as client:
+
+        def read_ahead(messages: list[ChatMessage]) -> int:
+            client.read_ahead(messages, "", SEEDED, thread="compose")
+            while not isinstance(event := client.next_event(timeout=120), ReadAheadDone):
+                assert not isinstance(event, EngineError), event
+            return event.positions
+
+        read = read_ahead([*history, ChatMessage.user(photo)])
+        sent = _ask(client, [*history, ChatMessage.user(photo, "What is it?")], "compose", SEEDED)
+        assert sent.metrics.image_tokens == models.tokens_per_image
+        assert sent.metrics.cached_tokens == read  # Send read only the words
+        assert sent.metrics.image_encode_s == 0
+
+        history = [*history, ChatMessage.user(photo, "What is it?"), ChatMessage.assistant("A person.")]
+        assert read_ahead([*history, ChatMessage.user(*others)]) > sent.metrics.prompt_tokens + 36 * 16
+        words = _ask(client, [*history, ChatMessage.user("Never mind the pictures.")], "compose", SEEDED)
+    # The pictures were removed before Send: the memory went back to where the message began
+    # (trimming them off would reach past the sliding window and mean reading it all again).
+    assert words.metrics.image_tokens == models.tokens_per_image  # the photo of the turn before
+    assert words.metrics.cached_tokens > sent.metrics.prompt_tokens
 
 
 def test_snapshot_files_are_complete_whenever_they_exist(models: Models) -> None:

@@ -16,7 +16,7 @@ import codecs
 import ctypes
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,14 @@ from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag, native_reader
 from desktop_app.engine.embedding_cache import EmbeddingCache, file_identity
 from desktop_app.engine.images import PreparedImage, pan_scan_for_backend
-from desktop_app.engine.protocol import ChatMessage, FinishReason, GenerateRequest, Metrics, Restored
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    FinishReason,
+    GenerateRequest,
+    Metrics,
+    ReadAhead,
+    Restored,
+)
 from desktop_app.engine.sampler import Sampler
 from desktop_app.engine.snapshots import CacheShape, Key, Snapshot, SnapshotStore
 from desktop_app.errors import UserError
@@ -179,6 +186,9 @@ class LlamaBackend:
         """Messages the conversation in the KV cache leaves out (see ``_leave_out``)."""
         self._saved = False
         """Whether the conversation in the KV cache was written to disk as it is now."""
+        self._checkpoint: Snapshot | None = None
+        """The conversation as it was before a read-ahead appended the pictures of a message
+        still being written: if the message is sent otherwise, the memory goes back to it."""
         self.load_s = time.perf_counter() - started
 
     def _open(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
@@ -354,11 +364,7 @@ class LlamaBackend:
 
     def _reusable_prefix(self, keys: list[Key]) -> int:
         """How many leading positions of the KV cache this prompt can keep."""
-        n = 0
-        for old, new in zip(self._cached, keys, strict=False):
-            if old != new:
-                break
-            n += 1
+        n = _common_prefix(self._cached, keys)
         # An image is all or nothing: never keep half of one.
         while n > 0 and n < len(keys):
             before, after = keys[n - 1], keys[n]
@@ -460,7 +466,7 @@ class LlamaBackend:
             return None
         self._keep_current()
         self._trim(0)
-        self._thread, self._dropped = thread, 0
+        self._thread, self._dropped, self._checkpoint = thread, 0, None
         found = self._snapshots.take(self._shape, thread) if thread else None
         if found is None:
             return None
@@ -477,8 +483,9 @@ class LlamaBackend:
         return Snapshot(tuple(self._cached), state[:written], self._dropped)
 
     def _restore(self, snapshot: Snapshot) -> bool:
-        """Load a snapshot into the (empty) cache; False, and the cache left empty, when
-        llama.cpp refuses it or it does not hold as many positions as it has keys."""
+        """Load a snapshot into the cache in place of what it holds; False, and the cache left
+        empty, when llama.cpp refuses it or it does not hold as many positions as it has keys."""
+        self._trim(0)
         state = snapshot.state
         read = llama_cpp.llama_state_seq_set_data(
             self._ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), state.nbytes, 0
@@ -491,20 +498,70 @@ class LlamaBackend:
         self._dropped = snapshot.dropped
         return True
 
+    def _certain(self) -> Snapshot:
+        """The conversation in the cache without what a read-ahead added to it."""
+        return self._checkpoint or self._capture()
+
     def _keep_current(self) -> None:
         """Hand the conversation in the cache (a named thread's) to the snapshot pool."""
         if self._thread and self._cached:
-            self._snapshots.keep(self._shape, self._thread, self._capture(), on_disk=self._saved)
+            self._snapshots.keep(self._shape, self._thread, self._certain(), on_disk=self._saved)
 
     def save_snapshot(self) -> None:
         """Write the conversation in the cache to disk, in the background (warm after a restart)."""
         if self._thread and self._cached and not self._saved:
-            self._snapshots.save(self._shape, self._thread, self._capture())
+            self._snapshots.save(self._shape, self._thread, self._certain())
             self._saved = True
+
+    def _back_to_checkpoint(self, keys: list[Key]) -> None:
+        """Undo a read-ahead that ``keys`` do not follow (a picture removed or replaced before
+        Send): trimming it off could reach past what the sliding-window layers still hold."""
+        checkpoint = self._checkpoint
+        if checkpoint is None or _common_prefix(self._cached, keys) == len(self._cached):
+            return
+        self._checkpoint = None
+        self._restore(checkpoint)
 
     def forget_snapshots(self) -> None:
         """Clear every snapshot (the conversation in the cache stays: it is live, not kept)."""
         self._snapshots.clear()
+
+    def read_ahead(self, request: ReadAhead) -> int:
+        """Do now what Send would do for the message being written, as far as it is certain:
+        the conversation before it, then the message through its last picture (its words come
+        after).  The memory at the end of the conversation before it is kept as a checkpoint,
+        so a picture removed before Send is undone cheaply (see ``_back_to_checkpoint``).
+        Returns the positions the memory holds now (0: nothing to read ahead)."""
+        self._switch_to(request.thread)
+        pan_scan = pan_scan_for_backend(request.settings.pan_scan, self.backend)
+        pairs = min(self._dropped // 2, _droppable_pairs(len(request.messages)))
+        messages = _leave_out(request.messages, pairs)
+        before, earlier = prompt.render(messages[:-1], request.system_prompt, self.template, pan_scan)
+        with self._spans(before, earlier) as spans:
+            before_keys = self._keys(spans)
+        text, images = prompt.render(messages, request.system_prompt, self.template, pan_scan)
+        with self._spans(text, images) as spans:
+            keys = self._keys(spans)
+            room = min(request.settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
+            if len(images) == len(earlier) or len(keys) + room > self.n_ctx:
+                return 0  # no picture to read, or the prompt will be fitted at Send
+            until = position = 0
+            for span in spans:
+                position += len(span.tokens) if isinstance(span, _TextSpan) else span.n_tokens
+                if isinstance(span, _ImageSpan):
+                    until = position
+            certain = min(_common_prefix(before_keys, keys), until)
+            self._back_to_checkpoint(keys)
+            keep = _common_prefix(self._cached, keys[:until])
+            if keep < len(self._cached):
+                self._checkpoint = None
+                self._trim(self._safe_keep(keep))
+            if len(self._cached) < certain:
+                self._evaluate(spans, certain, lambda _phase: None)
+            if self._checkpoint is None and len(self._cached) <= certain:
+                self._checkpoint = self._capture()
+            self._evaluate(spans, until, lambda _phase: None)
+            return len(self._cached)
 
     # ------------------------------------------------------------------------ prefetch
     def image_views(self, image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
@@ -598,6 +655,8 @@ class LlamaBackend:
                 n=len(keys),
                 n_ctx=self.n_ctx,
             )
+        self._back_to_checkpoint(keys)
+        self._checkpoint = None  # from here on, the cache holds only what was sent
         keep = self._safe_keep(self._reusable_prefix(keys))
         self._trim(keep)
         image_tokens = sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan))
@@ -607,27 +666,7 @@ class LlamaBackend:
         try:
             llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, self._cancel_address)
             on_phase("reading the prompt")
-            n_images = sum(isinstance(s, _ImageSpan) for s in spans)
-            image_index = 0
-            position = 0
-            for span in spans:
-                if isinstance(span, _TextSpan):
-                    end = position + len(span.tokens)
-                    if end > keep:
-                        self._decode_tokens(span.tokens[max(keep - position, 0) :])
-                    position = end
-                    continue
-                end = position + span.n_tokens
-                image_index += 1
-                if end > keep:
-                    on_phase(f"encoding image {image_index} of {n_images}")
-                    embedding, spent_s = self._image_embedding(span)
-                    if spent_s is None:
-                        from_cache += 1
-                    else:
-                        encode_s += spent_s
-                    self._decode_image(span, embedding)
-                position = end
+            encode_s, from_cache = self._evaluate(spans, len(keys), on_phase)
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
             with Sampler(settings) as sampler:
@@ -652,6 +691,38 @@ class LlamaBackend:
             dropped_turns=self._dropped,
         )
         return reply, finish, metrics
+
+    def _evaluate(
+        self, spans: list[_Span], until: int, on_phase: Callable[[str], None]
+    ) -> tuple[float, int]:
+        """Evaluate the prompt's positions from what the cache holds up to ``until`` (never inside
+        an image); the seconds spent encoding images, and how many came from the cache."""
+        keep = len(self._cached)
+        encode_s, from_cache = 0.0, 0
+        n_images = sum(isinstance(s, _ImageSpan) for s in spans)
+        image_index = 0
+        position = 0
+        for span in spans:
+            if position >= until:
+                break
+            if isinstance(span, _TextSpan):
+                end = position + len(span.tokens)
+                if end > keep:
+                    self._decode_tokens(span.tokens[max(keep - position, 0) : until - position])
+                position = end
+                continue
+            end = position + span.n_tokens
+            image_index += 1
+            if end > keep:
+                on_phase(f"encoding image {image_index} of {n_images}")
+                embedding, spent_s = self._image_embedding(span)
+                if spent_s is None:
+                    from_cache += 1
+                else:
+                    encode_s += spent_s
+                self._decode_image(span, embedding)
+            position = end
+        return encode_s, from_cache
 
     def _stream(
         self,
@@ -734,6 +805,16 @@ class LlamaBackend:
             self._snapshots.spill()
         finally:
             self._handles.close()
+
+
+def _common_prefix(a: Sequence[Key], b: Sequence[Key]) -> int:
+    """How many leading keys two sequences share."""
+    n = 0
+    for old, new in zip(a, b, strict=False):
+        if old != new:
+            break
+        n += 1
+    return n
 
 
 def _droppable_pairs(n_messages: int) -> int:

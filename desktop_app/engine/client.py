@@ -36,6 +36,7 @@ from desktop_app.engine.protocol import (
     Metrics,
     ModelLoaded,
     PrefetchImage,
+    ReadAhead,
     SaveSnapshot,
     ShutdownRequest,
     Token,
@@ -166,6 +167,19 @@ class EngineClient:
         """The image was removed before Send: never encode it for that."""
         if self.running:
             self._send(DropPrefetch(sha256))
+
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        """The last message is being written, its pictures attached: have the engine read the
+        conversation through them while idle (it replaces an earlier read-ahead)."""
+        if self.running:
+            self._send(ReadAhead(thread, tuple(messages), system_prompt, settings or GenerationSettings()))
 
     def save_snapshot(self) -> None:
         """Have the engine write the current conversation's memory to disk."""

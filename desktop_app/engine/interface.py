@@ -66,6 +66,18 @@ class Engine(Protocol):
         """The attached image was removed: do not prepare it."""
         ...
 
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        """The last message is being written with its pictures attached: prepare what is
+        certain of it while idle (an engine that cannot does nothing)."""
+        ...
+
     def save_snapshot(self) -> None:
         """Keep the current conversation's memory across a restart (on quit, when idle)."""
         ...

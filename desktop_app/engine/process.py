@@ -29,6 +29,8 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     PrefetchImage,
     Progress,
+    ReadAhead,
+    ReadAheadDone,
     Request,
     SaveSnapshot,
     ShutdownRequest,
@@ -149,23 +151,29 @@ class _Engine:
         # writes go on while the next model loads.
         self.snapshots = SnapshotStore(snapshot_folder())
         self.prefetch = _Prefetch()
+        self.ahead: ReadAhead | None = None
         self.unreported_load_s = 0.0
 
     def serve(self) -> None:
         """Answer requests until the pipe closes or a shutdown request arrives.
 
         Everything that arrived is taken before anything runs, so an image removed while a
-        reply was being written leaves the encode queue before the queue is worked on; an
-        attached image is encoded only while no request waits.
+        reply was being written leaves the encode queue before the queue is worked on.  Work
+        for a message still being written (encoding its pictures, then reading them ahead)
+        runs only while no request waits.
         """
         inbox = _Inbox(self.conn)
         waiting: deque[Request] = deque()
         while True:
-            waiting.extend(inbox.take(wait=not waiting and not self.prefetch.views))
+            idle_work = bool(self.prefetch.views) or self.ahead is not None
+            waiting.extend(inbox.take(wait=not waiting and not idle_work))
             if not waiting:
                 if inbox.closed:
                     break
-                self._encode_next()
+                if self.prefetch.views:
+                    self._encode_next()
+                else:
+                    self._read_ahead()
                 continue
             request = waiting.popleft()
             if isinstance(request, ShutdownRequest):
@@ -176,9 +184,13 @@ class _Engine:
 
     def _handle(self, request: Request) -> None:
         if isinstance(request, LoadRequest):
+            self.ahead = None
             self._load(request)
         elif isinstance(request, GenerateRequest):
+            self.ahead = None  # what it would have read, the reply reads now
             self._generate(request)
+        elif isinstance(request, ReadAhead):
+            self.ahead = request
         elif isinstance(request, PrefetchImage):
             self._queue_prefetch(request)
         elif isinstance(request, DropPrefetch):
@@ -262,6 +274,19 @@ class _Engine:
         origin = request.image.sha256
         self.prefetch.drop(origin)  # asked again (another Pan & Scan choice): the new views count
         self.prefetch.add(origin, self.backend.image_views(request.image, request.pan_scan))
+
+    def _read_ahead(self) -> None:
+        """Read the message being written as far as its pictures (see ``LlamaBackend.read_ahead``);
+        only time is at stake, so a failure is logged, never reported."""
+        request, self.ahead = self.ahead, None
+        if request is None or self.backend is None:
+            return
+        try:
+            positions = self.backend.read_ahead(request)
+        except Exception:
+            log.exception("reading a message ahead failed")
+            positions = 0
+        self.conn.send(ReadAheadDone(request.thread, positions))
 
     def _encode_next(self) -> None:
         """Encode one queued view: "reading" before each, "ready" after an image's last."""

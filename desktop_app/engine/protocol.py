@@ -116,6 +116,19 @@ class DropPrefetch:
 
 
 @dataclass(frozen=True)
+class ReadAhead:
+    """The user is writing the last message of ``messages``: its pictures are attached, its
+    words still coming.  While idle, the engine reads the conversation through those pictures
+    into the thread's memory (once they are encoded), so Send leaves only the words to read.
+    A later one replaces it; a reply or a model load drops it."""
+
+    thread: str
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
 class SaveSnapshot:
     """Write the current conversation's memory to disk now (on quit, when idle, at the end of
     ``chat --jsonl`` input), so reopening it after a restart continues at once."""
@@ -136,6 +149,7 @@ Request = (
     | GenerateRequest
     | PrefetchImage
     | DropPrefetch
+    | ReadAhead
     | SaveSnapshot
     | ClearSnapshots
     | ShutdownRequest
@@ -241,6 +255,15 @@ class ImageStatus:
 
 
 @dataclass(frozen=True)
+class ReadAheadDone:
+    """A :class:`ReadAhead` was read: the thread's memory holds ``positions`` positions, through
+    the last picture of the message being written (0: there was nothing to read ahead)."""
+
+    thread: str
+    positions: int
+
+
+@dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
     process died and will be restarted by the next request."""
@@ -250,4 +273,4 @@ class EngineError:
     kind: ErrorKind = "internal"
 
 
-Event = ModelLoaded | Progress | Token | Done | ImageStatus | EngineError
+Event = ModelLoaded | Progress | Token | Done | ImageStatus | ReadAheadDone | EngineError
