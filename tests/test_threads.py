@@ -112,6 +112,20 @@ def test_three_threads_visited_in_turn_answer_as_if_each_were_read_fresh(gemma27
     assert _fresh(gemma270m, asked, GREEDY) == answers
 
 
+def test_a_thread_whose_reply_reads_back_otherwise_keeps_its_memory_across_a_switch(models: Models) -> None:
+    # The tiny model writes bytes that do not tokenize back the same, as a real reply ending in a
+    # newline does not (the template trims it): the next prompt parts from the memory inside the
+    # reply.  A restored snapshot cannot be trimmed back to there, so it must not hold that tail.
+    conversation = _conversation(7)  # ~1,200 tokens: beyond the 512-token window
+    with _engine(models.tiny, runtime=RuntimeSettings(n_ctx=4096, n_threads=2)) as client:
+        done = _ask(client, conversation, "long", SEEDED)
+        _ask(client, [ChatMessage.user("Meanwhile, elsewhere.")], "other", SEEDED)
+        follow = [*conversation, ChatMessage.assistant(done.text), ChatMessage.user("And then?")]
+        back = _ask(client, follow, "long", SEEDED)
+    assert back.metrics.restored == "ram"
+    assert back.metrics.cached_tokens >= done.metrics.prompt_tokens
+
+
 @pytest.mark.slow
 def test_a_restart_continues_from_disk_with_the_same_reply(gemma270m: Path) -> None:
     first = [ChatMessage.user(QUESTIONS["rivers"][0])]

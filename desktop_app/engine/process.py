@@ -266,6 +266,10 @@ class _Engine:
             return
         conn.send(Done(rid, text, finish, replace(metrics, load_s=round(self.unreported_load_s, 4))))
         self.unreported_load_s = 0.0
+        try:
+            self.backend.settle()  # after Done: the reply's end is never kept waiting
+        except Exception:
+            log.exception("settling the memory after a reply failed")
 
     def _queue_prefetch(self, request: PrefetchImage) -> None:
         if self.backend is None or not self.backend.has_vision:
