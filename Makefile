@@ -42,10 +42,13 @@ check: install-test
 test: check
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-# The main window with an image conversation, light and dark, as PNGs anyone can look at.
+# The main window with an image conversation, light and dark, and the Models page (a model's page
+# and the catalog), as PNGs anyone can look at.
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --out resources/screenshots/main-window.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --dark --settings --out resources/screenshots/main-window-dark.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --models --out resources/screenshots/models-page.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --catalog --out resources/screenshots/models-catalog.png
 
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.

@@ -3,6 +3,7 @@ measured side by side in one run.  Writes bench/results/results.json and RESULTS
 
     python bench/run.py                 # the whole run (~7 min on a quiet 2-core machine)
     python bench/run.py --quick         # a few rounds of everything but the real-shaped encoder
+    python bench/run.py --only threads  # some phases alone, replacing theirs in the results
 
 What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ours-turn-1):
 
@@ -29,6 +30,19 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+* threads kept warm (engine against itself, 270M): ``switch``, a follow-up in a ~4K-token
+  thread right after a turn in another thread vs the same kind of follow-up with no switch
+  (``metrics.ttft_s``, alternating order); ``restart``, a follow-up in a ~4K-token thread as the
+  first request of a new engine process (its snapshot on disk) vs the same messages read fresh;
+  ``ahead``, a message whose image (real-shaped encoder) was attached, encoded and read ahead
+  before Send vs the same message without the image; ``snapshot``, ``bench/snapshot_cost.py``:
+  snapshot bytes per token against llama.cpp's own report of its KV cache, and save/restore
+  milliseconds per 1,000 tokens.
+* documents (``--only documents`` runs this phase alone and adds it to the recorded results):
+  text extraction of a 300-page text PDF (``prepare_document``, goal <= 3 s), and tokenisation
+  throughput of its text, ours (a count request to the engine: the document pickled over the
+  pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
+  (``llama_tokenize`` on the same block, called directly in a child process).
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -226,8 +240,14 @@ class Meter:
 
 
 THREAD_PHASES = ("switch", "restart", "ahead", "snapshot")
-PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui")
+PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents")
 """What ``--only`` can pick; all run by default."""
+PHASE_RESULTS = {
+    "text": ("text",), "encode": ("encode_tiny", "restart_tiny"), "real": ("encode_real", "restart_real"),
+    "switch": ("switch",), "restart": ("restart_thread",), "ahead": ("ahead",),
+    "snapshot": ("snapshot_cost",), "ui": ("ui",), "documents": ("documents",),
+}
+"""The keys of results.json each phase writes (``--only`` replaces just these)."""
 
 QUIET_LIMIT = 0.10
 """Most of the machine (fraction of all cores) other processes may use during a kept measurement."""
@@ -872,6 +892,84 @@ def run_snapshot_cost(model: Path, threads: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------- report
+DOCUMENT_PAGES = 300
+
+NATIVE_TOKENIZE = """
+import json, sys, time
+import llama_cpp
+llama_cpp.llama_backend_init()
+params = llama_cpp.llama_model_default_params()
+params.vocab_only = True
+model = llama_cpp.llama_model_load_from_file(sys.argv[1].encode(), params)
+vocab = llama_cpp.llama_model_get_vocab(model)
+data = open(sys.argv[2], "rb").read()
+buf = (llama_cpp.llama_token * (len(data) + 8))()
+seconds = []
+for _ in range(int(sys.argv[3])):
+    started = time.perf_counter()
+    n = llama_cpp.llama_tokenize(vocab, data, len(data), buf, len(buf), False, False)
+    seconds.append(time.perf_counter() - started)
+print(json.dumps({"tokens": n, "seconds": seconds}))
+"""
+"""llama.cpp's tokenizer on the document block, no control tokens parsed (as the engine reads a
+document), in a child: loading llama.cpp in this process has moved other phases' ratios (see
+``machine_info``)."""
+
+
+def phase_documents(model: Path, threads: int, rounds: int) -> dict:
+    """Extraction of a 300-page text PDF and tokenisation throughput, ours vs llama.cpp's."""
+    from desktop_app.engine.documents import document_text, prepare_document
+    from desktop_app.engine.protocol import ChatMessage, TokenCount
+    from tests.document_files import long_text_pdf
+
+    folder = BUILD / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / f"book-{DOCUMENT_PAGES}.pdf"
+    if not pdf.exists():
+        pdf.write_bytes(long_text_pdf(DOCUMENT_PAGES))
+    extract_s = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        document = prepare_document(pdf)
+        extract_s.append(time.perf_counter() - started)
+    block = folder / "book-block.txt"
+    block.write_text(document_text(document), encoding="utf-8")
+
+    count_s, tokens = [], None
+    with Engine(model, None, threads) as engine:
+        messages = [ChatMessage.user(document)]
+        for _ in range(rounds + 1):  # the first one warms the pipe and the engine: not counted
+            started = time.perf_counter()
+            counted = engine.client.count(messages)
+            spent = time.perf_counter() - started
+            if not isinstance(counted, TokenCount):
+                raise RuntimeError(f"engine error: {counted.message}")
+            tokens = counted.document_tokens
+            count_s.append(spent)
+    count_s = count_s[1:]
+    native = subprocess.run(
+        [sys.executable, "-c", NATIVE_TOKENIZE, str(model), str(block), str(rounds)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    reference = json.loads(native.stdout.strip().splitlines()[-1])
+    if reference["tokens"] != tokens:
+        raise RuntimeError(f"token counts differ: engine {tokens}, llama.cpp {reference['tokens']}")
+    ours_tok_s = tokens / median(count_s)
+    native_tok_s = tokens / median(reference["seconds"])
+    return {
+        "pages": document.page_count,
+        "characters": len(document.plain_text),
+        "pdf_bytes": pdf.stat().st_size,
+        "extract_s": extract_s,
+        "tokens": tokens,
+        "count_s": count_s,
+        "native_tokenize_s": reference["seconds"],
+        "ours_tok_s": round(ours_tok_s),
+        "native_tok_s": round(native_tok_s),
+        "ratio": round(ours_tok_s / native_tok_s, 3),
+    }
+
+
 def metric(name: str, ours, tool, ratio, target: str, met, unit: str, note: str = "",
            **extra: Any) -> dict:
     return {"metric": name, "ours": ours, "tool": tool, "ratio": ratio, "target": target,
@@ -980,6 +1078,20 @@ def summarise(results: dict) -> list[dict]:
     ui = results.get("ui")
     if ui:
         out.extend(ui.get("metrics", []))
+    docs = results.get("documents")
+    if docs:
+        extract = median(docs["extract_s"])
+        out.append(metric(
+            f"text extraction of a {docs['pages']}-page text PDF", extract, None, None, "<= 3 s",
+            extract is not None and extract <= 3.0, "s",
+            f"prepare_document, median of {len(docs['extract_s'])}; {docs['characters']:,} "
+            f"characters, {docs['pdf_bytes'] / 1e6:.1f} MB PDF made by tests/document_files.py"))
+        out.append(metric(
+            "document tokenisation tok/s", docs["ours_tok_s"], docs["native_tok_s"], docs["ratio"],
+            "informational", None, "tok/s",
+            f"{docs['tokens']:,} tokens; ours = an engine count request (pipe, render, tokenize), "
+            "median of the rounds after a warm-up",
+            tool_cmd="llama_tokenize on the same block, in-process in a child"))
     return out
 
 
@@ -1069,20 +1181,24 @@ def main() -> int:
                         help="rounds of the thread-switch and restart phases")
     parser.add_argument("--ahead-rounds", type=int, default=2,
                         help="rounds of the image-read-ahead phase (a real-shaped encode each)")
-    parser.add_argument("--only", default=",".join(PHASES),
-                        help=f"comma-separated phases to run, of {', '.join(PHASES)}; "
-                             f"'threads' stands for {', '.join(THREAD_PHASES)}")
+    parser.add_argument("--only", metavar="PHASES",
+                        help=f"comma-separated phases to run alone, of {', '.join(PHASES)} "
+                             f"('threads' stands for {', '.join(THREAD_PHASES)}); their results "
+                             "replace the same phases' in the results already recorded")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
     if opts.quick:
         opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
         opts.thread_rounds, opts.ahead_rounds = 2, 1
-    wanted = set()
-    for name in opts.only.split(","):
-        wanted |= set(THREAD_PHASES) if name.strip() == "threads" else {name.strip()}
-    unknown = wanted - set(PHASES)
-    if unknown:
-        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    wanted = set(PHASES)
+    if opts.only:
+        wanted = set()
+        for name in opts.only.split(","):
+            wanted |= set(THREAD_PHASES) if name.strip() == "threads" else {name.strip()}
+        unknown = wanted - set(PHASES)
+        if unknown:
+            parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if opts.no_real:
         wanted -= {"real", "ahead"}
     if opts.no_ui:
@@ -1164,14 +1280,40 @@ def main() -> int:
         log("UI event loop during streaming (bench/ui_stall.py)")
         results["ui"] = run_ui_stall(paths["model"], threads)
 
+    if "documents" in wanted:
+        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
+        results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
+    recorded = opts.out / "results.json"
+    if opts.only and recorded.exists():
+        return merge_into_recorded(results, wanted, opts.out)
     results["summary"] = summarise(results)
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_markdown(results, opts.out / "RESULTS.md")
     log(f"wrote {opts.out / 'results.json'} and {opts.out / 'RESULTS.md'}")
     print((opts.out / "RESULTS.md").read_text())
+    return 0
+
+
+def merge_into_recorded(results: dict[str, Any], phases: set[str], out: Path) -> int:
+    """``--only``: the phases just run replace the same phases of the recorded results (each
+    stamped with its date and load average), and the summary is written again."""
+    recorded = json.loads((out / "results.json").read_text())
+    stamp = {"date": results["machine"]["date"], "loadavg_start": results["loadavg_start"],
+             "loadavg_end": results["loadavg_end"]}
+    for phase in sorted(phases):
+        for key in PHASE_RESULTS[phase]:
+            if key in results:
+                value = results[key]
+                recorded[key] = {**value, "run": stamp} if isinstance(value, dict) else value
+    recorded["summary"] = summarise(recorded)
+    (out / "results.json").write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+    write_markdown(recorded, out / "RESULTS.md")
+    log(f"added {', '.join(sorted(phases))} to {out / 'results.json'} and {out / 'RESULTS.md'}")
+    print((out / "RESULTS.md").read_text())
     return 0
 
 

@@ -61,7 +61,10 @@ class GenerationSettings:
     pan_scan: str = "default"
     """Gemma 3 Pan & Scan: "off", "auto" (crop images whose aspect ratio is 1.2 or more),
     "on" (crop any image big enough) or "default" (off on a CPU, auto on a GPU); each crop costs
-    as many tokens, and as long an encode, as the whole image."""
+    as many tokens, and as long an encode, as the whole image.  Other models read images whole."""
+    think: bool = False
+    """Let a model that can think (Gemma 4) reason before it answers; ``max_tokens`` then bounds
+    the answer, and the thought is bounded by the context only."""
     stop_when_full: bool = False
     """Stop with "the context is full" instead of leaving out the turns after the first
     exchange when the conversation outgrows the context."""

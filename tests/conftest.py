@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 from PIL import Image
 
 from desktop_app import gguf_fixtures
@@ -31,6 +33,35 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("GEMMA_DESKTOP_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield home
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives in this test: what the app stores as a secret, and nothing else."""
+
+    priority = 1  # type: ignore[assignment]  # keyring declares it as a class property
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def test_keyring() -> Iterator[MemoryKeyring]:
+    """Every test gets an empty in-memory keyring: no test can read or write the user's own."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,40 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         not_gguf=gguf_fixtures.write_not_a_gguf(root / "not-a-model.gguf"),
         truncated=gguf_fixtures.write_truncated_copy(tiny, root / "truncated.gguf"),
         tokens_per_image=gguf_fixtures.image_tokens_for(64, 4),
+    )
+
+
+@dataclass(frozen=True)
+class FamilyModels:
+    """Tiny generated models and projectors of the rest of the Gemma family."""
+
+    gemma3n: Path
+    gemma3n_mmproj: Path
+    """A gemma3nv (MobileNetV5) projector that fits ``gemma3n``: 16 tokens per image."""
+    gemma4: Path
+    """An E-model layout: per-layer embeddings, shared KV caches."""
+    gemma4_moe: Path
+    """A 26B-A4B layout: four experts, two used per token."""
+    gemma4_mmproj: Path
+    """A gemma4v projector that fits both Gemma 4 models: 70 to 1120 tokens by image size."""
+    gemma4_thinking: Path
+    """A Gemma 4 whose reply is known (``GEMMA4_THINKING_CHAIN``): thought "the picture is",
+    answer "Hello yes"."""
+
+
+@pytest.fixture(scope="session")
+def family(tmp_path_factory: pytest.TempPathFactory) -> FamilyModels:
+    root = tmp_path_factory.mktemp("family")
+    (root / "thinking").mkdir()
+    return FamilyModels(
+        gemma3n=gguf_fixtures.write_tiny_gemma3n_model(root / "tiny-gemma3n.gguf"),
+        gemma3n_mmproj=gguf_fixtures.write_tiny_gemma3n_mmproj(root / "mmproj-tiny-gemma3n.gguf"),
+        gemma4=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4.gguf"),
+        gemma4_moe=gguf_fixtures.write_tiny_gemma4_model(root / "tiny-gemma4-moe.gguf", experts=4),
+        gemma4_mmproj=gguf_fixtures.write_tiny_gemma4_mmproj(root / "mmproj-tiny-gemma4.gguf"),
+        gemma4_thinking=gguf_fixtures.write_tiny_gemma4_model(
+            root / "thinking" / "tiny-gemma4-thinking.gguf", reply_chain=gguf_fixtures.GEMMA4_THINKING_CHAIN
+        ),
     )
 
 

@@ -3,7 +3,8 @@ can be tested without a network.
 
 Two HTTP servers on 127.0.0.1 (two ports, hence two origins, like huggingface.co and its CDN):
 
-* the hub answers ``HEAD``/``GET /{repo}/resolve/{revision}/{file}`` the way the real one does
+* the hub answers ``GET /api/whoami-v2`` (who owns a token; 401 for an unknown one), and
+  ``HEAD``/``GET /{repo}/resolve/{revision}/{file}`` the way the real one does
   for LFS files: a 302 to the CDN carrying ``X-Repo-Commit``, ``X-Linked-Etag`` (the sha256),
   ``X-Linked-Size`` and ``ETag``, or an error with the hub's ``X-Error-Code`` /
   ``X-Error-Message`` headers (401 ``GatedRepo`` without a token, 401 "Invalid credentials" for
@@ -20,6 +21,7 @@ on their own after ``lifetime_s`` in case a test never gets there.
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sys
 import threading
@@ -34,6 +36,8 @@ GOOD_TOKEN = "hf_good_token"
 """Has access to every gated repository."""
 NO_ACCESS_TOKEN = "hf_valid_but_no_access"
 """A real token whose owner never accepted the licence."""
+USER = "test-user"
+"""Whose both tokens are, as whoami tells."""
 
 
 @dataclass
@@ -132,7 +136,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- hub ------------------------------------------------------------------------------
 
+    def _whoami(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        if auth.removeprefix("Bearer ").strip() not in (GOOD_TOKEN, NO_ACCESS_TOKEN):
+            self._error(401, None, "Invalid credentials in Authorization header")
+            return
+        body = json.dumps({"type": "user", "name": USER}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _resolve(self) -> None:
+        if self.path.split("?", 1)[0] == "/api/whoami-v2":
+            self._whoami()
+            return
         parts = unquote(self.path.split("?", 1)[0]).lstrip("/").split("/")
         if len(parts) < 5 or parts[2] != "resolve":
             self._error(404, "RepoNotFound", "Repository not found")

@@ -380,14 +380,15 @@ def test_llama_model_is_refused_naming_its_architecture(tmp_path: Path) -> None:
         {"token_embd.weight": np.zeros((4, 64), dtype=np.float32)},
     )
     assert _refusal(path) == (
-        "'llama.gguf' holds a llama model; Gemma Desktop runs Gemma 3 models (architecture "
-        "gemma3) and their mmproj projectors."
+        "'llama.gguf' holds a llama model; Gemma Desktop runs Gemma 3, Gemma 3n and Gemma 4 "
+        "models and their mmproj projectors."
     )
 
 
-def test_gemma3n_is_refused(tmp_path: Path) -> None:
+def test_gemma3n_is_read_as_gemma3n(tmp_path: Path) -> None:
     path = _write_gguf(tmp_path / "e2b.gguf", "gemma3n", {"gemma3n.embedding_length": 64}, {})
-    assert "holds a gemma3n model" in _refusal(path)
+    info = inspect_model(path)
+    assert info.architecture == "gemma3n" and info.family.label == "Gemma 3n"
 
 
 def test_random_bytes_are_refused(tmp_path: Path) -> None:
@@ -435,7 +436,7 @@ def test_gemma3_projector_without_its_projection_is_refused(
 ) -> None:
     path = make_mmproj("hollow.gguf", numpy_projection_shape=None)
     assert _refusal(path) == (
-        "'hollow.gguf' is a Gemma 3 projector without its mm.input_projection.weight tensor, "
+        "'hollow.gguf' is a Gemma projector without its mm.input_projection.weight tensor, "
         "so it is incomplete or damaged."
     )
 
@@ -502,7 +503,7 @@ def test_swapped_files_are_refused(
     with pytest.raises(UserError) as as_model:
         inspect_model(mmproj_path)
     assert str(as_model.value) == (
-        "'mmproj-tiny.gguf' is a vision projector (mmproj), not a model; choose the Gemma 3 model "
+        "'mmproj-tiny.gguf' is a vision projector (mmproj), not a model; choose the Gemma model "
         "file as the model."
     )
     with pytest.raises(UserError) as as_projector:
@@ -522,12 +523,12 @@ def test_other_projector_types_are_refused(
     with pytest.raises(UserError) as caught:
         check_pair(model, llava)
     assert str(caught.value) == (
-        "'mmproj-llava.gguf' is a mlp projector, not a Gemma 3 one; choose the projector made for "
-        "this model."
+        "'mmproj-llava.gguf' is a mlp projector, which Gemma Desktop does not run; choose the "
+        "projector made for this model."
     )
 
     untyped = inspect_projector(make_mmproj("mmproj-old.gguf", **{"clip.projector_type": None}))
-    with pytest.raises(UserError, match=r"'mmproj-old\.gguf' is a projector of no known type, not a Gemma 3 one"):
+    with pytest.raises(UserError, match=r"'mmproj-old\.gguf' is a projector of no known type; choose"):
         check_pair(model, untyped)
 
 

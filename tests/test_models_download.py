@@ -28,7 +28,7 @@ from desktop_app.models.download import (
     plan_download,
     run_download,
 )
-from desktop_app.models.registry import ModelRegistry, download_entry
+from desktop_app.models.registry import ModelRegistry, download_entry, unfinished_downloads
 from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, FakeHub, fake_hub
 
 REPO = "test-org/tiny-gemma-3-GGUF"
@@ -253,6 +253,59 @@ def test_not_enough_free_space_is_refused_before_any_transfer(hub: FakeHub, monk
     with pytest.raises(UserError, match=r"needs .* of free disk space in .*, but only 1.0 KB is free; free some space"):
         download_entry(make_entry(), ModelRegistry(), endpoint=hub.hub_url)
     assert hub.cdn_gets() == []
+
+
+def test_queued_downloads_are_checked_for_room_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    four = load_catalog().get("gemma-3-4b-it-qat-q4_0")
+    twelve = load_catalog().get("gemma-3-12b-it-qat-q4_0")
+    real = shutil.disk_usage
+    free = four.download_size + dl.DISK_MARGIN + 1  # room for the 4B alone
+
+    def this_much(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - free, free)
+
+    monkeypatch.setattr(shutil, "disk_usage", this_much)
+    dl.check_room([four])
+    queued = r"^Downloading Gemma 3 12B \(QAT Q4_0\) needs about .* \(with the downloads queued before it\), but only"
+    with pytest.raises(UserError, match=queued):
+        dl.check_room([four, twelve])
+
+
+def test_a_paused_download_is_found_after_a_restart_and_a_cancel_deletes_it(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.01)
+    entry = make_entry()
+    registry = ModelRegistry()
+    assert unfinished_downloads([entry], registry) == []
+    cancel = threading.Event()
+
+    def pause_midway(progress: DownloadProgress) -> None:
+        if progress.done_bytes >= 3 * CHUNK:
+            cancel.set()
+
+    with pytest.raises(DownloadCancelled):
+        download_entry(entry, registry, endpoint=hub.hub_url, on_progress=pause_midway, cancel=cancel)
+    plan = plan_download(entry, endpoint=hub.hub_url)
+    kept = plan.model.partial_path.stat().st_size
+
+    # What a new run of the app sees without asking the hub: the entry, and how far it got.
+    assert unfinished_downloads([entry, make_entry(entry_id="other", repo="x/y")], ModelRegistry()) == [(entry, kept)]
+    assert dl.bytes_on_disk(entry) == kept
+
+    # Another queued download that shares the file keeps it; otherwise a cancel deletes it.
+    assert registry.discard_download(entry, keep={plan.model.destination}) == ()
+    assert registry.discard_download(entry) == (plan.model.partial_path,)
+    assert unfinished_downloads([entry], registry) == [] and _files_under(paths.models_dir()) == []
+
+
+def test_a_model_whose_projector_never_arrived_counts_as_unfinished(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+    entry = make_entry()
+    plan = plan_download(entry, endpoint=hub.hub_url)
+    plan.model.destination.parent.mkdir(parents=True)
+    plan.model.destination.write_bytes(models.tiny.read_bytes())  # the model finished, then a crash
+    registry = ModelRegistry()
+    assert unfinished_downloads([entry], registry) == [(entry, plan.model.size)]
+    assert registry.discard_download(entry) == (plan.model.destination,)
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")

@@ -190,3 +190,17 @@ def test_unknown_ids(library: Path) -> None:
         ModelRegistry().remove("nope")
     with pytest.raises(UserError, match="no catalog model called 'nope'"):
         load_catalog().get("nope")
+
+
+def test_another_projector_is_checked_before_it_is_paired(library: Path, models) -> None:  # type: ignore[no-untyped-def]
+    registry = ModelRegistry()
+    model = registry.import_path(library / "a.gguf").models[0]
+    assert model.mmproj_path is None
+    with pytest.raises(UserError, match=r"48-wide embeddings but model a\.gguf expects 64"):
+        registry.set_projector(model.id, library / "projector-for-a.gguf")
+    with pytest.raises(UserError, match="is a model, not a vision projector"):
+        registry.set_projector(model.id, library / "sub" / "b.gguf")
+    paired = registry.set_projector(model.id, library / "sub" / "zzz.gguf")
+    assert paired.mmproj_path == (library / "sub" / "zzz.gguf").resolve()
+    assert registry.get(model.id) == paired
+    assert registry.set_projector(model.id, None).mmproj_path is None

@@ -108,8 +108,8 @@ def test_json_export_is_the_documented_format(store: ConversationStore, tmp_path
     assert conversation["model_path"] == "/models/gemma-3-4b-it-Q4_K_M.gguf"
     assert conversation["settings"]["temperature"] == 0.7
     first, second = document["messages"][:2]
-    assert set(first) == {"role", "text", "finish_reason", "metrics", "created_at", "attachments"}
-    assert (first["role"], first["finish_reason"]) == ("user", None)
+    assert set(first) == {"role", "text", "thought", "finish_reason", "metrics", "created_at", "attachments"}
+    assert (first["role"], first["finish_reason"], first["thought"]) == ("user", None, "")
     assert (second["role"], second["finish_reason"]) == ("assistant", "stop")
     assert second["metrics"]["decode_tokens"] == 42
     image = first["attachments"][0]

@@ -226,7 +226,7 @@ def _write_then_die(model: Path, home: str, ready: multiprocessing.synchronize.E
 
     snapshots.write_snapshot = half_then_hang
     store = snapshots.SnapshotStore(snapshots.snapshot_folder())
-    backend = LlamaBackend(model, None, RUNTIME, CancelFlag(multiprocessing.get_context("spawn")), store)
+    backend = LlamaBackend(model, None, RUNTIME, CancelFlag(multiprocessing.get_context("spawn")), snapshots=store)
     request = GenerateRequest(1, tuple(_conversation(3)), "", SEEDED, thread="killed")
     backend.generate(request, lambda _piece: None, 0.0)
     backend.save_snapshot()

@@ -31,12 +31,13 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
-from desktop_app.ui import markdown_view
+from desktop_app.ui import markdown_blocks, markdown_view
 from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import ImageViewer, MessageWidget
 from desktop_app.ui.engine_bridge import EngineBridge
-from desktop_app.ui.main_window import MainWindow, ModelState
+from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.markdown_view import MarkdownView
+from desktop_app.ui.model_controller import ModelChoice, ModelState
 from desktop_app.ui.preferences import Preferences, load_preferences
 from tests.conftest import PHOTO, Models
 from tests.test_ui_composer import drop
@@ -74,13 +75,13 @@ def window(qtbot: QtBot) -> Iterator[MainWindow]:
 @pytest.fixture
 def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
     """The window with the tiny model and, found automatically in its folder, its projector."""
-    window.open_model(models.tiny)
+    window.model_controller.open(ModelChoice(models.tiny))
     wait_ready(qtbot, window)
     return window
 
 
 def wait_ready(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: window.model_state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
 
 
 def send(
@@ -127,7 +128,7 @@ def stored(window: MainWindow) -> list:
 
 # ------------------------------------------------------------------------------- models
 def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: MainWindow, models: Models) -> None:
-    files = ready.model_files
+    files = ready.model_controller.setup
     assert files is not None and files.projector is not None
     assert files.projector.path == models.mmproj  # the fitting one of three projectors in the folder
     assert ready.status_model.text() == f"{models.tiny.name} + {models.mmproj.name}"
@@ -138,33 +139,39 @@ def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: Mai
     assert load_preferences().last_model == str(models.tiny)  # remembered for the next start
 
 
-def test_a_text_only_model_disables_images_and_says_why(
+def test_a_text_only_model_refuses_images_and_says_why_but_takes_documents(
     qtbot: QtBot, window: MainWindow, models: Models, tmp_path: Path, image_file: Path
 ) -> None:
     alone = tmp_path / "alone" / "gemma-text.gguf"
     alone.parent.mkdir()
     alone.symlink_to(models.tiny)
-    window.open_model(alone)
+    window.model_controller.open(ModelChoice(alone))
     wait_ready(qtbot, window)
-    assert window.model_files is not None and window.model_files.projector is None
-    assert not window.composer.attach_button.isEnabled()
-    assert "cannot see images" in window.composer.attach_button.toolTip()
+    setup = window.model_controller.setup
+    assert setup is not None and setup.projector is None
+    assert window.composer.attach_button.isEnabled()  # documents need no projector
+    assert "images need a vision projector" in window.composer.attach_button.toolTip()
     assert window.notice.isVisible() and "No vision projector" in window.notice.label.text()
     assert window.status_model.text() == "gemma-text.gguf (text only)"
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(image_file))])
     drop(window.chat_pane, mime)
-    assert "cannot see images" in window.composer.notice_label.text()
+    qtbot.waitUntil(lambda: "cannot see images" in window.composer.notice_label.text(), timeout=20_000)
     assert window.composer.attachments == [] and window.composer.pending == 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nThe meeting moved to Tuesday.\n")
+    mime.setUrls([QUrl.fromLocalFile(str(notes))])
+    drop(window.chat_pane, mime)
+    qtbot.waitUntil(lambda: len(window.composer.attachments) == 1, timeout=20_000)
 
 
 def test_a_projector_that_does_not_fit_is_refused_in_one_sentence(
     qtbot: QtBot, window: MainWindow, models: Models
 ) -> None:
-    window.open_model(models.tiny, models.mmproj_mismatch)
+    window.model_controller.open(ModelChoice(models.tiny, models.mmproj_mismatch))
     qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=LOAD_TIMEOUT_MS)
     assert "expects 64" in window.notice.label.text()
-    assert window.model_state is ModelState.NONE and window.loaded is None
+    assert window.model_controller.state is ModelState.NONE and window.model_controller.loaded is None
 
 
 def test_dropping_a_gguf_on_the_window_loads_it(qtbot: QtBot, window: MainWindow, models: Models) -> None:
@@ -172,7 +179,8 @@ def test_dropping_a_gguf_on_the_window_loads_it(qtbot: QtBot, window: MainWindow
     mime.setUrls([QUrl.fromLocalFile(str(models.tiny))])
     drop(window.chat_pane, mime)
     wait_ready(qtbot, window)
-    assert window.loaded is not None and window.loaded.has_vision
+    loaded = window.model_controller.loaded
+    assert loaded is not None and loaded.has_vision
 
 
 # ------------------------------------------------------------------------------ replies
@@ -248,7 +256,7 @@ def test_the_stop_button_stops_the_reply_too(qtbot: QtBot, ready: MainWindow) ->
 def test_closing_the_window_mid_reply_keeps_it_and_stops_the_engine(qtbot: QtBot, models: Models) -> None:
     window = make_window(qtbot)
     try:
-        window.open_model(models.tiny)
+        window.model_controller.open(ModelChoice(models.tiny))
         wait_ready(qtbot, window)
         send(qtbot, window, STORY, seed=LONG_SEED)
         wait_streaming_text(qtbot, window)
@@ -269,7 +277,8 @@ def test_applying_runtime_settings_reloads_the_model(qtbot: QtBot, ready: MainWi
     panel.context.setValue(2048)
     assert panel.apply_button.isEnabled()
     panel.apply_button.click()
-    qtbot.waitUntil(lambda: ready.loaded is not None and ready.loaded.n_ctx == 2048, timeout=LOAD_TIMEOUT_MS)
+    controller = ready.model_controller
+    qtbot.waitUntil(lambda: controller.loaded is not None and controller.loaded.n_ctx == 2048, timeout=LOAD_TIMEOUT_MS)
     assert ready.status_context.text().endswith("/ 2,048")
     assert load_preferences().runtime.n_ctx == 2048
     assert not panel.apply_button.isEnabled()
@@ -337,7 +346,7 @@ def test_the_window_stays_responsive_while_a_reply_streams(qtbot: QtBot, ready: 
 def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, models: Models) -> None:
     first = make_window(qtbot)
     try:
-        first.open_model(models.tiny)
+        first.model_controller.open(ModelChoice(models.tiny))
         wait_ready(qtbot, first)
         first.settings_panel.temperature.setValue(0.5)
         first.settings_panel.system_prompt.setPlainText("Answer briefly.")
@@ -354,13 +363,14 @@ def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, 
     second = make_window(qtbot, Preferences(last_model=str(models.tiny_no_template), runtime=RUNTIME))
     try:
         wait_ready(qtbot, second)  # the remembered model loads by itself
-        assert second.model_files is not None and second.model_files.model.path == models.tiny_no_template
+        controller = second.model_controller
+        assert controller.setup is not None and controller.setup.model.path == models.tiny_no_template
         assert second.conversations.list.count() == 1
         second.conversations.list.setCurrentRow(0)
         qtbot.waitUntil(
-            lambda: second.model_files is not None
-            and second.model_files.model.path == models.tiny
-            and second.model_state is ModelState.READY,
+            lambda: controller.setup is not None
+            and controller.setup.model.path == models.tiny
+            and controller.state is ModelState.READY,
             timeout=LOAD_TIMEOUT_MS,
         )
         messages = second.chat_view.messages
@@ -404,7 +414,7 @@ def test_an_engine_crash_mid_reply_keeps_the_partial_text_and_retry_works(qtbot:
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[-1].finish_reason in ("stop", "length") and messages[-1].metrics["load_s"] > 0
     assert not reply_widget(ready).error_label.isVisibleTo(ready)
-    assert ready.model_state is ModelState.READY
+    assert ready.model_controller.state is ModelState.READY
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -724,7 +734,7 @@ def test_a_reply_without_blank_lines_streams_in_parts_and_shows_what_a_full_rend
         widget.append_text(piece)
     assert first_character_marked(body.document())
     # What is rendered stays short however long the paragraph and the lists are.
-    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(LINES_REPLY) > 4000
+    assert max(rendered) < 2 * markdown_blocks.TAIL_LIMIT and len(LINES_REPLY) > 4000
 
     monkeypatch.undo()
     assert_shows_what_a_full_render_shows(qtbot, body)
@@ -758,7 +768,7 @@ def test_a_paragraph_in_one_long_line_streams_in_parts_and_shows_what_a_full_ren
     for piece in pieces[200:]:
         widget.append_text(piece)
     assert first_character_marked(body.document())
-    assert max(rendered) < 2 * markdown_view._TAIL_LIMIT and len(text) > 1300
+    assert max(rendered) < 2 * markdown_blocks.TAIL_LIMIT and len(text) > 1300
 
     monkeypatch.undo()
     assert_shows_what_a_full_render_shows(qtbot, body)
@@ -771,7 +781,7 @@ def test_a_paragraph_past_the_length_limit_goes_on_in_a_new_block_without_a_gap(
     assert isinstance(body, MarkdownView)
     parts = list(blocks(body.document()))
     assert len(parts) > 3
-    assert all(len(block.text()) < markdown_view._PARAGRAPH_LIMIT + 2 * markdown_view._TAIL_LIMIT for block in parts)
+    assert all(len(block.text()) < markdown_view._PARAGRAPH_LIMIT + 2 * markdown_blocks.TAIL_LIMIT for block in parts)
     assert all(block.blockFormat().bottomMargin() == 0 for block in parts[:-1])
     assert all(block.blockFormat().topMargin() == 0 for block in parts[1:])
     assert body.document().toPlainText().split() == full_render(text).toPlainText().split()
@@ -816,10 +826,15 @@ def test_each_attachment_shows_its_token_cost_and_the_context_meter_counts_it(
     qtbot.waitUntil(lambda: len(ready.composer.attachments) == 2, timeout=20_000)
     per_view = models.tokens_per_image
     chips = {chip.name: chip for chip in ready.composer._chips}
-    # Pan & Scan "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
+    # Pan & Scan's default follows the build: off on a CPU (every view is another encode).
+    assert ready.model_controller.loaded is not None
+    default_views = 1 if ready.model_controller.loaded.backend == "CPU" else 5
+    assert chips["receipt.png"].cost.text().endswith(f"{default_views * per_view} tokens")
+    ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("auto"))
+    # "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
     assert chips["receipt.png"].cost.text() == f"5 views · {5 * per_view} tokens"
     assert chips[PHOTO.name].cost.text() == f"{per_view} tokens"
-    assert ready.composer.image_tokens == 6 * per_view
+    assert ready.composer.attached_tokens == 6 * per_view
     assert f"+{6 * per_view} attached" in ready.status_context.text()
     ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("off"))
     assert chips["receipt.png"].cost.text() == f"{per_view} tokens"

@@ -149,14 +149,14 @@ def test_a_broken_file_is_refused_inline_and_nothing_else_is_lost(
     truncated = tmp_path / "cut-off.png"
     truncated.write_bytes(image_file.read_bytes()[: image_file.stat().st_size // 2])
     notes = tmp_path / "notes.txt"
-    notes.write_text("not a picture")
+    notes.write_bytes(bytes(range(256)) * 4)  # binary: neither an image nor a document
     drop(window.chat_pane, file_urls(truncated))
     qtbot.waitUntil(lambda: "cut-off.png" in window.composer.notice_label.text(), timeout=20_000)
     assert "damaged or incomplete" in window.composer.notice_label.text()
     assert window.composer.notice_label.isVisible()
     drop(window.chat_pane, file_urls(notes))
     qtbot.waitUntil(lambda: "notes.txt" in window.composer.notice_label.text(), timeout=20_000)
-    assert "not an image" in window.composer.notice_label.text()
+    assert "is not a file Gemma Desktop can read" in window.composer.notice_label.text()
     assert window.composer.pending == 0
     assert [a.name for a in window.composer.attachments] == [image_file.name]
     assert window.composer.edit.toPlainText() == "Compare these"

@@ -17,9 +17,10 @@ from desktop_app import paths
 from desktop_app.models.fit import machine_memory
 from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
-from desktop_app.ui import main_window as main_window_module
+from desktop_app.ui import model_controller as model_controller_module
 from desktop_app.ui.engine_bridge import EngineBridge
-from desktop_app.ui.main_window import MainWindow, ModelState
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.model_controller import ModelState
 from desktop_app.ui.model_download import Recommendation
 from desktop_app.ui.preferences import Preferences
 from tests.conftest import Models
@@ -36,7 +37,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
     entry = make_entry()
     recommendation = Recommendation(entry, entry.check_fit(machine_memory(), 8192))
-    monkeypatch.setattr(main_window_module, "recommend_for_this_machine", lambda: recommendation)
+    monkeypatch.setattr(model_controller_module, "recommend_for_this_machine", lambda: recommendation)
     with fake_hub() as server:
         # Slow enough (about 2.5 s in all) to pause it half-way.
         server.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.05)
@@ -50,7 +51,7 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
     window = MainWindow(
         ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
     )
-    window.download.endpoint = hub.hub_url
+    window.model_controller.download.endpoint = hub.hub_url
     window.show()
     try:
         panel = window.first_run
@@ -64,13 +65,13 @@ def test_first_run_downloads_the_recommended_model_pauses_resumes_and_loads_it(
         panel.cancel_button.click()
         qtbot.waitUntil(lambda: panel.download_button.text() == "Resume download", timeout=20_000)
         assert "paused" in panel.progress_label.text()
-        assert window.model_state is ModelState.NONE
+        assert window.model_controller.state is ModelState.NONE
         fetched = len(hub.cdn_gets())
 
         panel.download_button.click()
-        qtbot.waitUntil(lambda: window.model_state is ModelState.READY, timeout=120_000)
+        qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=120_000)
         assert any("range" in request.headers for request in hub.cdn_gets()[fetched:])  # resumed
-        files = window.model_files
+        files = window.model_controller.setup
         assert files is not None and files.projector is not None
         folder = paths.models_dir()
         assert files.model.path.is_relative_to(folder) and files.model.path.read_bytes() == models.tiny.read_bytes()

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every area's subcommands registered."""
     from desktop_app.cli import chat, conversations, models, selftest
 
-    parser = Parser(prog="gemma-desktop", description="Offline chat with Gemma 3 through llama.cpp.")
+    parser = Parser(
+        prog="gemma-desktop", description="Offline chat with Gemma 3 (and Gemma 3n and 4) through llama.cpp."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     gui = sub.add_parser("gui", help="open the window (the default)")

@@ -1,10 +1,14 @@
 """Headless ``ask`` and ``chat`` commands: the engine from the command line, for scripts and tests.
 
-``ask`` answers one prompt (streamed, or one JSON object with ``--json``); ``chat --jsonl`` keeps
-one engine alive over stdin/stdout, one JSON line per turn each way, for one conversation or
-several: a line's ``"thread"`` names the conversation it belongs to, and the engine keeps each
-thread's memory while it answers the others.  Everything the user gives is checked before the
-engine starts, so a wrong file costs one sentence, not a model load.
+``ask`` answers one prompt (streamed, or one JSON object with ``--json``) about images
+(``--image``) and documents (``--file``: PDF, Word, text or code; an image given as ``--file`` is
+an image), attached in the order given; ``ask --print-prompt`` prints the prompt text the model
+would read and exits.  ``chat --jsonl`` keeps one engine alive over stdin/stdout, one JSON line
+per turn each way, for one conversation or several: a line's ``"thread"`` names the conversation
+it belongs to, and the engine keeps each thread's memory while it answers the others.
+Everything the user gives is checked before the engine starts, so a wrong file costs one
+sentence, not a model load; a message with documents is counted before it is sent, so one too
+large for the context is refused at once, with the numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from desktop_app.cli.parser import Subparsers
+from desktop_app.engine import prompt
 from desktop_app.engine.client import EngineClient
+from desktop_app.engine.documents import (
+    REPLY_ROOM,
+    PreparedDocument,
+    fits_context,
+    is_image_file,
+    prepare_document,
+    shortfall_of,
+)
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.interface import Engine
 from desktop_app.engine.protocol import (
@@ -28,12 +41,12 @@ from desktop_app.engine.protocol import (
     Done,
     EngineError,
     LoadRequest,
-    Role,
     Token,
-    conversation_turns,
+    TokenCount,
+    alternating_turns,
 )
 from desktop_app.errors import UserError
-from desktop_app.models.fit import default_context_for_files, machine_memory
+from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
 from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
 from desktop_app.settings import (
     AUTO_CONTEXT,
@@ -42,15 +55,24 @@ from desktop_app.settings import (
     GenerationSettings,
     RuntimeSettings,
 )
-from desktop_app.store import ConversationStore, StreamingWriter
+from desktop_app.store import Attachment as StoredAttachment
+from desktop_app.store import ConversationStore, Message, StreamingWriter
+from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
 def register(sub: Subparsers) -> None:
     """Add ``ask`` and ``chat`` to the CLI."""
-    ask = sub.add_parser("ask", help="answer one prompt (optionally about images) and exit")
+    ask = sub.add_parser("ask", help="answer one prompt (optionally about images and documents) and exit")
     _add_engine_options(ask)
-    ask.add_argument("--image", action="append", default=[], type=Path, help="image file (repeatable)")
+    ask.add_argument("--image", action="append", dest="attachments", default=[], type=_image_argument,
+                     metavar="PATH", help="image file (repeatable)")
+    ask.add_argument("--file", action="append", dest="attachments", type=_file_argument, metavar="PATH",
+                     help="document to ask about: PDF, Word (.docx), text or code, or an image "
+                          "(repeatable; kept in order with --image)")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    ask.add_argument("--print-prompt", action="store_true",
+                     help="print the exact prompt text the model would read (images as a "
+                          "placeholder line) and exit without generating")
     ask.add_argument("prompt", help="the question")
     ask.set_defaults(func=run_ask)
 
@@ -60,8 +82,8 @@ def register(sub: Subparsers) -> None:
         "--jsonl",
         action="store_true",
         required=True,
-        help='read {"text": ..., "images": [paths], "thread": name} lines, write one JSON reply '
-        "line per turn",
+        help='read {"text": ..., "images": [paths], "files": [paths], "thread": name} lines, '
+             "write one JSON reply line per turn",
     )
     chat.add_argument(
         "--continue",
@@ -76,10 +98,46 @@ def register(sub: Subparsers) -> None:
     chat.set_defaults(func=run_chat)
 
 
+Attachment = tuple[Path, PreparedImage | PreparedDocument]
+"""A file the user gave and what it became."""
+
+
+def _image_argument(text: str) -> tuple[str, Path]:
+    return ("image", Path(text))
+
+
+def _file_argument(text: str) -> tuple[str, Path]:
+    return ("file", Path(text))
+
+
+def prepare_attachments(given: Iterable[tuple[str, Path]], vision: bool) -> list[Attachment]:
+    """Read each image (``--image``, or a ``--file`` whose content is an image) and document, in
+    order; the first that cannot be used raises its sentence."""
+    prepared: list[Attachment] = []
+    for kind, path in given:
+        if kind == "image" or is_image_file(path):
+            prepared.append((path, prepare_image(path)))
+        else:
+            document = prepare_document(path, vision=vision)
+            if document.scanned_unread:
+                pages = ", ".join(map(str, document.scanned_unread))
+                print(
+                    f"note: '{document.name}' has scanned pages ({pages}) that need a vision "
+                    "projector (--mmproj) to be read; the model gets its other pages.",
+                    file=sys.stderr,
+                )
+            prepared.append((path, document))
+    return prepared
+
+
+def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
+    return sum(1 if isinstance(p, PreparedImage) else len(p.scans) for p in parts)
+
+
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
     runtime = RuntimeSettings()
-    parser.add_argument("--model", type=Path, required=True, help="Gemma 3 GGUF file")
+    parser.add_argument("--model", type=Path, required=True, help="Gemma GGUF file (Gemma 3, 3n or 4)")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--system", default=None, help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
@@ -95,6 +153,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
                              "CPU, auto on a GPU)")
     parser.add_argument("--stop-when-full", action="store_true",
                         help="stop when the context is full instead of leaving out older turns")
+    parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
+                        help="let a model that thinks (Gemma 4) reason first; the thought goes to "
+                        "stderr, --max-tokens bounds the answer (default off)")
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx,
                         help="context size in tokens (default: sized to this computer's memory)")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
@@ -113,6 +174,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         seed=args.seed,
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
+        think=args.think == "on",
         stop_when_full=args.stop_when_full,
     ).validate()
     runtime = RuntimeSettings(
@@ -127,6 +189,12 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     """Check the files, then load them; UserError for anything the user can fix."""
     model = inspect_model(args.model)
+    if args.think == "on" and not model.family.thinks:
+        raise UserError(
+            "{name} is a {family} model, which does not think; leave --think off.",
+            name=model.display_name,
+            family=model.family.label,
+        )
     mmproj = inspect_projector(args.mmproj) if args.mmproj else None
     if mmproj is not None:
         check_pair(model, mmproj)
@@ -146,10 +214,90 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     return client
 
 
+def check_context(
+    client: Engine, messages: list[ChatMessage], args: argparse.Namespace, system: str = ""
+) -> TokenCount | None:
+    """Count a message with documents before sending it; UserError with the numbers and what
+    would work (a larger context this computer can hold, the first pages that fit) when the
+    context cannot hold it.  Messages without documents are left to the engine's own check."""
+    documents = messages[-1].documents
+    if not documents:
+        return None
+    generation, _ = _settings(args)
+    counted = client.count(messages, system, generation)
+    if isinstance(counted, EngineError):
+        if counted.kind == "user":
+            raise UserError(counted.message)
+        raise _EngineFailed(counted.message)
+    if fits_context(counted.prompt_tokens, counted.n_ctx):
+        return counted
+    sizes = [client.count([ChatMessage.user(d)], "", generation) for d in documents]
+    loaded = client.loaded
+    shortfall = shortfall_of(
+        documents,
+        needed=counted.prompt_tokens,
+        document_tokens=counted.document_tokens,
+        n_ctx=counted.n_ctx,
+        n_ctx_train=loaded.n_ctx_train if loaded else counted.n_ctx,
+        larger_context=context_that_holds(
+            inspect_model(args.model),
+            inspect_projector(args.mmproj) if args.mmproj else None,
+            counted.prompt_tokens + REPLY_ROOM,
+            machine_memory(),
+        ),
+        sizes=[c.document_tokens if isinstance(c, TokenCount) else 0 for c in sizes],
+    )
+    sentences = [str(sentence) for sentence in shortfall.sentences()]
+    if shortfall.larger_context is not None:
+        sentences.append(f"Run again with --ctx {shortfall.larger_context}.")
+    raise UserError(" ".join(sentences))
+
+
+def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
+    """The prompt text the model would read, from the model file's own chat template."""
+    generation, _ = _settings(args)
+    template = inspect_model(args.model).chat_template
+    text, images = prompt.render(messages, args.system or "", template, generation.pan_scan)
+    sys.stdout.write(prompt.readable(text, images))
+    sys.stdout.flush()
+
+
 def reply_json(done: Done) -> dict[str, Any]:
-    """The ``ask --json`` / ``chat --jsonl`` reply object."""
+    """The ``ask --json`` / ``chat --jsonl`` reply object: ``text`` is the answer; a reply that
+    thought also carries ``thought`` (and ``notice`` when it never answered), so a model that
+    does not think answers in exactly the same shape as always."""
     metrics = dataclasses.asdict(done.metrics)
-    return {"text": done.text, "finish_reason": done.finish_reason, "metrics": metrics}
+    reply = split_reply(done.text)
+    answer: dict[str, Any] = {"text": reply.answer, "finish_reason": done.finish_reason, "metrics": metrics}
+    if reply.thought or reply.thinking:
+        answer["thought"] = reply.thought
+    problem = unanswered(reply, done.finish_reason)
+    if problem is not None:
+        answer["notice"] = str(problem)
+    return answer
+
+
+class _ThoughtAwareOutput:
+    """Streams a reply to the terminal: the thought to stderr as it comes, the answer to stdout."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._shown = SplitReply("", "", False)
+
+    def add(self, piece: str) -> None:
+        self._text += piece
+        reply = split_reply(self._text)
+        if len(reply.thought) > len(self._shown.thought):
+            if not self._shown.thought:
+                sys.stderr.write("Thinking: ")
+            sys.stderr.write(reply.thought[len(self._shown.thought) :])
+            sys.stderr.flush()
+        if len(reply.answer) > len(self._shown.answer):
+            if self._shown.thought and not self._shown.answer:
+                sys.stderr.write("\n")
+            sys.stdout.write(reply.answer[len(self._shown.answer) :])
+            sys.stdout.flush()
+        self._shown = reply
 
 
 def _reply(
@@ -181,15 +329,21 @@ class _EngineFailed(Exception):
 def run_ask(args: argparse.Namespace) -> int:
     """``ask``: stream one reply to stdout (or print it as JSON)."""
     _settings(args)  # bad values fail before any file is read
-    images = [prepare_image(path) for path in args.image]
-    message = ChatMessage.user(*images, args.prompt)
-    client = _start_engine(args, len(images))
+    parts = [prepared for _, prepared in prepare_attachments(args.attachments, args.mmproj is not None)]
+    message = ChatMessage.user(*parts, args.prompt)
+    if args.print_prompt:
+        print_prompt(args, [message])
+        return 0
+    client = _start_engine(args, _images_seen(parts))
     try:
-        def stream_out(text: str) -> None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-        done = _reply(client, [message], args, None if args.json else stream_out, system=args.system or "")
+        check_context(client, [message], args, args.system or "")
+        done = _reply(
+            client,
+            [message],
+            args,
+            None if args.json else _ThoughtAwareOutput().add,
+            system=args.system or "",
+        )
     except _EngineFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -199,11 +353,14 @@ def run_ask(args: argparse.Namespace) -> int:
         print(json.dumps(reply_json(done), ensure_ascii=False))
     else:
         sys.stdout.write("\n")
+        problem = unanswered(split_reply(done.text), done.finish_reason)
+        if problem is not None:
+            print(problem, file=sys.stderr)
     return 0
 
 
-def _parse_turn(line: str) -> tuple[str | None, str, list[tuple[Path, PreparedImage]]]:
-    """A line's thread (None: the default one), text and images."""
+def _parse_turn(line: str, vision: bool) -> tuple[str | None, str, list[Attachment]]:
+    """A line's thread (None: the default one), text and attachments."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
@@ -213,10 +370,13 @@ def _parse_turn(line: str) -> tuple[str | None, str, list[tuple[Path, PreparedIm
     thread = data.get("thread")
     if thread is not None and (not isinstance(thread, str) or not thread):
         raise UserError('"thread" must be a non-empty string naming the conversation.')
-    paths = data.get("images") or []
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise UserError('"images" must be a list of file paths.')
-    return thread, data.get("text", ""), [(Path(p), prepare_image(Path(p))) for p in paths]
+    given: list[tuple[str, Path]] = []
+    for key, kind in (("images", "image"), ("files", "file")):
+        paths = data.get(key) or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise UserError('"{key}" must be a list of file paths.', key=key)
+        given += [(kind, Path(p)) for p in paths]
+    return thread, data.get("text", ""), prepare_attachments(given, vision)
 
 
 def _named_thread(line: str) -> Any:
@@ -228,6 +388,11 @@ def _named_thread(line: str) -> Any:
     return data.get("thread") if isinstance(data, dict) else None
 
 
+def engine_thread_name(conversation_id: int) -> str:
+    """The engine thread of a stored conversation, the same in the window and the CLI."""
+    return f"conversation-{conversation_id}"
+
+
 @dataclass
 class _Thread:
     """One conversation of a ``chat --jsonl`` run."""
@@ -236,22 +401,16 @@ class _Thread:
     """The ``"thread"`` of its input lines; None for lines without one."""
     conversation_id: int | None
     """Its id in the store (None with ``--no-save``)."""
-    history: list[tuple[Role, str, list[PreparedImage]]] = field(default_factory=list)
-    """Its messages as stored: turned into the engine's alternating turns the way the window
-    turns them (:func:`conversation_turns`), so both send the same prompt and share memory."""
+    history: list[ChatMessage] = field(default_factory=list)
+    """Its turns as the window sends them (:func:`alternating_turns`, replies as their answer),
+    so both send the same prompt and share the engine's memory of it."""
 
     @property
     def engine_thread(self) -> str:
-        """The engine's name for it: the stored conversation's (the window uses the same, so
-        either continues the other's memory), or this run's thread name."""
+        """The engine's name for it: the stored conversation's, or this run's thread name."""
         if self.conversation_id is not None:
             return engine_thread_name(self.conversation_id)
         return f"jsonl:{self.name or ''}"
-
-
-def engine_thread_name(conversation_id: int) -> str:
-    """The engine thread of a stored conversation, the same in the window and the CLI."""
-    return f"conversation-{conversation_id}"
 
 
 def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdout: TextIO | None = None) -> int:
@@ -268,6 +427,7 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     generation, _ = _settings(args)
+    has_vision = args.mmproj is not None
     if args.continue_id is not None and args.no_save:
         raise UserError("--continue reads a saved conversation; leave out --no-save.")
     store = None if args.no_save else ConversationStore()
@@ -291,8 +451,8 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
             if not line.strip():
                 continue
             try:
-                name, text, images = _parse_turn(line)
-                if images and args.mmproj is None:
+                name, text, attachments = _parse_turn(line, has_vision)
+                if _images_seen(part for _, part in attachments) and not has_vision:
                     raise UserError(
                         "{model} was started without a projector; start chat with --mmproj to ask "
                         "about images.",
@@ -301,7 +461,7 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
                 thread = threads.get(name)
                 if thread is None:
                     thread = threads[name] = _new_thread(name, store, args, system, generation)
-                done = _turn(client, store, thread, text, images, args, system)
+                done = _turn(client, store, thread, text, attachments, args, system)
             except (UserError, _EngineFailed) as exc:
                 # The engine restarts with the next turn; the conversations so far are kept.
                 write({"error": str(exc), "thread": _named_thread(line)})
@@ -328,16 +488,35 @@ def _default_thread(
         system = args.system or ""
         return system, _new_thread(None, store, args, system, generation)
     conversation = store.get_conversation(args.continue_id)
-    history: list[tuple[Role, str, list[PreparedImage]]] = [
-        (m.role, m.text, [prepare_image(a.path) for a in m.attachments])
-        for m in store.messages(conversation.id)
-    ]
-    if any(images for _, _, images in history) and args.mmproj is None:
+    vision = args.mmproj is not None
+    messages = store.messages(conversation.id)
+    if not vision and any(not a.is_document for m in messages for a in m.attachments):
         raise UserError(
             "Conversation {id} has images; start chat with --mmproj to continue it.", id=conversation.id
         )
+    history = alternating_turns(_stored_turn(message, vision) for message in messages)
     system = conversation.system_prompt if args.system is None else args.system
     return system, _Thread(None, conversation.id, history)
+
+
+def _stored_turn(message: Message, vision: bool) -> ChatMessage:
+    """A stored message as the window sends it: attachments read again, then the text; a reply
+    as its answer (what the model thought stays out of the history)."""
+    if message.role == "assistant":
+        return ChatMessage.assistant(split_reply(message.text).answer)
+    parts: list[PreparedImage | PreparedDocument | str] = [
+        _stored_part(attachment, number, vision) for number, attachment in enumerate(message.attachments, 1)
+    ]
+    if message.text:
+        parts.append(message.text)
+    return ChatMessage.user(*parts)
+
+
+def _stored_part(attachment: StoredAttachment, number: int, vision: bool) -> PreparedImage | PreparedDocument:
+    name = attachment.name or f"image {number}"
+    if attachment.is_document:
+        return prepare_document(attachment.path, name=name, vision=vision).first_pages(attachment.first_pages)
+    return prepare_image(attachment.path, name=name)
 
 
 def _new_thread(
@@ -363,21 +542,24 @@ def _turn(
     store: ConversationStore | None,
     thread: _Thread,
     text: str,
-    images: list[tuple[Path, PreparedImage]],
+    attachments: list[Attachment],
     args: argparse.Namespace,
     system: str,
 ) -> Done:
-    """One prompt of a thread: committed, answered (flushed while it streams), remembered."""
-    prompt: tuple[Role, str, list[PreparedImage]] = ("user", text, [image for _, image in images])
+    """One prompt of a thread: checked, committed, answered (flushed while it streams), kept."""
+    turn = ChatMessage.user(*(part for _, part in attachments), text)
+    messages = alternating_turns([*thread.history, turn])
+    check_context(client, messages, args, system)
     writer = None
     if store is not None and thread.conversation_id is not None:
-        shas = [_store_image(store, path, image) for path, image in images]
-        store.add_user_message(thread.conversation_id, text, shas)
+        shas = [_store_attachment(store, path, part) for path, part in attachments]
+        names = [path.name for path, _ in attachments]
+        store.add_user_message(thread.conversation_id, text, shas, names)
         writer = StreamingWriter(store, store.begin_assistant_message(thread.conversation_id))
     try:
         done = _reply(
             client,
-            conversation_turns([*thread.history, prompt]),
+            messages,
             args,
             writer.append if writer else None,
             system=system,
@@ -389,11 +571,13 @@ def _turn(
         raise
     if writer is not None:
         writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
-    thread.history += [prompt, ("assistant", done.text, [])]
+    thread.history = [*messages, ChatMessage.assistant(split_reply(done.text).answer)]
     return done
 
 
-def _store_image(store: ConversationStore, path: Path, image: PreparedImage) -> str:
+def _store_attachment(store: ConversationStore, path: Path, part: PreparedImage | PreparedDocument) -> str:
     """Keep the original file (what the user gave), content-addressed; returns its sha256."""
+    if isinstance(part, PreparedDocument):
+        return store.add_document(path.read_bytes(), part.mime, part.plain_text)
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return store.add_attachment(path.read_bytes(), mime, image.width, image.height)
+    return store.add_attachment(path.read_bytes(), mime, part.width, part.height)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from desktop_app.cli.parser import Subparsers
+from desktop_app.engine.documents import searchable_text
 from desktop_app.store.export import export_conversation, import_conversation
 from desktop_app.store.store import Conversation, ConversationStore
 
@@ -81,6 +82,6 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     with ConversationStore() as store:
-        conversation_id = import_conversation(store, args.path)
+        conversation_id = import_conversation(store, args.path, searchable_text)
     print(conversation_id)
     return 0

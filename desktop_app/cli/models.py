@@ -1,4 +1,5 @@
-"""``python -m desktop_app models list|download ID|import PATH|remove ID``: the model library headless.
+"""``python -m desktop_app models list|info ID|PATH|download ID|import PATH|remove ID``: the model
+library headless.
 
 Each handler is a thin layer over catalog, download, registry and fit, the same calls the window
 makes, so the command line is also the quickest way to exercise them by hand.
@@ -7,8 +8,10 @@ makes, so the command line is also the quickest way to exercise them by hand.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from desktop_app.cli.parser import Subparsers
@@ -16,9 +19,11 @@ from desktop_app.errors import UserError
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadProgress
-from desktop_app.models.gemma_files import inspect_model, inspect_projector
+from desktop_app.models.gemma_files import ProjectorFile, abilities, inspect_model, inspect_projector
+from desktop_app.models.model_page import ModelPage, describe_target
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
-from desktop_app.models.sizes import format_size
+from desktop_app.models.sizes import format_parameters, format_size
+from desktop_app.models.speed import measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 
 PROGRESS_INTERVAL_S = 0.2
@@ -27,7 +32,7 @@ PROGRESS_INTERVAL_S = 0.2
 
 def register(subparsers: Subparsers) -> None:
     """Add the ``models`` command and its actions to the CLI."""
-    parser = subparsers.add_parser("models", help="list, download, import or remove Gemma 3 models")
+    parser = subparsers.add_parser("models", help="list, describe, download, import or remove Gemma models")
     actions = parser.add_subparsers(
         dest="models_action", metavar="ACTION", required=True, parser_class=type(parser)
     )
@@ -39,6 +44,19 @@ def register(subparsers: Subparsers) -> None:
         help=f"context size (tokens) for the memory check (default {DEFAULT_CONTEXT})",
     )
     listing.set_defaults(func=list_models)
+    info = actions.add_parser(
+        "info", help="what a model is and what it needs here, read from its GGUF without loading it"
+    )
+    info.add_argument("target", metavar="ID|PATH", help="a local model's id ('models list') or a GGUF file")
+    info.add_argument("--mmproj", type=Path, help="judge it with this vision projector instead of its own")
+    info.add_argument(
+        "--context",
+        type=int,
+        default=DEFAULT_CONTEXT,
+        help=f"context size (tokens) for the memory estimate (default {DEFAULT_CONTEXT}, at most the model's)",
+    )
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=show_info)
     download = actions.add_parser(
         "download",
         help="download a catalog model and its projector (gated ones read HF_TOKEN or 'hf auth login')",
@@ -73,7 +91,7 @@ def list_models(args: argparse.Namespace) -> int:
     have = {m.catalog_id for m in local if m.catalog_id}
     width = max(len(e.id) for e in catalog)
     for entry in catalog:
-        notes = ["vision" if entry.has_vision else "text only", f"needs {entry.min_ram_gb} GB RAM"]
+        notes = [entry.family.label, _ability_phrase(entry.abilities), f"needs {entry.min_ram_gb} GB RAM"]
         if entry.gated:
             notes.append("gated: needs a Hugging Face token")
         if entry.id in have:
@@ -84,6 +102,82 @@ def list_models(args: argparse.Namespace) -> int:
     print()
     print(f"Recommended for this computer: {recommended.id}. {fit_verdict.sentence}")
     return 0
+
+
+def show_info(args: argparse.Namespace) -> int:
+    if args.context < 1:
+        raise UserError("--context must be a positive number of tokens.")
+    machine = fit.machine_memory()
+    page = describe_target(
+        args.target,
+        projector=args.mmproj,
+        n_ctx=args.context,
+        machine=machine,
+        speed=measure_machine_speed(machine),
+        registry=ModelRegistry(),
+        catalog=load_catalog(),
+    )
+    if args.json:
+        print(json.dumps(page.to_json(), ensure_ascii=False))
+        return 0
+    for label, value in _info_lines(page):
+        print(f"{label:<16} {value}" if label else value)
+    return 0
+
+
+def _info_lines(page: ModelPage) -> list[tuple[str, str]]:
+    model, projector = page.model, page.projector
+    where = {"downloaded": "downloaded", "imported": "imported", "file": "file"}[page.source]
+    layers = f"{model.block_count}" if model.block_count else "unknown"
+    if model.sliding_window:
+        layers += f", sliding window {model.sliding_window:,} tokens"
+    lines = [
+        ("", page.name + (f"  [{page.model_id}]" if page.model_id else "")),
+        (where, str(model.path)),
+        ("architecture", model.architecture),
+        ("parameters", f"{format_parameters(model.parameter_count)} ({model.parameter_count:,})"),
+        ("quantization", model.quantization or "unknown"),
+        ("file size", format_size(model.file_size)),
+        ("trained context", f"{model.context_length:,} tokens" if model.context_length else "unknown"),
+        ("layers", layers),
+        (
+            "chat template",
+            "its own" if model.chat_template else "none (the built-in Gemma 3 template is used)",
+        ),
+        ("licence", model.license or "not stated in the file"),
+        ("can do", _ability_phrase(abilities(model.family, page.vision))),
+    ]
+    if projector is not None:
+        lines.append(("projector", str(projector.path)))
+        lines.append(
+            (
+                "",
+                f"{' ' * 17}{_image_cost(projector)}; "
+                f"encoder {format_parameters(projector.parameter_count)} parameters, "
+                f"{format_size(projector.file_size)}",
+            )
+        )
+    lines.append(
+        ("memory needed", f"{format_size(page.memory_needed)} at {page.n_ctx:,} tokens ({page.verdict.level})")
+    )
+    lines.append(("", " " * 17 + page.verdict.sentence))
+    lines.append(("expected speed", str(page.speed)))
+    return lines
+
+
+def _ability_phrase(names: tuple[str, ...]) -> str:
+    """ "text only", "text and images", "text, images and thinking" (the window says the same)."""
+    if len(names) == 1:
+        return f"{names[0]} only"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _image_cost(projector: ProjectorFile) -> str:
+    """What an image costs with this projector: one size for all, or a range by size (Gemma 4)."""
+    low, high = projector.image_token_range
+    if low == high:
+        return f"{projector.image_size} px images, {low} tokens each"
+    return f"images at their own size, {low} to {high:,} tokens each"
 
 
 def download_model(args: argparse.Namespace) -> int:

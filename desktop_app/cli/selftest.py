@@ -1,10 +1,12 @@
 """``gemma-desktop selftest``: prove an installed (frozen) app works, with no window and no network.
 
-It writes a tiny random-weight Gemma 3 model and projector (``desktop_app.gguf_fixtures``) and a
-generated PNG into a temporary folder, loads them in the engine's spawned child process, asks
-about the picture and checks the reply's image tokens; then it starts Qt on the offscreen
-platform and checks the image plugins the window needs. Exit 0 when every check passes, 1
-otherwise, with one line per check (``--json``: one object).
+It writes a tiny random-weight model and projector of one architecture (``--arch``: Gemma 3 by
+default, Gemma 3n or Gemma 4; ``desktop_app.gguf_fixtures``) and a generated PNG into a temporary
+folder, loads them in the engine's spawned child process, asks about the picture and checks the
+reply's image tokens against what the app's GGUF reader predicts for that projector; for Gemma 4
+it also asks the model to think and checks the thought comes apart from the answer.  Then it
+starts Qt on the offscreen platform and checks the image plugins the window needs. Exit 0 when
+every check passes, 1 otherwise, with one line per check (``--json``: one object).
 
 Installers run it after building and the Linux smoke test runs it from the installed package
 with a clean environment: it proves that frozen ``multiprocessing`` (spawn), llama.cpp, mtmd and
@@ -32,6 +34,10 @@ IMAGE_SIZE = 64
 PATCH_SIZE = 4
 TEXT_EMBD = 64
 QUESTION = "What is in this image?"
+ARCHITECTURES = ("gemma3", "gemma3n", "gemma4")
+GEMMA4_THOUGHT = "the picture is"
+GEMMA4_ANSWER = "Hello yes"
+"""What the steered Gemma 4 fixture thinks and answers (``gguf_fixtures.GEMMA4_THINKING_CHAIN``)."""
 
 
 def register(sub: Subparsers) -> None:
@@ -41,6 +47,12 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results")
     parser.add_argument("--no-qt", action="store_true", help="skip the Qt check")
+    parser.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        default="gemma3",
+        help="the architecture of the generated model and projector (default gemma3)",
+    )
     parser.add_argument(
         "--expect-backend",
         metavar="NAME",
@@ -93,21 +105,47 @@ def _write_picture(path: Path) -> Path:
     return path
 
 
-def _engine_check(
-    workdir: Path, timeout: float, expect_backend: str | None, cpu_only: bool, facts: dict[str, Any]
-) -> str:
+def _write_pair(workdir: Path, arch: str) -> tuple[Path, Path]:
+    """The tiny model and projector of ``arch``, paired as the app pairs them."""
     from desktop_app import gguf_fixtures
+    from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector
+
+    if arch == "gemma3n":
+        model = gguf_fixtures.write_tiny_gemma3n_model(workdir / "tiny-gemma3n.gguf", n_embd=TEXT_EMBD)
+        mmproj = gguf_fixtures.write_tiny_gemma3n_mmproj(
+            workdir / "mmproj-tiny-gemma3n.gguf", text_embd=TEXT_EMBD, image_size=IMAGE_SIZE
+        )
+    elif arch == "gemma4":
+        model = gguf_fixtures.write_tiny_gemma4_model(
+            workdir / "tiny-gemma4.gguf", n_embd=TEXT_EMBD, reply_chain=gguf_fixtures.GEMMA4_THINKING_CHAIN
+        )
+        mmproj = gguf_fixtures.write_tiny_gemma4_mmproj(
+            workdir / "mmproj-tiny-gemma4.gguf", text_embd=TEXT_EMBD, patch_size=PATCH_SIZE
+        )
+    else:
+        model = gguf_fixtures.write_tiny_gemma3_model(workdir / "tiny-gemma3.gguf", n_embd=TEXT_EMBD)
+        mmproj = gguf_fixtures.write_tiny_gemma3_mmproj(
+            workdir / "mmproj-tiny.gguf", text_embd=TEXT_EMBD, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE
+        )
+    check_pair(inspect_model(model), inspect_projector(mmproj))
+    return model, mmproj
+
+
+def _engine_check(
+    workdir: Path, timeout: float, expect_backend: str | None, cpu_only: bool, arch: str, facts: dict[str, Any]
+) -> str:
     from desktop_app.engine.client import EngineClient
     from desktop_app.engine.images import prepare_image
     from desktop_app.engine.protocol import ChatMessage, Done, EngineError, LoadRequest, ModelLoaded
+    from desktop_app.models.gemma_files import inspect_projector
     from desktop_app.settings import GenerationSettings, RuntimeSettings
+    from desktop_app.thoughts import split_reply
 
-    model = gguf_fixtures.write_tiny_gemma3_model(workdir / "tiny-gemma3.gguf", n_embd=TEXT_EMBD)
-    mmproj = gguf_fixtures.write_tiny_gemma3_mmproj(
-        workdir / "mmproj-tiny.gguf", text_embd=TEXT_EMBD, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE
-    )
+    model, mmproj = _write_pair(workdir, arch)
     picture = prepare_image(_write_picture(workdir / "picture.png"))
-    expected_tokens = gguf_fixtures.image_tokens_for(IMAGE_SIZE, PATCH_SIZE)
+    # What the window would show as the picture's cost before sending, from the GGUF header.
+    expected_tokens = inspect_projector(mmproj).image_tokens(picture.width, picture.height)
+    facts["arch"] = arch
 
     # --cpu: no layer offloaded (the GPU backend is still built in and loaded). GitHub's macOS
     # runners expose a paravirtual GPU on which llama.cpp's Metal backend hangs or returns
@@ -119,7 +157,7 @@ def _engine_check(
         n_gpu_layers=0 if cpu_only else RuntimeSettings.n_gpu_layers,
     )
     # The app's default sampling (seeded), so a frozen build also runs the sampler's C pass.
-    generation = GenerationSettings(seed=0, max_tokens=8, pan_scan="off")
+    generation = GenerationSettings(seed=0, max_tokens=8, pan_scan="off", think=arch == "gemma4")
     client = EngineClient()
     try:
         client.load(LoadRequest.of(model, mmproj, runtime))
@@ -130,6 +168,8 @@ def _engine_check(
         facts["backend"] = loaded.backend
         if not loaded.has_vision:
             raise RuntimeError("the engine loaded the model but not its projector")
+        if loaded.thinks != (arch == "gemma4"):
+            raise RuntimeError(f"the engine says the model {'thinks' if loaded.thinks else 'does not think'}")
         if expect_backend and loaded.backend.lower() != expect_backend.lower():
             raise RuntimeError(f"llama.cpp runs on {loaded.backend}, expected {expect_backend}")
 
@@ -162,11 +202,18 @@ def _engine_check(
             raise RuntimeError(f"prompt of {metrics.prompt_tokens} tokens holds no text around the image")
         if done.finish_reason == "length" and metrics.decode_tokens < 1:
             raise RuntimeError("no token was generated")
+        if arch == "gemma4":
+            reply = split_reply(done.text)
+            facts["thought"], facts["answer"] = reply.thought, reply.answer
+            if (reply.thought, reply.answer, done.finish_reason) != (GEMMA4_THOUGHT, GEMMA4_ANSWER, "stop"):
+                raise RuntimeError(f"the thought did not come apart from the answer: {done.text!r}")
     finally:
         client.close()
+    thought = f", thought {metrics.thought_tokens} tokens before answering" if arch == "gemma4" else ""
+    where = loaded.backend if arch == "gemma3" else f"{arch} on {loaded.backend}"  # gemma3: as it always read
     return (
-        f"{loaded.backend}: {metrics.image_tokens} image tokens, {metrics.prompt_tokens} prompt "
-        f"tokens, {metrics.decode_tokens} generated ({done.finish_reason}) in {metrics.ttft_s:.2f} s "
+        f"{where}: {metrics.image_tokens} image tokens, {metrics.prompt_tokens} prompt "
+        f"tokens, {metrics.decode_tokens} generated ({done.finish_reason}){thought} in {metrics.ttft_s:.2f} s "
         "to first token"
     )
 
@@ -218,7 +265,11 @@ def run_selftest(args: argparse.Namespace) -> int:
         if not home_set:
             os.environ["GEMMA_DESKTOP_HOME"] = str(workdir / "home")
         try:
-            _run(checks, "engine", lambda: _engine_check(workdir, args.timeout, args.expect_backend, args.cpu, facts))
+            _run(
+                checks,
+                "engine",
+                lambda: _engine_check(workdir, args.timeout, args.expect_backend, args.cpu, args.arch, facts),
+            )
             if not checks[-1].ok:
                 log = workdir / "home" / "log" / "gemma-desktop.log"
                 if log.is_file():

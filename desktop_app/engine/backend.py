@@ -1,4 +1,4 @@
-"""The one module that talks to llama.cpp: load a Gemma 3 GGUF and its projector, and generate.
+"""The one module that talks to llama.cpp: load a Gemma GGUF and its projector, and generate.
 
 Runs only inside the engine process (``process.py``); the app never imports it.  It drives
 llama-cpp-python's low-level and mtmd bindings directly instead of ``Llama`` and its chat
@@ -33,16 +33,19 @@ from desktop_app.engine.embedding_cache import EmbeddingCache, file_identity
 from desktop_app.engine.images import PreparedImage, pan_scan_for_backend
 from desktop_app.engine.protocol import (
     ChatMessage,
+    CountRequest,
     FinishReason,
     GenerateRequest,
     Metrics,
     ReadAhead,
     Restored,
+    TokenCount,
 )
 from desktop_app.engine.sampler import Sampler
 from desktop_app.engine.snapshots import CacheShape, Key, Snapshot, SnapshotStore
 from desktop_app.errors import UserError
 from desktop_app.settings import DEFAULT_CONTEXT, SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
+from desktop_app.thoughts import THOUGHT_CLOSE, THOUGHT_OPEN, split_reply
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class Cancelled(Exception):
 @dataclass
 class _TextSpan:
     tokens: list[int]
+    document: bool = False
+    """A document's words, tokenized without parsing control tokens."""
 
 
 @dataclass
@@ -75,6 +80,32 @@ class _ImageSpan:
 
 
 _Span = _TextSpan | _ImageSpan
+
+
+def _document_tokens(spans: list[_Span]) -> int:
+    return sum(len(s.tokens) for s in spans if isinstance(s, _TextSpan) and s.document)
+
+
+class _Run:
+    """What one reply's decoding carries from one stretch to the next (thought, then answer)."""
+
+    def __init__(
+        self, backend: LlamaBackend, sampler: Sampler, emit: Callable[[str], None], received_at: float
+    ) -> None:
+        self.sampler = sampler
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(backend._vocab)
+        self.emit = emit
+        self.received_at = received_at
+        self.parts: list[str] = []
+        self.logits, self.logits_addr = np.empty(0, np.float32), 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.piece_buf = ctypes.create_string_buffer(64)
+        self.one = (llama_cpp.llama_token * 1)()
+        self.batch = llama_cpp.llama_batch_get_one(self.one, 1)  # points at ``one``: reusable
+        self.first_at = self.ttft = 0.0
+        self.produced = 0
+        self.stopped_at = -1
+        """The token a stretch stopped at (not written), -1 when it stopped otherwise."""
 
 
 def _silence_native_logs() -> None:
@@ -112,6 +143,32 @@ def backend_name(n_gpu_layers: int) -> str:
     return "CPU"
 
 
+LOAD_PROGRESS_STEP = 0.01
+"""Loading progress is reported in steps of at least 1 %: llama.cpp calls back once per tensor
+(236 times for the 270M, ~800 for a 27B), more than a progress bar needs."""
+
+
+class _LoadProgress:
+    """llama.cpp's model-load progress callback: it reports how far the weights are read and
+    aborts the load when the stop flag is set (returning false makes
+    ``llama_model_load_from_file`` free what it read and return NULL)."""
+
+    def __init__(self, report: Callable[[float], None] | None, is_cancelled: Callable[[], bool]) -> None:
+        self._report = report
+        self._is_cancelled = is_cancelled
+        self._last = -1.0
+        # The C side keeps only a pointer: this object must outlive the load.
+        self.callback = llama_cpp.llama_progress_callback(self._on_progress)
+
+    def _on_progress(self, fraction: float, _user_data: ctypes.c_void_p) -> bool:
+        if self._is_cancelled():
+            return False
+        if self._report is not None and (fraction - self._last >= LOAD_PROGRESS_STEP or fraction >= 1.0):
+            self._last = fraction
+            self._report(min(1.0, fraction))
+        return True
+
+
 def _projector_output_width(mmproj_path: Path) -> int | None:
     """The embedding width a gemma3 projector produces (None: not a gemma3 projector, or
     unreadable; mtmd then judges the file itself)."""
@@ -146,9 +203,13 @@ class LlamaBackend:
         mmproj_path: Path | None,
         runtime: RuntimeSettings,
         cancel: CancelFlag,
+        on_load_progress: Callable[[float], None] | None = None,
+        *,
         snapshots: SnapshotStore | None = None,
     ) -> None:
-        """``snapshots`` keeps conversations this backend leaves (the engine process has one for
+        """Load the files; ``on_load_progress`` hears how far (0..1) the weights are read, and
+        setting ``cancel`` meanwhile stops the load (a UserError, with the flag still set).
+        ``snapshots`` keeps conversations this backend leaves (the engine process has one for
         its lifetime, so they outlive a model reload); None keeps them nowhere."""
         _silence_native_logs()
         llama_cpp.llama_backend_init()
@@ -161,7 +222,7 @@ class LlamaBackend:
         # first (projector, context, model), as llama-cpp-python's ``_internals`` does.
         self._handles = ExitStack()
         try:
-            self._open(model_path, mmproj_path, runtime)
+            self._open(model_path, mmproj_path, runtime, _LoadProgress(on_load_progress, cancel.is_set))
         except BaseException:
             self._handles.close()
             raise
@@ -189,19 +250,26 @@ class LlamaBackend:
         self._checkpoint: Snapshot | None = None
         """The conversation as it was before a read-ahead appended the pictures of a message
         still being written: if the message is sent otherwise, the memory goes back to it."""
-        self._replied: tuple[GenerateRequest, str, str] | None = None
-        """The last request, its reply and its Pan & Scan mode, until ``settle`` has run."""
+        self._replied: tuple[GenerateRequest, str] | None = None
+        """The last request and its reply, until ``settle`` has run."""
         self.load_s = time.perf_counter() - started
 
-    def _open(self, model_path: Path, mmproj_path: Path | None, runtime: RuntimeSettings) -> None:
+    def _open(
+        self,
+        model_path: Path,
+        mmproj_path: Path | None,
+        runtime: RuntimeSettings,
+        load_progress: _LoadProgress,
+    ) -> None:
         """Allocate model, context and projector, each handed to ``self._handles`` at once."""
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = 999 if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
+        model_params.progress_callback = load_progress.callback  # kept alive by the caller
         model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
         if not model:
             raise UserError(
-                "llama.cpp could not load {name}: the file is damaged, is not a Gemma 3 model, "
-                "or there is not enough memory for it.",
+                "llama.cpp could not load {name}: the file is damaged, is not a Gemma model this "
+                "app runs, or there is not enough memory for it.",
                 name=model_path.name,
             )
         self._handles.callback(llama_cpp.llama_model_free, model)
@@ -266,8 +334,17 @@ class LlamaBackend:
             self._mtmd = projector
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
         self.template = self._meta("tokenizer.chat_template")
-        self._window = int(self._meta("gemma3.attention.sliding_window") or 0)
-        self._end_of_turn = self._single_token(prompt.END_OF_TURN)
+        self.architecture = self._meta("general.architecture") or ""
+        self._window = int(self._meta(f"{self.architecture}.attention.sliding_window") or 0)
+        # Gemma 3 and 3n end a turn with <end_of_turn>, Gemma 4 with <turn|>; llama.cpp marks
+        # both as end-of-generation too, this just spares the lookup for the common case.
+        self._end_of_turn = (
+            self._single_token(prompt.END_OF_TURN) or self._single_token(prompt.GEMMA4_END_OF_TURN) or -1
+        )
+        # Gemma 4 thinks between two marker tokens; the loop ends a thought at the second.
+        opens, closes = self._single_token(THOUGHT_OPEN), self._single_token(THOUGHT_CLOSE)
+        self._thought_end = closes if opens is not None and closes is not None else None
+        self.thinks = self.architecture == "gemma4" and self._thought_end is not None
         self._cached: list[Key] = []
         self._embeddings = EmbeddingCache(
             paths.cache_dir() / "embeddings" / file_identity(mmproj_path)
@@ -314,21 +391,35 @@ class LlamaBackend:
     def _spans(self, text: str, images: list[PreparedImage]) -> Iterator[list[_Span]]:
         """Split the prompt into text tokens and image chunks (mtmd adds the image delimiters).
 
-        The image spans point into mtmd's chunk list, which this context owns and frees on leaving.
+        Documents' words are tokenized apart, as plain text (see ``prompt.segments``).  The image
+        spans point into mtmd's chunk lists, which this context owns and frees on leaving.
         """
+        with ExitStack() as owned:
+            spans: list[_Span] = []
+            queue = iter(images)
+            for piece, is_document in prompt.segments(text):
+                if is_document:
+                    spans.append(_TextSpan(self.tokenize(piece, special=False), document=True))
+                    continue
+                mine = [next(queue) for _ in range(piece.count(prompt.MEDIA_MARKER))]
+                spans += self._piece_spans(piece, mine, owned)
+            yield spans
+
+    def _piece_spans(self, text: str, images: list[PreparedImage], owned: ExitStack) -> list[_Span]:
+        """Text (control tokens parsed) and its images as spans; the chunk list they point into
+        is handed to ``owned`` the moment it exists."""
         if not images:
-            yield [_TextSpan(self.tokenize(text))]
-            return
+            return [_TextSpan(self.tokenize(text))]
         if not self.has_vision:
             raise UserError("This model has no vision projector loaded; add its mmproj file.")
-        with ExitStack() as owned:
+        with ExitStack() as bitmaps_owned:  # mtmd copies what it needs into the chunks
             bitmaps = []
             for image in images:
                 pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
                 bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
                 if not bitmap:
                     raise MemoryError(f"mtmd could not hold a {image.width}x{image.height} image")
-                owned.callback(mtmd.mtmd_bitmap_free, bitmap)
+                bitmaps_owned.callback(mtmd.mtmd_bitmap_free, bitmap)
                 mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
                 bitmaps.append(bitmap)
             chunks = mtmd.mtmd_input_chunks_init()
@@ -337,22 +428,22 @@ class LlamaBackend:
             text_in = mtmd.mtmd_input_text(data, len(data), False, True)
             array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
             rc = mtmd.mtmd_tokenize(self._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps))
-            if rc != 0:
-                raise RuntimeError(f"mtmd_tokenize failed with {rc}")
-            spans: list[_Span] = []
-            for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-                chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-                kind = mtmd.mtmd_input_chunk_get_type(chunk)
-                if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                    n = ctypes.c_size_t()
-                    ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                    spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
-                elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                    sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
-                    spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
-                else:
-                    raise RuntimeError(f"unexpected mtmd chunk type {kind}")
-            yield spans
+        if rc != 0:
+            raise RuntimeError(f"mtmd_tokenize failed with {rc}")
+        spans: list[_Span] = []
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            kind = mtmd.mtmd_input_chunk_get_type(chunk)
+            if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                n = ctypes.c_size_t()
+                ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
+            elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
+                spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
+            else:
+                raise RuntimeError(f"unexpected mtmd chunk type {kind}")
+        return spans
 
     @staticmethod
     def _keys(spans: list[_Span]) -> list[Key]:
@@ -537,13 +628,12 @@ class LlamaBackend:
         so a picture removed before Send is undone cheaply (see ``_back_to_checkpoint``).
         Returns the positions the memory holds now (0: nothing to read ahead)."""
         self._switch_to(request.thread)
-        pan_scan = pan_scan_for_backend(request.settings.pan_scan, self.backend)
         pairs = min(self._dropped // 2, _droppable_pairs(len(request.messages)))
         messages = _leave_out(request.messages, pairs)
-        before, earlier = prompt.render(messages[:-1], request.system_prompt, self.template, pan_scan)
+        before, earlier = self._render(messages[:-1], request.system_prompt, request.settings)
         with self._spans(before, earlier) as spans:
             before_keys = self._keys(spans)
-        text, images = prompt.render(messages, request.system_prompt, self.template, pan_scan)
+        text, images = self._render(messages, request.system_prompt, request.settings)
         with self._spans(text, images) as spans:
             keys = self._keys(spans)
             room = min(request.settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
@@ -570,7 +660,7 @@ class LlamaBackend:
     # ------------------------------------------------------------------------ prefetch
     def image_views(self, image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
         """The images the model sees for ``image``: it, then its Pan & Scan crops."""
-        return prompt.image_views(image, pan_scan_for_backend(pan_scan, self.backend))
+        return prompt.image_views(image, self._pan_scan(pan_scan))
 
     def encode_ahead(self, view: PreparedImage) -> None:
         """Encode one view into the embedding cache, unless it is there already."""
@@ -599,27 +689,53 @@ class LlamaBackend:
         restored = self._switch_to(request.thread)
         self._saved = False
         settings = request.settings
-        pan_scan = pan_scan_for_backend(settings.pan_scan, self.backend)
         messages = request.messages
         most = _droppable_pairs(len(messages))
         pairs = 0 if settings.stop_when_full else min(self._dropped // 2, most)
         room = min(settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
         while True:
-            text, images = prompt.render(
-                _leave_out(messages, pairs), request.system_prompt, self.template, pan_scan
-            )
+            text, images = self._render(_leave_out(messages, pairs), request.system_prompt, settings)
             with self._spans(text, images) as spans:
                 keys = self._keys(spans)
                 if settings.stop_when_full or len(keys) + room <= self.n_ctx or pairs >= most:
                     self._dropped = 2 * pairs
                     result = self._run(spans, keys, settings, emit, received_at, on_phase, restored)
-                    self._replied = (request, result[0], pan_scan)
+                    self._replied = (request, result[0])
                     return result
-            pairs = self._pairs_to_leave_out(request, pan_scan, pairs, most, room)
+            pairs = self._pairs_to_leave_out(request, pairs, most, room)
+
+    def _pan_scan(self, mode: str) -> str:
+        # Pan & Scan is Gemma 3's: the other projectors take an image whole, at its own size.
+        return pan_scan_for_backend(mode, self.backend) if self.architecture == "gemma3" else "off"
+
+    def _render(
+        self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings
+    ) -> tuple[str, list[PreparedImage]]:
+        """The prompt as this model is asked: its template, and the features it has."""
+        return prompt.render(
+            messages,
+            system_prompt,
+            self.template,
+            self._pan_scan(settings.pan_scan),
+            think=settings.think and self.thinks,
+        )
+
+    def count(self, request: CountRequest) -> TokenCount:
+        """The tokens a reply to this conversation would evaluate, by kind; nothing is decoded."""
+        text, images = self._render(request.messages, request.system_prompt, request.settings)
+        with self._spans(text, images) as spans:
+            return TokenCount(
+                request.request_id,
+                prompt_tokens=len(self._keys(spans)),
+                document_tokens=_document_tokens(spans),
+                image_tokens=sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan)),
+                n_ctx=self.n_ctx,
+            )
 
     def settle(self) -> None:
         """Trim the memory to what the thread's next turn will keep: the reply as the next
-        prompt reads it back (tokenized anew, its ends trimmed by the chat template).
+        prompt reads it back (tokenized anew, its ends trimmed by the chat template, its thought
+        left out as the front ends leave it out).
 
         Run after each reply, off the way to any first token.  It matters for snapshots: a
         restored one holds only the sliding window's own positions, so it can be appended to but
@@ -628,36 +744,33 @@ class LlamaBackend:
         """
         if self._replied is None:
             return
-        request, reply, pan_scan = self._replied
+        request, reply = self._replied
         self._replied = None
-        messages = (*_leave_out(request.messages, self._dropped // 2), ChatMessage.assistant(reply))
-        text, images = prompt.render(messages, request.system_prompt, self.template, pan_scan)
+        answer = ChatMessage.assistant(split_reply(reply).answer)
+        messages = (*_leave_out(request.messages, self._dropped // 2), answer)
+        text, images = self._render(messages, request.system_prompt, request.settings)
         with self._spans(text, images) as spans:
             keep = _common_prefix(self._cached, self._keys(spans))
         if keep < len(self._cached):
             self._trim(self._safe_keep(keep))
 
-    def _prompt_size(self, request: GenerateRequest, pan_scan: str, pairs: int) -> int:
-        text, images = prompt.render(
-            _leave_out(request.messages, pairs), request.system_prompt, self.template, pan_scan
-        )
+    def _prompt_size(self, request: GenerateRequest, pairs: int) -> int:
+        text, images = self._render(_leave_out(request.messages, pairs), request.system_prompt, request.settings)
         with self._spans(text, images) as spans:
             return sum(len(s.tokens) if isinstance(s, _TextSpan) else s.n_tokens for s in spans)
 
-    def _pairs_to_leave_out(
-        self, request: GenerateRequest, pan_scan: str, fewest: int, most: int, room: int
-    ) -> int:
+    def _pairs_to_leave_out(self, request: GenerateRequest, fewest: int, most: int, room: int) -> int:
         """The fewest exchanges after the first to leave out (more than ``fewest``) so the prompt
         leaves ``room`` for the reply and some slack for the next turns; without the slack if
         that is impossible; ``most`` if nothing fits (the reply then says the context is full).
         """
         for limit in (self.n_ctx - room - self.n_ctx // REFIT_SLACK_SHARE, self.n_ctx - room):
             low, high = fewest + 1, most
-            if self._prompt_size(request, pan_scan, high) > limit:
+            if self._prompt_size(request, high) > limit:
                 continue
             while low < high:  # the size shrinks as more is left out: bisect
                 middle = (low + high) // 2
-                if self._prompt_size(request, pan_scan, middle) <= limit:
+                if self._prompt_size(request, middle) <= limit:
                     high = middle
                 else:
                     low = middle + 1
@@ -675,6 +788,17 @@ class LlamaBackend:
         restored: Restored | None,
     ) -> tuple[str, FinishReason, Metrics]:
         if len(keys) >= self.n_ctx:
+            documents = _document_tokens(spans)
+            if documents:
+                raise UserError(
+                    "This message needs {tokens} tokens, {documents} of them its documents; the "
+                    "model holds at most {train} and the context is set to {n_ctx}. Choose a "
+                    "larger context size or attach fewer pages.",
+                    tokens=f"{len(keys):,}",
+                    documents=f"{documents:,}",
+                    train=f"{self.n_ctx_train:,}",
+                    n_ctx=f"{self.n_ctx:,}",
+                )
             raise UserError(
                 "This conversation needs {n} tokens but the context holds {n_ctx}; start a new "
                 "chat or choose a larger context size.",
@@ -695,17 +819,15 @@ class LlamaBackend:
             encode_s, from_cache = self._evaluate(spans, len(keys), on_phase)
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
-            with Sampler(settings) as sampler:
-                reply, finish, ttft, decode_tokens, decode_s = self._stream(
-                    sampler, settings, emit, received_at
-                )
+            reply, finish, ttft, decode_tokens, decode_s, thought_tokens = self._stream(settings, emit, received_at)
         except Cancelled:
-            finish, ttft, decode_tokens, decode_s = "cancelled", 0.0, 0, 0.0
+            finish, ttft, decode_tokens, decode_s, thought_tokens = "cancelled", 0.0, 0, 0.0, 0
         finally:
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
         metrics = Metrics(
             prompt_tokens=len(keys),
             image_tokens=image_tokens,
+            document_tokens=_document_tokens(spans),
             # Microseconds: a small projector encodes in ~1 ms, and the benchmark compares it.
             image_encode_s=round(encode_s, 6),
             ttft_s=round(ttft, 6),
@@ -713,6 +835,7 @@ class LlamaBackend:
             decode_tok_s=round(decode_tokens / decode_s, 2) if decode_s > 0 else 0.0,
             cached_tokens=keep,
             images_from_cache=from_cache,
+            thought_tokens=thought_tokens,
             restored=restored,
             dropped_turns=self._dropped,
         )
@@ -751,27 +874,48 @@ class LlamaBackend:
         return encode_s, from_cache
 
     def _stream(
-        self,
-        sampler: Sampler,
-        settings: GenerationSettings,
-        emit: Callable[[str], None],
-        received_at: float,
-    ) -> tuple[str, FinishReason, float, int, float]:
-        """The decode loop.  Each pass runs with caches just flushed by a decode step, so it
-        keeps to few Python operations: everything it can set up once is set up here."""
-        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
+    ) -> tuple[str, FinishReason, float, int, float, int]:
+        """Write the reply: (text, finish, ttft, tokens, decode seconds, thought tokens).
+
+        A thinking model asked to think writes in two stretches: the thought, bounded by the
+        context only and ended by its closing marker, then the answer, which ``max_tokens``
+        bounds, so a long thought can never leave the answer without room.  Everyone else writes
+        one stretch, exactly as before.
+        """
+        with Sampler(settings) as sampler:
+            run = _Run(self, sampler, emit, received_at)
+            thought_end = self._thought_end if settings.think and self.thinks else None
+            thought_tokens = 0
+            if thought_end is not None:
+                finish = self._decode(run, self.n_ctx, thought_end)
+                thought_tokens = run.produced
+                if finish == "stop" and run.stopped_at == thought_end:
+                    finish = self._take(run, thought_end)
+                    if finish == "stop":
+                        finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+            else:
+                finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+        tail = run.decoder.decode(b"", final=True)
+        if tail:
+            run.parts.append(tail)
+            emit(tail)
+        decode_s = time.perf_counter() - run.first_at if run.produced else 0.0
+        return "".join(run.parts), finish, run.ttft, run.produced, decode_s, thought_tokens
+
+    def _decode(self, run: _Run, limit: int, stop: int) -> FinishReason:
+        """The decode loop: up to ``limit`` tokens, ending at ``stop`` or end-of-generation
+        (which are neither written nor evaluated).  Each pass runs with caches just flushed by
+        a decode step, so it keeps to few Python operations: everything it can set up once is
+        set up before it, and what lasts across stretches goes back into ``run`` after it."""
+        sampler, n_vocab, emit, parts = run.sampler, run.n_vocab, run.emit, run.parts
         logits_at = _LOGITS_ADDRESS
-        logits, logits_addr = np.empty(0, np.float32), 0  # llama.cpp's buffer, viewed once
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        piece_buf = ctypes.create_string_buffer(64)
-        one = (llama_cpp.llama_token * 1)()
-        batch = llama_cpp.llama_batch_get_one(one, 1)  # points at ``one``: reusable
+        logits, logits_addr = run.logits, run.logits_addr  # llama.cpp's buffer, viewed once
+        decoder, piece_buf, one, batch = run.decoder, run.piece_buf, run.one, run.batch
         is_cancelled, ctx, vocab = self._is_cancelled, self._ctx, self._vocab
-        parts: list[str] = []
+        received_at, first_at, ttft, produced = run.received_at, run.first_at, run.ttft, run.produced
         finish: FinishReason = "length"
-        first_at = ttft = 0.0
-        produced = 0
-        for _ in range(settings.max_tokens):
+        for _ in range(limit):
             if is_cancelled():
                 finish = "cancelled"
                 break
@@ -782,7 +926,8 @@ class LlamaBackend:
                 logits_addr = addr
                 logits = np.frombuffer((ctypes.c_float * n_vocab).from_address(addr), np.float32)
             token = sampler.sample(logits)
-            if token == self._end_of_turn or llama_cpp.llama_vocab_is_eog(vocab, token):
+            if token == stop or llama_cpp.llama_vocab_is_eog(vocab, token):
+                run.stopped_at = token
                 finish = "stop"
                 break
             produced += 1
@@ -815,12 +960,27 @@ class LlamaBackend:
                     break
                 raise RuntimeError(f"llama_decode failed with {rc}")
             self._cached.append(token)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            parts.append(tail)
-            emit(tail)
-        decode_s = time.perf_counter() - first_at if produced else 0.0
-        return "".join(parts), finish, ttft, produced, decode_s
+        run.logits, run.logits_addr = logits, logits_addr
+        run.first_at, run.ttft, run.produced = first_at, ttft, produced
+        return finish
+
+    def _take(self, run: _Run, token: int) -> FinishReason:
+        """Write and evaluate one token the loop stopped at (the end of a thought): "stop" when
+        the reply can go on, else why it cannot."""
+        if len(self._cached) + 1 >= self.n_ctx:
+            return "context"
+        piece = run.decoder.decode(self._piece(token, run.piece_buf))
+        run.parts.append(piece)
+        run.emit(piece)
+        run.produced += 1
+        run.one[0] = token
+        rc = llama_cpp.llama_decode(self._ctx, run.batch)
+        if rc != 0:
+            if rc == 2 or self._is_cancelled():
+                return "cancelled"
+            raise RuntimeError(f"llama_decode failed with {rc}")
+        self._cached.append(token)
+        return "stop"
 
     def close(self) -> None:
         """Keep the conversation in the cache as a snapshot and hand every snapshot held in RAM

@@ -27,6 +27,7 @@ from desktop_app.engine.protocol import (
     Capabilities,
     ChatMessage,
     ClearSnapshots,
+    CountRequest,
     Done,
     DropPrefetch,
     EngineError,
@@ -40,6 +41,7 @@ from desktop_app.engine.protocol import (
     SaveSnapshot,
     ShutdownRequest,
     Token,
+    TokenCount,
 )
 from desktop_app.engine.snapshots import SnapshotStore, snapshot_folder
 from desktop_app.settings import GenerationSettings
@@ -131,7 +133,9 @@ class EngineClient:
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
+        :meth:`cancel` while it loads stops the load (an ``EngineError`` of kind "cancelled").
         """
+        self._cancel.clear()  # a Stop of the last reply must not stop this load
         self._load = request
         if self.running:
             self._send(self._load)
@@ -157,6 +161,35 @@ class EngineClient:
             )
         )
         return request_id
+
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Ask what this conversation's prompt costs; a ``TokenCount`` or ``EngineError`` event
+        with the returned request id follows (after the reply in progress, if any)."""
+        request_id = next(self._ids)
+        self._send(
+            CountRequest(request_id, tuple(messages), system_prompt, settings or GenerationSettings())
+        )
+        return request_id
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
+        request_id = self.count_tokens(messages, system_prompt, settings)
+        while True:
+            event = self.next_event(_POLL_S)
+            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
+                return event
+            if event is None and not self.running:
+                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
 
     def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
         """Have the engine encode an attached image while idle; ``ImageStatus`` events follow."""
@@ -236,6 +269,8 @@ class EngineClient:
         active = self._active
         if isinstance(event, ModelLoaded):
             self.loaded = event
+        elif isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
+            self._load = None  # a restarted engine must not load what the user stopped
         elif active is not None and getattr(event, "request_id", None) == active.request_id:
             if isinstance(event, Token):
                 active.parts.append(event.text)

@@ -19,6 +19,7 @@ from desktop_app.engine.protocol import (
     Event,
     LoadRequest,
     ModelLoaded,
+    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -84,6 +85,26 @@ class Engine(Protocol):
 
     def clear_snapshots(self) -> None:
         """Forget every kept conversation memory."""
+        ...
+
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int:
+        """Ask what this conversation's prompt costs (documents, images, the whole) by the
+        loaded model's tokenizer; a ``TokenCount`` or ``EngineError`` event with the returned
+        request id follows."""
+        ...
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for the answer (for the command line and tests)."""
         ...
 
     def cancel(self, *, hard: bool = False) -> None:

@@ -20,6 +20,7 @@ from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import (
     ClearSnapshots,
+    CountRequest,
     Done,
     DropPrefetch,
     EngineError,
@@ -186,6 +187,8 @@ class _Engine:
         if isinstance(request, LoadRequest):
             self.ahead = None
             self._load(request)
+        elif isinstance(request, CountRequest):
+            self._count(request)
         elif isinstance(request, GenerateRequest):
             self.ahead = None  # what it would have read, the reply reads now
             self._generate(request)
@@ -211,16 +214,27 @@ class _Engine:
 
         self._close_backend()
         self.prefetch.clear()  # another projector: its encodes would be another's
+        conn = self.conn
+
+        def on_load_progress(fraction: float) -> None:
+            conn.send(Progress(None, "loading", fraction))
+
         try:
             self.backend = LlamaBackend(
                 Path(request.model_path),
                 Path(request.mmproj_path) if request.mmproj_path else None,
                 request.runtime,
                 self.cancel,
-                self.snapshots,
+                on_load_progress,
+                snapshots=self.snapshots,
             )
         except UserError as exc:
-            self.conn.send(EngineError(None, str(exc), "user"))
+            if self.cancel.is_set():  # the load was stopped, not refused
+                name = Path(request.model_path).name
+                cancelled = UserError("Loading {name} was cancelled.", name=name)
+                conn.send(EngineError(None, str(cancelled), "cancelled"))
+            else:
+                conn.send(EngineError(None, str(exc), "user"))
             return
         except Exception:
             log.exception("loading %s failed", request.model_path)
@@ -237,15 +251,28 @@ class _Engine:
                 backend.n_ctx,
                 backend.n_ctx_train,
                 backend.has_vision,
+                thinks=backend.thinks,
             )
         )
+
+    def _count(self, request: CountRequest) -> None:
+        try:
+            if self.backend is None:
+                raise UserError("No model is loaded yet; open a Gemma model first.")
+            self.conn.send(self.backend.count(request))
+        except UserError as exc:
+            self.conn.send(EngineError(request.request_id, str(exc), "user"))
+        except Exception:
+            log.exception("counting tokens failed")
+            failed = "Counting tokens failed inside the engine (see the log)."
+            self.conn.send(EngineError(request.request_id, failed, "internal"))
 
     def _generate(self, request: GenerateRequest) -> None:
         received_at = time.perf_counter()
         rid = request.request_id
         conn = self.conn
         if self.backend is None:
-            conn.send(EngineError(rid, "No model is loaded yet; open a Gemma 3 model first.", "user"))
+            conn.send(EngineError(rid, "No model is loaded yet; open a Gemma model first.", "user"))
             return
         batcher = _TokenBatcher(conn, rid)
 

@@ -6,23 +6,24 @@ nothing here drags llama.cpp (or Qt) into the importing process.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import PreparedImage
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
 Role = Literal["user", "assistant"]
-Part = str | PreparedImage
+Part = str | PreparedImage | PreparedDocument
 FinishReason = Literal["stop", "length", "cancelled", "context", "error", "crashed"]
-ErrorKind = Literal["user", "internal", "crashed"]
+ErrorKind = Literal["user", "internal", "crashed", "cancelled"]
 
 
 @dataclass(frozen=True)
 class ChatMessage:
-    """One turn: text and images interleaved in the order the user gave them."""
+    """One turn: text, images and documents interleaved in the order the user gave them."""
 
     role: Role
     parts: tuple[Part, ...]
@@ -40,33 +41,26 @@ class ChatMessage:
         return [p for p in self.parts if isinstance(p, PreparedImage)]
 
     @property
+    def documents(self) -> list[PreparedDocument]:
+        return [p for p in self.parts if isinstance(p, PreparedDocument)]
+
+    @property
     def text(self) -> str:
         return "".join(p for p in self.parts if isinstance(p, str))
 
 
-def conversation_turns(
-    messages: Iterable[tuple[Role, str, Sequence[PreparedImage]]],
-) -> list[ChatMessage]:
-    """Stored messages (role, text, images) as the engine takes them: strictly alternating
-    user/assistant turns.
-
-    A user turn left without a reply (the app died before it began) is merged with the next one;
-    a reply without a user turn before it is dropped; images come before the text, as Gemma 3 is
-    usually prompted.
-    """
-    turns: list[ChatMessage] = []
-    for role, text, images in messages:
-        if role == "user":
-            parts: list[Part] = [*images]
-            if text:
-                parts.append(text)
-            if turns and turns[-1].role == "user":
-                turns[-1] = ChatMessage("user", (*turns[-1].parts, "\n", *parts))
-            else:
-                turns.append(ChatMessage.user(*parts))
-        elif turns and turns[-1].role == "user":
-            turns.append(ChatMessage.assistant(text))
-    return turns
+def alternating_turns(turns: Iterable[ChatMessage]) -> list[ChatMessage]:
+    """Stored turns as the engine takes them, strictly alternating user/assistant: a user turn
+    left without a reply (the app died before it began) is merged with the next one; a reply
+    without a prompt is dropped.  The window and ``chat --continue`` both send this, so a
+    conversation reads the same (and keeps its memory) from either."""
+    out: list[ChatMessage] = []
+    for turn in turns:
+        if turn.role == "user" and out and out[-1].role == "user":
+            out[-1] = ChatMessage("user", (*out[-1].parts, "\n", *turn.parts))
+        elif turn.role == "user" or (out and out[-1].role == "user"):
+            out.append(turn)
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,6 +134,18 @@ class ClearSnapshots:
 
 
 @dataclass(frozen=True)
+class CountRequest:
+    """Count the tokens this conversation's prompt takes with the loaded model, generating
+    nothing: the window prices a document's chip with it, and the front ends check a message
+    against the context before sending it."""
+
+    request_id: int
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
 class ShutdownRequest:
     """Free llama.cpp's resources and exit the engine process."""
 
@@ -147,6 +153,7 @@ class ShutdownRequest:
 Request = (
     LoadRequest
     | GenerateRequest
+    | CountRequest
     | PrefetchImage
     | DropPrefetch
     | ReadAhead
@@ -168,6 +175,8 @@ class Metrics:
     prompt_tokens: int = 0
     """Tokens of the whole prompt, images included."""
     image_tokens: int = 0
+    document_tokens: int = 0
+    """Tokens of the attached documents' text (their scanned pages count as images)."""
     image_encode_s: float = 0.0
     """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
     its output out for the cache and decoding it into the context count in ``ttft_s``."""
@@ -185,6 +194,8 @@ class Metrics:
     dropped_turns: int = 0
     """Messages left out because the conversation no longer fits the context: those right after
     the first exchange (the system prompt, the first exchange and the newest turns are kept)."""
+    thought_tokens: int = 0
+    """Of ``decode_tokens``, those the model spent thinking before its answer."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,8 @@ class Capabilities:
     """The model's own limit, the most a larger context setting can reach."""
     backend: str
     """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+    thinking: bool = False
+    """The model can think before answering (``GenerationSettings.think`` is honoured)."""
 
 
 @dataclass(frozen=True)
@@ -213,15 +226,17 @@ class ModelLoaded:
     n_ctx: int
     n_ctx_train: int
     has_vision: bool
+    thinks: bool = False
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend)
+        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks)
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing"."""
+    """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing";
+    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1)."""
 
     request_id: int | None
     phase: str
@@ -247,6 +262,19 @@ class Done:
 
 
 @dataclass(frozen=True)
+class TokenCount:
+    """The answer to a :class:`CountRequest`, by the loaded model's own tokenizer."""
+
+    request_id: int
+    prompt_tokens: int
+    """The whole prompt, as a reply would evaluate it (images and documents included)."""
+    document_tokens: int
+    image_tokens: int
+    n_ctx: int
+    """The context the engine holds now."""
+
+
+@dataclass(frozen=True)
 class ImageStatus:
     """An image asked for with :class:`PrefetchImage` is being encoded, is ready, or failed."""
 
@@ -266,11 +294,12 @@ class ReadAheadDone:
 @dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
-    process died and will be restarted by the next request."""
+    process died and will be restarted by the next request; "cancelled" (request_id None): a load
+    was stopped on request, and no model is loaded."""
 
     request_id: int | None
     message: str
     kind: ErrorKind = "internal"
 
 
-Event = ModelLoaded | Progress | Token | Done | ImageStatus | ReadAheadDone | EngineError
+Event = ModelLoaded | Progress | Token | Done | TokenCount | ImageStatus | ReadAheadDone | EngineError

@@ -1,8 +1,9 @@
-"""The Gemma 3 models the app offers to download, read from ``desktop_app/data/gemma3_catalog.json``.
+"""The Gemma models the app offers to download, read from ``desktop_app/data/gemma_catalog.json``.
 
 The catalog is data, not code: adding a quantisation or fixing a file name is an edit to the JSON,
 which also records each model's architecture numbers so the fit check can judge a download before
-a single byte of it exists.
+a single byte of it exists.  Gemma 3 builds lead (the first-run recommendation is always one of
+them); Gemma 3n and Gemma 4 builds follow, each saying what it can do.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from desktop_app.errors import UserError
 from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
+from desktop_app.models.gemma_files import FAMILIES, GemmaFamily, abilities, sliding_pattern
 from desktop_app.models.sizes import GIB
 from desktop_app.settings import SWA_FULL_CACHE
 
-CATALOG_RESOURCE = "gemma3_catalog.json"
+CATALOG_RESOURCE = "gemma_catalog.json"
 SCHEMA_VERSION = 1
 
 MIN_RAM_TOLERANCE = 0.9
@@ -47,7 +49,8 @@ class CatalogEntry:
     context_length: int
     shape: ModelShape
     first_run: bool
-    """On the ladder the first-run dialog picks from (the ungated QAT builds, one per size)."""
+    """On the ladder the first-run dialog picks from (the ungated Gemma 3 QAT builds, one per size)."""
+    family: GemmaFamily = FAMILIES["gemma3"]
     model_sha256: str | None = None
     mmproj_sha256: str | None = None
     """Pinned checksums where public material confirmed them; a hub checksum that differs is refused."""
@@ -55,6 +58,11 @@ class CatalogEntry:
     @property
     def has_vision(self) -> bool:
         return self.mmproj_file is not None
+
+    @property
+    def abilities(self) -> tuple[str, ...]:
+        """What it can do here, in words: "text", "images", "thinking"."""
+        return abilities(self.family, self.has_vision)
 
     @property
     def download_size(self) -> int:
@@ -72,6 +80,7 @@ class CatalogEntry:
             swa_full=swa_full,
             label=self.name,
         )
+
 
 
 @dataclass(frozen=True)
@@ -124,10 +133,12 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
     """Build a Catalog from the JSON structure, checking it as it goes (a typo fails loudly)."""
     if data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"catalog schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
-    shapes = {name: ModelShape(**numbers) for name, numbers in data["architectures"].items()}
+    shapes: dict[str, tuple[GemmaFamily, ModelShape]] = {
+        name: _architecture(dict(numbers)) for name, numbers in data["architectures"].items()
+    }
     entries: list[CatalogEntry] = []
     for raw in data["models"]:
-        shape = shapes[raw["architecture"]]
+        family, shape = shapes[raw["architecture"]]
         entries.append(
             CatalogEntry(
                 id=raw["id"],
@@ -144,6 +155,7 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 context_length=shape.context_length,
                 shape=shape,
                 first_run=bool(raw.get("first_run", False)),
+                family=family,
                 model_sha256=raw.get("model_sha256"),
                 mmproj_sha256=raw.get("mmproj_sha256"),
             )
@@ -151,4 +163,15 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids):
         raise ValueError("catalog ids are not unique")
+    if any(e.first_run and e.family.architecture != "gemma3" for e in entries):
+        raise ValueError("the first-run ladder holds Gemma 3 builds only")
     return Catalog(tuple(entries))
+
+
+def _architecture(numbers: dict[str, Any]) -> tuple[GemmaFamily, ModelShape]:
+    """An architecture's family and shape; "sliding_period" N stands for every N-th layer global."""
+    family = FAMILIES[numbers.pop("family")]
+    period = numbers.pop("sliding_period", None)
+    if period is not None:
+        numbers["sliding_layers"] = sliding_pattern(numbers["block_count"], period)
+    return family, ModelShape(**numbers)

@@ -30,13 +30,13 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import httpx2
-from huggingface_hub import get_hf_file_metadata, get_token, hf_hub_url
+from huggingface_hub import HfApi, HfFileMetadata, get_hf_file_metadata, get_token, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -51,6 +51,7 @@ from huggingface_hub.utils import build_hf_headers
 from desktop_app import __version__, paths
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import CatalogEntry
+from desktop_app.models.hub_token import keyring_token
 from desktop_app.models.sizes import MIB, format_size
 
 DISK_MARGIN = 256 * MIB
@@ -61,6 +62,7 @@ SPEED_WINDOW_S = 5.0
 """Speed is averaged over the last few seconds: steady enough to read, quick to follow changes."""
 
 PARTIAL_SUFFIX = ".incomplete"
+TOKENS_PAGE = "https://huggingface.co/settings/tokens"
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 
@@ -153,9 +155,24 @@ class DownloadedFiles:
     mmproj_sha256: str | None
 
 
+@dataclass(frozen=True)
+class TokenCheck:
+    """What the hub said of a token: whose it is, and the gated repositories it cannot open yet."""
+
+    user: str
+    not_accepted: tuple[str, ...]
+    """Gated repositories whose licence this account has not accepted (each one's page is where
+    to accept it)."""
+
+    @staticmethod
+    def licence_page(repo: str) -> str:
+        return f"https://huggingface.co/{repo}"
+
+
 def resolve_token(token: str | None) -> str | None:
-    """The token to send: the one given, else HF_TOKEN, else the one ``hf auth login`` stored."""
-    return token or get_token()
+    """The token to send: the one given, else the one saved on the Models page (the keyring),
+    else HF_TOKEN, else the one ``hf auth login`` stored."""
+    return token or keyring_token() or get_token()
 
 
 def destination_for(repo: str, filename: str) -> Path:
@@ -198,6 +215,51 @@ def check_disk_space(plan: DownloadPlan) -> None:
         )
 
 
+def entry_destinations(entry: CatalogEntry) -> tuple[Path, ...]:
+    """Where the entry's model and projector are kept once downloaded."""
+    names = (entry.model_file,) if entry.mmproj_file is None else (entry.model_file, entry.mmproj_file)
+    return tuple(destination_for(entry.repo, name) for name in names)
+
+
+def partial_files(destination: Path) -> list[Path]:
+    """The partial files of one destination (normally none or one)."""
+    if not destination.parent.is_dir():
+        return []
+    return sorted(destination.parent.glob(f"{destination.name}.*{PARTIAL_SUFFIX}"))
+
+
+def bytes_on_disk(entry: CatalogEntry) -> int:
+    """Bytes of the entry's files already here, finished or partial, found without the network:
+    how far a download paused in an earlier run got."""
+    total = 0
+    for destination in entry_destinations(entry):
+        if destination.is_file():
+            total += destination.stat().st_size
+        else:
+            total += max((p.stat().st_size for p in partial_files(destination)), default=0)
+    return total
+
+
+def check_room(entries: Iterable[CatalogEntry]) -> None:
+    """Refuse to queue downloads the disk cannot hold together, judged by the catalog's sizes
+    before anything is asked of the hub (:func:`check_disk_space` checks again at the start)."""
+    entries = list(entries)
+    needed = sum(max(0, e.download_size - bytes_on_disk(e)) for e in entries)
+    if not entries or needed == 0:
+        return
+    folder = paths.models_dir()
+    free = shutil.disk_usage(folder).free
+    if free < needed + DISK_MARGIN:
+        raise UserError(
+            "Downloading {name} needs about {needed} of free disk space in {folder} (with the "
+            "downloads queued before it), but only {free} is free; free some space and try again.",
+            name=entries[-1].name,
+            needed=format_size(needed + DISK_MARGIN),
+            folder=str(folder),
+            free=format_size(free),
+        )
+
+
 def run_download(
     plan: DownloadPlan,
     *,
@@ -237,6 +299,74 @@ def _headers(token: str | None) -> dict[str, str]:
     )
 
 
+def has_access(entry: CatalogEntry, token: str | None, *, endpoint: str | None = None) -> bool:
+    """Whether ``token`` opens the entry's repository: False when the hub says it is gated and
+    this account has not accepted its licence; a UserError sentence for any other refusal."""
+    try:
+        _file_metadata(entry.repo, entry.model_file, token, endpoint)
+    except GatedRepoError:
+        return False
+    return True
+
+
+def check_token(token: str, gated: Iterable[CatalogEntry], *, endpoint: str | None = None) -> TokenCheck:
+    """Ask the hub whose token this is and which gated repositories it opens.
+
+    Raises UserError for a token the hub refuses, or when the hub cannot be reached.
+    """
+    token = token.strip()
+    if not token:
+        raise UserError("Paste a Hugging Face access token first (it starts with hf_).")
+    try:
+        identity = HfApi(endpoint=endpoint, library_name="gemma-desktop", library_version=__version__).whoami(
+            token=token
+        )
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        if status == 401:
+            raise UserError(
+                "Hugging Face does not accept this token; copy it again from {page} (a 'Read' "
+                "token is enough).",
+                page=TOKENS_PAGE,
+            ) from None
+        raise UserError(
+            "Hugging Face answered HTTP {status} when checking the token; try again later.", status=status
+        ) from None
+    except OfflineModeIsEnabled:
+        raise UserError(
+            "The token cannot be checked because HF_HUB_OFFLINE is set; unset it to sign in."
+        ) from None
+    except httpx2.TransportError as exc:
+        raise UserError(
+            "Could not reach Hugging Face to check the token ({reason}); check the internet "
+            "connection and try again.",
+            reason=network_reason(exc),
+        ) from None
+    user = str(identity.get("name") or "?")
+    not_accepted: list[str] = []
+    for entry in gated:
+        if entry.repo not in not_accepted and not has_access(entry, token, endpoint=endpoint):
+            not_accepted.append(entry.repo)
+    return TokenCheck(user, tuple(not_accepted))
+
+
+def _file_metadata(repo: str, filename: str, token: str | None, endpoint: str | None) -> HfFileMetadata:
+    """The hub's HEAD answer for one file; GatedRepoError passes through, the rest become sentences."""
+    url = hf_hub_url(repo, filename, endpoint=endpoint)
+    try:
+        return get_hf_file_metadata(
+            url,
+            token=token or False,
+            library_name="gemma-desktop",
+            library_version=__version__,
+            endpoint=endpoint,
+        )
+    except GatedRepoError:
+        raise
+    except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
+        raise _hub_error(exc, repo, filename, token) from None
+
+
 def _remote_file(
     entry: CatalogEntry,
     filename: str,
@@ -244,16 +374,9 @@ def _remote_file(
     token: str | None,
     endpoint: str | None,
 ) -> RemoteFile:
-    url = hf_hub_url(entry.repo, filename, endpoint=endpoint)
     try:
-        meta = get_hf_file_metadata(
-            url,
-            token=token or False,
-            library_name="gemma-desktop",
-            library_version=__version__,
-            endpoint=endpoint,
-        )
-    except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
+        meta = _file_metadata(entry.repo, filename, token, endpoint)
+    except GatedRepoError as exc:
         raise _hub_error(exc, entry.repo, filename, token) from None
     sha256 = (meta.etag or "").lower()
     if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
@@ -287,7 +410,7 @@ def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> U
             )
         return UserError(
             f"{repo} is gated: accept Google's Gemma licence at {page}, then give Gemma Desktop "
-            "a Hugging Face token (set HF_TOKEN or run 'hf auth login')."
+            "a Hugging Face token (on the Models page, with HF_TOKEN or with 'hf auth login')."
         )
     if isinstance(exc, RepositoryNotFoundError):
         return UserError(
@@ -303,8 +426,8 @@ def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> U
         status = exc.response.status_code if exc.response is not None else 0
         if status == 401:
             return UserError(
-                "Hugging Face refused the token (HTTP 401): check HF_TOKEN or log in again with "
-                "'hf auth login'."
+                "Hugging Face refused the token (HTTP 401): enter it again on the Models page, "
+                "check HF_TOKEN or log in again with 'hf auth login'."
             )
         if status == 429:
             return UserError(
@@ -317,12 +440,13 @@ def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> U
             )
         return UserError(f"Hugging Face answered HTTP {status} for {filename} in {repo}.")
     return UserError(
-        f"Could not reach Hugging Face ({_network_reason(exc)}); check the internet connection "
+        f"Could not reach Hugging Face ({network_reason(exc)}); check the internet connection "
         "and try again, and the download will resume where it stopped."
     )
 
 
-def _network_reason(exc: Exception) -> str:
+def network_reason(exc: Exception) -> str:
+    """Why a connection failed, as the middle of a sentence."""
     if isinstance(exc, httpx2.TimeoutException):
         return "the connection timed out"
     if isinstance(exc, httpx2.ConnectError):
@@ -392,7 +516,7 @@ def _open_partial(path: Path, size: int) -> BinaryIO:
 
 def _remove_other_partials(remote: RemoteFile) -> None:
     """Partial files of an older upstream version of this file can never be completed."""
-    for stale in remote.destination.parent.glob(f"{remote.destination.name}.*{PARTIAL_SUFFIX}"):
+    for stale in partial_files(remote.destination):
         if stale != remote.partial_path:
             stale.unlink(missing_ok=True)
 

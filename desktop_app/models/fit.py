@@ -1,10 +1,12 @@
 """Will this model run here?  A memory estimate from GGUF metadata, set against RAM and VRAM.
 
-The estimate follows what llama.cpp allocates for Gemma 3: the weights (the file, memory-mapped
-and all touched on the CPU), the KV cache with Gemma 3's five sliding-window layers per global
-layer, the vision projector, and the working memory of a forward pass.  The numbers were checked
-against the real Gemma 3 270M in llama.cpp (see the tests): within a few per cent of the process's
-resident memory with the context filled, always on the high side.
+The estimate follows what llama.cpp allocates for the Gemma family: the weights (the file,
+memory-mapped and all touched on the CPU), the KV cache of the layers that keep one (Gemma 3n and
+the Gemma 4 E models let their last layers reuse earlier caches) with each layer's own heads and
+sliding window, the vision projector, and the working memory of a forward pass.  The numbers were
+checked against the real Gemma 3 270M in llama.cpp (see the tests): within a few per cent of the
+process's resident memory with the context filled, always on the high side; and the weights and
+KV cache against what llama.cpp allocates for the generated Gemma 3n and Gemma 4 models.
 
 Everything but :func:`machine_memory` is a pure function of numbers, so the window can show a
 verdict for a catalog entry before anything is downloaded.
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 
 SWA_PATTERN = 6
 """Gemma 3 makes every sixth layer global and the five before it sliding-window (llama.cpp's
-``set_swa_pattern(6)`` for gemma3): 3 of the 270M's 18 layers, 5 of the 4B's 34."""
+``set_swa_pattern(6)`` for gemma3): 3 of the 270M's 18 layers, 5 of the 4B's 34.  Gemma 3n and
+Gemma 4 files say per layer (:attr:`ModelShape.sliding_layers`)."""
 
 DEFAULT_UBATCH = 512
 """llama.cpp's default micro-batch; the reduced sliding-window cache and the scratch scale with it."""
@@ -77,7 +80,12 @@ FitLevel = Literal["fits", "tight", "will not fit"]
 
 @dataclass(frozen=True)
 class ModelShape:
-    """The numbers of a Gemma 3 text model that decide its cache and scratch memory."""
+    """The numbers of a Gemma text model that decide its cache and scratch memory.
+
+    The first eight describe a Gemma 3; the rest default to what Gemma 3 does and describe what
+    Gemma 3n and Gemma 4 do differently.  Where sliding and global layers differ (Gemma 4), the
+    unsuffixed head numbers are the global layers' and the ``_swa`` ones the sliding layers'.
+    """
 
     block_count: int
     embedding_length: int
@@ -88,26 +96,86 @@ class ModelShape:
     sliding_window: int
     """0 when the model has no sliding-window layers (then every layer keeps the full context)."""
     context_length: int
+    sliding_layers: tuple[bool, ...] | None = None
+    """Per layer, whether it attends through the sliding window; None: Gemma 3's layout
+    (:data:`SWA_PATTERN`)."""
+    kv_layers: int | None = None
+    """How many leading layers keep a KV cache (Gemma 3n: 20; Gemma 4 E models: all but the
+    shared ones); the rest reuse an earlier layer's.  None: every layer."""
+    head_count_kv_swa: int | None = None
+    key_length_swa: int | None = None
+    value_length_swa: int | None = None
+    per_layer_embedding_length: int = 0
+    """Width of the per-layer embeddings (E models): each token brings one row per layer."""
+    altup_streams: int = 1
+    """Gemma 3n carries its hidden state as four streams (AltUp); the others one."""
+    expert_count: int = 0
+    expert_used_count: int = 0
+    expert_feed_forward_length: int = 0
 
     @classmethod
     def from_gguf(cls, info: ModelFile) -> ModelShape:
         """Read the shape from a model's GGUF metadata, with llama.cpp's defaults for gaps."""
         if not info.block_count or not info.embedding_length or not info.head_count:
             raise UserError(
-                f"'{info.display_name}' lacks the layer counts needed to estimate its memory, "
-                "so it is probably damaged."
+                "'{name}' lacks the layer counts needed to estimate its memory, so it is probably damaged.",
+                name=info.display_name,
             )
         head_dim = info.embedding_length // info.head_count  # llama.cpp's default head size
+        sliding = info.sliding_layers
+        kv_heads = info.head_count_kv or info.head_count
+        kv_heads_swa: int | None = None
+        per_layer = info.head_count_kv_per_layer
+        if per_layer is not None and len(per_layer) == len(sliding):
+            kv_heads = max((n for n, swa in zip(per_layer, sliding, strict=True) if not swa), default=kv_heads)
+            kv_heads_swa = max((n for n, swa in zip(per_layer, sliding, strict=True) if swa), default=None)
+        default_layout = sliding == _gemma3_layout(info.block_count, info.sliding_window or 0)
         return cls(
             block_count=info.block_count,
             embedding_length=info.embedding_length,
             head_count=info.head_count,
-            head_count_kv=info.head_count_kv or info.head_count,
+            head_count_kv=kv_heads,
             key_length=info.key_length or head_dim,
             value_length=info.value_length or head_dim,
             sliding_window=info.sliding_window or 0,
             context_length=info.context_length or 0,
+            sliding_layers=None if default_layout else sliding,
+            kv_layers=None if info.kv_layers == info.block_count else info.kv_layers,
+            head_count_kv_swa=kv_heads_swa,
+            key_length_swa=info.key_length_swa,
+            value_length_swa=info.value_length_swa,
+            per_layer_embedding_length=info.per_layer_embedding_length or 0,
+            altup_streams=GEMMA3N_ALTUP_STREAMS if info.architecture == "gemma3n" else 1,
+            expert_count=info.expert_count or 0,
+            expert_used_count=info.expert_used_count or 0,
+            expert_feed_forward_length=info.expert_feed_forward_length or 0,
         )
+
+    @property
+    def layer_is_sliding(self) -> tuple[bool, ...]:
+        """Per layer, whether it attends through the window (never, without a window)."""
+        if self.sliding_window <= 0:
+            return (False,) * self.block_count
+        if self.sliding_layers is not None:
+            return self.sliding_layers
+        return _gemma3_layout(self.block_count, self.sliding_window)
+
+    def kv_bytes_per_cell(self, sliding: bool) -> int:
+        """f16 K and V bytes one cache cell holds in one layer of this kind."""
+        heads = (self.head_count_kv_swa if sliding else None) or self.head_count_kv
+        key = (self.key_length_swa if sliding else None) or self.key_length
+        value = (self.value_length_swa if sliding else None) or self.value_length
+        return KV_BYTES_PER_VALUE * heads * (key + value)
+
+
+GEMMA3N_ALTUP_STREAMS = 4
+"""llama.cpp's fixed AltUp width for gemma3n (llama-hparams.h n_altup)."""
+
+
+def _gemma3_layout(block_count: int, sliding_window: int) -> tuple[bool, ...]:
+    if sliding_window <= 0:
+        return (False,) * block_count
+    return tuple((i + 1) % SWA_PATTERN != 0 for i in range(block_count))
 
 
 @dataclass(frozen=True)
@@ -119,10 +187,18 @@ class MemoryEstimate:
     projector: int
     kv_cache: int
     compute: int
+    per_layer_embeddings: int = 0
+    """Bytes of ``weights`` that llama.cpp keeps memory-mapped on the CPU even when every layer is
+    on the GPU: the E models' per-layer embedding table, read a row per token."""
 
     @property
     def total(self) -> int:
         return self.weights + self.projector + self.kv_cache + self.compute
+
+    @property
+    def gpu_total(self) -> int:
+        """What must fit in GPU memory to run with every layer offloaded."""
+        return self.total - self.per_layer_embeddings
 
 
 @dataclass(frozen=True)
@@ -160,19 +236,19 @@ def swa_cache_cells(n_ctx: int, sliding_window: int, n_ubatch: int = DEFAULT_UBA
 def kv_cache_bytes(
     shape: ModelShape, n_ctx: int, *, swa_full: bool = SWA_FULL_CACHE, n_ubatch: int = DEFAULT_UBATCH
 ) -> int:
-    """f16 K and V for every layer: 2 bytes x cells x n_head_kv x (key_length + value_length).
+    """f16 K and V for every layer that keeps a cache: 2 bytes x cells x KV heads x (key + value
+    length), each with its own layer kind's heads.
 
     Global layers keep ``n_ctx`` cells.  Sliding-window layers keep ``n_ctx`` too when
     ``swa_full``, otherwise (the engine's choice, :data:`SWA_FULL_CACHE`) only the window plus a
-    micro-batch.
+    micro-batch.  Layers past ``kv_layers`` reuse an earlier layer's cache and cost nothing.
     """
-    per_cell = KV_BYTES_PER_VALUE * shape.head_count_kv * (shape.key_length + shape.value_length)
-    if shape.sliding_window <= 0:
-        return per_cell * shape.block_count * n_ctx
-    n_global = shape.block_count // SWA_PATTERN
-    n_local = shape.block_count - n_global
     local_cells = n_ctx if swa_full else swa_cache_cells(n_ctx, shape.sliding_window, n_ubatch)
-    return per_cell * (n_global * n_ctx + n_local * local_cells)
+    kv_layers = shape.block_count if shape.kv_layers is None else shape.kv_layers
+    return sum(
+        shape.kv_bytes_per_cell(sliding) * (local_cells if sliding else n_ctx)
+        for sliding in shape.layer_is_sliding[:kv_layers]
+    )
 
 
 def compute_bytes(
@@ -188,15 +264,20 @@ def compute_bytes(
     llama.cpp reserves a larger compute buffer (it sizes logits for a whole micro-batch: 512 MiB
     with Gemma's vocabulary) but only the last token's row is ever written, so those pages stay
     untouched and cost no RAM; this counts what becomes resident.  The masks are one
-    n_ubatch x cells matrix per cache (f16 with flash attention, f32 without).
+    n_ubatch x cells matrix per cache (f16 with flash attention, f32 without).  Gemma 3n's four
+    AltUp streams multiply the activations; the E models' per-layer embeddings (one row per layer
+    and token, selected, projected and summed) and the experts' intermediates (gate, up and their
+    product for each expert a token uses) add theirs.
     """
-    activations = n_ubatch * shape.embedding_length * 4 * ACTIVATION_FACTOR
+    activations = n_ubatch * shape.embedding_length * 4 * ACTIVATION_FACTOR * shape.altup_streams
+    per_layer = 3 * n_ubatch * shape.per_layer_embedding_length * shape.block_count * 4
+    experts = 3 * n_ubatch * shape.expert_used_count * shape.expert_feed_forward_length * 4
     mask_cells = n_ctx
-    if shape.sliding_window > 0:
+    if any(shape.layer_is_sliding):
         mask_cells += n_ctx if swa_full else swa_cache_cells(n_ctx, shape.sliding_window, n_ubatch)
     masks = n_ubatch * mask_cells * (2 if flash_attn else 4)
     scores = 0 if flash_attn else int(n_ubatch * n_ctx * shape.head_count * 4 * ATTENTION_SCORES_FACTOR)
-    return RUNTIME_BASE + activations + masks + scores
+    return RUNTIME_BASE + activations + per_layer + experts + masks + scores
 
 
 def estimate_memory(
@@ -205,6 +286,7 @@ def estimate_memory(
     n_ctx: int,
     *,
     projector_bytes: int = 0,
+    per_layer_embedding_bytes: int = 0,
     swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
     n_ubatch: int = DEFAULT_UBATCH,
@@ -217,6 +299,7 @@ def estimate_memory(
         projector=projector,
         kv_cache=kv_cache_bytes(shape, n_ctx, swa_full=swa_full, n_ubatch=n_ubatch),
         compute=compute_bytes(shape, n_ctx, swa_full=swa_full, flash_attn=flash_attn, n_ubatch=n_ubatch),
+        per_layer_embeddings=per_layer_embedding_bytes,
     )
 
 
@@ -227,6 +310,7 @@ def check_fit(
     machine: MachineMemory,
     *,
     projector_bytes: int = 0,
+    per_layer_embedding_bytes: int = 0,
     swa_full: bool = SWA_FULL_CACHE,
     flash_attn: bool = True,
     n_ubatch: int = DEFAULT_UBATCH,
@@ -246,13 +330,14 @@ def check_fit(
             shape,
             context,
             projector_bytes=projector_bytes,
+            per_layer_embedding_bytes=per_layer_embedding_bytes,
             swa_full=swa_full,
             flash_attn=flash_attn,
             n_ubatch=n_ubatch,
         )
 
     estimate = estimate_at(n_ctx)
-    level, on_gpu = _level(estimate.total, machine)
+    level, on_gpu = _level(estimate, machine)
     needs = f"{label} needs about {format_size(estimate.total)} with {n_ctx:,} tokens of context"
     if level == "fits":
         where = (
@@ -262,7 +347,7 @@ def check_fit(
         )
         return FitVerdict(level, f"{needs} and {where}, so it fits.", estimate, on_gpu)
 
-    smaller = [c for c in CONTEXT_STEPS if c < n_ctx and _level(estimate_at(c).total, machine)[0] == "fits"]
+    smaller = [c for c in CONTEXT_STEPS if c < n_ctx and _level(estimate_at(c), machine)[0] == "fits"]
     if smaller:
         advice = f"a context of {smaller[-1]:,} tokens would fit, or choose a smaller quantisation"
     else:
@@ -300,6 +385,7 @@ def check_files_fit(
         n_ctx,
         machine,
         projector_bytes=mmproj.file_size if mmproj else 0,
+        per_layer_embedding_bytes=model.per_layer_embedding_bytes,
         swa_full=swa_full,
         flash_attn=flash_attn,
         label=model.display_name,
@@ -363,11 +449,12 @@ def _os_reserve(total_ram: int) -> int:
     return max(2 * GIB, int(total_ram * 0.15))
 
 
-def _level(total: int, machine: MachineMemory) -> tuple[FitLevel, bool]:
+def _level(estimate: MemoryEstimate, machine: MachineMemory) -> tuple[FitLevel, bool]:
     """The level and whether the GPU holds it all; a model split between GPU and RAM is judged
     on RAM alone, which errs on the safe side."""
+    total = estimate.total
     gpu = _gpu_budget(machine)
-    if gpu is not None and total <= gpu:
+    if gpu is not None and estimate.gpu_total <= gpu:
         return "fits", True
     if total + FREE_HEADROOM <= _ram_budget(machine):
         return "fits", False
@@ -424,3 +511,21 @@ def _nvidia_gpus() -> tuple[str, int, int] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return parse_nvidia_smi(out.stdout) if out.returncode == 0 else None
+
+
+def context_that_holds(
+    model: ModelFile,
+    mmproj: ProjectorFile | None,
+    tokens: int,
+    machine: MachineMemory,
+    *,
+    flash_attn: bool = True,
+) -> int | None:
+    """The smallest context step that holds ``tokens``, within the model's own limit, that the
+    estimate says fits this computer; None when none does (for "a larger context" offers)."""
+    limit = model.context_length or CONTEXT_STEPS[-1]
+    for context in CONTEXT_STEPS:
+        if tokens <= context <= limit:
+            verdict = check_files_fit(model, mmproj, context, machine, flash_attn=flash_attn)
+            return context if verdict.level == "fits" else None
+    return None

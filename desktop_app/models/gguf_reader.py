@@ -77,8 +77,9 @@ def damaged_file(label: str) -> UserError:
 # The gguf package still supplies the type tables, and the tests compare this reader's output
 # with GGUFReader's, field by field, on generated files and on the real 270M file.
 
-# Small arrays (image_mean, tags) are kept; the vocabulary's 262,144 entries are only counted.
-_MAX_KEPT_ARRAY = 64
+# Small arrays (image_mean, tags, a per-layer list for up to llama.cpp's 512 layers) are kept; the
+# vocabulary's 262,144 entries are only counted.
+_MAX_KEPT_ARRAY = 512
 _MAX_ARRAY_NESTING = 2
 _MAX_TENSOR_DIMS = 4  # GGML_MAX_DIMS: llama.cpp refuses more
 
@@ -115,7 +116,7 @@ class GGUFHeader:
     path: Path
     file_size: int
     scalars: dict[str, Any]
-    """Strings, numbers, bools, and arrays of up to 64 items (longer ones only in ``array_lengths``)."""
+    """Strings, numbers, bools, and arrays of up to 512 items (longer ones only in ``array_lengths``)."""
     array_lengths: dict[str, int]
     tensors: dict[str, TensorShape]
 

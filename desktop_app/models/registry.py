@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,15 @@ from typing import Any, Literal
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import CatalogEntry
-from desktop_app.models.download import DownloadedFiles, ProgressCallback, plan_download, run_download
+from desktop_app.models.download import (
+    DownloadedFiles,
+    ProgressCallback,
+    bytes_on_disk,
+    entry_destinations,
+    partial_files,
+    plan_download,
+    run_download,
+)
 from desktop_app.models.gemma_files import (
     GemmaFile,
     ModelFile,
@@ -240,6 +249,37 @@ class ModelRegistry:
         self._save(remaining)
         return Removal(target, tuple(deleted))
 
+    def set_projector(self, model_id: str, projector: Path | None) -> LocalModel:
+        """Pair another projector with a model (None: text only), after checking from metadata
+        that the pair fits; the old projector file is left where it is."""
+        records = self._load()
+        target = self.get(model_id)
+        if projector is not None:
+            check_pair(inspect_model(target.model_path), inspect_projector(projector))
+            projector = projector.resolve()
+        updated = replace(target, mmproj_path=projector, mmproj_sha256=None)
+        self._save([updated if r.id == model_id else r for r in records])
+        return updated
+
+    def discard_download(self, entry: CatalogEntry, keep: Collection[Path] = ()) -> tuple[Path, ...]:
+        """Delete what a cancelled download of ``entry`` left: its partial files, and files that
+        finished but no registered model uses (a model whose projector never arrived).  Files in
+        ``keep`` (another queued download's) stay."""
+        in_use = {p for m in self._load() for p in (m.model_path, m.mmproj_path) if p is not None}
+        root = paths.models_dir().resolve()
+        deleted: list[Path] = []
+        for destination in entry_destinations(entry):
+            if destination in keep:
+                continue
+            leftovers = partial_files(destination)
+            if destination.is_file() and destination not in in_use:
+                leftovers.append(destination)
+            for file in leftovers:
+                file.unlink(missing_ok=True)
+                deleted.append(file)
+            _prune_empty_dirs(destination.parent, root)
+        return tuple(deleted)
+
     # --- storage ---------------------------------------------------------------------------
 
     def _load(self) -> list[LocalModel]:
@@ -283,6 +323,26 @@ def download_entry(
     plan = plan_download(entry, token=token, endpoint=endpoint)
     files = run_download(plan, on_progress=on_progress, cancel=cancel, verified=registry.verified_files())
     return registry.add_download(entry, files)
+
+
+def unfinished_downloads(entries: Iterable[CatalogEntry], registry: ModelRegistry) -> list[tuple[CatalogEntry, int]]:
+    """Catalog downloads an earlier run left half-done, with the bytes already here: entries not
+    in the list of local models that have a partial file, or a finished file no model uses (the
+    model arrived, its projector did not)."""
+    records = registry.models()
+    have = {m.catalog_id for m in records if m.catalog_id}
+    in_use = {p for m in records for p in (m.model_path, m.mmproj_path) if p is not None}
+    found: list[tuple[CatalogEntry, int]] = []
+    for entry in entries:
+        if entry.id in have:
+            continue
+        destinations = entry_destinations(entry)
+        started = any(partial_files(d) for d in destinations) or any(
+            d.is_file() and d not in in_use for d in destinations
+        )
+        if started:
+            found.append((entry, bytes_on_disk(entry)))
+    return found
 
 
 def _display_name(info: ModelFile) -> str:

@@ -18,3 +18,12 @@ def format_size(n_bytes: float) -> str:
             value = n / scale
             return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
     return f"{int(n)} bytes"
+
+
+def format_parameters(count: int) -> str:
+    """'268M', '3.9B', '27B': a parameter count the way model names write it."""
+    for unit, scale in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return str(count)

@@ -258,9 +258,44 @@ def _v2_search_index(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v3_documents(conn: sqlite3.Connection) -> None:
+    """Documents beside images: the name each message gave an attachment (a document's name is
+    part of its prompt) and how many first pages it gave (None: all), and each document's text,
+    indexed for search like message text.
+
+    A document is an ``attachments`` row like an image (width and height 0), kept once by
+    content; its text is kept once too, and goes with the row.
+    """
+    statements = [
+        "ALTER TABLE message_attachments ADD COLUMN name TEXT",
+        # A message may give the model only a PDF's first pages (what fit its context).
+        "ALTER TABLE message_attachments ADD COLUMN first_pages INTEGER",
+        """CREATE TABLE document_texts (
+            sha256 TEXT PRIMARY KEY REFERENCES attachments (sha256) ON DELETE CASCADE,
+            text TEXT NOT NULL
+        )""",
+    ]
+    if fts5_available():
+        statements += [
+            """CREATE VIRTUAL TABLE document_texts_fts USING fts5 (
+                text, content='document_texts', content_rowid='rowid'
+            )""",
+            """CREATE TRIGGER document_texts_fts_insert AFTER INSERT ON document_texts BEGIN
+                INSERT INTO document_texts_fts (rowid, text) VALUES (new.rowid, new.text);
+            END""",
+            """CREATE TRIGGER document_texts_fts_delete AFTER DELETE ON document_texts BEGIN
+                INSERT INTO document_texts_fts (document_texts_fts, rowid, text)
+                    VALUES ('delete', old.rowid, old.text);
+            END""",
+        ]
+    for statement in statements:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_base_schema,
     _v2_search_index,
+    _v3_documents,
 )
 """``MIGRATIONS[n]`` takes a database from ``user_version`` n to n + 1.  Only ever append."""
 
@@ -271,9 +306,9 @@ def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def has_search_index(conn: sqlite3.Connection) -> bool:
+def has_search_index(conn: sqlite3.Connection, table: str = "messages_fts") -> bool:
     row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages_fts'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
     return row is not None
 

@@ -1,9 +1,10 @@
 """A conversation out of the store as Markdown or JSON, and JSON back in.
 
-Markdown is for reading: images are copied into a folder beside the ``.md`` file
-(``chat.md`` -> ``chat_files/``) and linked with relative paths, so the pair opens in any
-Markdown viewer and can be moved together.  JSON is for keeping and moving between machines;
-:func:`import_conversation` recreates the conversation from it.
+Markdown is for reading: images and documents are copied into a folder beside the ``.md`` file
+(``chat.md`` -> ``chat_files/``) and linked with relative paths (images shown, documents as links
+by their names), so the pair opens in any Markdown viewer and can be moved together.  JSON is
+for keeping and moving between machines; :func:`import_conversation` recreates the conversation
+from it.
 
 JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
 
@@ -25,19 +26,27 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
       "messages": [                             # required, in conversation order
         {
           "role": "user",                       # required: "user" or "assistant"
-          "text": "What bird is this?",         # required
+          "text": "What bird is this?",         # required; for a reply, its answer
+          "thought": "",                        # what the model thought before answering
           "finish_reason": null,                # null for user messages; for replies one of
                                                 # stop length context cancelled error crashed
                                                 # interrupted
           "metrics": {},                        # the engine's numbers for a reply
           "created_at": "2025-05-01T09:12:03.250000+00:00",
-          "attachments": [
+          "attachments": [                      # in the order the user gave them
             {"sha256": "<64 hex digits of the image bytes>", "mime": "image/jpeg",
-             "width": 896, "height": 672, "data_base64": "<the image file, base64>"}
+             "width": 896, "height": 672, "data_base64": "<the image file, base64>"},
+            {"sha256": "<64 hex digits of the file>", "mime": "application/pdf",
+             "name": "report.pdf", "first_pages": 40,   # optional: only these were read
+             "data_base64": "<the document file, base64>"}
           ]
         }
       ]
     }
+
+A document (any ``mime`` not ``image/*``) has a ``name`` and no size; on import its file must
+match its sha256 and read as a document again (its text is what search finds), or nothing is
+imported.  ``name`` is optional on images.
 
 Timestamps are ISO 8601 with a UTC offset.  Fields not marked required may be left out (they
 default to empty); unknown fields are ignored, so a later version 1 writer may add some.  A
@@ -53,6 +62,7 @@ import json
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -71,11 +81,16 @@ from desktop_app.store.store import (
     Message,
     MessageDraft,
 )
+from desktop_app.thoughts import join_reply, split_reply
 
 FORMAT_NAME = "gemma-desktop-conversation"
 FORMAT_VERSION = 1
 
 ExportFormat = Literal["md", "json"]
+
+DocumentReader = Callable[[bytes, str], str]
+"""Reads a document's file (bytes, name) to its text, raising UserError when it cannot: the store
+knows no document formats, so whoever imports (the command line, the window) passes one."""
 
 _ENDINGS = {
     "length": "stopped at the token limit",
@@ -112,13 +127,16 @@ def export_conversation(
     return out
 
 
-def import_conversation(store: ConversationStore, path: Path) -> int:
+def import_conversation(
+    store: ConversationStore, path: Path, read_document: DocumentReader | None = None
+) -> int:
     """Recreate a conversation from a JSON export; return its new id.
 
     The file is checked whole before anything is stored, and stored in one transaction: a
-    damaged or foreign file raises UserError and leaves the store as it was.
+    damaged or foreign file raises UserError and leaves the store as it was.  Documents are read
+    with ``read_document``; an export holding documents needs one.
     """
-    return store.insert_conversation(_read_export(path))
+    return store.insert_conversation(_read_export(path, read_document))
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -138,13 +156,25 @@ def _markdown(conversation: Conversation, messages: list[Message], out: Path) ->
         speaker = "You" if message.role == "user" else "Gemma"
         lines += ["---", "", f"### {speaker} · {_local(message.created_at)}", ""]
         for number, attachment in enumerate(message.attachments, 1):
-            name = f"{attachment.sha256[:16]}{_extension(attachment.mime)}"
+            if attachment.is_document:
+                shown = attachment.name or f"document {number}"
+                name = f"{attachment.sha256[:8]}-{_safe_name(shown)}"
+            else:
+                name = f"{attachment.sha256[:16]}{_extension(attachment.mime)}"
             images_dir.mkdir(exist_ok=True)
             _write_atomically(images_dir / name, _image_bytes(attachment))
             link = quote(f"{images_dir.name}/{name}")
-            lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
-        if message.text:
-            lines += [message.text, ""]
+            if attachment.is_document:
+                lines += [f"[{shown}]({link})", ""]
+            else:
+                lines += [f"![image {number}, {attachment.width}×{attachment.height}]({link})", ""]
+        reply = split_reply(message.text) if message.role == "assistant" else None
+        if reply is not None and reply.thought:
+            # Collapsed, as in the window: most Markdown viewers render <details> folded.
+            lines += ["<details><summary>Thinking</summary>", "", reply.thought, "", "</details>", ""]
+        text = reply.answer if reply is not None else message.text
+        if text:
+            lines += [text, ""]
         footer = _footer(message)
         if footer:
             lines += [f"*{footer}*", ""]
@@ -193,13 +223,20 @@ def _file_stem(conversation: Conversation) -> str:
     return stem or f"conversation-{conversation.id}"
 
 
+def _safe_name(name: str) -> str:
+    """A file name that is a plain name on every system: no folders, no reserved characters."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" .")
+    return cleaned[:100] or "document"
+
+
 def _image_bytes(attachment: Attachment) -> bytes:
     try:
         return attachment.path.read_bytes()
     except FileNotFoundError as exc:
         raise UserError(
-            f"The image file {attachment.path} is missing, so the conversation cannot be "
-            "exported with its images."
+            "The attached file {path} is missing, so the conversation cannot be exported with "
+            "its attachments.",
+            path=attachment.path,
         ) from exc
 
 
@@ -234,31 +271,42 @@ def _json_document(conversation: Conversation, messages: list[Message]) -> dict[
         "messages": [
             {
                 "role": message.role,
-                "text": message.text,
+                **_text_fields(message),
                 "finish_reason": message.finish_reason,
                 "metrics": dict(message.metrics),
                 "created_at": message.created_at.isoformat(),
-                "attachments": [
-                    {
-                        "sha256": attachment.sha256,
-                        "mime": attachment.mime,
-                        "width": attachment.width,
-                        "height": attachment.height,
-                        "data_base64": base64.b64encode(_image_bytes(attachment)).decode("ascii"),
-                    }
-                    for attachment in message.attachments
-                ],
+                "attachments": [_attachment_entry(attachment) for attachment in message.attachments],
             }
             for message in messages
         ],
     }
 
 
+def _attachment_entry(attachment: Attachment) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": attachment.sha256, "mime": attachment.mime}
+    if not attachment.is_document:
+        entry.update(width=attachment.width, height=attachment.height)
+    if attachment.name is not None:
+        entry["name"] = attachment.name
+    if attachment.first_pages is not None:
+        entry["first_pages"] = attachment.first_pages
+    entry["data_base64"] = base64.b64encode(_image_bytes(attachment)).decode("ascii")
+    return entry
+
+
+def _text_fields(message: Message) -> dict[str, str]:
+    """``text`` and ``thought`` of an exported message: a reply's answer and thought apart."""
+    if message.role != "assistant":
+        return {"text": message.text, "thought": ""}
+    reply = split_reply(message.text)
+    return {"text": reply.answer, "thought": reply.thought}
+
+
 class _Damaged(Exception):
     """What is wrong with an export file, as a phrase for the UserError sentence."""
 
 
-def _read_export(path: Path) -> ConversationDraft:
+def _read_export(path: Path, read_document: DocumentReader | None) -> ConversationDraft:
     """Parse and check a JSON export completely; UserError saying what is wrong if it is not one."""
     try:
         raw = path.read_bytes()
@@ -282,7 +330,7 @@ def _read_export(path: Path) -> ConversationDraft:
     try:
         if version != FORMAT_VERSION:
             raise _Damaged(f"its version is {version!r}")
-        return _draft(document)
+        return _draft(document, read_document)
     except _Damaged as exc:
         raise UserError(
             f"The conversation export {path} is damaged ({exc}), so nothing was imported."
@@ -317,7 +365,7 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _draft(document: dict[str, Any]) -> ConversationDraft:
+def _draft(document: dict[str, Any], read_document: DocumentReader | None) -> ConversationDraft:
     conversation = _get(document, "conversation", dict, "")
     where = "conversation."
     settings_data = _get(conversation, "settings", dict, where, default={})
@@ -333,11 +381,11 @@ def _draft(document: dict[str, Any]) -> ConversationDraft:
         mmproj_path=_get(conversation, "mmproj_path", (str, type(None)), where, default=None),
         system_prompt=_get(conversation, "system_prompt", str, where, default=""),
         settings=settings,
-        messages=tuple(_message_draft(item, n) for n, item in enumerate(messages, 1)),
+        messages=tuple(_message_draft(item, n, read_document) for n, item in enumerate(messages, 1)),
     )
 
 
-def _message_draft(item: Any, number: int) -> MessageDraft:
+def _message_draft(item: Any, number: int, read_document: DocumentReader | None) -> MessageDraft:
     where = f"message {number} "
     if not isinstance(item, dict):
         raise _Damaged(f"message {number} is not an object")
@@ -351,32 +399,47 @@ def _message_draft(item: Any, number: int) -> MessageDraft:
         raise _Damaged(f"message {number} has the wrong finish reason {finish_reason!r}")
     metrics = _get(item, "metrics", (dict, type(None)), where, default=None) or {}
     attachments = _get(item, "attachments", list, where, default=[])
+    thought = _get(item, "thought", str, where, default="") if role == "assistant" else ""
     return MessageDraft(
         role=role,
-        text=_get(item, "text", str, where),
+        text=join_reply(thought, _get(item, "text", str, where)),
         finish_reason=finish_reason,
         metrics=metrics,
         created_at=_timestamp(item, "created_at", where),
         attachments=tuple(
-            _attachment_draft(entry, f"image {n} of message {number}")
+            _attachment_draft(entry, f"attachment {n} of message {number}", read_document)
             for n, entry in enumerate(attachments, 1)
         ),
     )
 
 
-def _attachment_draft(entry: Any, name: str) -> AttachmentDraft:
+def _attachment_draft(entry: Any, name: str, read_document: DocumentReader | None) -> AttachmentDraft:
     if not isinstance(entry, dict):
         raise _Damaged(f"{name} is not an object")
     where = f"{name}: "
     mime = _get(entry, "mime", str, where)
-    width = _get(entry, "width", int, where)
-    height = _get(entry, "height", int, where)
-    if not mime.startswith("image/") or width <= 0 or height <= 0:
-        raise _Damaged(f"{name} is not described as an image")
+    file_name = _get(entry, "name", (str, type(None)), where, default=None)
     try:
         data = base64.b64decode(_get(entry, "data_base64", str, where), validate=True)
     except binascii.Error as exc:
         raise _Damaged(f"{name} is not valid base64") from exc
     if not data or hashlib.sha256(data).hexdigest() != _get(entry, "sha256", str, where).lower():
         raise _Damaged(f"{name} does not match its sha256")
-    return AttachmentDraft(data=data, mime=mime, width=width, height=height)
+    if not mime.startswith("image/"):
+        if read_document is None or not file_name:
+            raise _Damaged(f"{name} is a document without a name")
+        try:
+            text = read_document(data, file_name)
+        except UserError as exc:
+            raise _Damaged(f"{name} cannot be read: {str(exc).rstrip('.')}") from exc
+        first_pages = _get(entry, "first_pages", (int, type(None)), where, default=None)
+        if first_pages is not None and first_pages < 1:
+            raise _Damaged(f"{name} gives {first_pages} pages")
+        return AttachmentDraft(
+            data=data, mime=mime, width=0, height=0, name=file_name, text=text, first_pages=first_pages
+        )
+    width = _get(entry, "width", int, where)
+    height = _get(entry, "height", int, where)
+    if width <= 0 or height <= 0:
+        raise _Damaged(f"{name} is not described as an image")
+    return AttachmentDraft(data=data, mime=mime, width=width, height=height, name=file_name)

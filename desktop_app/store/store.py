@@ -1,4 +1,5 @@
-"""Conversations, their messages and their images, kept in SQLite so that nothing is lost.
+"""Conversations, their messages and their attachments (images and documents), kept in SQLite so
+that nothing is lost.
 
 The user's message is committed before generation starts; a streaming reply is written by a
 :class:`StreamingWriter` at least every :data:`FLUSH_INTERVAL_S` seconds and finalised with its
@@ -54,14 +55,24 @@ class ConversationNotFound(UserError):
 
 @dataclass(frozen=True)
 class Attachment:
-    """An image file referenced by messages; ``path`` is absolute."""
+    """An image or document file referenced by messages; ``path`` is absolute."""
 
     sha256: str
     mime: str
     width: int
+    """0 for a document."""
     height: int
     size: int
     path: Path
+    name: str | None = None
+    """The file name the message gave it (what a document's prompt calls it); None for images
+    stored before documents existed."""
+    first_pages: int | None = None
+    """A PDF the message gave only the first pages of (what fit the context); None: all of it."""
+
+    @property
+    def is_document(self) -> bool:
+        return not self.mime.startswith("image/")
 
 
 @dataclass(frozen=True)
@@ -98,12 +109,16 @@ class Conversation:
 
 @dataclass(frozen=True)
 class AttachmentDraft:
-    """An image to store as part of :meth:`ConversationStore.insert_conversation`."""
+    """An image or document to store as part of :meth:`ConversationStore.insert_conversation`."""
 
     data: bytes
     mime: str
     width: int
     height: int
+    name: str | None = None
+    text: str | None = None
+    """A document's text, for search (None for an image)."""
+    first_pages: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,11 @@ def _path_text(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+_UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+"""Chinese and Japanese: FTS5's unicode61 tokenizer takes a whole run of them for one word, so a
+word inside a sentence is never found by it; such a query is a plain substring search."""
+
+
 def _like_pattern(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
@@ -207,7 +227,9 @@ class ConversationStore:
         self._conn.row_factory = sqlite3.Row
         try:
             with database.known_errors(self.path):
-                self._full_text = database.has_search_index(self._conn)
+                self._full_text = database.has_search_index(
+                    self._conn
+                ) and database.has_search_index(self._conn, "document_texts_fts")
             self._mark_interrupted()
             self._sweep_strays()
         except BaseException:
@@ -309,15 +331,22 @@ class ConversationStore:
     def _search_clause(self, query: str) -> tuple[str, list[str]]:
         like = _like_pattern(query)
         words = re.findall(r"\w+", query)
-        if self._full_text and words:
+        in_documents = """c.id IN (SELECT m.conversation_id FROM messages m
+                          JOIN message_attachments ma ON ma.message_id = m.id
+                          JOIN document_texts d ON d.sha256 = ma.sha256 WHERE {where})"""
+        if self._full_text and words and not _UNSPACED_SCRIPT.search(query):
             # \w+ holds no quote, so each word is safe inside an FTS5 string.
             match = " ".join(f'"{word}"*' for word in words)
             in_text = """c.id IN (SELECT m.conversation_id FROM messages_fts
                           JOIN messages m ON m.id = messages_fts.rowid
                           WHERE messages_fts MATCH ?)"""
-            return f"(c.title LIKE ? ESCAPE '\\' OR {in_text})", [like, match]
+            documents = in_documents.format(
+                where="d.rowid IN (SELECT rowid FROM document_texts_fts WHERE document_texts_fts MATCH ?)"
+            )
+            return f"(c.title LIKE ? ESCAPE '\\' OR {in_text} OR {documents})", [like, match, match]
         in_text = "c.id IN (SELECT conversation_id FROM messages WHERE text LIKE ? ESCAPE '\\')"
-        return f"(c.title LIKE ? ESCAPE '\\' OR {in_text})", [like, like]
+        documents = in_documents.format(where="d.text LIKE ? ESCAPE '\\'")
+        return f"(c.title LIKE ? ESCAPE '\\' OR {in_text} OR {documents})", [like, like, like]
 
     def get_conversation(self, conversation_id: int) -> Conversation:
         with self._reading() as conn:
@@ -389,9 +418,16 @@ class ConversationStore:
             return self._load_messages(conn, conversation_id)
 
     def add_user_message(
-        self, conversation_id: int, text: str, attachments: Sequence[str] = ()
+        self,
+        conversation_id: int,
+        text: str,
+        attachments: Sequence[str] = (),
+        names: Sequence[str | None] = (),
+        first_pages: Sequence[int | None] = (),
     ) -> Message:
-        """Commit the user's turn (``attachments`` are sha256s from :meth:`add_attachment`).
+        """Commit the user's turn (``attachments`` are sha256s from :meth:`add_attachment` or
+        :meth:`add_document`, in the order given; ``names`` their file names, where known;
+        ``first_pages`` how many pages of a PDF the model was given, where not all).
 
         Call this before generation starts, so a crash while the model runs cannot lose the
         prompt.  The first prompt of an untitled conversation becomes its title.
@@ -408,9 +444,15 @@ class ConversationStore:
                 if found.fetchone() is None:
                     raise ValueError(f"attachment {sha256} was not stored with add_attachment")
             message_id = self._insert_message(conn, conversation_id, "user", text, now)
+            given = list(names) + [None] * (len(attachments) - len(names))
+            pages = list(first_pages) + [None] * (len(attachments) - len(first_pages))
             conn.executemany(
-                "INSERT INTO message_attachments (message_id, sha256, ordinal) VALUES (?, ?, ?)",
-                [(message_id, sha256, ordinal) for ordinal, sha256 in enumerate(attachments)],
+                """INSERT INTO message_attachments (message_id, sha256, ordinal, name, first_pages)
+                   VALUES (?, ?, ?, ?, ?)""",
+                [
+                    (message_id, sha256, ordinal, name, limit)
+                    for ordinal, (sha256, name, limit) in enumerate(zip(attachments, given, pages, strict=False))
+                ],
             )
             title = row["title"] or title_from_prompt(text)
             conn.execute(
@@ -514,14 +556,38 @@ class ConversationStore:
             self._insert_attachment(conn, sha256, len(data), mime, width, height)
         return sha256
 
+    def add_document(self, data: bytes, mime: str, text: str) -> str:
+        """Store a document's file (already read by the caller) and its text, for search; return
+        its sha256.  Kept once by content, and released like an image."""
+        if not data or mime.startswith("image/"):
+            raise ValueError(f"not a usable document: {len(data)} bytes of {mime}")
+        sha256 = hashlib.sha256(data).hexdigest()
+        with database.known_errors(self.path):
+            self._files.write(sha256, data)
+        self._pending.add(sha256)
+        with self._writing() as conn:
+            self._insert_attachment(conn, sha256, len(data), mime, 0, 0, text)
+        return sha256
+
     def _insert_attachment(
-        self, conn: sqlite3.Connection, sha256: str, size: int, mime: str, width: int, height: int
+        self,
+        conn: sqlite3.Connection,
+        sha256: str,
+        size: int,
+        mime: str,
+        width: int,
+        height: int,
+        text: str | None = None,
     ) -> None:
         conn.execute(
             """INSERT OR IGNORE INTO attachments (sha256, mime, width, height, size, path)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (sha256, mime, width, height, size, relative_path(sha256)),
         )
+        if text is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO document_texts (sha256, text) VALUES (?, ?)", (sha256, text)
+            )
 
     def _attachments_of(
         self, conn: sqlite3.Connection, where: str, params: tuple[int, ...]
@@ -596,7 +662,7 @@ class ConversationStore:
                 conversation_id = int(cursor.lastrowid or 0)
                 for sha256, image in images.items():
                     self._insert_attachment(
-                        conn, sha256, len(image.data), image.mime, image.width, image.height
+                        conn, sha256, len(image.data), image.mime, image.width, image.height, image.text
                     )
                 for message in draft.messages:
                     message_id = self._insert_message(
@@ -609,10 +675,11 @@ class ConversationStore:
                         metrics=message.metrics,
                     )
                     conn.executemany(
-                        """INSERT INTO message_attachments (message_id, sha256, ordinal)
-                           VALUES (?, ?, ?)""",
+                        """INSERT INTO message_attachments
+                               (message_id, sha256, ordinal, name, first_pages)
+                           VALUES (?, ?, ?, ?, ?)""",
                         [
-                            (message_id, hashlib.sha256(a.data).hexdigest(), ordinal)
+                            (message_id, hashlib.sha256(a.data).hexdigest(), ordinal, a.name, a.first_pages)
                             for ordinal, a in enumerate(message.attachments)
                         ],
                     )
@@ -710,7 +777,7 @@ class ConversationStore:
         params = (conversation_id,) if message_id is None else (conversation_id, message_id)
         images: dict[int, list[Attachment]] = {}
         for row in conn.execute(
-            f"""SELECT ma.message_id, a.* FROM message_attachments ma
+            f"""SELECT ma.message_id, ma.name, ma.first_pages, a.* FROM message_attachments ma
                 JOIN attachments a ON a.sha256 = ma.sha256
                 JOIN messages m ON m.id = ma.message_id
                 WHERE m.conversation_id = ?{only} ORDER BY ma.message_id, ma.ordinal""",
@@ -724,6 +791,8 @@ class ConversationStore:
                     height=row["height"],
                     size=row["size"],
                     path=self._files.path(row["path"]),
+                    name=row["name"],
+                    first_pages=row["first_pages"],
                 )
             )
         return [

@@ -1,21 +1,24 @@
-"""Images on their way into a message: where they come from (a drop, a paste, the file picker, the
-store) and what the window keeps of each (the engine's pixels, the bytes to store, a thumbnail).
+"""Images and documents on their way into a message: where they come from (a drop, a paste, the
+file picker, the store) and what the window keeps of each (the engine's pixels or a document's
+text, the bytes to store, a thumbnail).
 
-:func:`prepare_attachment` is the slow part and runs off the UI thread.
+:func:`prepare_attachment` and :func:`prepare_file` are the slow part and run off the UI thread.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
 from PySide6.QtGui import QImage, QImageWriter
 
+from desktop_app.engine.documents import PreparedDocument, is_image_file, prepare_document
 from desktop_app.engine.images import PreparedImage, prepare_image
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 
 THUMBNAIL_PX = 192
 """Longest side of a stored thumbnail: twice the largest one shown, for high-DPI screens."""
@@ -32,11 +35,17 @@ _RAW_IMAGE_FORMATS = ("image/png", "image/jpeg", "image/webp", "image/gif", "ima
 
 @dataclass(frozen=True)
 class ImageSource:
-    """Where an image comes from: a file, encoded bytes (a paste) or a Qt image (raw clipboard
-    pixels); ``name`` is how messages refer to it."""
+    """Where an attachment comes from: a file (an image or a document, told apart by content),
+    encoded image bytes (a paste) or a Qt image (raw clipboard pixels); ``name`` is how messages
+    refer to it."""
 
     payload: Path | bytes | QImage
     name: str
+
+    @property
+    def is_image(self) -> bool:
+        """Whether it is an image (cheap: reads a file's first bytes)."""
+        return not isinstance(self.payload, Path) or is_image_file(self.payload)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,41 @@ class PreparedAttachment:
     height: int
     thumbnail: QImage
     name: str
+
+
+@dataclass(frozen=True)
+class DocumentAttachment:
+    """A document ready to send and to store: its text for the engine, its file for the store."""
+
+    document: PreparedDocument
+    data: bytes = field(repr=False)
+    name: str = ""
+
+    @property
+    def mime(self) -> str:
+        return self.document.mime
+
+
+Attachment = PreparedAttachment | DocumentAttachment
+
+
+def prepare_file(source: ImageSource, vision: bool, cancelled: Callable[[], bool]) -> Attachment:
+    """Prepare an image or a document, whichever the source holds (slow: off the UI thread).
+
+    ``vision`` says scanned pages may become images; ``cancelled`` stops a long document between
+    pages.  Raises :class:`UserError` with one sentence for anything that cannot be attached.
+    """
+    if source.is_image:
+        return prepare_attachment(source)
+    assert isinstance(source.payload, Path)
+    document = prepare_document(source.payload, name=source.name, vision=vision, cancelled=cancelled)
+    try:
+        data = source.payload.read_bytes()
+    except OSError as exc:
+        raise UserError(
+            "The document '{name}' could not be read again: {reason}.", name=source.name, reason=os_reason(exc)
+        ) from None
+    return DocumentAttachment(document, data, source.name)
 
 
 def prepare_attachment(source: ImageSource) -> PreparedAttachment:
@@ -136,12 +180,14 @@ def _stored_form(original: bytes, image: PreparedImage) -> tuple[bytes, str, tup
 
 # ------------------------------------------------------------------------------- mime data
 def mime_has_images(mime: QMimeData) -> bool:
-    """Whether a drop or paste carries something that may be an image (decided when prepared)."""
+    """Whether a drop or paste carries files or something that may be an image (decided when
+    prepared)."""
     return bool(local_files(mime)) or _raw_format(mime) is not None or mime.hasImage()
 
 
 def sources_from_mime(mime: QMimeData) -> tuple[list[ImageSource], list[str]]:
-    """The images a drop or paste carries, and sentences for what it carries that cannot be used.
+    """The files and images a drop or paste carries, and sentences for what it carries that
+    cannot be used.
 
     Local files come first (a file manager's drag, copied files); then encoded image bytes (a
     browser's "copy image"); then raw pixels.  A remote URL alone cannot be used offline.
@@ -159,7 +205,7 @@ def sources_from_mime(mime: QMimeData) -> tuple[list[ImageSource], list[str]]:
             return [ImageSource(image, "pasted image")], []
     remote = [url.toString() for url in mime.urls() if not url.isLocalFile()]
     return [], [
-        f"'{url}' is not a file on this computer; save the image first, then attach the file."
+        f"'{url}' is not a file on this computer; save it first, then attach the file."
         for url in remote
     ]
 

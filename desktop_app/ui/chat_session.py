@@ -1,7 +1,11 @@
 """The open conversation: what is sent to the engine, what is kept in the store, what is shown.
 
-Order matters for "nothing lost": the user's message (with its images) is committed before the
-request goes out; the reply is written through a :class:`StreamingWriter` while it streams and
+A message with documents is counted by the engine first: one the context cannot hold is not
+sent, and ``doesNotFit`` lets the window say so with the numbers and offer what would work; the
+message stays in the composer.
+
+Order matters for "nothing lost": the user's message (with its attachments) is committed before
+the request goes out; the reply is written through a :class:`StreamingWriter` while it streams and
 finished with its finish reason and metrics.  Streamed text reaches the screen at most ~30 times
 a second (slower if painting takes long), re-rendering only the last blocks of that reply; the
 finished reply is rendered once as a whole.
@@ -18,12 +22,30 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from desktop_app.engine.documents import PreparedDocument, fits_context, prepare_document
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason, conversation_turns
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    Done,
+    EngineError,
+    FinishReason,
+    Part,
+    TokenCount,
+    alternating_turns,
+)
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from desktop_app.store import Conversation, ConversationStore, Message, StreamingWriter
-from desktop_app.ui.attachments import ImageSource, PreparedAttachment, full_image, prepare_stored
+from desktop_app.store import Attachment, Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.thoughts import split_reply, unanswered
+from desktop_app.ui.attachments import (
+    Attachment as NewAttachment,
+)
+from desktop_app.ui.attachments import (
+    DocumentAttachment,
+    ImageSource,
+    full_image,
+    prepare_stored,
+)
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_view import ChatView, ImageRef, ImageViewer, MessageWidget
 from desktop_app.ui.composer import Composer
@@ -62,6 +84,9 @@ class ChatSession(QObject):
             its settings or title changed.
         listChanged(): titles or the order of activity changed; the list should be refreshed.
         notice(str): a sentence for the user that belongs to no single message.
+        sent(): a message given to :meth:`request_send` was sent (the composer may be cleared).
+        doesNotFit(object, list): a message given to :meth:`request_send` needs more than the
+            context holds: its TokenCount and its attachments; it was not sent.
     """
 
     busyChanged = Signal(bool)
@@ -69,6 +94,8 @@ class ChatSession(QObject):
     conversationChanged = Signal(object)
     listChanged = Signal()
     notice = Signal(str)
+    sent = Signal()
+    doesNotFit = Signal(object, list)
 
     def __init__(
         self,
@@ -91,6 +118,10 @@ class ChatSession(QObject):
         self._draft_prompt = ""
         self._model: tuple[Path, Path | None] | None = None
         self._images: dict[str, PreparedImage] = {}
+        self._documents: dict[str, PreparedDocument] = {}
+        self._vision = False
+        self._counting: tuple[str, list[NewAttachment]] | None = None
+        """The message waiting for its count before it is sent."""
         self._thumbnails: dict[str, QImage] = {}
         self._unavailable: dict[str, str] = {}
         self._preparing: set[str] = set()
@@ -110,6 +141,8 @@ class ChatSession(QObject):
         bridge.textArrived.connect(self._on_text)
         bridge.replyFinished.connect(self._on_finished)
         bridge.replyFailed.connect(self._on_failed)
+        bridge.tokensCounted.connect(self._on_counted)
+        bridge.countFailed.connect(self._on_count_failed)
         view.editRequested.connect(self.begin_edit)
         view.regenerateRequested.connect(self.regenerate)
         view.imageClicked.connect(self.show_image)
@@ -131,6 +164,7 @@ class ChatSession(QObject):
     def set_model(self, model: Path, mmproj: Path | None) -> None:
         """The model that answers from now on; recorded on the conversation when it is used."""
         self._model = (model, mmproj)
+        self._vision = mmproj is not None
 
     # ---------------------------------------------------------------- conversations
     def new_conversation(self) -> None:
@@ -194,6 +228,7 @@ class ChatSession(QObject):
         self._view.clear()
         self._preparing.clear()
         self._images.clear()
+        self._documents.clear()
         self._thumbnails.clear()
         self._unavailable.clear()
         # A message being typed stays for the next conversation; an edit of this one does not.
@@ -201,9 +236,38 @@ class ChatSession(QObject):
             self._composer.cancel_edit()
 
     # ------------------------------------------------------------------------ sending
-    def send(self, text: str, attachments: Sequence[PreparedAttachment]) -> bool:
+    def request_send(self, text: str, attachments: Sequence[NewAttachment]) -> None:
+        """Send the message, after the engine has counted it when it carries documents;
+        ``sent`` or ``doesNotFit`` (or a ``notice``) follows."""
+        if self.busy or self._counting is not None:
+            return
+        if not any(isinstance(a, DocumentAttachment) for a in attachments):
+            if self.send(text, attachments):
+                self.sent.emit()
+            return
+        self._counting = (text, list(attachments))
+        kept = self.messages if self._edit_index is None else self.messages[: self._edit_index]
+        messages = [*self._engine_messages(kept), ChatMessage.user(*_parts(attachments), text)]
+        self._bridge.count(alternating_turns(messages), self.system_prompt, self.settings, self)
+
+    def _on_counted(self, key: object, count: TokenCount) -> None:
+        if key is not self or self._counting is None:
+            return
+        text, attachments = self._counting
+        self._counting = None
+        if not fits_context(count.prompt_tokens, count.n_ctx):
+            self.doesNotFit.emit(count, attachments)
+        elif self.send(text, attachments):
+            self.sent.emit()
+
+    def _on_count_failed(self, key: object, message: str) -> None:
+        if key is self and self._counting is not None:
+            self._counting = None
+            self.notice.emit(message)
+
+    def send(self, text: str, attachments: Sequence[NewAttachment]) -> bool:
         """Commit the user's message, show it and start the reply; False if nothing was sent
-        (the composer then keeps its text and images)."""
+        (the composer then keeps its text and attachments)."""
         if self.busy:
             return False
         try:
@@ -214,13 +278,24 @@ class ChatSession(QObject):
                 del self.messages[self._edit_index :]
             hashes = []
             for attachment in attachments:
-                sha256 = self._store.add_attachment(
-                    attachment.data, attachment.mime, attachment.width, attachment.height
-                )
-                self._images[sha256] = attachment.image
-                self._thumbnails[sha256] = attachment.thumbnail
+                if isinstance(attachment, DocumentAttachment):
+                    sha256 = self._store.add_document(
+                        attachment.data, attachment.mime, attachment.document.plain_text
+                    )
+                    self._documents[sha256] = attachment.document
+                else:
+                    sha256 = self._store.add_attachment(
+                        attachment.data, attachment.mime, attachment.width, attachment.height
+                    )
+                    self._images[sha256] = attachment.image
+                    self._thumbnails[sha256] = attachment.thumbnail
                 hashes.append(sha256)
-            message = self._store.add_user_message(conversation.id, text, hashes)
+            names = [attachment.name for attachment in attachments]
+            cuts = [
+                len(a.document.pages) if isinstance(a, DocumentAttachment) and a.document.is_cut else None
+                for a in attachments
+            ]
+            message = self._store.add_user_message(conversation.id, text, hashes, names, cuts)
         except UserError as exc:
             self.notice.emit(str(exc))
             return False
@@ -255,7 +330,7 @@ class ChatSession(QObject):
             return
         message = self.messages[index]
         sources = [
-            ImageSource(attachment.path, self.tr("image {n}").format(n=n))
+            ImageSource(attachment.path, _display_name(attachment, n, self.tr("image {n}")))
             for n, attachment in enumerate(message.attachments, start=1)
         ]
         self._composer.begin_edit(message.text, sources)
@@ -325,26 +400,44 @@ class ChatSession(QObject):
             a
             for m in self.messages
             for a in m.attachments
-            if a.sha256 not in self._images and a.sha256 not in self._unavailable
+            if not self._has_prepared(a.sha256) and a.sha256 not in self._unavailable
         ]
         if waiting:
             return  # each arrival (see _prepare_stored) calls this again
         missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
         if missing:
             self.notice.emit(
-                self.tr("{n} earlier image(s) of this conversation could not be read and were left out.").format(
+                self.tr("{n} earlier attachment(s) of this conversation could not be read and were left out.").format(
                     n=len(missing)
                 )
             )
         reply.sent = True
         self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
 
-    def _engine_messages(self) -> list[ChatMessage]:
-        """The conversation as the engine takes it (images that could not be read left out)."""
-        return conversation_turns(
-            (m.role, m.text, [self._images[a.sha256] for a in m.attachments if a.sha256 in self._images])
-            for m in self.messages
-        )
+    def _engine_messages(self, messages: Sequence[Message] | None = None) -> list[ChatMessage]:
+        """The conversation as the engine takes it: strictly alternating user/assistant turns.
+
+        A user turn left without a reply (the app died before it began) is merged with the
+        next one; images come before the text, as Gemma 3 is usually prompted.  A reply goes back
+        as its answer: what the model thought stays out of the history, as Gemma 4's card asks.
+        """
+        turns: list[ChatMessage] = []
+        for message in self.messages if messages is None else messages:
+            if message.role == "user":
+                parts: list[Part] = [
+                    prepared
+                    for a in message.attachments
+                    if (prepared := self._images.get(a.sha256) or self._documents.get(a.sha256)) is not None
+                ]
+                if message.text:
+                    parts.append(message.text)
+                turns.append(ChatMessage.user(*parts))
+            else:
+                turns.append(ChatMessage.assistant(split_reply(message.text).answer))
+        return alternating_turns(turns)
+
+    def _has_prepared(self, sha256: str) -> bool:
+        return sha256 in self._images or sha256 in self._documents
 
     def _on_text(self) -> None:
         if self._reply is not None and not self._paint_timer.isActive():
@@ -407,7 +500,7 @@ class ChatSession(QObject):
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
-            reply.widget.set_error(error)
+            reply.widget.set_error(error or self._unanswered(final, finish_reason))
             self._refresh_messages()
         self._view.update_actions(busy=False)
         self.busyChanged.emit(False)
@@ -431,22 +524,36 @@ class ChatSession(QObject):
     # ------------------------------------------------------------------------ display
     def _show_message(self, message: Message) -> None:
         refs = []
+        documents = []
         for n, attachment in enumerate(message.attachments, start=1):
             key = attachment.sha256
-            name = self.tr("image {n}").format(n=n)
-            refs.append(ImageRef(key, name, self._thumbnails.get(key)))
-            if key not in self._images and key not in self._unavailable and key not in self._preparing:
-                self._prepare_stored(key, attachment.path, name)
-        widget = self._view.add_message(message.role, message.text, refs)
+            name = _display_name(attachment, n, self.tr("image {n}"))
+            if attachment.is_document:
+                documents.append(name)
+            else:
+                refs.append(ImageRef(key, name, self._thumbnails.get(key)))
+            if not self._has_prepared(key) and key not in self._unavailable and key not in self._preparing:
+                self._prepare_stored(key, attachment, name)
+        widget = self._view.add_message(message.role, message.text, refs, documents)
         if message.role == "assistant":
-            widget.set_outcome(message.finish_reason or "interrupted", message.metrics)
+            finish = message.finish_reason or "interrupted"
+            widget.set_outcome(finish, message.metrics)
             if message.finish_reason in ("crashed", "error"):
                 error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
                 widget.set_error(str(error))
+            else:
+                widget.set_error(self._unanswered(message.text, finish))
 
-    def _prepare_stored(self, key: str, path: Path, name: str) -> None:
+    @staticmethod
+    def _unanswered(text: str, finish_reason: str) -> str | None:
+        """Why a reply that thought has no answer, in one sentence (None when it has one)."""
+        problem = unanswered(split_reply(text), finish_reason)
+        return str(problem) if problem is not None else None
+
+    def _prepare_stored(self, key: str, attachment: Attachment, name: str) -> None:
         self._preparing.add(key)
         epoch = self._epoch
+        path, vision = attachment.path, self._vision
 
         def ready(result: tuple[PreparedImage, QImage]) -> None:
             if self._epoch != epoch:
@@ -456,6 +563,13 @@ class ChatSession(QObject):
             self._view.set_thumbnail(key, result[1])
             self._send_when_images_ready()
 
+        def document_ready(document: PreparedDocument) -> None:
+            if self._epoch != epoch:
+                return
+            self._preparing.discard(key)
+            self._documents[key] = document
+            self._send_when_images_ready()
+
         def failed(message: str) -> None:
             if self._epoch != epoch:
                 return
@@ -463,7 +577,14 @@ class ChatSession(QObject):
             self._unavailable[key] = message
             self._send_when_images_ready()
 
-        self._work.run(lambda: prepare_stored(path, name), ready, failed)
+        if attachment.is_document:
+            self._work.run(
+                lambda: prepare_document(path, name=name, vision=vision).first_pages(attachment.first_pages),
+                document_ready,
+                failed,
+            )
+        else:
+            self._work.run(lambda: prepare_stored(path, name), ready, failed)
 
     def show_image(self, key: str) -> None:
         """Open the larger view of an image of this conversation."""
@@ -482,3 +603,13 @@ class ChatSession(QObject):
         if reply is not None:
             reply.widget = None
             self._finish(reply, "cancelled", {}, None)
+
+
+def _parts(attachments: Sequence[NewAttachment]) -> list[Part]:
+    """What the engine reads of attachments being sent: pixels, or a document's text."""
+    return [a.document if isinstance(a, DocumentAttachment) else a.image for a in attachments]
+
+
+def _display_name(attachment: Attachment, number: int, image_template: str) -> str:
+    """How a stored attachment is called: its file name, else "image N"."""
+    return attachment.name or image_template.format(n=number)

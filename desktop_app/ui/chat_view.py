@@ -2,7 +2,9 @@
 
 One widget per message is what lets a streaming reply re-render alone: appending text lays out
 that message's document, never the whole conversation.  Colours come from the palette (with
-shades blended from its roles), so the view follows the system's light or dark theme.
+shades blended from its roles), so the view follows the system's light or dark theme.  A reply
+whose model thought first shows the thought in a collapsed "Thinking" section above the answer
+(:mod:`desktop_app.thoughts` tells them apart); it streams there while the model thinks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QScrollArea,
     QSizePolicy,
     QStyle,
@@ -26,12 +29,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.thoughts import SplitReply, split_reply
 from desktop_app.ui.markdown_view import MarkdownView, blend
 
 MESSAGE_WIDTH = 860
 """Widest a message gets: longer lines are hard to read on a wide window."""
 
 THUMBNAIL_SHOWN_PX = 96
+
+THOUGHT_LINES_SHOWN = 10
+"""An opened thought shows about this many lines and scrolls within itself beyond them."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,14 @@ class MessageWidget(QFrame):
     regenerateRequested = Signal()
     imageClicked = Signal(str)
 
-    def __init__(self, role: str, text: str, images: Sequence[ImageRef] = (), parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        text: str,
+        images: Sequence[ImageRef] = (),
+        parent: QWidget | None = None,
+        documents: Sequence[str] = (),
+    ) -> None:
         super().__init__(parent)
         self.role = role
         layout = QVBoxLayout(self)
@@ -89,13 +103,47 @@ class MessageWidget(QFrame):
                 row.addWidget(self._thumbnail_button(ref))
             row.addStretch(1)
             layout.addLayout(row)
+        if documents:
+            size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+            file_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon).pixmap(size, size)
+            for name in documents:
+                row = QHBoxLayout()
+                row.setSpacing(4)
+                picture = QLabel(self)
+                picture.setPixmap(file_icon)
+                row.addWidget(picture)
+                label = QLabel(name, self)
+                label.setTextFormat(Qt.TextFormat.PlainText)
+                label.setAccessibleName(self.tr("Attached document {name}").format(name=name))
+                row.addWidget(label, 1)
+                layout.addLayout(row)
 
         self._text = text
+        self._shown = SplitReply("", "", False)
+        """What of a reply's thought and answer is on screen (replies only)."""
         self._body: MarkdownView | QLabel
         if role == "assistant":
+            self.thinking_toggle = QToolButton(self)
+            self.thinking_toggle.setCheckable(True)
+            self.thinking_toggle.setAutoRaise(True)
+            self.thinking_toggle.setArrowType(Qt.ArrowType.RightArrow)
+            self.thinking_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.thinking_toggle.setToolTip(self.tr("Show or hide what the model thought before answering"))
+            self.thinking_toggle.toggled.connect(self._show_thought)
+            self.thought_view = QPlainTextEdit(self)
+            self.thought_view.setReadOnly(True)
+            self.thought_view.setAccessibleName(self.tr("What the model thought"))
+            self.thought_view.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            self.thought_view.setFrameShape(QFrame.Shape.NoFrame)
+            lines = self.thought_view.fontMetrics().lineSpacing() * THOUGHT_LINES_SHOWN
+            self.thought_view.setMaximumHeight(lines + 12)
+            self.thinking_toggle.hide()
+            self.thought_view.hide()
+            layout.addWidget(self.thinking_toggle)
+            layout.addWidget(self.thought_view)
             self._body = MarkdownView(self)
             self._body.setAccessibleName(self.tr("Reply text"))
-            self._body.set_markdown(text)
+            self._show_reply(text, whole=True)
         else:
             self._body = QLabel(text, self)
             self._body.setTextFormat(Qt.TextFormat.PlainText)
@@ -138,13 +186,19 @@ class MessageWidget(QFrame):
     # --------------------------------------------------------------------------- content
     @property
     def text(self) -> str:
+        """The message as stored (a reply's thought included)."""
         return self._text
+
+    @property
+    def answer(self) -> str:
+        """What the message says: a reply's answer without its thought."""
+        return self._shown.answer if self.role == "assistant" else self._text
 
     def set_text(self, text: str) -> None:
         """Show ``text`` instead of what was shown, rendered as a whole (a finished reply)."""
         self._text = text
         if isinstance(self._body, MarkdownView):
-            self._body.set_markdown(text)
+            self._show_reply(text, whole=True)
         else:
             self._body.setText(text)
             self._body.setVisible(bool(text))
@@ -154,10 +208,36 @@ class MessageWidget(QFrame):
         blocks, so this costs the same however long the reply already is."""
         self._text += chunk
         if isinstance(self._body, MarkdownView):
-            self._body.append_markdown(chunk)
+            self._show_reply(self._text, whole=False)
         else:
             self._body.setText(self._text)
             self._body.setVisible(bool(self._text))
+
+    def _show_reply(self, text: str, *, whole: bool) -> None:
+        """Put a reply's thought in the Thinking section and its answer in the body; streaming,
+        add only what is new to each."""
+        assert isinstance(self._body, MarkdownView)
+        reply = split_reply(text)
+        shown = self._shown
+        if whole or not reply.answer.startswith(shown.answer):
+            self._body.set_markdown(reply.answer)
+        elif len(reply.answer) > len(shown.answer):
+            self._body.append_markdown(reply.answer[len(shown.answer) :])
+        if whole or not reply.thought.startswith(shown.thought):
+            self.thought_view.setPlainText(reply.thought)
+        elif len(reply.thought) > len(shown.thought):
+            cursor = self.thought_view.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(reply.thought[len(shown.thought) :])
+        self._shown = reply
+        thought = bool(reply.thought) or reply.thinking
+        self.thinking_toggle.setVisible(thought)
+        self.thinking_toggle.setText(self.tr("Thinking…") if reply.thinking else self.tr("Thinking"))
+        self._body.setVisible(bool(reply.answer) or not thought)
+
+    def _show_thought(self, shown: bool) -> None:
+        self.thinking_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.thought_view.setVisible(shown)
 
     def set_thumbnail(self, key: str, image: QImage) -> None:
         """Show a thumbnail that was still being prepared when the message appeared."""
@@ -176,6 +256,8 @@ class MessageWidget(QFrame):
             parts.append(self.tr("first token {s:.2f} s").format(s=metrics.get("ttft_s", 0.0)))
             parts.append(self.tr("{rate:.1f} tokens/s").format(rate=metrics.get("decode_tok_s", 0.0)))
             parts.append(self.tr("{n} tokens").format(n=metrics["decode_tokens"]))
+        if metrics.get("thought_tokens"):
+            parts.append(self.tr("{n} of them thinking").format(n=metrics["thought_tokens"]))
         ending = self._ending(finish_reason)
         if ending:
             parts.append(ending)
@@ -276,7 +358,7 @@ class MessageWidget(QFrame):
         button.setMaximumSize(16777215, 16777215)
 
     def _copy_text(self) -> None:
-        QGuiApplication.clipboard().setText(self._text)
+        QGuiApplication.clipboard().setText(self.answer)
 
 
 class ChatView(QScrollArea):
@@ -327,8 +409,11 @@ class ChatView(QScrollArea):
         self._messages.clear()
         self._follow = True
 
-    def add_message(self, role: str, text: str, images: Sequence[ImageRef] = ()) -> MessageWidget:
-        widget = MessageWidget(role, text, images, self._content)
+    def add_message(
+        self, role: str, text: str, images: Sequence[ImageRef] = (), documents: Sequence[str] = ()
+    ) -> MessageWidget:
+        """Show a message with its images' thumbnails and its documents' names."""
+        widget = MessageWidget(role, text, images, self._content, documents)
         widget.editRequested.connect(self.editRequested)
         widget.regenerateRequested.connect(self.regenerateRequested)
         widget.imageClicked.connect(self.imageClicked)

@@ -1,14 +1,17 @@
-"""Where a message is written: the text box, attached images as thumbnails, Send/Stop, and the
-one-line explanation when something cannot be attached.
+"""Where a message is written: the text box, attached images and documents as chips, Send/Stop,
+and the one-line explanation when something cannot be attached.
 
-Images arrive by drop, paste or the file picker; each is prepared off the UI thread and shows
-as a thumbnail with a remove button.  A file that is not a usable image is refused with a
-sentence under the box; the text and the other images stay as they were.
+Images and documents arrive by drop, paste (of copied files, or image data) or the file picker;
+each is prepared off the UI thread and shows as a chip with a remove button: an image as its
+thumbnail, a document as its name, its pages and its exact token count.  Removing a document's
+chip while it is read stops the reading.  A file that cannot be used is refused with a sentence
+under the box; the text and the other attachments stay as they were.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +30,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.engine.images import SUPPORTED_EXTENSIONS, view_count
+from desktop_app.engine import documents, images
+from desktop_app.engine.documents import PreparedDocument
+from desktop_app.engine.images import view_count
 from desktop_app.ui.attachments import (
+    Attachment,
+    DocumentAttachment,
     ImageSource,
     PreparedAttachment,
     local_files,
     mime_has_images,
-    prepare_attachment,
+    prepare_file,
     sources_from_mime,
 )
 from desktop_app.ui.background import BackgroundWork
@@ -80,7 +87,8 @@ def _wants_attaching(mime: QMimeData) -> bool:
 
 
 class AttachmentChip(QFrame):
-    """One attached image: its thumbnail (or "Reading…") and a remove button.
+    """One attachment: an image's thumbnail or a document's name and cost (or "Reading…"), and
+    a remove button.
 
     Signals:
         removeRequested(): the user clicked the remove button.
@@ -91,7 +99,9 @@ class AttachmentChip(QFrame):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self.attachment: PreparedAttachment | None = None
+        self.attachment: Attachment | None = None
+        self.tokens: int | None = None
+        """A document's text tokens by the loaded model's tokenizer, once counted."""
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -100,10 +110,14 @@ class AttachmentChip(QFrame):
         self.picture.setFixedSize(THUMBNAIL_PX, THUMBNAIL_PX)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setToolTip(name)
-        self.picture.setAccessibleName(self.tr("Attached image {name}").format(name=name))
+        self.picture.setAccessibleName(self.tr("Attachment {name}").format(name=name))
         column = QVBoxLayout()
         column.setSpacing(2)
         column.addWidget(self.picture)
+        self.title = QLabel(self)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.hide()
+        column.addWidget(self.title)
         self.cost = QLabel(self)
         self.cost.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.cost.setAccessibleName(self.tr("Token cost of {name}").format(name=name))
@@ -114,7 +128,7 @@ class AttachmentChip(QFrame):
         self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
         self.remove_button.setAutoRaise(True)
         self.remove_button.setToolTip(self.tr("Remove {name}").format(name=name))
-        self.remove_button.setAccessibleName(self.tr("Remove image {name}").format(name=name))
+        self.remove_button.setAccessibleName(self.tr("Remove {name}").format(name=name))
         self.remove_button.clicked.connect(self.removeRequested)
         layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
 
@@ -131,6 +145,39 @@ class AttachmentChip(QFrame):
                     "{tokens} tokens in all. Change this in the chat settings."
                 ).format(crops=views - 1, tokens=f"{tokens:,}")
             )
+        self.cost.show()
+
+    def set_document(self, attachment: DocumentAttachment) -> None:
+        """Show a document: a file icon, its name and (until counted) its pages."""
+        self.attachment = attachment
+        size = THUMBNAIL_PX // 2
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        self.picture.setPixmap(icon.pixmap(size, size))
+        self.picture.setFixedSize(THUMBNAIL_PX * 2, size + 4)
+        metrics = self.title.fontMetrics()
+        self.title.setText(metrics.elidedText(self.name, Qt.TextElideMode.ElideMiddle, THUMBNAIL_PX * 2))
+        self.title.setToolTip(self.name)
+        self.title.show()
+        self.show_document_cost(None, 0)
+
+    def show_document_cost(self, tokens: int | None, scan_tokens: int) -> None:
+        """Pages where there are pages, and the exact token count once the engine has counted."""
+        assert isinstance(self.attachment, DocumentAttachment)
+        document = self.attachment.document
+        parts = []
+        if document.paged:
+            parts.append(self.tr("{pages} pages").format(pages=f"{document.page_count:,}"))
+        if tokens is None:
+            parts.append(self.tr("counting…"))
+        else:
+            parts.append(self.tr("{tokens} tokens").format(tokens=f"{tokens + scan_tokens:,}"))
+        self.cost.setText(" · ".join(parts))
+        tip = self.tr("The model reads this document as {tokens} tokens.").format(
+            tokens=f"{tokens + scan_tokens:,}" if tokens is not None else "…"
+        )
+        if document.scans:
+            tip += " " + self.tr("{n} scanned pages are read as images.").format(n=len(document.scans))
+        self.cost.setToolTip(tip)
         self.cost.show()
 
     def set_attachment(self, attachment: PreparedAttachment) -> None:
@@ -157,22 +204,26 @@ class Composer(QWidget):
         stopRequested(): Stop was clicked while a reply is being written.
         modelFileDropped(Path): a GGUF file was dropped or pasted: the user wants to load it.
         editCancelled(): the user gave up editing their last message.
-        imageTokensChanged(int): what the attached images will cost the context changed.
+        attachedTokensChanged(int): what the attachments will cost the context changed.
+        countRequested(object, object): this chip's document (a PreparedDocument) needs its
+            tokens counted by the loaded model; answer with :meth:`set_document_tokens`.
     """
 
     sendRequested = Signal(str, list)
     stopRequested = Signal()
     modelFileDropped = Signal(Path)
     editCancelled = Signal()
-    imageTokensChanged = Signal(int)
+    attachedTokensChanged = Signal(int)
+    countRequested = Signal(object, object)
 
     def __init__(self, work: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._work = work
-        self._tokens_per_view: int | None = None
+        self._price: Callable[[int, int], int] | None = None
         self._pan_scan: Callable[[], str] = lambda: "off"
         self._chips: list[AttachmentChip] = []
         self._tickets: dict[AttachmentChip, int] = {}
+        self._stops: dict[AttachmentChip, threading.Event] = {}
         self._busy = False
         self._send_when_ready = False
         self._images_refusal: str | None = None
@@ -212,6 +263,13 @@ class Composer(QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.setAccessibleName(self.tr("Attachment problem"))
         notice.addWidget(self.notice_label, 1)
+        self.offer_buttons = [QPushButton(self._notice) for _ in range(2)]
+        """What would work, when a message does not fit (see :meth:`show_offers`)."""
+        self._offers: list[Callable[[], None]] = []
+        for index, button in enumerate(self.offer_buttons):
+            button.clicked.connect(functools.partial(self._take_offer, index))
+            button.hide()
+            notice.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         dismiss = dismiss_button(self._notice, self.tr("Dismiss this message"))
         dismiss.clicked.connect(self.clear_notice)
         notice.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignTop)
@@ -224,14 +282,17 @@ class Composer(QWidget):
         self.attach_button.setText(self.tr("Attach…"))
         self.attach_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon))
         self.attach_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.attach_button.setAccessibleName(self.tr("Attach images"))
+        self.attach_button.setAccessibleName(self.tr("Attach images or documents"))
         self.attach_button.clicked.connect(self.pick_files)
         row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.edit = ComposerEdit(self)
-        self.edit.setPlaceholderText(self.tr("Message Gemma, or drop an image here"))
+        self.edit.setPlaceholderText(self.tr("Message Gemma, or drop an image or a document here"))
         self.edit.setToolTip(
-            self.tr("Enter sends, Shift+Enter starts a new line. Drop or paste images to attach them.")
+            self.tr(
+                "Enter sends, Shift+Enter starts a new line. Drop or paste images and documents "
+                "(PDF, Word, text, code) to attach them."
+            )
         )
         self.edit.setAccessibleName(self.tr("Message"))
         self.edit.setTabChangesFocus(True)
@@ -251,18 +312,22 @@ class Composer(QWidget):
 
     # ------------------------------------------------------------------------ state
     @property
-    def attachments(self) -> list[PreparedAttachment]:
+    def attachments(self) -> list[Attachment]:
         return [chip.attachment for chip in self._chips if chip.attachment is not None]
 
     @property
     def pending(self) -> int:
-        """Images still being read."""
+        """Attachments still being read."""
         return sum(1 for chip in self._chips if chip.attachment is None)
 
     @property
     def editing(self) -> bool:
         """Whether the box holds a sent message being edited (see :meth:`begin_edit`)."""
         return not self._edit_banner.isHidden()
+
+    def focus_message(self) -> None:
+        """Put the keyboard focus in the message box."""
+        self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def set_busy(self, busy: bool) -> None:
         """While a reply is written the button stops it, and Enter does not send."""
@@ -277,17 +342,39 @@ class Composer(QWidget):
             self.send_button.setAccessibleName(self.tr("Send message"))
 
     def set_images_allowed(self, reason: str | None) -> None:
-        """None allows images; a sentence (why not) disables attaching and refuses drops."""
+        """None allows images (and scanned pages read as images); a sentence (why not) refuses
+        images when they are attached.  Documents are always allowed."""
         self._images_refusal = reason
-        self.attach_button.setEnabled(reason is None)
-        self.attach_button.setToolTip(reason or self.tr("Attach images from files"))
+        self.attach_button.setToolTip(
+            self.tr("Attach images or documents from files")
+            if reason is None
+            else self.tr("Attach documents from files (images need a vision projector)")
+        )
 
     def show_notice(self, message: str) -> None:
+        self.show_offers(message, [])
+
+    def show_offers(self, message: str, offers: list[tuple[str, Callable[[], None]]]) -> None:
+        """A sentence under the box with up to two buttons (label, what it does)."""
         self.notice_label.setText(message)
+        self._offers = [action for _, action in offers[: len(self.offer_buttons)]]
+        for index, button in enumerate(self.offer_buttons):
+            button.setVisible(index < len(self._offers))
+            if index < len(self._offers):
+                button.setText(offers[index][0])
+                button.setAccessibleName(offers[index][0])
         self._notice.show()
+
+    def _take_offer(self, index: int) -> None:
+        action = self._offers[index]
+        self.clear_notice()
+        action()
 
     def clear_notice(self) -> None:
         self.notice_label.clear()
+        self._offers = []
+        for button in self.offer_buttons:
+            button.hide()
         self._notice.hide()
 
     def clear(self) -> None:
@@ -312,47 +399,75 @@ class Composer(QWidget):
         self.clear()
         self.editCancelled.emit()
 
-    def set_image_cost(self, tokens_per_view: int | None, pan_scan: Callable[[], str]) -> None:
-        """Price attachments: the projector's tokens per view, and the conversation's Pan & Scan
-        mode (asked each time, since it changes with the conversation and its settings)."""
-        self._tokens_per_view = tokens_per_view
+    def set_image_cost(self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str]) -> None:
+        """Price attachments for a newly loaded model: the projector's tokens for a view of a
+        width x height image (a constant for Gemma 3 and 3n, by size for Gemma 4), and the
+        conversation's Pan & Scan mode (asked each time, since it changes with the conversation
+        and its settings; "off" for a model without Pan & Scan).  Documents are counted again:
+        the tokenizer may have changed."""
+        self._price = price
         self._pan_scan = pan_scan
+        for chip in self._chips:
+            if isinstance(chip.attachment, DocumentAttachment):
+                chip.tokens = None
+                self.countRequested.emit(chip, chip.attachment.document)
         self.refresh_costs()
 
+    def set_document_tokens(self, chip: object, tokens: int) -> None:
+        """The engine's count for a chip's document (ignored if the chip is gone)."""
+        if isinstance(chip, AttachmentChip) and chip in self._chips:
+            chip.tokens = tokens
+            self.refresh_costs()
+
+    def _image_cost(self, image: images.PreparedImage) -> tuple[int, int]:
+        """Views and tokens of one image in the context (0 tokens without a projector)."""
+        views = view_count(image.width, image.height, self._pan_scan())
+        return views, views * (self._price(image.width, image.height) if self._price else 0)
+
+    def _chip_tokens(self, chip: AttachmentChip) -> int:
+        attachment = chip.attachment
+        if isinstance(attachment, PreparedAttachment):
+            return self._image_cost(attachment.image)[1]
+        if isinstance(attachment, DocumentAttachment):
+            scans = sum(self._image_cost(scan)[1] for scan in attachment.document.scans)
+            return (chip.tokens or 0) + scans
+        return 0
+
     @property
-    def image_tokens(self) -> int:
-        """Tokens the attached images will take in the context when sent."""
-        if not self._tokens_per_view:
-            return 0
-        mode = self._pan_scan()
-        return sum(
-            view_count(a.image.width, a.image.height, mode) * self._tokens_per_view
-            for a in self.attachments
-        )
+    def attached_tokens(self) -> int:
+        """Tokens the attachments will take in the context when sent (documents once counted)."""
+        return sum(self._chip_tokens(chip) for chip in self._chips)
 
     def refresh_costs(self) -> None:
-        """Show each image's cost and tell the context meter the total."""
-        if self._tokens_per_view:
-            mode = self._pan_scan()
-            for chip in self._chips:
-                if chip.attachment is not None:
-                    views = view_count(chip.attachment.image.width, chip.attachment.image.height, mode)
-                    chip.show_cost(views, views * self._tokens_per_view)
-        self.imageTokensChanged.emit(self.image_tokens)
+        """Show each attachment's cost and tell the context meter the total."""
+        for chip in self._chips:
+            attachment = chip.attachment
+            if isinstance(attachment, DocumentAttachment):
+                scans = sum(self._image_cost(scan)[1] for scan in attachment.document.scans)
+                chip.show_document_cost(chip.tokens, scans)
+            elif attachment is not None and self._price is not None:
+                chip.show_cost(*self._image_cost(attachment.image))
+        self.attachedTokensChanged.emit(self.attached_tokens)
 
     # ---------------------------------------------------------------------- images
     def pick_files(self) -> None:
-        patterns = " ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
+        image_patterns = " ".join(f"*{ext}" for ext in images.SUPPORTED_EXTENSIONS)
+        document_patterns = " ".join(f"*{ext}" for ext in documents.SUPPORTED_EXTENSIONS)
         names, _ = QFileDialog.getOpenFileNames(
             self,
-            self.tr("Attach images"),
+            self.tr("Attach images or documents"),
             "",
-            self.tr("Images ({patterns});;All files (*)").format(patterns=patterns),
+            self.tr(
+                "Images and documents ({all});;Documents ({documents});;Images ({images});;All files (*)"
+            ).format(
+                all=f"{image_patterns} {document_patterns}", documents=document_patterns, images=image_patterns
+            ),
         )
         self.add_sources([ImageSource(Path(name), Path(name).name) for name in names])
 
     def offer_mime(self, mime: QMimeData) -> None:
-        """Take what a drop or paste carries: images attach, a GGUF file asks to be loaded."""
+        """Take what a drop or paste carries: files and images attach, a GGUF file asks to be
+        loaded."""
         models = [path for path in local_files(mime) if path.suffix.lower() == MODEL_SUFFIX]
         if models:
             self.modelFileDropped.emit(models[0])
@@ -363,35 +478,56 @@ class Composer(QWidget):
         self.add_sources(sources)
 
     def add_sources(self, sources: list[ImageSource]) -> None:
-        """Start reading images; each shows at once as a thumbnail placeholder."""
+        """Start reading images and documents; each shows at once as a placeholder chip."""
         if not sources:
             return
-        if self._images_refusal is not None:
-            self.show_notice(self._images_refusal)
-            return
         self.clear_notice()
+        vision = self._images_refusal is None
         for source in sources:
             chip = AttachmentChip(source.name, self._chip_row)
             chip.removeRequested.connect(functools.partial(self._remove, chip))
             self._chips.append(chip)
             self._chip_layout.insertWidget(self._chip_layout.count() - 1, chip)
+            stop = self._stops[chip] = threading.Event()
             self._tickets[chip] = self._work.run(
-                functools.partial(prepare_attachment, source),
+                functools.partial(prepare_file, source, vision, stop.is_set),
                 functools.partial(self._prepared, chip),
                 functools.partial(self._refused, chip),
             )
         self._chip_row.show()
 
-    def _prepared(self, chip: AttachmentChip, attachment: PreparedAttachment) -> None:
+    def _prepared(self, chip: AttachmentChip, attachment: Attachment) -> None:
         self._tickets.pop(chip, None)
-        chip.set_attachment(attachment)
+        self._stops.pop(chip, None)
+        if isinstance(attachment, DocumentAttachment):
+            chip.set_document(attachment)
+            self.countRequested.emit(chip, attachment.document)
+            self._tell_unread_scans(attachment.document)
+        elif self._images_refusal is not None:
+            self._refused(chip, self._images_refusal)
+            return
+        else:
+            chip.set_attachment(attachment)
         self.refresh_costs()
         if self._send_when_ready and not self.pending:
             self._send_when_ready = False
             self.submit()
 
+    def _tell_unread_scans(self, document: PreparedDocument) -> None:
+        """The one sentence for scanned pages that need a vision model to be read."""
+        unread = document.scanned_unread
+        if unread:
+            numbers = ", ".join(map(str, unread[:10])) + ("…" if len(unread) > 10 else "")
+            self.show_notice(
+                self.tr(
+                    "Pages {numbers} of '{name}' are scans without text; load a model with a vision "
+                    "projector to read them. The model gets the other pages."
+                ).format(numbers=numbers, name=document.name)
+            )
+
     def _refused(self, chip: AttachmentChip, message: str) -> None:
         self._tickets.pop(chip, None)
+        self._stops.pop(chip, None)
         self._send_when_ready = False  # the user should see what is missing before it goes
         self._remove(chip)
         self.show_notice(message)
@@ -400,15 +536,27 @@ class Composer(QWidget):
         ticket = self._tickets.pop(chip, None)
         if ticket is not None:
             self._work.forget(ticket)
+        stop = self._stops.pop(chip, None)
+        if stop is not None:
+            stop.set()  # a document being read stops at its next page
         self._chips.remove(chip)
         self._chip_layout.removeWidget(chip)
         chip.deleteLater()
         self._chip_row.setVisible(bool(self._chips))
-        self.imageTokensChanged.emit(self.image_tokens)
+        self.attachedTokensChanged.emit(self.attached_tokens)
+
+    def replace_document(self, old: DocumentAttachment, new: DocumentAttachment) -> None:
+        """Put a cut version of an attached document in its chip (the first pages that fit)."""
+        for chip in self._chips:
+            if chip.attachment is old:
+                chip.set_document(new)
+                chip.tokens = None
+                self.countRequested.emit(chip, new.document)
+        self.refresh_costs()
 
     # ------------------------------------------------------------------------ send
     def submit(self) -> None:
-        """Send the text and images, once every image has been read."""
+        """Send the text and attachments, once every one has been read."""
         if self._busy:
             return
         text = self.edit.toPlainText().strip()

@@ -63,7 +63,7 @@ class ConversationList(QWidget):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(_SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(lambda: self.searchChanged.emit(self.search.text().strip()))
+        self._search_timer.timeout.connect(lambda: self.searchChanged.emit(self.query()))
         self.search.textChanged.connect(self._search_timer.start)
         layout.addWidget(self.search)
 
@@ -110,6 +110,15 @@ class ConversationList(QWidget):
                     self.list.setCurrentItem(item)
         finally:
             self.list.blockSignals(False)
+
+    def query(self) -> str:
+        """The search text (empty: show all)."""
+        return self.search.text().strip()
+
+    def clear_selection(self) -> None:
+        """Select no conversation (a new one, not yet saved, is open)."""
+        self.list.clearSelection()
+        self.list.setCurrentRow(-1)
 
     def title_of(self, conversation: Conversation) -> str:
         return conversation.title or self.tr("New conversation")

@@ -27,6 +27,7 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     Progress,
     Token,
+    TokenCount,
 )
 from desktop_app.settings import GenerationSettings
 
@@ -46,20 +47,28 @@ class EngineBridge(QObject):
     Signals (all delivered queued on the thread that owns the bridge):
         modelLoaded(ModelLoaded): the engine holds a model now (also after a restart reload).
         loadFailed(str): loading failed or the engine died while loading; one sentence.
+        loadProgress(float): how far loading the model has got (0..1).
+        loadCancelled(str): a load stopped by :meth:`cancel_load`; no model is loaded.
         progress(Progress): a long step of the current request is under way.
         textArrived(): new reply text waits in :meth:`take_text`; sent once per batch, not
             again until the text has been taken.
         replyFinished(Done): the current reply ended (stop, length, context or cancelled).
         replyFailed(EngineError): the current reply failed; ``kind == "crashed"`` when the
             engine died (it restarts, reloading the model, with the next request).
+        tokensCounted(object, TokenCount): the count asked with :meth:`count` under this key.
+        countFailed(object, str): that count failed; one sentence.
     """
 
     modelLoaded = Signal(object)
     loadFailed = Signal(str)
+    loadProgress = Signal(float)
+    loadCancelled = Signal(str)
     progress = Signal(object)
     textArrived = Signal()
     replyFinished = Signal(object)
     replyFailed = Signal(object)
+    tokensCounted = Signal(object, object)
+    countFailed = Signal(object, str)
 
     def __init__(self, client: Engine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,6 +83,9 @@ class EngineBridge(QObject):
         self._sending = threading.Event()
         self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._current: int | None = None
+        self._counts: dict[int, object] = {}
+        """Keys of the counts asked, by request id (written by the sender, read by the reader,
+        which cannot see the answer before the sender has let go of the client)."""
         self._stop_wanted = threading.Event()
         self._text_lock = threading.Lock()
         self._text: list[str] = []
@@ -96,6 +108,11 @@ class EngineBridge(QObject):
                 )
 
         self._requests.put(job)
+
+    def cancel_load(self) -> None:
+        """Stop the load in progress: ``loadCancelled`` follows, or ``modelLoaded`` when it had
+        finished already.  Queued behind the load, so it cannot overtake it."""
+        self._requests.put(self.client.cancel)
 
     def generate(
         self,
@@ -122,6 +139,22 @@ class EngineBridge(QObject):
                 return
             if self._stop_wanted.is_set():  # Stop pressed before the request went out
                 self.client.cancel()
+
+        self._requests.put(job)
+
+    def count(
+        self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings, key: object
+    ) -> None:
+        """Count a conversation's prompt tokens; ``tokensCounted`` or ``countFailed`` follows
+        with ``key`` (after the reply in progress, if one is: the engine does one thing at a time)."""
+        messages = tuple(messages)
+
+        def job() -> None:
+            try:
+                self._counts[self.client.count_tokens(messages, system_prompt, settings)] = key
+            except Exception:
+                log.exception("sending the count request failed")
+                self.countFailed.emit(key, "The engine could not be asked to count tokens (see the log).")
 
         self._requests.put(job)
 
@@ -182,6 +215,13 @@ class EngineBridge(QObject):
             self._dispatch(event)
 
     def _dispatch(self, event: object) -> None:
+        key = self._counts.pop(getattr(event, "request_id", None) or 0, None)
+        if key is not None and isinstance(event, (TokenCount, EngineError)):
+            if isinstance(event, TokenCount):
+                self.tokensCounted.emit(key, event)
+            else:
+                self.countFailed.emit(key, event.message)
+            return
         if isinstance(event, Token):
             if event.request_id != self._current:
                 return
@@ -191,7 +231,9 @@ class EngineBridge(QObject):
             if first:
                 self.textArrived.emit()
         elif isinstance(event, (Done, EngineError)):
-            if event.request_id is None:
+            if isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
+                self.loadCancelled.emit(event.message)
+            elif event.request_id is None:
                 self.loadFailed.emit(event.message)
             elif event.request_id == self._current:
                 self._current = None
@@ -199,4 +241,7 @@ class EngineBridge(QObject):
         elif isinstance(event, ModelLoaded):
             self.modelLoaded.emit(event)
         elif isinstance(event, Progress):
-            self.progress.emit(event)
+            if event.request_id is None:
+                self.loadProgress.emit(event.fraction if event.fraction is not None else 0.0)
+            else:
+                self.progress.emit(event)

@@ -2,7 +2,7 @@
 
 Two ways, side by side: download the Gemma 3 recommended for this machine (with an honest
 "fits / tight / will not fit" sentence and progress while it downloads), or open a GGUF the user
-already has.
+already has; and a way to the Models page for any other choice.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from desktop_app.models.download import DownloadProgress
+from desktop_app.models.registry import LocalModel
 from desktop_app.models.sizes import format_size
+from desktop_app.ui.download_queue import DownloadItem, DownloadStatus, describe_download
 from desktop_app.ui.model_download import Recommendation
 
 COLUMN_WIDTH = 560
@@ -24,15 +25,19 @@ class FirstRunPanel(QWidget):
     Signals:
         openRequested(): the user wants to pick a model file.
         downloadRequested(): the user wants the recommended model downloaded (or resumed).
-        cancelRequested(): the user wants the download paused.
+        pauseRequested(str): the user wants the download of the catalog entry with this id paused.
+        libraryRequested(): the user wants to choose from all models (the Models page).
     """
 
     openRequested = Signal()
     downloadRequested = Signal()
-    cancelRequested = Signal()
+    pauseRequested = Signal(str)
+    libraryRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.entry_id: str | None = None
+        """The catalog id of the download offered, once there is one."""
         self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
         # A centred column of fixed width: word-wrapped labels need a definite width to find
@@ -87,13 +92,16 @@ class FirstRunPanel(QWidget):
         buttons.addWidget(self.download_button)
         self.cancel_button = QPushButton(self.tr("Pause download"), self)
         self.cancel_button.setAccessibleName(self.tr("Pause the download"))
-        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.cancel_button.clicked.connect(self._pause)
         self.cancel_button.hide()
         buttons.addWidget(self.cancel_button)
         self.open_button = QPushButton(self.tr("Open a model file…"), self)
         self.open_button.setAccessibleName(self.tr("Open a model file"))
         self.open_button.setToolTip(
-            self.tr("Choose a Gemma 3 .gguf file you already have (Ctrl+O); its projector is found beside it")
+            self.tr(
+                "Choose a Gemma .gguf file you already have (Gemma 3, 3n or 4; Ctrl+O); its projector "
+                "is found beside it"
+            )
         )
         self.open_button.clicked.connect(self.openRequested)
         buttons.addWidget(self.open_button)
@@ -102,7 +110,20 @@ class FirstRunPanel(QWidget):
         hint = self._paragraph(self.tr("You can also drop a .gguf file on this window."))
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout.addWidget(hint)
+        library = QHBoxLayout()
+        library.addStretch(1)
+        self.library_button = QPushButton(self.tr("See all models…"), self)
+        self.library_button.setFlat(True)
+        self.library_button.setToolTip(self.tr("Every Gemma 3 build on offer, and the models on this computer"))
+        self.library_button.clicked.connect(self.libraryRequested)
+        library.addWidget(self.library_button)
+        library.addStretch(1)
+        layout.addLayout(library)
         layout.addStretch(2)
+
+    def _pause(self) -> None:
+        if self.entry_id is not None:
+            self.pauseRequested.emit(self.entry_id)
 
     def _paragraph(self, text: str) -> QLabel:
         label = QLabel(text, self)
@@ -122,41 +143,32 @@ class FirstRunPanel(QWidget):
         self.download_button.setText(self.tr("Download {name}").format(name=entry.name))
         self.download_button.setDefault(True)
         self.download_button.show()
+        self.entry_id = entry.id
 
-    def show_progress(self, progress: DownloadProgress) -> None:
-        self.download_button.hide()
-        self.cancel_button.show()
+    def show_download(self, item: DownloadItem) -> None:
+        """The recommended download's state: running (with progress), queued, paused or failed."""
+        if item.entry.id != self.entry_id:
+            return
+        running = item.status in (DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING)
+        self.download_button.setVisible(not running)
+        if not running:
+            self.download_button.setText(self.tr("Resume download"))
+        self.cancel_button.setVisible(running)
         self.progress.show()
-        self.progress.setValue(int(progress.fraction * 1000))
-        parts = [
-            self.tr("Verifying {file}").format(file=progress.filename)
-            if progress.phase == "verifying"
-            else self.tr("Downloading {file}").format(file=progress.filename),
-            self.tr("{done} of {total}").format(
-                done=format_size(progress.done_bytes), total=format_size(progress.total_bytes)
-            ),
-        ]
-        if progress.bytes_per_second:
-            parts.append(self.tr("{speed}/s").format(speed=format_size(progress.bytes_per_second)))
-        if progress.seconds_left is not None:
-            minutes = int(progress.seconds_left // 60)
-            parts.append(
-                self.tr("about {n} min left").format(n=minutes) if minutes else self.tr("less than a minute left")
-            )
-        self.progress_label.setText(" · ".join(parts))
+        self.progress.setValue(int(item.fraction * 1000))
+        self.progress_label.setText(describe_download(item))
         self.progress_label.show()
 
-    def show_stopped(self, message: str) -> None:
-        """The download ended without a model (paused or failed): say why, offer to resume."""
+    def show_downloaded(self, model: LocalModel) -> None:
+        """The download is complete and the model is being loaded."""
+        if model.catalog_id != self.entry_id:
+            return
         self.cancel_button.hide()
-        self.progress_label.setText(message)
-        self.progress_label.show()
-        self.download_button.setText(self.tr("Resume download"))
-        self.download_button.show()
+        self.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=model.name))
 
-    def show_started(self) -> None:
-        self.download_button.hide()
-        self.cancel_button.show()
-        self.progress.show()
-        self.progress_label.setText(self.tr("Asking Hugging Face for the files…"))
+    def show_refused(self, entry_id: str, message: str) -> None:
+        """The download was not started (no room on the disk): say why."""
+        if entry_id != self.entry_id:
+            return
+        self.progress_label.setText(message)
         self.progress_label.show()

@@ -1,43 +1,45 @@
-"""The main window: conversation list, chat, composer, settings, status bar, and model loading.
+"""The main window: conversation list, chat, composer, settings and status bar, wired together,
+and the Models page in place of the chat when asked for (toolbar, View menu, Ctrl+Shift+M, or
+the model's name in the status bar).
 
-The window wires its parts together and owns the model choice (which GGUF, which projector, how
-it is loaded); the open conversation's replies are the :class:`ChatSession`'s business.
+The window builds the widgets, connects them and shows state; the model choice and its loading
+are the :class:`ModelController`'s business, the open conversation's replies the
+:class:`ChatSession`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app import APP_NAME
-from desktop_app.engine.protocol import LoadRequest, ModelLoaded, Progress
+from desktop_app.engine.documents import REPLY_ROOM, PreparedDocument, shortfall_of
+from desktop_app.engine.images import pan_scan_for_backend
+from desktop_app.engine.protocol import ChatMessage, LoadRequest, ModelLoaded, Progress, TokenCount
 from desktop_app.errors import UserError
-from desktop_app.models.gemma_files import ModelSetup, resolve_setup
+from desktop_app.models.fit import context_that_holds, machine_memory
+from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.models.registry import LocalModel
-from desktop_app.settings import RuntimeSettings
 from desktop_app.store import Conversation, ConversationStore
-from desktop_app.ui.attachments import PreparedAttachment, mime_has_images
+from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_session import ChatSession
 from desktop_app.ui.chat_view import ChatView
@@ -45,75 +47,16 @@ from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.first_run import FirstRunPanel
-from desktop_app.ui.model_download import (
-    ModelDownload,
-    Recommendation,
-    first_available_model,
-    recommend_for_this_machine,
-)
-from desktop_app.ui.preferences import Preferences, save_preferences
+from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
+from desktop_app.ui.models_page import ModelsPage
+from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.settings_panel import SettingsPanel
-from desktop_app.ui.widgets import dismiss_button
+from desktop_app.ui.widgets import NoticeBar, dismiss_button
 
 
 def _count(value: object) -> int:
     """A token count from stored metrics (numbers in JSON); anything else counts as none."""
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-class ModelState(enum.Enum):
-    NONE = "none"
-    LOADING = "loading"
-    READY = "ready"
-    ERROR = "error"
-
-
-class NoticeBar(QFrame):
-    """A dismissible sentence above the chat, with an optional action button.
-
-    No signals: the action is a callback given with the message.
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
-        self._callback: Callable[[], None] | None = None
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        icon = QLabel(self)
-        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
-        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setAccessibleName(self.tr("Notice"))
-        layout.addWidget(self.label, 1)
-        self.action_button = QToolButton(self)
-        self.action_button.clicked.connect(self._act)
-        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
-        close = dismiss_button(self, self.tr("Dismiss this notice"))
-        close.clicked.connect(self.hide)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    def show_message(self, text: str, action: str | None = None, callback: Callable[[], None] | None = None) -> None:
-        """Show ``text``; with ``action``, a button of that name hides the notice and calls
-        ``callback``."""
-        self.label.setText(text)
-        self._callback = callback
-        self.action_button.setVisible(action is not None)
-        self.action_button.setText(action or "")
-        self.action_button.setAccessibleName(action or "")
-        self.show()
-
-    def _act(self) -> None:
-        callback = self._callback
-        self.hide()
-        if callback is not None:
-            callback()
 
 
 class ChatPane(QWidget):
@@ -155,13 +98,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self.bridge = bridge
-        self.preferences = preferences
         self.work = BackgroundWork(self)
-        self.download = ModelDownload(self)
-        self.model_state = ModelState.NONE
-        self.model_files: ModelSetup | None = None
-        self.loaded: ModelLoaded | None = None
-        self._recommendation: Recommendation | None = None
+        self.model_controller = ModelController(bridge, self.work, preferences, self)
         self._closed = False
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 780)
@@ -197,7 +135,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([250, 930])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.chat_splitter = splitter
 
         self.settings_dock = QDockWidget(self.tr("Settings"), self)
         self.settings_dock.setObjectName("settings")
@@ -206,6 +144,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.hide()
 
+        self.models_page = ModelsPage(self.model_controller, self.work, self)
+        self.views = QStackedWidget(self)
+        self.views.addWidget(splitter)
+        self.views.addWidget(self.models_page)
+        self.setCentralWidget(self.views)
+
         self.session = ChatSession(store, bridge, self.work, self.chat_view, self.composer, self)
         self._build_status_bar()
         self._build_actions()
@@ -213,14 +157,19 @@ class MainWindow(QMainWindow):
 
         self._refresh_list()
         self.session.new_conversation()
-        self._set_model_state(ModelState.NONE)
-        self._restore_last_model()
+        self._model_state_changed(ModelState.NONE)
+        self.model_controller.restore()
 
     # ---------------------------------------------------------------------- building
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.status_model = QLabel(self.tr("No model"), self)
-        self.status_model.setAccessibleName(self.tr("Model"))
+        # A flat button that reads like a label: the model's name opens the Models page.
+        self.status_model = QToolButton(self)
+        self.status_model.setText(self.tr("No model"))
+        self.status_model.setAutoRaise(True)
+        self.status_model.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.status_model.setAccessibleName(self.tr("Model (opens the Models page)"))
+        self.status_model.clicked.connect(self.show_models)
         self.status_backend = QLabel(self)
         self.status_backend.setAccessibleName(self.tr("Backend"))
         self.status_state = QLabel(self)
@@ -230,13 +179,18 @@ class MainWindow(QMainWindow):
         self.status_context = QLabel(self)
         self.status_context.setAccessibleName(self.tr("Context used"))
         self.status_progress = QProgressBar(self)
-        self.status_progress.setRange(0, 0)
+        self.status_progress.setRange(0, 0)  # busy until llama.cpp reports how far it has read
         self.status_progress.setMaximumWidth(120)
         self.status_progress.setAccessibleName(self.tr("Loading"))
         self.status_progress.hide()
+        self.status_cancel_load = dismiss_button(self, self.tr("Cancel loading the model"))
+        self.status_cancel_load.setToolTip(self.tr("Cancel loading"))
+        self.status_cancel_load.clicked.connect(self.model_controller.cancel_load)
+        self.status_cancel_load.hide()
         bar.addWidget(self.status_model, 1)
         for widget in (
             self.status_progress,
+            self.status_cancel_load,
             self.status_backend,
             self.status_state,
             self.status_speed,
@@ -269,6 +223,9 @@ class MainWindow(QMainWindow):
             chat_menu.addAction(action)
 
         view_menu = self.menuBar().addMenu(self.tr("&View"))
+        self.models_action = self._action(self.tr("&Models"), QKeySequence("Ctrl+Shift+M"), self.toggle_models)
+        self.models_action.setCheckable(True)
+        view_menu.addAction(self.models_action)
         self.settings_action = self.settings_dock.toggleViewAction()
         self.settings_action.setText(self.tr("&Settings"))
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -278,7 +235,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.new_action, self.open_action, self.settings_action):
+        for action in (self.new_action, self.open_action, self.models_action, self.settings_action):
             toolbar.addAction(action)
             self.addAction(action)
 
@@ -302,34 +259,60 @@ class MainWindow(QMainWindow):
         self.conversations.searchChanged.connect(lambda _text: self._refresh_list())
         self.composer.sendRequested.connect(self._send)
         self.composer.stopRequested.connect(self.session.stop)
-        self.composer.modelFileDropped.connect(lambda path: self.open_model(path))
+        self.composer.modelFileDropped.connect(lambda path: self.model_controller.open(ModelChoice(path)))
         self.chat_pane.mimeDropped.connect(self.composer.offer_mime)
         self.first_run.openRequested.connect(self.open_model_dialog)
-        self.first_run.downloadRequested.connect(self._start_download)
-        self.first_run.cancelRequested.connect(self.download.cancel)
-        self.download.progressed.connect(self.first_run.show_progress)
-        self.download.finished.connect(self._download_finished)
-        self.download.failed.connect(self.first_run.show_stopped)
+        self.first_run.libraryRequested.connect(self.show_models)
+        self.models_page.backRequested.connect(self.show_chat)
         self.settings_panel.generationChanged.connect(self.session.update_settings)
         self.settings_panel.generationChanged.connect(lambda _settings: self.composer.refresh_costs())
-        self.composer.imageTokensChanged.connect(lambda _tokens: self._update_context_label(None))
+        self.composer.attachedTokensChanged.connect(lambda _tokens: self._update_context_label(None))
+        self.composer.countRequested.connect(self._count_document)
+        self.bridge.tokensCounted.connect(
+            lambda key, count: self.composer.set_document_tokens(key, count.document_tokens)
+        )
+        self.session.sent.connect(self._sent)
+        self.session.doesNotFit.connect(self._offer_what_fits)
         self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
-        self.settings_panel.runtimeApplied.connect(self._apply_runtime)
+        self.session.busyChanged.connect(self.model_controller.set_busy)
         self.session.busyChanged.connect(self._busy_changed)
         self.session.replyEnded.connect(self._reply_ended)
         self.session.conversationChanged.connect(self._conversation_changed)
         self.session.listChanged.connect(self._refresh_list)
         self.session.notice.connect(self.show_notice)
         self.bridge.progress.connect(self._progress)
-        self.bridge.modelLoaded.connect(self._model_loaded)
-        self.bridge.loadFailed.connect(self._load_failed)
+        self._wire_model()
+
+    def _wire_model(self) -> None:
+        models = self.model_controller
+        self.settings_panel.runtimeApplied.connect(models.apply_runtime)
+        models.stateChanged.connect(self._model_state_changed)
+        models.checking.connect(self._checking)
+        models.refused.connect(self._refused)
+        models.setupChosen.connect(lambda setup: self.settings_panel.set_context_limit(setup.model.context_length))
+        models.runtimeChanged.connect(self.settings_panel.set_runtime)
+        models.loadStarted.connect(self._load_started)
+        models.loadProgress.connect(self._load_progress)
+        models.loadCancelled.connect(self.show_notice)
+        models.modelLoaded.connect(self._model_loaded)
+        models.loadFailed.connect(self._load_failed)
+        models.projectorNotFound.connect(self._projector_not_found)
+        models.notice.connect(self.show_notice)
+        models.modelMissing.connect(self._model_missing)
+        models.downloadOffered.connect(self.first_run.set_recommendation)
+        self.first_run.downloadRequested.connect(models.start_download)
+        self.first_run.pauseRequested.connect(models.download.pause)
+        models.download.changed.connect(self.first_run.show_download)
+        models.download.refused.connect(self.first_run.show_refused)
+        models.download.finished.connect(self.first_run.show_downloaded)
 
     # ---------------------------------------------------------------- conversations
     def new_chat(self) -> None:
         self.settings_panel.flush()
         self.session.new_conversation()
-        self.conversations.list.clearSelection()
-        self.conversations.list.setCurrentRow(-1)
+        self.conversations.clear_selection()
+        self.model_controller.for_new_chat()
+        self.show_chat()
         self.focus_input()
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -337,11 +320,11 @@ class MainWindow(QMainWindow):
         self.session.open_conversation(conversation_id)
 
     def focus_input(self) -> None:
-        self.composer.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.composer.focus_message()
 
     def _refresh_list(self) -> None:
         try:
-            found = self.store.list_conversations(self.conversations.search.text().strip() or None)
+            found = self.store.list_conversations(self.conversations.query() or None)
         except UserError as exc:
             self.show_notice(str(exc))
             return
@@ -385,50 +368,77 @@ class MainWindow(QMainWindow):
         self._update_page()
         self._update_context_label(None)
         if conversation is not None:
-            self._follow_conversation_model(conversation.model_path, conversation.mmproj_path)
-
-    def _follow_conversation_model(self, model_path: str | None, mmproj_path: str | None) -> None:
-        """Reopen a conversation with the model it was held with, when that file is still there."""
-        if model_path is None or self.session.busy:
-            return
-        model = Path(model_path)
-        current = self.model_files.model.path if self.model_files else None
-        if current == model:
-            return
-        if not model.is_file():
-            self.show_notice(
-                self.tr(
-                    "This conversation was held with {name}, which is no longer at {path}; "
-                    "the current model answers instead."
-                ).format(name=model.name, path=model.parent)
-            )
-            return
-        mmproj = Path(mmproj_path) if mmproj_path and Path(mmproj_path).is_file() else None
-        self.open_model(model, mmproj)
+            self.model_controller.follow(conversation.model_path, conversation.mmproj_path)
 
     # --------------------------------------------------------------------- sending
-    def _send(self, text: str, attachments: list[PreparedAttachment]) -> None:
-        if self.model_files is None or self.model_state is ModelState.NONE:
-            self.composer.show_notice(self.tr("Open a model first (Ctrl+O); your message is kept."))
+    def _send(self, text: str, attachments: list[Attachment]) -> None:
+        with_images = any(isinstance(a, PreparedAttachment) for a in attachments)
+        refusal = self.model_controller.send_refusal(with_images=with_images)
+        if refusal is not None:
+            self.composer.show_notice(refusal)
             return
-        if self.model_state is ModelState.ERROR:
-            self.composer.show_notice(
-                self.tr("The model is not loaded (see the notice above); your message is kept.")
+        self.session.request_send(text, attachments)
+
+    def _sent(self) -> None:
+        self.composer.clear()
+        self.composer.clear_notice()
+
+    def _count_document(self, chip: object, document: PreparedDocument) -> None:
+        """Price a document's chip by the loaded model's tokenizer (again when a model loads)."""
+        if self.model_controller.loaded is not None:
+            self.bridge.count([ChatMessage.user(document)], "", self.session.settings, chip)
+
+    def _offer_what_fits(self, count: TokenCount, attachments: list[Attachment]) -> None:
+        """A message the context cannot hold: say it with the numbers, and offer a larger context
+        (when the memory estimate allows one) or the first pages that fit."""
+        files, loaded = self.model_controller.setup, self.model_controller.loaded
+        documents = [a for a in attachments if isinstance(a, DocumentAttachment)]
+        if files is None or loaded is None or not documents:
+            return
+
+        def larger() -> int | None:  # reads the GPU's memory: not on the UI thread
+            return context_that_holds(files.model, files.projector, count.prompt_tokens + REPLY_ROOM, machine_memory())
+
+        def offer(larger_context: int | None) -> None:
+            shortfall = shortfall_of(
+                [d.document for d in documents],
+                needed=count.prompt_tokens,
+                document_tokens=count.document_tokens,
+                n_ctx=count.n_ctx,
+                n_ctx_train=loaded.n_ctx_train,
+                larger_context=larger_context if larger_context and larger_context > count.n_ctx else None,
             )
-            return
-        if attachments and self.model_files.projector is None:
-            self.composer.show_notice(self._no_vision_reason())
-            return
-        if self.session.send(text, attachments):
-            self.composer.clear()
-            self.composer.clear_notice()
+            offers: list[tuple[str, Callable[[], None]]] = []
+            if shortfall.larger_context is not None:
+                size = shortfall.larger_context
+                offers.append((
+                    self.tr("Use a {n}-token context").format(n=f"{size:,}"),
+                    lambda: self.model_controller.apply_runtime(
+                        dataclasses.replace(self.model_controller.preferences.runtime, n_ctx=size)
+                    ),
+                ))
+            cut = next((d for d in documents if d.document.name == shortfall.document), None)
+            if shortfall.first_pages and cut is not None:
+                pages = shortfall.first_pages
+                offers.append((
+                    self.tr("Send the first {n} pages").format(n=pages),
+                    lambda: self._send_first_pages(cut, pages),
+                ))
+            self.composer.show_offers(" ".join(str(s) for s in shortfall.sentences()), offers)
+
+        self.work.run(larger, offer, lambda _message: offer(None))
+
+    def _send_first_pages(self, attachment: DocumentAttachment, pages: int) -> None:
+        cut = DocumentAttachment(attachment.document.first_pages(pages), attachment.data, attachment.name)
+        self.composer.replace_document(attachment, cut)
+        self.composer.submit()
 
     def _busy_changed(self, busy: bool) -> None:
         self.composer.set_busy(busy)
         self.stop_action.setEnabled(busy)
         self.settings_panel.set_runtime_enabled(not busy)
         self.open_action.setEnabled(not busy)
-        self.projector_action.setEnabled(not busy and self.model_files is not None)
+        self.projector_action.setEnabled(not busy and self.model_controller.setup is not None)
         self._show_state()
 
     def _progress(self, progress: Progress) -> None:
@@ -444,7 +454,8 @@ class MainWindow(QMainWindow):
 
     def _update_context_label(self, metrics: dict[str, object] | None) -> None:
         """Context in use after the last reply: its prompt plus what it wrote."""
-        if self.loaded is None:
+        loaded = self.model_controller.loaded
+        if loaded is None:
             self.status_context.setText("")
             return
         used = None
@@ -455,9 +466,9 @@ class MainWindow(QMainWindow):
         if metrics and metrics.get("prompt_tokens"):
             used = _count(metrics["prompt_tokens"]) + _count(metrics.get("decode_tokens"))
         text = self.tr("Context {used} / {size}").format(
-            used=f"{used:,}" if used is not None else "–", size=f"{self.loaded.n_ctx:,}"
+            used=f"{used:,}" if used is not None else "–", size=f"{loaded.n_ctx:,}"
         )
-        attached = self.composer.image_tokens
+        attached = self.composer.attached_tokens
         if attached:
             text += self.tr(" (+{tokens} attached)").format(tokens=f"{attached:,}")
         self.status_context.setText(text)
@@ -465,153 +476,104 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------------- models
     def open_model_dialog(self) -> None:
-        start = str(Path(self.preferences.last_model).parent) if self.preferences.last_model else ""
+        last = self.model_controller.preferences.last_model
+        start = str(Path(last).parent) if last else ""
         name, _ = QFileDialog.getOpenFileName(
-            self, self.tr("Open a Gemma 3 model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
+            self, self.tr("Open a Gemma model"), start, self.tr("GGUF models (*.gguf);;All files (*)")
         )
         if name:
-            self.open_model(Path(name))
+            self.model_controller.open(ModelChoice(Path(name)))
 
     def choose_projector_dialog(self) -> None:
-        if self.model_files is None:
+        setup = self.model_controller.setup
+        if setup is None:
             return
         name, _ = QFileDialog.getOpenFileName(
             self,
-            self.tr("Choose the vision projector (mmproj) for {name}").format(name=self.model_files.model.display_name),
-            str(self.model_files.model.path.parent),
+            self.tr("Choose the vision projector (mmproj) for {name}").format(name=setup.model.display_name),
+            str(setup.model.path.parent),
             self.tr("GGUF projectors (*.gguf);;All files (*)"),
         )
         if name:
-            self.open_model(self.model_files.model.path, Path(name))
+            self.model_controller.open(ModelChoice(setup.model.path, Path(name)))
 
-    def open_model(self, model: Path, mmproj: Path | None = None) -> None:
-        """Check the files (and find a projector when none is given) off the UI thread, then load."""
-        if self.session.busy:
-            self.show_notice(self.tr("Stop the reply before loading another model."))
-            return
+    def show_models(self) -> None:
+        """The Models page in place of the chat."""
+        self.models_page.refresh()
+        self.views.setCurrentWidget(self.models_page)
+        self.models_action.setChecked(True)
+
+    def show_chat(self) -> None:
+        self.views.setCurrentWidget(self.chat_splitter)
+        self.models_action.setChecked(False)
+
+    def toggle_models(self) -> None:
+        if self.views.currentWidget() is self.models_page:
+            self.show_chat()
+        else:
+            self.show_models()
+
+    def _model_missing(self, sentence: str, present: list[LocalModel]) -> None:
+        """A conversation's model file is gone: say so, name the models here, offer the page."""
+        if present:
+            names = ", ".join(model.name for model in present)
+            sentence += " " + self.tr("Models on this computer: {names}.").format(names=names)
+        else:
+            sentence += " " + self.tr("There is no other model on this computer yet.")
+        self.notice.show_message(sentence, self.tr("Choose a model…"), self.show_models)
+
+    def _checking(self, choice: ModelChoice) -> None:
         self.notice.hide()
-        previous = self.model_state
-        self._set_model_state(ModelState.LOADING)
-        self.status_model.setText(self.tr("Checking {name}…").format(name=model.name))
-        self.work.run(
-            lambda: resolve_setup(model, mmproj, find_projector=mmproj is None),
-            self._load_files,
-            lambda message: self._files_refused(message, previous),
-        )
+        self.status_model.setText(self.tr("Checking {name}…").format(name=choice.model.name))
 
-    def _files_refused(self, message: str, previous: ModelState) -> None:
+    def _refused(self, _choice: ModelChoice, message: str) -> None:
         self.show_notice(message)
-        self._set_model_state(previous if self.loaded is not None else ModelState.NONE)
         self._show_model_label()
 
-    def _load_files(self, files: ModelSetup) -> None:
-        self.model_files = files
-        limit = files.model.context_length
-        self.settings_panel.set_context_limit(limit)
-        runtime = self.preferences.runtime
-        if limit and runtime.n_ctx > limit:
-            runtime = dataclasses.replace(runtime, n_ctx=limit)
-        self._load(runtime)
-
-    def _load(self, runtime: RuntimeSettings) -> None:
-        assert self.model_files is not None
-        self.loaded = None
-        self._set_model_state(ModelState.LOADING)
+    def _load_started(self, request: LoadRequest) -> None:
+        self.status_progress.setRange(0, 0)
         self._show_model_label()
-        self.settings_panel.set_runtime(runtime)
-        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
-        mmproj = self.model_files.projector.path if self.model_files.projector else None
-        self.bridge.load(LoadRequest.of(self.model_files.model.path, mmproj, runtime))
-        self.composer.set_images_allowed(None if mmproj else self._no_vision_reason())
-        self.session.set_model(self.model_files.model.path, mmproj)
+        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        self.session.set_model(Path(request.model_path), Path(request.mmproj_path) if request.mmproj_path else None)
         self._update_page()
 
-    def _apply_runtime(self, runtime: RuntimeSettings) -> None:
-        self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
-        save_preferences(self.preferences)
-        if self.model_files is not None and not self.session.busy:
-            self._load(runtime)
-        else:
-            self.settings_panel.set_runtime(runtime)
-
     def _model_loaded(self, loaded: ModelLoaded) -> None:
-        if self.model_files is None or Path(loaded.model_path) != self.model_files.model.path:
-            return  # a load superseded by another choice
-        first = self.loaded is None
-        self.loaded = loaded
-        self._set_model_state(ModelState.READY)
         self._show_model_label()
         self.settings_panel.set_context_limit(loaded.n_ctx_train)
         self.projector_action.setEnabled(not self.session.busy)
-        self.composer.set_images_allowed(None if loaded.has_vision else self._no_vision_reason())
-        projector = self.model_files.projector
+        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        setup = self.model_controller.setup
+        projector = setup.projector if setup else None
+        pan_scan = setup is not None and setup.model.family.pan_scan
+        self.settings_panel.set_model_features(pan_scan=pan_scan, thinking=loaded.thinks)
         self.composer.set_image_cost(
-            projector.tokens_per_image if projector and loaded.has_vision else None,
-            lambda: self.session.settings.pan_scan,
+            projector.image_tokens if projector and loaded.has_vision else None,
+            lambda: pan_scan_for_backend(self.session.settings.pan_scan, loaded.backend) if pan_scan else "off",
         )
-        mmproj = Path(loaded.mmproj_path) if loaded.mmproj_path else None
-        self.preferences = self.preferences.with_model(Path(loaded.model_path), mmproj)
-        save_preferences(self.preferences)
         self._update_context_label(None)
-        if first and self.model_files.projector_searched and self.model_files.projector is None:
-            self.notice.show_message(
-                self.tr(
-                    "No vision projector that fits {name} was found in its folder, so images are off. "
-                    "Choose its mmproj file to ask about images."
-                ).format(name=self.model_files.model.display_name),
-                self.tr("Choose projector…"),
-                self.choose_projector_dialog,
-            )
+
+    def _load_progress(self, fraction: float) -> None:
+        self.status_progress.setRange(0, 100)
+        self.status_progress.setValue(int(fraction * 100))
+
+    def _projector_not_found(self, setup: ModelSetup) -> None:
+        self.notice.show_message(
+            self.tr(
+                "No vision projector that fits {name} was found in its folder, so images are off. "
+                "Choose its mmproj file to ask about images."
+            ).format(name=setup.model.display_name),
+            self.tr("Choose projector…"),
+            self.choose_projector_dialog,
+        )
 
     def _load_failed(self, message: str) -> None:
-        self.loaded = None
-        self._set_model_state(ModelState.ERROR)
         self._show_model_label()
-        self.notice.show_message(message, self.tr("Try again"), lambda: self._load(self.preferences.runtime))
-
-    def _restore_last_model(self) -> None:
-        """Load the model of the last session; else one downloaded or imported before; else
-        offer the download recommended for this machine."""
-        last = self.preferences.last_model
-        if last and Path(last).is_file():
-            mmproj = self.preferences.last_mmproj
-            self.open_model(Path(last), Path(mmproj) if mmproj and Path(mmproj).is_file() else None)
-            return
-        self.work.run(first_available_model, self._use_registered_model, self.show_notice)
-
-    def _use_registered_model(self, model: LocalModel | None) -> None:
-        if self.model_files is not None or self.model_state is not ModelState.NONE:
-            return  # the user chose one meanwhile
-        if model is not None:
-            self.open_model(model.model_path, model.mmproj_path)
-            return
-        self.work.run(recommend_for_this_machine, self._offer_download, lambda _message: None)
-
-    def _offer_download(self, recommendation: Recommendation) -> None:
-        self._recommendation = recommendation
-        self.first_run.set_recommendation(recommendation)
-
-    def _start_download(self) -> None:
-        if self._recommendation is not None:
-            self.first_run.show_started()
-            self.download.start(self._recommendation.entry)
-
-    def _download_finished(self, model: LocalModel) -> None:
-        self.first_run.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=model.name))
-        self.first_run.cancel_button.hide()
-        self.open_model(model.model_path, model.mmproj_path)
-
-    def _no_vision_reason(self) -> str:
-        name = self.model_files.model.display_name if self.model_files else ""
-        return self.tr(
-            "{name} is loaded without a vision projector, so it cannot see images; "
-            "use File ▸ Choose vision projector… to add its mmproj file."
-        ).format(name=name)
+        self.notice.show_message(message, self.tr("Try again"), self.model_controller.retry)
 
     # ------------------------------------------------------------------------ status
-    def _set_model_state(self, state: ModelState) -> None:
-        self.model_state = state
+    def _model_state_changed(self, state: ModelState) -> None:
         self.status_progress.setVisible(state is ModelState.LOADING)
+        self.status_cancel_load.setVisible(state is ModelState.LOADING)
         self._show_state()
         self._update_page()
 
@@ -624,11 +586,11 @@ class MainWindow(QMainWindow):
                 ModelState.LOADING: self.tr("Loading…"),
                 ModelState.READY: self.tr("Ready"),
                 ModelState.ERROR: self.tr("Error"),
-            }[self.model_state]
+            }[self.model_controller.state]
         self.status_state.setText(text)
 
     def _show_model_label(self) -> None:
-        files = self.model_files
+        files, loaded = self.model_controller.setup, self.model_controller.loaded
         if files is None:
             self.status_model.setText(self.tr("No model"))
             self.status_model.setToolTip("")
@@ -643,11 +605,11 @@ class MainWindow(QMainWindow):
         self.status_model.setToolTip(
             "\n".join(str(f.path) for f in (files.model, files.projector) if f is not None)
         )
-        self.status_backend.setText(self.loaded.backend if self.loaded else "")
+        self.status_backend.setText(loaded.backend if loaded else "")
 
     def _update_page(self) -> None:
         """The welcome page until a model is chosen, unless a stored conversation is open."""
-        welcome = self.model_files is None and self.session.conversation is None
+        welcome = self.model_controller.setup is None and self.session.conversation is None
         self.pages.setCurrentWidget(self.first_run if welcome else self.chat_view)
 
     def show_notice(self, message: str) -> None:
@@ -665,7 +627,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.settings_panel.flush()
         self.session.shutdown()
-        self.download.shutdown()
+        self.model_controller.shutdown()
         self.work.shutdown()
         self.bridge.shutdown()
         self.store.close()

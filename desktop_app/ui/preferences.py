@@ -1,4 +1,5 @@
-"""What the window remembers between runs: the last model and projector, and the runtime settings.
+"""What the window remembers between runs: the last model and projector, the model new chats start
+with, and the runtime settings.
 
 A small JSON file in the config dir, written atomically (temporary file, then rename) so a crash
 while saving leaves the previous version.  A missing or damaged file means defaults, not an error:
@@ -29,9 +30,16 @@ class Preferences:
     last_model: str | None = None
     last_mmproj: str | None = None
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    default_model: str | None = None
+    """The model a new chat starts with ("Use for new chats" on the Models page); None: the
+    model in use carries on."""
+    default_mmproj: str | None = None
 
     def with_model(self, model: Path, mmproj: Path | None) -> Preferences:
         return replace(self, last_model=str(model), last_mmproj=str(mmproj) if mmproj else None)
+
+    def with_default(self, model: Path, mmproj: Path | None) -> Preferences:
+        return replace(self, default_model=str(model), default_mmproj=str(mmproj) if mmproj else None)
 
 
 def preferences_path() -> Path:
@@ -52,6 +60,8 @@ def load_preferences(path: Path | None = None) -> Preferences:
             last_model=data.get("last_model") or None,
             last_mmproj=data.get("last_mmproj") or None,
             runtime=runtime,
+            default_model=data.get("default_model") or None,
+            default_mmproj=data.get("default_mmproj") or None,
         )
     except FileNotFoundError:
         return Preferences()
@@ -67,6 +77,8 @@ def save_preferences(preferences: Preferences, path: Path | None = None) -> None
         "schema_version": SCHEMA_VERSION,
         "last_model": preferences.last_model,
         "last_mmproj": preferences.last_mmproj,
+        "default_model": preferences.default_model,
+        "default_mmproj": preferences.default_mmproj,
         "runtime": to_dict(preferences.runtime),
     }
     temporary = path.with_name(path.name + ".tmp")

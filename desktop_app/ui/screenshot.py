@@ -1,13 +1,16 @@
 """Write a PNG of the main window holding an image conversation, so anyone can look at it.
 
-    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings] [--welcome]
-                                        [--size 1280x820]
+    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings]
+                                        [--welcome | --models | --catalog] [--size 1280x820]
 
 It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise) and no
 model.  The conversation is written through the real store into a throwaway data folder (the
 user's own conversations are neither shown nor touched) and drawn by the real window; since no
 model is loaded, the status bar shows sample values of a loaded Gemma 3 4B.  ``--welcome``
 shows the first-run page instead (no model yet: download the recommended one, or open a file).
+``--models`` shows the Models page with a Gemma 3 4B's page (its numbers are those of the real
+4B QAT build; memory and speed are this machine's estimates for it), ``--catalog`` the catalog
+with a download under way.
 """
 
 from __future__ import annotations
@@ -75,16 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true", help="use a dark palette (Fusion style)")
     parser.add_argument("--size", default="1280x820", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--settings", action="store_true", help="show the settings panel too")
-    parser.add_argument("--welcome", action="store_true", help="show the first-run page instead")
+    pages = parser.add_mutually_exclusive_group()
+    pages.add_argument("--welcome", action="store_true", help="show the first-run page instead")
+    pages.add_argument("--models", action="store_true", help="show the Models page with a model's page")
+    pages.add_argument("--catalog", action="store_true", help="show the Models page's catalog")
     args = parser.parse_args(argv)
     width, height = (int(n) for n in args.size.lower().split("x"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    page = "welcome" if args.welcome else "models" if args.models else "catalog" if args.catalog else "chat"
     with tempfile.TemporaryDirectory(prefix="gemma-screenshot-") as home:
         os.environ["GEMMA_DESKTOP_HOME"] = home
-        return _shoot(args.out, args.dark, (width, height), args.settings, args.welcome)
+        return _shoot(args.out, args.dark, (width, height), args.settings, page)
 
 
-def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome: bool) -> int:
+def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app import APP_NAME
@@ -99,7 +106,7 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome
         QApplication.setStyle("Fusion")
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
-    conversation_id = None if welcome else _write_conversation(store)
+    conversation_id = None if page == "welcome" else _write_conversation(store)
     window = MainWindow(store, EngineBridge(), Preferences())
     window.resize(*size)
     window.settings_dock.setVisible(settings)
@@ -109,7 +116,14 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, welcome
     else:
         window.open_conversation(conversation_id)
         _show_sample_status(window)
-        _settle(app, lambda: _thumbnails_shown(window))
+        if page == "chat":
+            _settle(app, lambda: _thumbnails_shown(window))
+        else:
+            window.show_models()
+            # The page reads the (empty) list of this throwaway home first; the samples follow.
+            _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
+            _show_sample_models(window, catalog=page == "catalog")
+            _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
     window.composer.edit.setFocus()
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = window.grab().save(str(out), "PNG")
@@ -158,6 +172,97 @@ def _show_sample_status(window: MainWindow) -> None:
     window.status_speed.setText(window.tr("{rate:.1f} tok/s").format(rate=METRICS["decode_tok_s"]))
     used = METRICS["prompt_tokens"] + METRICS["decode_tokens"]
     window.status_context.setText(window.tr("Context {used} / {size}").format(used=f"{used:,}", size="8,192"))
+
+
+def _show_sample_models(window: MainWindow, *, catalog: bool) -> None:
+    """The Models page with two sample models and the page of a Gemma 3 4B QAT (the real build's
+    metadata; memory and speed are this machine's estimates), or the catalog with a download
+    half-way."""
+    from desktop_app.models import fit
+    from desktop_app.models.catalog import load_catalog
+    from desktop_app.models.download import DownloadProgress
+    from desktop_app.models.fit import machine_memory
+    from desktop_app.models.gemma_files import ModelFile, ProjectorFile
+    from desktop_app.models.model_page import ModelPage
+    from desktop_app.models.registry import LocalModel
+    from desktop_app.models.speed import estimate_decode_speed, measure_machine_speed
+    from desktop_app.settings import DEFAULT_CONTEXT
+    from desktop_app.ui.download_queue import DownloadItem, DownloadStatus
+    from desktop_app.ui.models_page import Listed
+
+    folder = Path("~/.local/share/gemma-desktop/models/ggml-org/gemma-3-4b-it-qat-GGUF")
+    model = ModelFile(
+        path=folder / "gemma-3-4b-it-qat-Q4_0.gguf",
+        file_size=2_526_080_992,
+        architecture="gemma3",
+        name="Gemma 3 4b It Qat",
+        embedding_length=2560,
+        context_length=131_072,
+        block_count=34,
+        sliding_window=1024,
+        head_count=8,
+        head_count_kv=4,
+        key_length=256,
+        value_length=256,
+        vocab_size=262_144,
+        quantization="Q4_0",
+        parameter_count=3_880_263_168,
+        tensor_count=444,
+        license="gemma",
+        chat_template="{{ bos_token }}...",
+    )
+    projector = ProjectorFile(
+        path=folder / "mmproj-model-f16-4B.gguf",
+        file_size=851_000_000,
+        name="Gemma 3 4b It Qat",
+        projector_type="gemma3",
+        has_vision=True,
+        embedding_length=2560,
+        vision_embedding_length=1152,
+        block_count=27,
+        head_count=16,
+        image_size=896,
+        patch_size=14,
+        tokens_per_image=256,
+        quantization="F16",
+        parameter_count=419_821_808,
+        tensor_count=439,
+    )
+    entry = load_catalog().get("gemma-3-4b-it-qat-q4_0")
+    downloaded = LocalModel(
+        id=entry.id,
+        name=entry.name,
+        model_path=model.path,
+        mmproj_path=projector.path,
+        source="downloaded",
+        embedding_length=2560,
+        catalog_id=entry.id,
+    )
+    imported = LocalModel(
+        id="gemma-3-1b-it-q8_0",
+        name="Gemma 3 1b It (Q8_0)",
+        model_path=Path("~/Models/gemma-3-1b-it-Q8_0.gguf"),
+        mmproj_path=None,
+        source="imported",
+        embedding_length=1152,
+    )
+    machine = machine_memory()
+    verdict = fit.check_files_fit(model, projector, DEFAULT_CONTEXT, machine)
+    speed = estimate_decode_speed(model.file_size, measure_machine_speed(machine), on_gpu=verdict.on_gpu)
+    page = ModelPage(entry.name, model, projector, "downloaded", entry.id, DEFAULT_CONTEXT, verdict, speed)
+    window.models_page.present(
+        [Listed(downloaded, model.file_size + projector.file_size), Listed(imported, 1_069_306_368)], page
+    )
+    if catalog:
+        window.models_page.tabs.setCurrentWidget(window.models_page.catalog)
+        twelve = load_catalog().get("gemma-3-12b-it-qat-q4_0")
+        done, total = 3_240_000_000, twelve.download_size
+        progress = DownloadProgress(twelve.id, twelve.model_file, "downloading", done, total, 11.8 * 2**20, 380.0)
+        item = DownloadItem(twelve, DownloadStatus.DOWNLOADING, done, total, progress)
+        window.models_page.catalog.cards[twelve.id].show_item(item)
+        queued = load_catalog().get("gemma-3-27b-it-qat-q4_0")
+        waiting = DownloadItem(queued, DownloadStatus.QUEUED, 0, queued.download_size)
+        window.models_page.catalog.cards[queued.id].show_item(waiting)
 
 
 def _thumbnails_shown(window: MainWindow) -> bool:

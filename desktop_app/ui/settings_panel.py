@@ -93,6 +93,7 @@ class SettingsPanel(QScrollArea):
         self.max_tokens = _integer(1, MAX_OUTPUT_TOKENS, 256)
         self.pan_scan = QComboBox(chat)
         for mode, label in (
+            ("default", self.tr("Default (off on a CPU, wide or tall images on a GPU)")),
             ("off", self.tr("Off")),
             ("auto", self.tr("Wide or tall images")),
             ("on", self.tr("Every large image")),
@@ -100,12 +101,21 @@ class SettingsPanel(QScrollArea):
             self.pan_scan.addItem(label, mode)
         self.pan_scan.setToolTip(
             self.tr(
-                "Pan & Scan also shows the model crops of an image, for detail; "
-                "each crop costs as many tokens as the image."
+                "Pan & Scan also shows the model crops of an image, for detail; each crop costs "
+                "as many tokens as the image, and on a CPU as long an encode (a minute or more)."
             )
         )
         self.pan_scan.setAccessibleName(self.tr("Pan and scan"))
         self.pan_scan.currentIndexChanged.connect(self._emit_generation)
+        self.think = QCheckBox(self.tr("Think before answering"), chat)
+        self.think.setToolTip(
+            self.tr(
+                "The model reasons first; the thought shows, collapsed, above the answer, and Max "
+                "tokens bounds the answer alone."
+            )
+        )
+        self.think.setAccessibleName(self.tr("Think before answering"))
+        self.think.toggled.connect(self._emit_generation)
         rows: list[tuple[str, QSpinBox | QDoubleSpinBox, str]] = [
             (
                 self.tr("Temperature"),
@@ -125,6 +135,8 @@ class SettingsPanel(QScrollArea):
             box.valueChanged.connect(self._emit_generation)
             form.addRow(label, box)
         form.addRow(self.tr("Pan && Scan"), self.pan_scan)
+        form.addRow("", self.think)
+        self._form = form
         self.system_prompt.setAccessibleName(self.tr("System prompt"))
         self.reset_button = QPushButton(self.tr("Gemma defaults"), chat)
         self.reset_button.setToolTip(self.tr("Put the recommended Gemma 3 sampling settings back"))
@@ -201,6 +213,7 @@ class SettingsPanel(QScrollArea):
             seed=int(self.seed.value()),
             max_tokens=self.max_tokens.value(),
             pan_scan=self.pan_scan.currentData(),
+            think=self.think.isChecked(),
         ).validate()
 
     def set_generation(self, settings: GenerationSettings, system_prompt: str) -> None:
@@ -216,6 +229,7 @@ class SettingsPanel(QScrollArea):
             self.seed,
             self.max_tokens,
             self.pan_scan,
+            self.think,
         )
         for box in (*boxes, self.system_prompt):
             box.blockSignals(True)
@@ -228,11 +242,18 @@ class SettingsPanel(QScrollArea):
             self.seed.setValue(settings.seed)
             self.max_tokens.setValue(settings.max_tokens)
             self.pan_scan.setCurrentIndex(max(0, self.pan_scan.findData(settings.pan_scan)))
+            self.think.setChecked(settings.think)
             if self.system_prompt.toPlainText() != system_prompt:
                 self.system_prompt.setPlainText(system_prompt)
         finally:
             for box in (*boxes, self.system_prompt):
                 box.blockSignals(False)
+
+    def set_model_features(self, *, pan_scan: bool, thinking: bool) -> None:
+        """Offer only what the loaded model does: Pan & Scan is Gemma 3's, thinking Gemma 4's.
+        The conversation's values stay as they are, for a model that has the feature."""
+        self._form.setRowVisible(self.pan_scan, pan_scan)
+        self._form.setRowVisible(self.think, thinking)
 
     def flush(self) -> None:
         """Announce a system prompt edit still waiting for its typing pause (before a switch)."""
