@@ -369,6 +369,18 @@ def test_pictures_read_ahead_leave_send_only_the_words_and_removed_ones_cost_not
     assert words.metrics.cached_tokens > sent.metrics.prompt_tokens
 
 
+def test_a_thread_opened_is_read_ahead_while_its_next_message_is_written(models: Models) -> None:
+    conversation = _conversation(6)  # no snapshot anywhere: the disk is off, the engine new
+    runtime = RuntimeSettings(n_ctx=4096, n_threads=2, disk_cache=False)
+    with _engine(models.tiny, runtime=runtime) as client:
+        client.read_ahead([*conversation, ChatMessage.user()], "", SEEDED, thread="opened")
+        while not isinstance(event := client.next_event(timeout=120), ReadAheadDone):
+            assert not isinstance(event, EngineError), event
+        done = _ask(client, [*conversation, ChatMessage.user("Go on.")], "opened", SEEDED)
+    assert event.positions > 500
+    assert done.metrics.cached_tokens == event.positions  # Send read only the new message
+
+
 def test_snapshot_files_are_complete_whenever_they_exist(models: Models) -> None:
     with _engine(models.tiny) as client:
         _ask(client, _conversation(3), "complete", SEEDED)

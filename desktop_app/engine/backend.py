@@ -65,6 +65,11 @@ class Cancelled(Exception):
     """The user stopped the reply while the prompt or an image was being evaluated."""
 
 
+class _Yielded(Exception):
+    """Work done ahead stopped between two batches because a request is waiting; what was
+    evaluated so far is kept."""
+
+
 @dataclass
 class _TextSpan:
     tokens: list[int]
@@ -489,8 +494,10 @@ class LlamaBackend:
         del self._cached[keep:]
 
     # --------------------------------------------------------------------------- evaluate
-    def _decode_tokens(self, tokens: list[int]) -> None:
+    def _decode_tokens(self, tokens: list[int], yield_to: Callable[[], bool] | None = None) -> None:
         for start in range(0, len(tokens), N_BATCH):
+            if yield_to is not None and yield_to():
+                raise _Yielded()
             batch_tokens = tokens[start : start + N_BATCH]
             array = (llama_cpp.llama_token * len(batch_tokens))(*batch_tokens)
             rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(array)))
@@ -621,12 +628,13 @@ class LlamaBackend:
         """Clear every snapshot (the conversation in the cache stays: it is live, not kept)."""
         self._snapshots.clear()
 
-    def read_ahead(self, request: ReadAhead) -> int:
+    def read_ahead(self, request: ReadAhead, yield_to: Callable[[], bool] = lambda: False) -> int:
         """Do now what Send would do for the message being written, as far as it is certain:
-        the conversation before it, then the message through its last picture (its words come
-        after).  The memory at the end of the conversation before it is kept as a checkpoint,
-        so a picture removed before Send is undone cheaply (see ``_back_to_checkpoint``).
-        Returns the positions the memory holds now (0: nothing to read ahead)."""
+        the conversation before it (a thread just opened is made warm), then the message
+        through its last picture, if it has one (its words come after).  The memory where the
+        message begins is kept as a checkpoint, so a picture removed before Send is undone
+        cheaply (see ``_back_to_checkpoint``).  Stops between batches when ``yield_to`` says a
+        request waits (what was read stays).  Returns the positions the memory holds now."""
         self._switch_to(request.thread)
         pairs = min(self._dropped // 2, _droppable_pairs(len(request.messages)))
         messages = _leave_out(request.messages, pairs)
@@ -637,24 +645,28 @@ class LlamaBackend:
         with self._spans(text, images) as spans:
             keys = self._keys(spans)
             room = min(request.settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
-            if len(images) == len(earlier) or len(keys) + room > self.n_ctx:
-                return 0  # no picture to read, or the prompt will be fitted at Send
-            until = position = 0
+            if len(keys) + room > self.n_ctx:
+                return len(self._cached)  # the prompt will be fitted at Send
+            certain = until = min(_common_prefix(before_keys, keys), len(keys) - 1)
+            position = 0
             for span in spans:
                 position += len(span.tokens) if isinstance(span, _TextSpan) else span.n_tokens
-                if isinstance(span, _ImageSpan):
+                if isinstance(span, _ImageSpan) and position > certain:
                     until = position
-            certain = min(_common_prefix(before_keys, keys), until)
             self._back_to_checkpoint(keys)
             keep = _common_prefix(self._cached, keys[:until])
             if keep < len(self._cached):
                 self._checkpoint = None
                 self._trim(self._safe_keep(keep))
-            if len(self._cached) < certain:
-                self._evaluate(spans, certain, lambda _phase: None)
-            if self._checkpoint is None and len(self._cached) <= certain:
-                self._checkpoint = self._capture()
-            self._evaluate(spans, until, lambda _phase: None)
+            try:
+                if len(self._cached) < certain:
+                    self._evaluate(spans, certain, lambda _phase: None, yield_to)
+                if until > certain:
+                    if self._checkpoint is None and len(self._cached) <= certain:
+                        self._checkpoint = self._capture()
+                    self._evaluate(spans, until, lambda _phase: None, yield_to)
+            except _Yielded:
+                pass
             return len(self._cached)
 
     # ------------------------------------------------------------------------ prefetch
@@ -842,10 +854,15 @@ class LlamaBackend:
         return reply, finish, metrics
 
     def _evaluate(
-        self, spans: list[_Span], until: int, on_phase: Callable[[str], None]
+        self,
+        spans: list[_Span],
+        until: int,
+        on_phase: Callable[[str], None],
+        yield_to: Callable[[], bool] | None = None,
     ) -> tuple[float, int]:
         """Evaluate the prompt's positions from what the cache holds up to ``until`` (never inside
-        an image); the seconds spent encoding images, and how many came from the cache."""
+        an image); the seconds spent encoding images, and how many came from the cache.  With
+        ``yield_to``, stop (``_Yielded``) between batches and images once it says so."""
         keep = len(self._cached)
         encode_s, from_cache = 0.0, 0
         n_images = sum(isinstance(s, _ImageSpan) for s in spans)
@@ -857,12 +874,14 @@ class LlamaBackend:
             if isinstance(span, _TextSpan):
                 end = position + len(span.tokens)
                 if end > keep:
-                    self._decode_tokens(span.tokens[max(keep - position, 0) : until - position])
+                    self._decode_tokens(span.tokens[max(keep - position, 0) : until - position], yield_to)
                 position = end
                 continue
             end = position + span.n_tokens
             image_index += 1
             if end > keep:
+                if yield_to is not None and yield_to():
+                    raise _Yielded()
                 on_phase(f"encoding image {image_index} of {n_images}")
                 embedding, spent_s = self._image_embedding(span)
                 if spent_s is None:

@@ -131,6 +131,11 @@ class _Inbox:
             if request is None or isinstance(request, ShutdownRequest):
                 return
 
+    def waiting(self) -> bool:
+        """Whether a request arrived that was not taken yet."""
+        with self._changed:
+            return bool(self._arrived)
+
     def take(self, *, wait: bool) -> list[Request]:
         """Everything that arrived (with ``wait``, at least one request unless the pipe closed)."""
         with self._changed:
@@ -153,6 +158,7 @@ class _Engine:
         self.snapshots = SnapshotStore(snapshot_folder())
         self.prefetch = _Prefetch()
         self.ahead: ReadAhead | None = None
+        self.inbox: _Inbox | None = None
         self.unreported_load_s = 0.0
 
     def serve(self) -> None:
@@ -163,7 +169,7 @@ class _Engine:
         for a message still being written (encoding its pictures, then reading them ahead)
         runs only while no request waits.
         """
-        inbox = _Inbox(self.conn)
+        inbox = self.inbox = _Inbox(self.conn)
         waiting: deque[Request] = deque()
         while True:
             idle_work = bool(self.prefetch.views) or self.ahead is not None
@@ -312,8 +318,9 @@ class _Engine:
         request, self.ahead = self.ahead, None
         if request is None or self.backend is None:
             return
+        inbox = self.inbox
         try:
-            positions = self.backend.read_ahead(request)
+            positions = self.backend.read_ahead(request, inbox.waiting if inbox else lambda: False)
         except Exception:
             log.exception("reading a message ahead failed")
             positions = 0
