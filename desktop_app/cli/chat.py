@@ -44,6 +44,7 @@ from desktop_app.engine.protocol import (
     Token,
     TokenCount,
     alternating_turns,
+    conversation_thread,
 )
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
@@ -388,11 +389,6 @@ def _named_thread(line: str) -> Any:
     return data.get("thread") if isinstance(data, dict) else None
 
 
-def engine_thread_name(conversation_id: int) -> str:
-    """The engine thread of a stored conversation, the same in the window and the CLI."""
-    return f"conversation-{conversation_id}"
-
-
 @dataclass
 class _Thread:
     """One conversation of a ``chat --jsonl`` run."""
@@ -409,7 +405,7 @@ class _Thread:
     def engine_thread(self) -> str:
         """The engine's name for it: the stored conversation's, or this run's thread name."""
         if self.conversation_id is not None:
-            return engine_thread_name(self.conversation_id)
+            return conversation_thread(self.conversation_id)
         return f"jsonl:{self.name or ''}"
 
 

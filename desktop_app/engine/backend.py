@@ -560,14 +560,15 @@ class LlamaBackend:
 
         The departing conversation is kept as a snapshot (a named thread only); the arriving
         one is restored from its snapshot as it was when it left, if there is one, and the
-        usual prefix rules then decide how much of it the new prompt keeps.
+        usual prefix rules then decide how much of it the new prompt keeps.  A thread with no
+        snapshot starts from what the cache holds: its beginning may be there already (a new
+        conversation's first message, read ahead before it had a name; a shared system prompt).
         """
         if thread == self._thread:
             return None
         self.settle()
         self._keep_current()
-        self._trim(0)
-        self._thread, self._dropped, self._checkpoint = thread, 0, None
+        self._thread, self._dropped, self._checkpoint, self._saved = thread, 0, None, False
         found = self._snapshots.take(self._shape, thread) if thread else None
         if found is None:
             return None

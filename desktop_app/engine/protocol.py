@@ -49,6 +49,12 @@ class ChatMessage:
         return "".join(p for p in self.parts if isinstance(p, str))
 
 
+def conversation_thread(conversation_id: int) -> str:
+    """The engine thread of a stored conversation: the same in the window and ``chat --jsonl``,
+    so either continues the memory the other left."""
+    return f"conversation-{conversation_id}"
+
+
 def alternating_turns(turns: Iterable[ChatMessage]) -> list[ChatMessage]:
     """Stored turns as the engine takes them, strictly alternating user/assistant: a user turn
     left without a reply (the app died before it began) is merged with the next one; a reply

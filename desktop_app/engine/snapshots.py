@@ -61,6 +61,11 @@ def snapshot_folder() -> Path:
     return paths.cache_dir() / "snapshots"
 
 
+def snapshot_disk_usage() -> int:
+    """Bytes the snapshot files take on disk now (a folder scan: off the UI thread)."""
+    return SnapshotStore(snapshot_folder()).disk_bytes()
+
+
 @dataclass(frozen=True)
 class CacheShape:
     """Everything that decides what a context's KV cache holds for a given sequence of keys.

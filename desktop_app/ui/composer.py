@@ -4,7 +4,9 @@ and the one-line explanation when something cannot be attached.
 Images and documents arrive by drop, paste (of copied files, or image data) or the file picker;
 each is prepared off the UI thread and shows as a chip with a remove button: an image as its
 thumbnail, a document as its name, its pages and its exact token count.  Removing a document's
-chip while it is read stops the reading.  A file that cannot be used is refused with a sentence
+chip while it is read stops the reading.  An image is handed to the engine the moment it is
+attached (``imageAttached``); its chip says when the engine is reading it and when it is ready,
+so Send does not wait for it.  A file that cannot be used is refused with a sentence
 under the box; the text and the other attachments stay as they were.
 """
 
@@ -123,6 +125,11 @@ class AttachmentChip(QFrame):
         self.cost.setAccessibleName(self.tr("Token cost of {name}").format(name=name))
         self.cost.hide()
         column.addWidget(self.cost)
+        self.state = QLabel(self)
+        self.state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.state.setAccessibleName(self.tr("Reading state of {name}").format(name=name))
+        self.state.hide()
+        column.addWidget(self.state)
         layout.addLayout(column)
         self.remove_button = QToolButton(self)
         self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
@@ -146,6 +153,18 @@ class AttachmentChip(QFrame):
                 ).format(crops=views - 1, tokens=f"{tokens:,}")
             )
         self.cost.show()
+
+    def show_state(self, state: str) -> None:
+        """Where the engine is with this image: "reading" it ahead (or waiting to), "ready" (Send
+        will not wait for it), or "failed" (it is read when sent, as before)."""
+        text, tip = {
+            "reading": (self.tr("reading…"), self.tr("Gemma is reading this image while you write.")),
+            "ready": (self.tr("ready"), self.tr("Gemma has read this image; sending will not wait for it.")),
+            "failed": ("", ""),
+        }.get(state, ("", ""))
+        self.state.setText(text)
+        self.state.setToolTip(tip)
+        self.state.setVisible(bool(text))
 
     def set_document(self, attachment: DocumentAttachment) -> None:
         """Show a document: a file icon, its name and (until counted) its pages."""
@@ -207,6 +226,8 @@ class Composer(QWidget):
         attachedTokensChanged(int): what the attachments will cost the context changed.
         countRequested(object, object): this chip's document (a PreparedDocument) needs its
             tokens counted by the loaded model; answer with :meth:`set_document_tokens`.
+        imageAttached(object): this PreparedImage was attached (the engine may read it ahead).
+        imageRemoved(str): the image with this sha256 was taken out before sending.
     """
 
     sendRequested = Signal(str, list)
@@ -215,6 +236,8 @@ class Composer(QWidget):
     editCancelled = Signal()
     attachedTokensChanged = Signal(int)
     countRequested = Signal(object, object)
+    imageAttached = Signal(object)
+    imageRemoved = Signal(str)
 
     def __init__(self, work: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -413,6 +436,12 @@ class Composer(QWidget):
                 self.countRequested.emit(chip, chip.attachment.document)
         self.refresh_costs()
 
+    def set_image_state(self, sha256: str, state: str) -> None:
+        """The engine's word on an attached image (see :meth:`AttachmentChip.show_state`)."""
+        for chip in self._chips:
+            if isinstance(chip.attachment, PreparedAttachment) and chip.attachment.image.sha256 == sha256:
+                chip.show_state(state)
+
     def set_document_tokens(self, chip: object, tokens: int) -> None:
         """The engine's count for a chip's document (ignored if the chip is gone)."""
         if isinstance(chip, AttachmentChip) and chip in self._chips:
@@ -508,6 +537,9 @@ class Composer(QWidget):
             return
         else:
             chip.set_attachment(attachment)
+            if self._price is not None:  # a model with a projector is there to read it
+                chip.show_state("reading")
+            self.imageAttached.emit(attachment.image)
         self.refresh_costs()
         if self._send_when_ready and not self.pending:
             self._send_when_ready = False
@@ -542,6 +574,8 @@ class Composer(QWidget):
         self._chips.remove(chip)
         self._chip_layout.removeWidget(chip)
         chip.deleteLater()
+        if isinstance(chip.attachment, PreparedAttachment):
+            self.imageRemoved.emit(chip.attachment.image.sha256)
         self._chip_row.setVisible(bool(self._chips))
         self.attachedTokensChanged.emit(self.attached_tokens)
 
