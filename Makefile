@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test check install install-test bench screenshot package smoke-test package-check clean
+.PHONY: run test check fuzz install install-test llama-server bench screenshot package smoke-test package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,37 @@ check: install-test
 	$(BIN)/ruff check desktop_app tests bench packaging
 	$(BIN)/mypy
 
-test: check
+# The remote engine's tests run against llama.cpp's own llama-server, built from the llama.cpp that
+# llama-cpp-python vendors: ~6 min on 2 cores the first time, then cached per machine (in the
+# user's cache dir, keyed by llama-cpp-python version and CMake arguments), so it returns at once.
+test: check llama-server
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-# The main window with an image conversation, light and dark, and the Models page (a model's page
-# and the catalog), as PNGs anyone can look at.
+llama-server: install-test
+	$(BIN)/python bench/build_llama_tools.py --server
+
+# The fuzz tests beyond make test's fixed share (30 examples a target, the same every run): fresh
+# random examples, FUZZ_EXAMPLES a target, failures kept in .hypothesis/ and replayed first next
+# time. 5,000 take about 25 minutes on 2 cores.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install-test
+	GEMMA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q --timeout 7200
+
+# The window as PNGs anyone can look at (resources/screenshots/): the main window light and dark,
+# the first-run page (always real: the recommendation and the speed estimated here) and the Models
+# page (a model's page and the catalog). Without MODEL the chat is a staged illustration and says
+# so in its status bar; with MODEL=path/to/gemma-3-it.gguf (and MMPROJ=its projector, to ask
+# about the sample photo) it is a real reply, captured from the window with its measured speed.
+MODEL ?=
+MMPROJ ?=
+PHOTO_PROMPT := Who is this, and how would I make a smaller copy of the photo in Python?
+TEXT_PROMPT := How do I make a smaller copy of a photo in Python?
+SHOT_PROMPT = $(if $(MMPROJ),$(PHOTO_PROMPT),$(TEXT_PROMPT))
+SHOT_REAL = $(if $(MODEL),--model "$(MODEL)" $(if $(MMPROJ),--mmproj "$(MMPROJ)" --image tests/data/grace_hopper.jpg) --prompt "$(SHOT_PROMPT)")
 screenshot: install
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --out resources/screenshots/main-window.png
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --dark --settings --out resources/screenshots/main-window-dark.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --out resources/screenshots/main-window.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot $(SHOT_REAL) --dark --settings --out resources/screenshots/main-window-dark.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --welcome --out resources/screenshots/first-run.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --models --out resources/screenshots/models-page.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --catalog --out resources/screenshots/models-catalog.png
 

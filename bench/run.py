@@ -43,6 +43,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   throughput of its text, ours (a count request to the engine: the document pickled over the
   pipe, rendered into the prompt and tokenized there) vs the model's own tokenizer
   (``llama_tokenize`` on the same block, called directly in a child process).
+* the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
+  and the time to first token the app adds): ``bench/remote.py``; ``--only remote`` runs it alone
+  and adds it to the recorded results.
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -240,12 +243,12 @@ class Meter:
 
 
 THREAD_PHASES = ("switch", "restart", "ahead", "snapshot")
-PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents")
+PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents", "remote")
 """What ``--only`` can pick; all run by default."""
 PHASE_RESULTS = {
     "text": ("text",), "encode": ("encode_tiny", "restart_tiny"), "real": ("encode_real", "restart_real"),
     "switch": ("switch",), "restart": ("restart_thread",), "ahead": ("ahead",),
-    "snapshot": ("snapshot_cost",), "ui": ("ui",), "documents": ("documents",),
+    "snapshot": ("snapshot_cost",), "ui": ("ui",), "documents": ("documents",), "remote": ("remote",),
 }
 """The keys of results.json each phase writes (``--only`` replaces just these)."""
 
@@ -920,7 +923,7 @@ def phase_documents(model: Path, threads: int, rounds: int) -> dict:
     """Extraction of a 300-page text PDF and tokenisation throughput, ours vs llama.cpp's."""
     from desktop_app.engine.documents import document_text, prepare_document
     from desktop_app.engine.protocol import ChatMessage, TokenCount
-    from tests.document_files import long_text_pdf
+    from tests.support.document_files import long_text_pdf
 
     folder = BUILD / "documents"
     folder.mkdir(parents=True, exist_ok=True)
@@ -1092,6 +1095,10 @@ def summarise(results: dict) -> list[dict]:
             f"{docs['tokens']:,} tokens; ours = an engine count request (pipe, render, tokenize), "
             "median of the rounds after a warm-up",
             tool_cmd="llama_tokenize on the same block, in-process in a child"))
+    if results.get("remote"):
+        import remote as bench_remote
+
+        out.extend(bench_remote.summarise_remote(results["remote"]))
     return out
 
 
@@ -1167,6 +1174,9 @@ def main() -> int:
     parser.add_argument("--real-rounds", type=int, default=2, help="paired real-shaped encode rounds")
     parser.add_argument("--no-real", action="store_true", help="skip the real-shaped projector")
     parser.add_argument("--no-ui", action="store_true", help="skip bench/ui_stall.py")
+    parser.add_argument("--no-remote", action="store_true",
+                        help="skip bench/remote.py (the remote engine against llama-server)")
+    parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -1190,7 +1200,7 @@ def main() -> int:
     opts = parser.parse_args()
     if opts.quick:
         opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
-        opts.thread_rounds, opts.ahead_rounds = 2, 1
+        opts.thread_rounds, opts.ahead_rounds, opts.remote_rounds = 2, 1, 4
     wanted = set(PHASES)
     if opts.only:
         wanted = set()
@@ -1203,6 +1213,8 @@ def main() -> int:
         wanted -= {"real", "ahead"}
     if opts.no_ui:
         wanted.discard("ui")
+    if opts.no_remote:
+        wanted.discard("remote")
 
     from desktop_app.settings import physical_cores
 
@@ -1283,6 +1295,13 @@ def main() -> int:
     if "documents" in wanted:
         log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
         results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+    if "remote" in wanted:
+        import remote as bench_remote
+
+        log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds (bench/remote.py)")
+        results["remote"] = bench_remote.phase_remote(
+            paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
+            opts.attempts)
 
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60

@@ -9,8 +9,9 @@ Two measurements, both on the real UI code (desktop_app/ui):
    streamed at the engine's full speed (follow-ups "Continue." until ``--tokens`` tokens have
    streamed).  A 2 ms precise QTimer on the UI thread stamps every tick; a stall is the gap
    between two ticks minus the interval.  Reported: the longest stall, the 99th percentile gap, the
-   number of gaps over 50 ms, and each paint of the streaming reply (``MessageWidget.append_text``)
-   with the reply length (in tokens) it happened at.
+   number of gaps over 50 ms, each paint of the streaming reply (``MessageWidget.append_text``)
+   with the reply length (in tokens) it happened at, and the shortest time between two paints of
+   one reply (the session paints at most every ``PAINT_INTERVAL_MS``, ~30 times a second).
 2. **Cost of appending a token at 100 vs 2000 tokens of reply.**  A ``ChatView`` the size of the
    window's chat pane shows an assistant message holding the first N tokens of a real reply (token
    pieces of the reply the window just streamed, split with the model's own tokenizer, repeated
@@ -329,6 +330,9 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
     longest_gap = gaps_sorted[-1] if gaps_sorted else float("nan")
     p99 = gaps_sorted[int(0.99 * (len(gaps_sorted) - 1))] if gaps_sorted else float("nan")
     slowest_paints = sorted(paints, key=lambda p: p["ms"], reverse=True)[:5]
+    # Consecutive paints of one reply (the next reply's first paint shows a shorter text).
+    paint_gaps = [(b["at"] - a["at"]) * 1000 for a, b in itertools.pairwise(paints)
+                  if b["reply_chars"] > a["reply_chars"]]
     total_chars = sum(len(p) for p in pieces)
     chars_per_token = total_chars / streamed_tokens if streamed_tokens else 4.0
     for paint in paints:
@@ -346,6 +350,7 @@ def stream_in_window(app, model: Path, threads: int, tokens_wanted: int, timeout
         "paints": len(paints),
         "paint_ms_median": round(statistics.median([p["ms"] for p in paints]), 3) if paints else None,
         "paint_ms_max": round(max(p["ms"] for p in paints), 3) if paints else None,
+        "paint_gap_ms_min": round(min(paint_gaps), 2) if paint_gaps else None,
         "slowest_paints": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in p.items() if k != "at"}
                            for p in slowest_paints],
         "chars_per_token": round(chars_per_token, 3),
@@ -362,7 +367,7 @@ def attach_in_window(app, model: Path, threads: int, timeout_s: float) -> dict:
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.model_controller import ModelChoice, ModelState
     from desktop_app.ui.preferences import Preferences
-    from tests.document_files import long_text_pdf
+    from tests.support.document_files import long_text_pdf
 
     pdf = Path(tempfile.mkdtemp(prefix="gemma-ui-bench-doc-")) / f"book-{DOCUMENT_PAGES}.pdf"
     pdf.write_bytes(long_text_pdf(DOCUMENT_PAGES))
@@ -538,6 +543,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.settings import physical_cores
+    from desktop_app.ui.chat_session import PAINT_INTERVAL_MS
 
     threads = opts.threads or physical_cores()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -591,7 +597,8 @@ def main() -> int:
             f"(median; other processes took {streamed['others']} of the machine meanwhile); "
             f"99th percentile tick gap {streamed['p99_gap_ms']} ms; "
             f"{streamed['gaps_over_50ms']} gaps over 50 ms; slowest paint "
-            f"{streamed['paint_ms_max']} ms"))
+            f"{streamed['paint_ms_max']} ms; shortest time between two paints "
+            f"{streamed['paint_gap_ms_min']} ms (the session's floor: {PAINT_INTERVAL_MS} ms)"))
     samples = {
         "reply": "",
         "code": " (a fenced code block still open)",

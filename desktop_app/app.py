@@ -7,9 +7,19 @@ import sys
 
 
 def run_gui() -> int:
-    """Open the main window and run the event loop until it closes."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    """Open the main window and run the event loop until it closes.
+
+    Raises UserError, before Qt is touched, when Qt's platform could not start (a missing
+    system library, no desktop session): Qt itself would abort without naming a package.
+    """
+    from desktop_app.ui.platform_check import check_qt_can_start, qt_import_error
+
+    check_qt_can_start()
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication, QMessageBox
+    except ImportError as exc:
+        raise qt_import_error(exc) from None
 
     from desktop_app import APP_NAME
     from desktop_app.errors import UserError

@@ -39,6 +39,7 @@ __all__ = [
     "GEMMA3_TEMPLATE",
     "PAD_ID",
     "UNK_ID",
+    "add_gemma3_tokenizer",
     "image_tokens_for",
     "write_not_a_gguf",
     "write_tiny_gemma3_mmproj",
@@ -142,6 +143,35 @@ def _vocabulary() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, types
 
 
+def add_gemma3_tokenizer(writer: GGUFWriter, chat_template: str | None, n_vocab: int | None = None) -> int:
+    """Write the Gemma-like tokenizer into ``writer``; return its vocabulary size.
+
+    ``n_vocab`` pads the vocabulary with unused tokens to that size (Gemma 3's real 262,144 makes
+    the embedding table, and so the speed, of a real model; ``bench/speed_estimate.py``).
+    """
+    tokens, scores, types = _vocabulary()
+    if n_vocab is not None:
+        filler = n_vocab - len(tokens)
+        tokens += [f"<unused{i}>" for i in range(filler)]
+        scores += [-1000.0] * filler
+        types += [int(TokenType.UNUSED)] * filler
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(BOS_ID)
+    writer.add_eos_token_id(EOS_ID)
+    writer.add_unk_token_id(UNK_ID)
+    writer.add_pad_token_id(PAD_ID)
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    writer.add_add_space_prefix(False)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
+    return len(tokens)
+
+
 def image_tokens_for(image_size: int, patch_size: int, scale_factor: int = 4) -> int:
     """Image tokens a gemma3 projector emits per image: ((image_size/patch_size)/scale_factor)^2."""
     side = image_size // patch_size
@@ -177,9 +207,6 @@ def write_tiny_gemma3_model(
     n_head, n_head_kv = 4, 1  # like the real 270M: grouped-query attention with one KV head
     head_dim = max(8, n_embd // n_head)
     n_ff = 2 * n_embd
-    tokens, scores, types = _vocabulary()
-    n_vocab = len(tokens)
-
     w = GGUFWriter(str(path), "gemma3")
     w.add_name("Tiny Gemma 3 (random test weights)")
     w.add_context_length(context_length)
@@ -195,21 +222,7 @@ def write_tiny_gemma3_model(
     w.add_rope_freq_base(1_000_000.0)
     w.add_float32("gemma3.rope.freq_base_swa", 10_000.0)
     w.add_file_type(1)  # mostly F16
-
-    w.add_tokenizer_model("llama")
-    w.add_tokenizer_pre("default")
-    w.add_token_list(tokens)
-    w.add_token_scores(scores)
-    w.add_token_types(types)
-    w.add_bos_token_id(BOS_ID)
-    w.add_eos_token_id(EOS_ID)
-    w.add_unk_token_id(UNK_ID)
-    w.add_pad_token_id(PAD_ID)
-    w.add_add_bos_token(True)
-    w.add_add_eos_token(False)
-    w.add_add_space_prefix(False)
-    if chat_template is not None:
-        w.add_chat_template(chat_template)
+    n_vocab = add_gemma3_tokenizer(w, chat_template)
 
     def mat(rows: int, cols: int) -> np.ndarray:
         """Random matrix in numpy (out, in) order, i.e. ggml ne = [in, out]."""

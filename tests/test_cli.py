@@ -6,40 +6,24 @@ Run as real subprocesses (``python -m desktop_app``), the way scripts and later 
 from __future__ import annotations
 
 import json
-import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PHOTO, Models
+from desktop_app.store import ConversationStore
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.data import LONG_SEED, PHOTO, STORY, Models
 
 METRIC_KEYS = {
     "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
     "decode_tokens", "decode_tok_s", "cached_tokens", "restored", "dropped_turns",
 }
-
-
-def run_cli(*args: str | Path, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
-
-
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("error: ")
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_ask_json_answers_about_an_image(models: Models) -> None:
@@ -249,8 +233,6 @@ def test_internal_bug_exits_1_and_the_traceback_goes_to_the_log(
 
 
 def test_chat_jsonl_saves_the_conversation_unless_told_not_to(models: Models, image_file: Path) -> None:
-    from desktop_app.store import ConversationStore
-
     turns = json.dumps({"text": "What is this?", "images": [str(image_file)]}) + "\n"
     turns += json.dumps({"text": "Thanks."}) + "\n"
     args = ("chat", "--model", models.tiny, "--mmproj", models.mmproj, "--jsonl", "--max-tokens", "5",
@@ -280,38 +262,34 @@ def test_chat_jsonl_saves_the_conversation_unless_told_not_to(models: Models, im
 
 def test_sigkill_mid_reply_keeps_the_prompt_and_the_streamed_part(models: Models, app_home: Path) -> None:
     """The app process (here ``chat --jsonl``, which saves like the window) dies mid-reply."""
-    import signal
-    import sqlite3
-    import time
-
-    from desktop_app.store import ConversationStore
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop_app", "chat", "--model", str(models.tiny), "--jsonl",
-         "--max-tokens", "8192", "--ctx", "8192", "--seed", "33"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    conversation_id = json.loads(proc.stdout.readline())["conversation_id"]
-    proc.stdin.write(json.dumps({"text": "Tell me a long story."}) + "\n")
-    proc.stdin.flush()
     database = app_home / "data" / "conversations.sqlite3"
-    deadline = time.monotonic() + 120
     streamed = ""
-    while time.monotonic() < deadline and not streamed:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-            row = conn.execute(
-                "SELECT text FROM messages WHERE role = 'assistant' AND state = 'streaming'"
-            ).fetchone()
-        streamed = row[0] if row else ""
-        time.sleep(0.05)
+    with subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "chat", "--model", str(models.tiny), "--jsonl",
+         "--max-tokens", "8192", "--ctx", "8192", "--seed", str(LONG_SEED)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            conversation_id = json.loads(proc.stdout.readline())["conversation_id"]
+            proc.stdin.write(json.dumps({"text": STORY}) + "\n")
+            proc.stdin.flush()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not streamed:
+                with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+                    row = conn.execute(
+                        "SELECT text FROM messages WHERE role = 'assistant' AND state = 'streaming'"
+                    ).fetchone()
+                streamed = row[0] if row else ""
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
     assert streamed, "no part of the reply was flushed while it streamed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with ConversationStore() as store:  # reopening marks the cut reply
         messages = store.messages(conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
-    assert messages[0].text == "Tell me a long story."
+    assert messages[0].text == STORY
     assert messages[1].text.startswith(streamed) and messages[1].finish_reason == "interrupted"

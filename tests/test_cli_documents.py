@@ -5,14 +5,15 @@ context check before sending, and documents kept, searched, exported and importe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from desktop_app.engine.images import prepare_image
-from tests import document_files
-from tests.conftest import PHOTO, Models
-from tests.test_cli import assert_one_clear_line, run_cli
+from tests.support import document_files
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.data import PHOTO, Models
 
 
 @pytest.fixture
@@ -107,7 +108,9 @@ def test_a_document_larger_than_the_context_is_refused_before_sending(
     ],
     ids=["encrypted", "binary", "empty"],
 )
-def test_a_bad_file_is_one_sentence_before_any_model_load(models: Models, tmp_path: Path, make, words) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_file_is_one_sentence_before_any_model_load(
+    models: Models, tmp_path: Path, make: Callable[[Path], Path], words: list[str]
+) -> None:
     result = run_cli("ask", "--model", models.not_gguf, "--file", make(tmp_path), "hi")
     assert_one_clear_line(result, 2, *words)
 

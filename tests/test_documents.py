@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,8 +22,8 @@ from desktop_app.engine.documents import (
 )
 from desktop_app.engine.images import PreparedImage
 from desktop_app.errors import UserError
-from tests import document_files
-from tests.conftest import PHOTO
+from tests.support import document_files
+from tests.support.data import PHOTO
 
 
 def test_text_pdf_pages_in_order_with_markers(tmp_path: Path) -> None:
@@ -74,8 +75,9 @@ def test_scanned_pages_become_images_for_a_vision_model() -> None:
     assert scan.source_name == "scan.pdf, page 1"
     parts = document_parts(document)
     assert [type(part) for part in parts] == [str, PreparedImage, str, PreparedImage, str]
-    assert parts[0].endswith("[Page 1 of 2: scanned]\n")
-    assert parts[-1].endswith("</document>\n\n")
+    first, last = parts[0], parts[-1]
+    assert isinstance(first, str) and first.endswith("[Page 1 of 2: scanned]\n")
+    assert isinstance(last, str) and last.endswith("</document>\n\n")
 
 
 def test_mixed_pdf_names_its_unread_scan_without_a_projector() -> None:
@@ -180,8 +182,13 @@ def test_pdf_of_blank_pages_has_no_text() -> None:
 def test_5000_page_pdf_is_refused_from_its_page_count() -> None:
     data = document_files.blank_pdf(5000)
     pages_read: list[int] = []
+
+    def page_opened() -> bool:  # asked before every page: "stop reading?"
+        pages_read.append(1)
+        return False
+
     with pytest.raises(UserError, match=r"'huge.pdf' has 5,000 pages; .* up to 2,000 pages"):
-        prepare_document(data, name="huge.pdf", cancelled=lambda: bool(pages_read.append(1)))
+        prepare_document(data, name="huge.pdf", cancelled=page_opened)
     assert pages_read == []  # refused before a single page was opened
 
 
@@ -247,8 +254,8 @@ def test_too_large_is_refused_by_size_before_reading(tmp_path: Path, monkeypatch
     reads: list[int] = []
     real_open = open
 
-    def counting_open(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        handle = real_open(*args, **kwargs)  # type: ignore[call-overload]
+    def counting_open(*args: Any, **kwargs: Any) -> Any:  # open's overloads, as given
+        handle = real_open(*args, **kwargs)
         original_read = handle.read
 
         def read(size: int = -1) -> bytes:

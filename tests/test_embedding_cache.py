@@ -6,6 +6,7 @@ import errno
 import os
 import time
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -77,8 +78,14 @@ def test_writes_keep_a_running_total_instead_of_scanning_the_folder(
     cache = EmbeddingCache(tmp_path, memory_items=0, disk_bytes=10 * _embedding(0).nbytes)
     assert cache._disk is not None
     scans = []
-    original = cache._disk._files
-    monkeypatch.setattr(cache._disk, "_files", lambda: scans.append(1) or original())
+    disk = cache._disk
+    original = disk._files
+
+    def scanning() -> list[tuple[os.stat_result, Path]]:
+        scans.append(1)
+        return original()
+
+    monkeypatch.setattr(disk, "_files", scanning)
     for i in range(5):
         cache.put(str(i), _embedding(i))
     cache.flush()
@@ -104,11 +111,11 @@ def test_an_unexpected_write_error_does_not_stop_later_writes(
     calls = []
     real_save = np.save
 
-    def flaky(*args: object, **kwargs: object) -> None:
+    def flaky(file: IO[bytes], arr: np.ndarray, allow_pickle: bool = True) -> None:
         calls.append(1)
         if len(calls) == 1:
             raise ValueError("unexpected")
-        real_save(*args, **kwargs)  # type: ignore[arg-type]
+        real_save(file, arr, allow_pickle=allow_pickle)
 
     monkeypatch.setattr(np, "save", flaky)
     cache = EmbeddingCache(tmp_path, memory_items=0)

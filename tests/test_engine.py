@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +28,13 @@ from desktop_app.engine.protocol import (
     Progress,
     Token,
 )
+from desktop_app.engine.sampler import Sampler
 from desktop_app.settings import GenerationSettings, RuntimeSettings
-from tests.conftest import PHOTO, Models
+from tests.support.data import LONG_SEED, PHOTO, STORY, Models
 
 RUNTIME = RuntimeSettings(n_ctx=1024, n_threads=2)
-LONG = GenerationSettings(max_tokens=8192, seed=33)
-STORY = "Tell me a long story."
-"""With ``LONG``, the tiny model writes ~2,500 tokens for this prompt before it stops by itself."""
+LONG = GenerationSettings(max_tokens=8192, seed=LONG_SEED)
+"""With ``STORY``, the tiny model writes ~2,500 tokens before it stops by itself."""
 
 
 def _loaded(client: EngineClient, model: Path, mmproj: Path | None, runtime=RUNTIME) -> ModelLoaded:
@@ -54,10 +55,11 @@ def _reply(client: EngineClient, messages, system: str = "", settings=None) -> t
 
 
 @pytest.fixture
-def vision_client(models: Models) -> Iterator[EngineClient]:
+def vision_client(models: Models, gpu_build: bool) -> Iterator[EngineClient]:
     with EngineClient() as client:
         loaded = _loaded(client, models.tiny, models.mmproj)
-        assert loaded.has_vision and loaded.backend == "CPU"
+        # Every layer is offloaded by default: the CPU computes exactly when no GPU backend is built.
+        assert loaded.has_vision and (loaded.backend != "CPU") == gpu_build, loaded.backend
         yield client
 
 
@@ -181,7 +183,7 @@ def test_engine_killed_mid_stream_reports_a_crash_and_the_next_request_recovers(
             if isinstance(event, Token):
                 streamed.append(event.text)
                 if len(streamed) == 1:
-                    assert client._proc is not None
+                    assert client._proc is not None and client._proc.pid is not None
                     os.kill(client._proc.pid, signal.SIGKILL)
             elif not isinstance(event, Progress):
                 break
@@ -375,7 +377,7 @@ def test_a_stop_during_prompt_evaluation_is_seen_by_llama_cpp_itself(
         codes.append(real_decode(ctx, batch))
         return codes[-1]
 
-    monkeypatch.setattr(backend_module.llama_cpp, "llama_decode", recording_decode)
+    monkeypatch.setattr(llama_cpp, "llama_decode", recording_decode)  # as the backend calls it
     request = GenerateRequest(1, (ChatMessage.user(STORY),), "", GenerationSettings(max_tokens=8, seed=1))
     try:
         cancel.set()
@@ -389,3 +391,21 @@ def test_a_stop_during_prompt_evaluation_is_seen_by_llama_cpp_itself(
         assert finish == "length" and metrics.decode_tokens == 8 and all(c == 0 for c in codes)
     finally:
         engine.close()
+
+
+def test_a_reply_that_ends_before_its_first_token_reports_the_prompt_reading_as_ttft(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = backend_module.LlamaBackend(models.tiny, None, RUNTIME, CancelFlag(multiprocessing.get_context("spawn")))
+    end_of_turn = engine._end_of_turn
+    assert end_of_turn is not None
+    monkeypatch.setattr(Sampler, "sample", lambda _self, _logits: end_of_turn)
+    request = GenerateRequest(1, (ChatMessage.user(STORY),), "", GenerationSettings(max_tokens=8, seed=1))
+    try:
+        # As if the request had reached the engine 100 s ago: the prompt was read after that.
+        received_at = time.perf_counter() - 100.0
+        text, finish, metrics = engine.generate(request, lambda _piece: None, received_at)
+    finally:
+        engine.close()
+    assert (text, finish, metrics.decode_tokens) == ("", "stop", 0)
+    assert metrics.prompt_tokens > 0 and metrics.ttft_s >= 100.0

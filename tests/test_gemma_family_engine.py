@@ -6,8 +6,6 @@ budget on the answer, Pan & Scan kept to Gemma 3, and the headless contract (``a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,8 @@ from desktop_app.gguf_fixtures import GEMMA4_TEMPLATE
 from desktop_app.models.gemma_files import inspect_projector
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 from desktop_app.thoughts import join_reply, split_reply, unanswered
-from tests.conftest import FamilyModels, Models
+from tests.support.cli import run_cli
+from tests.support.data import FamilyModels, Models
 
 RUNTIME = RuntimeSettings(n_ctx=2048, n_threads=2)
 GREEDY = GenerationSettings(temperature=0.0, max_tokens=32)
@@ -143,21 +142,15 @@ def test_pan_and_scan_stays_with_gemma3(
 # ----------------------------------------------------------------- the headless contract
 
 
-def _cli(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True, timeout=timeout
-    )
-
-
 def test_ask_think_on_streams_the_thought_to_stderr(family: FamilyModels) -> None:
-    result = _cli("ask", "--model", family.gemma4_thinking, "--think", "on", "--temperature", "0", "hi")
+    result = run_cli("ask", "--model", family.gemma4_thinking, "--think", "on", "--temperature", "0", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Hello yes"
     assert "Thinking: the picture is" in result.stderr
 
 
 def test_ask_think_json_has_the_thought_beside_the_answer(family: FamilyModels, image_file: Path) -> None:
-    result = _cli(
+    result = run_cli(
         "ask", "--model", family.gemma4_thinking, "--mmproj", family.gemma4_mmproj, "--image", image_file,
         "--think", "on", "--temperature", "0", "--json", "What is this?",
     )
@@ -165,12 +158,12 @@ def test_ask_think_json_has_the_thought_beside_the_answer(family: FamilyModels, 
     reply = json.loads(result.stdout)
     assert (reply["thought"], reply["text"], reply["finish_reason"]) == ("the picture is", "Hello yes", "stop")
     assert reply["metrics"]["thought_tokens"] == 4
-    off = json.loads(_cli("ask", "--model", family.gemma4_thinking, "--think", "off", "--json", "hi").stdout)
+    off = json.loads(run_cli("ask", "--model", family.gemma4_thinking, "--think", "off", "--json", "hi").stdout)
     assert off["text"] == "Hello yes" and "thought" not in off  # the shape of every other reply
 
 
 def test_ask_think_on_with_a_model_that_does_not_think_is_one_sentence(models: Models) -> None:
-    result = _cli("ask", "--model", models.tiny, "--think", "on", "hi")
+    result = run_cli("ask", "--model", models.tiny, "--think", "on", "hi")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         "error: tiny-gemma3.gguf is a Gemma 3 model, which does not think; leave --think off."
@@ -180,13 +173,13 @@ def test_ask_think_on_with_a_model_that_does_not_think_is_one_sentence(models: M
 def test_ask_with_a_gemma4_model_and_a_gemma3_projector_is_one_sentence(
     family: FamilyModels, models: Models, image_file: Path
 ) -> None:
-    result = _cli("ask", "--model", family.gemma4, "--mmproj", models.mmproj, "--image", image_file, "hi")
+    result = run_cli("ask", "--model", family.gemma4, "--mmproj", models.mmproj, "--image", image_file, "hi")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "made for Gemma 3 models but tiny-gemma4.gguf is a Gemma 4 model" in result.stderr
 
 
 def test_models_list_shows_the_family_with_what_each_can_do() -> None:
-    listing = _cli("models", "list").stdout
+    listing = run_cli("models", "list").stdout
     e2b = next(line for line in listing.splitlines() if "gemma-4-e2b-it-q8_0" in line)
     assert "Gemma 4, text, images and thinking" in e2b
     assert "Recommended for this computer: gemma-3-" in listing  # the first run stays on Gemma 3
@@ -194,7 +187,7 @@ def test_models_list_shows_the_family_with_what_each_can_do() -> None:
 
 @pytest.mark.parametrize("arch", ["gemma3", "gemma3n", "gemma4"])
 def test_selftest_proves_each_architecture(arch: str) -> None:
-    result = _cli("selftest", "--arch", arch, "--no-qt", "--json")
+    result = run_cli("selftest", "--arch", arch, "--no-qt", "--json", timeout=240)
     facts = json.loads(result.stdout)
     assert result.returncode == 0 and facts["ok"], facts
     assert facts["arch"] == arch and facts["metrics"]["image_tokens"] > 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ TEMPLATE = "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['content']
 def _write_gguf(
     path: Path,
     arch: str,
-    metadata: dict[str, Any],
-    tensors: dict[str, np.ndarray | tuple[np.ndarray, GGMLQuantizationType]],
+    metadata: Mapping[str, Any],
+    tensors: Mapping[str, np.ndarray | tuple[np.ndarray, GGMLQuantizationType]],
     endianess: GGUFEndian = GGUFEndian.LITTLE,
 ) -> Path:
     """Write a GGUF; a tensor given as (bytes array, type) is stored raw as that ggml type."""
@@ -111,7 +111,7 @@ def _mmproj_metadata(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def make_model(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str = "tiny-gemma.gguf", n_embd: int = 640, **overrides: Any) -> Path:
-        tensors = {
+        tensors: dict[str, np.ndarray] = {
             "token_embd.weight": np.zeros((5, n_embd), dtype=np.float16),
             "output_norm.weight": np.ones(n_embd, dtype=np.float32),
         }
@@ -349,6 +349,7 @@ def test_big_endian_file_reads_the_same(tmp_path: Path) -> None:
     )
     assert little.read_bytes() != big.read_bytes()
     info_le, info_be = inspect_gguf(little), inspect_gguf(big)
+    assert isinstance(info_le, ModelFile) and isinstance(info_be, ModelFile)
     assert info_be.embedding_length == info_le.embedding_length == 640
     assert info_be.chat_template == info_le.chat_template == TEMPLATE
     assert info_be.parameter_count == info_le.parameter_count == 3 * 640
@@ -557,17 +558,12 @@ def test_images_without_a_projector_are_refused(make_model: Callable[..., Path])
 
 
 @pytest.fixture(scope="session")
-def real_270m_path(gemma270m: Path) -> Path:
-    return gemma270m
-
-
-@pytest.fixture(scope="session")
-def real_270m(real_270m_path: Path) -> ModelFile:
-    return inspect_model(real_270m_path)
+def real_270m(gemma270m: Path) -> ModelFile:
+    return inspect_model(gemma270m)
 
 
 @pytest.mark.slow
-def test_real_270m_metadata(real_270m: ModelFile, real_270m_path: Path) -> None:
+def test_real_270m_metadata(real_270m: ModelFile, gemma270m: Path) -> None:
     assert real_270m.architecture == "gemma3"
     assert real_270m.name == "Gemma 3 270m"
     assert real_270m.embedding_length == 640
@@ -580,16 +576,16 @@ def test_real_270m_metadata(real_270m: ModelFile, real_270m_path: Path) -> None:
     assert real_270m.quantization == "Q4_K_M"
     assert real_270m.tensor_count == 236
     assert 260_000_000 < real_270m.parameter_count < 280_000_000
-    assert real_270m.file_size == real_270m_path.stat().st_size
+    assert real_270m.file_size == gemma270m.stat().st_size
     # It ships without tokenizer.chat_template (the app falls back to its built-in Gemma 3
     # template); reading a template works, as the fake model above shows.
     assert real_270m.chat_template is None
 
 
 @pytest.mark.slow
-def test_real_270m_header_agrees_with_gguf_reader(real_270m_path: Path) -> None:
+def test_real_270m_header_agrees_with_gguf_reader(gemma270m: Path) -> None:
     # GGUFReader needs seconds and hundreds of MB here (its per-entry views of the vocabulary).
-    _assert_matches_reference(real_270m_path)
+    _assert_matches_reference(gemma270m)
 
 
 @pytest.mark.slow
@@ -607,10 +603,10 @@ def test_real_270m_pairs_only_with_a_640_wide_projector(
 
 
 @pytest.mark.slow
-def test_real_270m_truncated_is_refused(real_270m_path: Path, tmp_path: Path) -> None:
+def test_real_270m_truncated_is_refused(gemma270m: Path, tmp_path: Path) -> None:
     partial = tmp_path / "gemma-3-270m.part.gguf"
     # An interrupted download: the header is whole, the weights stop a third of the way in.
-    with real_270m_path.open("rb") as source:
-        partial.write_bytes(source.read(real_270m_path.stat().st_size // 3))
+    with gemma270m.open("rb") as source:
+        partial.write_bytes(source.read(gemma270m.stat().st_size // 3))
     assert "is a damaged or incomplete GGUF file" in _refusal(partial)
     _assert_released(partial)

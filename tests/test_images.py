@@ -292,9 +292,9 @@ def test_image_just_under_our_limit_but_over_pillows_warning_opens(tmp_path: Pat
 # --- refusals -------------------------------------------------------------------------------
 
 
-def _refusal(source: str | Path | bytes, **kwargs: object) -> str:
+def _refusal(source: str | Path | bytes, name: str | None = None) -> str:
     with pytest.raises(UserError) as caught:
-        prepare_image(source, **kwargs)  # type: ignore[arg-type]
+        prepare_image(source, name=name)
     message = str(caught.value)
     # One sentence for a person: no traceback text, ends with a full stop, one line.
     assert message.endswith(".") and "\n" not in message and "Traceback" not in message

@@ -67,7 +67,7 @@ def test_the_rest_of_the_family_is_offered_with_what_it_can_do() -> None:
 
 
 def test_a_non_gemma3_first_run_entry_is_refused() -> None:
-    raw = json.loads(resources.files("desktop_app").joinpath("data", "gemma_catalog.json").read_text())
+    raw = json.loads(resources.files("desktop_app").joinpath("data/gemma_catalog.json").read_text())
     for model in raw["models"]:
         if model["id"] == "gemma-4-e2b-it-q8_0":
             model["first_run"] = True
@@ -76,7 +76,7 @@ def test_a_non_gemma3_first_run_entry_is_refused() -> None:
 
 
 def test_the_catalog_is_a_data_file_checked_on_load() -> None:
-    raw = json.loads(resources.files("desktop_app").joinpath("data", "gemma_catalog.json").read_text())
+    raw = json.loads(resources.files("desktop_app").joinpath("data/gemma_catalog.json").read_text())
     assert parse_catalog(raw) == CATALOG
     raw["models"].append(dict(raw["models"][0]))
     with pytest.raises(ValueError, match="not unique"):

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import huggingface_hub.constants
 import pytest
 
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.models import download as dl
-from desktop_app.models.catalog import CatalogEntry, load_catalog
+from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import (
     DownloadCancelled,
     DownloadProgress,
@@ -29,65 +29,18 @@ from desktop_app.models.download import (
     run_download,
 )
 from desktop_app.models.registry import ModelRegistry, download_entry, unfinished_downloads
-from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, FakeHub, fake_hub
+from tests.support.data import Models
+from tests.support.hub_server import CHUNK, GOOD_TOKEN, NO_ACCESS_TOKEN, FakeHub, fake_hub
+from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO, make_entry
 
-REPO = "test-org/tiny-gemma-3-GGUF"
-MODEL_FILE = "tiny-gemma-3-Q4_0.gguf"
-MMPROJ_FILE = "mmproj-tiny-f16.gguf"
-CHUNK = 16 * 1024
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_entry(
-    *,
-    repo: str = REPO,
-    gated: bool = False,
-    mmproj: bool = True,
-    model_sha256: str | None = None,
-    entry_id: str = "tiny-test",
-) -> CatalogEntry:
-    shape = load_catalog().get("gemma-3-4b-it-qat-q4_0").shape
-    return CatalogEntry(
-        id=entry_id,
-        name="Tiny test Gemma",
-        params="4B",
-        quantization="Q4_0",
-        repo=repo,
-        model_file=MODEL_FILE,
-        model_size=1,
-        mmproj_file=MMPROJ_FILE if mmproj else None,
-        mmproj_size=1 if mmproj else None,
-        gated=gated,
-        min_ram_gb=1,
-        context_length=shape.context_length,
-        shape=shape,
-        first_run=False,
-        model_sha256=model_sha256,
-    )
-
-
-@pytest.fixture
-def online(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Undo the suite's HF_HUB_OFFLINE (read at import time into constants) and use 16 KiB
-    chunks, so progress, cancel and resume happen several times within a small file."""
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
-
-
-@pytest.fixture
-def hub(online: None, models) -> Iterator[FakeHub]:  # type: ignore[no-untyped-def]
-    with fake_hub() as server:
-        server.add(REPO, MODEL_FILE, models.tiny.read_bytes())
-        server.add(REPO, MMPROJ_FILE, models.mmproj.read_bytes())
-        yield server
 
 
 def _files_under(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
-def test_full_download_verifies_and_pairs(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+def test_full_download_verifies_and_pairs(hub: FakeHub, models: Models) -> None:
     events: list[DownloadProgress] = []
     registry = ModelRegistry()
 
@@ -122,7 +75,7 @@ def test_a_finished_download_is_not_fetched_again(hub: FakeHub) -> None:
     assert len(hub.requests) == count
 
 
-def test_interrupted_transfer_resumes_with_a_range_request(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_transfer_resumes_with_a_range_request(hub: FakeHub, models: Models) -> None:
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), drop_after=5 * CHUNK + 100)
 
     model = download_entry(make_entry(mmproj=False), ModelRegistry(), endpoint=hub.hub_url)
@@ -135,8 +88,8 @@ def test_interrupted_transfer_resumes_with_a_range_request(hub: FakeHub, models)
     assert gets[1].headers["range"] == f"bytes={5 * CHUNK}-"
 
 
-def test_cancel_keeps_the_partial_file_and_a_later_run_resumes(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
-    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.01)
+def test_cancel_keeps_the_partial_file_and_a_later_run_resumes(hub: FakeHub, models: Models) -> None:
+    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes())
     entry = make_entry(mmproj=False)
     cancel = threading.Event()
 
@@ -159,7 +112,7 @@ def test_cancel_keeps_the_partial_file_and_a_later_run_resumes(hub: FakeHub, mod
     assert not plan.model.partial_path.exists()
 
 
-def test_partial_file_left_by_a_killed_process_is_resumed(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+def test_partial_file_left_by_a_killed_process_is_resumed(hub: FakeHub, models: Models) -> None:
     data = models.tiny.read_bytes()
     plan = plan_download(make_entry(mmproj=False), endpoint=hub.hub_url)
     plan.model.partial_path.parent.mkdir(parents=True)
@@ -171,7 +124,7 @@ def test_partial_file_left_by_a_killed_process_is_resumed(hub: FakeHub, models) 
     assert [g.headers.get("range") for g in hub.cdn_gets()] == ["bytes=12345-"]
 
 
-def test_corrupted_download_is_rejected_and_nothing_looks_complete(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+def test_corrupted_download_is_rejected_and_nothing_looks_complete(hub: FakeHub, models: Models) -> None:
     hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), corrupt=True)
     registry = ModelRegistry()
 
@@ -245,7 +198,7 @@ def test_network_failure(online: None) -> None:
 def test_not_enough_free_space_is_refused_before_any_transfer(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     real = shutil.disk_usage
 
-    def nearly_full(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+    def nearly_full(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:
         usage = real(path)
         return type(usage)(usage.total, usage.total - 1000, 1000)
 
@@ -261,7 +214,7 @@ def test_queued_downloads_are_checked_for_room_together(monkeypatch: pytest.Monk
     real = shutil.disk_usage
     free = four.download_size + dl.DISK_MARGIN + 1  # room for the 4B alone
 
-    def this_much(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+    def this_much(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:
         usage = real(path)
         return type(usage)(usage.total, usage.total - free, free)
 
@@ -272,8 +225,7 @@ def test_queued_downloads_are_checked_for_room_together(monkeypatch: pytest.Monk
         dl.check_room([four, twelve])
 
 
-def test_a_paused_download_is_found_after_a_restart_and_a_cancel_deletes_it(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
-    hub.add(REPO, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.01)
+def test_a_paused_download_is_found_after_a_restart_and_a_cancel_deletes_it(hub: FakeHub) -> None:
     entry = make_entry()
     registry = ModelRegistry()
     assert unfinished_downloads([entry], registry) == []
@@ -298,7 +250,7 @@ def test_a_paused_download_is_found_after_a_restart_and_a_cancel_deletes_it(hub:
     assert unfinished_downloads([entry], registry) == [] and _files_under(paths.models_dir()) == []
 
 
-def test_a_model_whose_projector_never_arrived_counts_as_unfinished(hub: FakeHub, models) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_whose_projector_never_arrived_counts_as_unfinished(hub: FakeHub, models: Models) -> None:
     entry = make_entry()
     plan = plan_download(entry, endpoint=hub.hub_url)
     plan.model.destination.parent.mkdir(parents=True)
@@ -335,7 +287,7 @@ def _cli_env(hub: FakeHub, home: Path) -> dict[str, str]:
     return env
 
 
-def _cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _cli(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "desktop_app", *args],
         env=env,
@@ -347,7 +299,7 @@ def _cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Completed
     )
 
 
-def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, app_home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models: Models, app_home: Path) -> None:
     entry = load_catalog().get("gemma-3-4b-it-qat-q4_0")  # no pinned checksum: tiny files pass
     assert entry.mmproj_file is not None
     with fake_hub() as hub:
@@ -364,6 +316,12 @@ def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, a
         listed = _cli(["models", "list"], env)
         assert listed.returncode == 0, listed.stderr
         assert f"{entry.id}  {entry.name}, text and images, downloaded" in listed.stdout
+        projector = app_home / "data" / "models" / entry.repo / entry.mmproj_file
+        assert f"      projector: {projector}" in listed.stdout
+        assert "expected speed: about " in listed.stdout  # the file on disk, from its size
+        assert re.search(rf"{entry.id} +\S+ \S+ +Gemma 3, [^,]+, needs 8 GB RAM, ~[\d.]+ tokens/s", listed.stdout)
+        recommended = r"Recommended for this computer: \S+, expected about [\d.]+ tokens/s on the (CPU|GPU \(\w+\))\."
+        assert re.search(recommended, listed.stdout)
 
         removed = _cli(["models", "remove", entry.id], env)
         assert removed.returncode == 0, removed.stderr
@@ -375,7 +333,7 @@ def test_cli_downloads_lists_and_removes_a_catalog_model(online: None, models, a
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ are POSIX; checked on Linux")
-def test_cli_reports_a_file_the_filesystem_cannot_hold(online: None, models, app_home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reports_a_file_the_filesystem_cannot_hold(online: None, models: Models, app_home: Path) -> None:
     import resource
     import signal
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from desktop_app.models import fit
 from desktop_app.models.gemma_files import inspect_model, inspect_projector
 from desktop_app.models.registry import ModelRegistry
-from tests.conftest import Models
-from tests.test_cli import assert_one_clear_line, run_cli
+from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.data import Models
 
 CONTRACT_KEYS = [
     "name",
@@ -35,14 +36,15 @@ CONTRACT_KEYS = [
 PROJECTOR_KEYS = ["path", "image_size", "tokens_per_image"]
 
 
-def info_json(*args: str | Path) -> dict[str, object]:
+def info_json(*args: str | Path) -> dict[str, Any]:
+    """``models info ARGS --json``: one JSON object (parsed JSON, so its values are Any)."""
     result = run_cli("models", "info", *args, "--json")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout
     page = json.loads(lines[0])
     assert list(page) == CONTRACT_KEYS
-    return page  # type: ignore[no-any-return]
+    return page
 
 
 def test_a_generated_model_with_the_projector_beside_it(models: Models) -> None:
@@ -63,7 +65,7 @@ def test_a_generated_model_with_the_projector_beside_it(models: Models) -> None:
         "image_size": projector.image_size,
         "tokens_per_image": models.tokens_per_image,
     }
-    assert list(page["projector"]) == PROJECTOR_KEYS  # type: ignore[arg-type]
+    assert list(page["projector"]) == PROJECTOR_KEYS
     assert page["license"] is None  # the generated file states none
     # The memory estimate of the fit check, at the default context (8,192, the tiny model's own).
     expected = fit.estimate_memory(
@@ -79,7 +81,7 @@ def test_the_real_270m_text_only_and_with_a_projector(gemma270m: Path, models: M
     assert page["name"] == "Gemma 3 270m"
     assert (page["architecture"], page["quantization"], page["license"]) == ("gemma3", "Q4_K_M", "gemma")
     assert page["context_length"] == 32768
-    assert 260_000_000 < page["parameters"] < 280_000_000  # type: ignore[operator]
+    assert 260_000_000 < page["parameters"] < 280_000_000
     assert page["vision"] is False and page["projector"] is None  # nothing fitting beside it
     at_4k = page["memory_needed"]
     assert at_4k == fit.check_files_fit(inspect_model(gemma270m), None, 4096, fit.machine_memory()).estimate.total
@@ -91,7 +93,7 @@ def test_the_real_270m_text_only_and_with_a_projector(gemma270m: Path, models: M
         "image_size": 64,
         "tokens_per_image": models.tokens_per_image,
     }
-    assert with_projector["memory_needed"] > at_4k  # type: ignore[operator]
+    assert with_projector["memory_needed"] > at_4k
 
     text = run_cli("models", "info", gemma270m)
     assert text.returncode == 0, text.stderr
@@ -109,7 +111,7 @@ def test_a_local_model_by_its_id_and_a_file_deleted_behind_the_apps_back(tmp_pat
 
     page = info_json(imported.id)
     assert page["name"] == imported.name and page["vision"] is True
-    assert page["projector"]["path"] == str(folder / "mmproj-gemma.gguf")  # type: ignore[index]
+    assert page["projector"]["path"] == str(folder / "mmproj-gemma.gguf")
     assert info_json(model)["name"] == imported.name  # the same page when named by its path
 
     model.unlink()

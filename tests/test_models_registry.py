@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ from desktop_app.errors import UserError
 from desktop_app.models.catalog import load_catalog
 from desktop_app.models.download import DownloadedFiles, destination_for
 from desktop_app.models.registry import ModelRegistry
+from tests.support.data import Models
 
 
 @pytest.fixture
-def library(tmp_path: Path, models) -> Path:  # type: ignore[no-untyped-def]
+def library(tmp_path: Path, models: Models) -> Path:
     """A user's folder: two models of different widths, their projectors, and clutter.
 
     File names say nothing true on purpose: pairing must come from metadata alone.
@@ -71,7 +73,7 @@ def test_importing_the_same_file_again_updates_rather_than_duplicates(library: P
     assert sorted(m.id for m in registry.models()) == ["a", "b"]
 
 
-def test_same_file_name_in_two_folders_gets_two_ids(tmp_path: Path, models) -> None:  # type: ignore[no-untyped-def]
+def test_same_file_name_in_two_folders_gets_two_ids(tmp_path: Path, models: Models) -> None:
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
         shutil.copy(models.tiny, tmp_path / name / "model.gguf")
@@ -89,7 +91,7 @@ def test_same_file_name_in_two_folders_gets_two_ids(tmp_path: Path, models) -> N
         (lambda d: shutil.copy(Path(__file__), d / "x.gguf") and d / "x.gguf", "not a GGUF model file"),
     ],
 )
-def test_import_problems_are_one_sentence(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_import_problems_are_one_sentence(tmp_path: Path, make: Callable[[Path], str | Path], message: str) -> None:
     with pytest.raises(UserError, match=message) as info:
         ModelRegistry().import_path(make(tmp_path))
     assert "\n" not in str(info.value)
@@ -105,7 +107,7 @@ def test_removing_an_imported_model_keeps_its_files(library: Path) -> None:
     assert [m.id for m in registry.models()] == ["b"]
 
 
-def _fake_download(entry_id: str, models) -> DownloadedFiles:  # type: ignore[no-untyped-def]
+def _fake_download(entry_id: str, models: Models) -> DownloadedFiles:
     """Put tiny files where a download of ``entry_id`` would, as run_download leaves them."""
     entry = load_catalog().get(entry_id)
     assert entry.mmproj_file is not None
@@ -117,7 +119,7 @@ def _fake_download(entry_id: str, models) -> DownloadedFiles:  # type: ignore[no
     return DownloadedFiles(model, "a" * 64, mmproj, "b" * 64)
 
 
-def test_removing_a_download_deletes_its_files_but_not_a_shared_projector(models) -> None:  # type: ignore[no-untyped-def]
+def test_removing_a_download_deletes_its_files_but_not_a_shared_projector(models: Models) -> None:
     catalog = load_catalog()
     registry = ModelRegistry()
     # Two quantisations from one repository share mmproj-model-f16.gguf.
@@ -135,7 +137,7 @@ def test_removing_a_download_deletes_its_files_but_not_a_shared_projector(models
     assert not list(paths.models_dir().iterdir())  # empty owner/repo folders went too
 
 
-def test_importing_the_models_folder_leaves_downloads_as_downloads(models) -> None:  # type: ignore[no-untyped-def]
+def test_importing_the_models_folder_leaves_downloads_as_downloads(models: Models) -> None:
     registry = ModelRegistry()
     entry = load_catalog().get("gemma-3-4b-it-q4_k_m")
     registry.add_download(entry, _fake_download(entry.id, models))
@@ -144,7 +146,7 @@ def test_importing_the_models_folder_leaves_downloads_as_downloads(models) -> No
     assert [(m.id, m.source) for m in registry.models()] == [(entry.id, "downloaded")]
 
 
-def test_a_download_outside_the_models_folder_is_never_deleted(tmp_path: Path, models) -> None:  # type: ignore[no-untyped-def]
+def test_a_download_outside_the_models_folder_is_never_deleted(tmp_path: Path, models: Models) -> None:
     outside = tmp_path / "elsewhere.gguf"
     shutil.copy(models.tiny, outside)
     registry = ModelRegistry()
@@ -155,7 +157,7 @@ def test_a_download_outside_the_models_folder_is_never_deleted(tmp_path: Path, m
     assert outside.exists()
 
 
-def test_a_download_whose_projector_does_not_fit_is_not_recorded(models) -> None:  # type: ignore[no-untyped-def]
+def test_a_download_whose_projector_does_not_fit_is_not_recorded(models: Models) -> None:
     files = _fake_download("gemma-3-4b-it-q4_k_m", models)
     assert files.mmproj_path is not None
     shutil.copy(models.mmproj_mismatch, files.mmproj_path)
@@ -192,7 +194,7 @@ def test_unknown_ids(library: Path) -> None:
         load_catalog().get("nope")
 
 
-def test_another_projector_is_checked_before_it_is_paired(library: Path, models) -> None:  # type: ignore[no-untyped-def]
+def test_another_projector_is_checked_before_it_is_paired(library: Path, models: Models) -> None:
     registry = ModelRegistry()
     model = registry.import_path(library / "a.gguf").models[0]
     assert model.mmproj_path is None

@@ -15,8 +15,8 @@ from desktop_app.engine.images import pan_scan_for_backend, prepare_image, view_
 from desktop_app.engine.protocol import ChatMessage
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from tests.conftest import Models
-from tests.test_cli import run_cli
+from tests.support.cli import run_cli
+from tests.support.data import Models
 
 
 def _receipt(path: Path, size: tuple[int, int] = (300, 1200)) -> Path:

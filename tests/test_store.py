@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +19,7 @@ from desktop_app.store import (
     database,
     title_from_prompt,
 )
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
-JPEG = b"\xff\xd8\xff\xe0" + b"other pixels" * 10
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[ConversationStore]:
-    with ConversationStore() as opened:
-        yield opened
+from tests.support.data import JPEG, PNG
 
 
 def _files(store: ConversationStore) -> set[str]:
@@ -45,9 +31,9 @@ def _files(store: ConversationStore) -> set[str]:
 
 
 def test_database_lives_in_the_data_dir_with_wal_and_foreign_keys(
-    store: ConversationStore, home: Path
+    store: ConversationStore, app_home: Path
 ) -> None:
-    assert store.path == home / "data" / "conversations.sqlite3"
+    assert store.path == app_home / "data" / "conversations.sqlite3"
     conn = store.connection
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -74,7 +60,7 @@ def test_create_and_get_keep_model_prompt_and_settings(store: ConversationStore)
     assert again.message_count == 0
 
 
-def test_conversation_reopens_with_everything_after_restart(home: Path) -> None:
+def test_conversation_reopens_with_everything_after_restart() -> None:
     with ConversationStore() as store:
         conversation = store.create_conversation(
             model_path="/m.gguf", settings=GenerationSettings(top_p=0.5)
@@ -206,7 +192,7 @@ def test_every_engine_finish_reason_is_storable(store: ConversationStore) -> Non
     conversation = store.create_conversation()
     for reason in ("stop", "length", "context", "cancelled", "error", "crashed", "interrupted"):
         reply = store.begin_assistant_message(conversation.id)
-        store.finish_assistant_message(reply, reason, reason)  # type: ignore[arg-type]
+        store.finish_assistant_message(reply, reason, reason)
     assert [m.finish_reason for m in store.messages(conversation.id)] == [
         "stop", "length", "context", "cancelled", "error", "crashed", "interrupted"
     ]
@@ -236,7 +222,7 @@ def test_a_reply_for_a_deleted_conversation_is_dropped_quietly(store: Conversati
     assert store.list_conversations() == []
 
 
-def test_streaming_reply_left_by_a_dead_process_is_marked_interrupted(home: Path) -> None:
+def test_streaming_reply_left_by_a_dead_process_is_marked_interrupted() -> None:
     with ConversationStore() as store:
         conversation = store.create_conversation()
         store.add_user_message(conversation.id, "Tell me a story")
@@ -258,6 +244,8 @@ def test_streaming_reply_left_by_a_dead_process_is_marked_interrupted(home: Path
 
 
 class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
     def __init__(self) -> None:
         self.now = 100.0
 
@@ -293,15 +281,24 @@ def test_streaming_writer_commits_at_most_every_interval(store: ConversationStor
     assert (final.text, final.state, final.finish_reason) == ("Hello, world!", "complete", "stop")
 
 
-def test_streaming_writer_default_interval_is_under_a_second(store: ConversationStore) -> None:
+def test_streaming_writer_by_default_commits_within_a_second_but_not_every_token(
+    store: ConversationStore,
+) -> None:
+    """A killed app loses under a second of the reply, and a reply streaming at 100 tokens a
+    second is a handful of transactions, not one per token."""
     conversation = store.create_conversation()
-    writer = StreamingWriter(store, store.begin_assistant_message(conversation.id))
-    commits = 0
-    deadline = time.monotonic() + 2.2
-    while time.monotonic() < deadline:
-        commits += writer.append("x")
-        time.sleep(0.01)
-    assert 2 <= commits <= 5
+    clock = FakeClock()
+    writer = StreamingWriter(store, store.begin_assistant_message(conversation.id), clock=clock)
+    commits: list[float] = []
+    started = clock.now
+    for _ in range(300):  # three seconds of tokens at 100 a second
+        clock.now += 0.01
+        if writer.append("x"):
+            commits.append(clock.now)
+            assert store.messages(conversation.id)[0].text == writer.text
+    stamps = [started, *commits, clock.now]
+    assert max(b - a for a, b in itertools.pairwise(stamps)) < 1.0  # never a second uncommitted
+    assert len(commits) <= 10  # a few commits a second, not 100
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -328,7 +325,7 @@ def _found(store: ConversationStore, query: str) -> set[int]:
 
 @pytest.mark.parametrize("full_text", [True, False], ids=["fts5", "like"])
 def test_search_over_titles_and_message_text(
-    home: Path, monkeypatch: pytest.MonkeyPatch, full_text: bool
+    monkeypatch: pytest.MonkeyPatch, full_text: bool
 ) -> None:
     if not full_text:
         monkeypatch.setattr(database, "fts5_available", lambda: False)
@@ -404,7 +401,7 @@ def test_an_image_waiting_in_the_composer_survives_deleting_its_other_uses(
     assert _files(store) == set()
 
 
-def test_strays_older_than_a_day_are_swept_at_open(home: Path) -> None:
+def test_strays_older_than_a_day_are_swept_at_open() -> None:
     with ConversationStore() as store:
         conversation = store.create_conversation()
         used = store.add_attachment(PNG, "image/png", 4, 3)
@@ -435,7 +432,7 @@ def test_strays_older_than_a_day_are_swept_at_open(home: Path) -> None:
     assert young_orphan.exists() and unrelated.exists()
 
 
-def test_a_custom_database_path_gets_its_own_images_folder(tmp_path: Path, home: Path) -> None:
+def test_a_custom_database_path_gets_its_own_images_folder(tmp_path: Path) -> None:
     custom = tmp_path / "elsewhere" / "chats.sqlite3"
     with ConversationStore(custom) as store:
         sha = store.add_attachment(PNG, "image/png", 4, 3)

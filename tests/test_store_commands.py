@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from desktop_app import paths
 from desktop_app.cli import conversations as commands
+from desktop_app.cli.parser import Parser
 from desktop_app.errors import UserError
 from desktop_app.store import ConversationStore
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
-    return tmp_path / "home"
+from tests.support.data import PNG
 
 
 def run(*argv: str) -> int:
     """Parse and dispatch as cli.main does, with only the store's commands registered."""
-    parser = argparse.ArgumentParser(prog="gemma-desktop")
-    commands.register(parser.add_subparsers())
+    parser = Parser(prog="gemma-desktop")
+    commands.register(parser.add_subparsers(parser_class=Parser))
     args = parser.parse_args(list(argv))
-    return args.func(args)
+    return int(args.func(args))
 
 
 def _two_conversations() -> tuple[int, int]:
@@ -43,7 +35,7 @@ def _two_conversations() -> tuple[int, int]:
 
 
 def test_list_prints_a_table_most_recent_first(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str]
 ) -> None:
     older, newer = _two_conversations()
     assert run("list") == 0
@@ -54,7 +46,7 @@ def test_list_prints_a_table_most_recent_first(
     assert lines[2].endswith("Pelicans")
 
 
-def test_list_json_and_search(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_json_and_search(capsys: pytest.CaptureFixture[str]) -> None:
     older, newer = _two_conversations()
     assert run("list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
@@ -68,14 +60,14 @@ def test_list_json_and_search(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out == "No conversations found.\n"
 
 
-def test_list_on_a_new_install(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_on_a_new_install(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("list") == 0
     assert capsys.readouterr().out == "No conversations yet.\n"
     assert run("list", "--json") == 0
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_export_then_import(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_then_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     older, _ = _two_conversations()
     md = tmp_path / "exports" / "pelicans.md"
     assert run("export", str(older), "--format", "md", "--out", str(md)) == 0
@@ -95,7 +87,7 @@ def test_export_then_import(home: Path, tmp_path: Path, capsys: pytest.CaptureFi
         assert store.list_conversations()[0].id == new_id
 
 
-def test_user_mistakes_raise_user_errors(home: Path, tmp_path: Path) -> None:
+def test_user_mistakes_raise_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no conversation with id 42"):
         run("export", "42", "--out", str(tmp_path / "x.md"))
     not_ours = tmp_path / "notes.json"
@@ -107,7 +99,7 @@ def test_user_mistakes_raise_user_errors(home: Path, tmp_path: Path) -> None:
 
 
 def test_through_the_real_cli(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from desktop_app import cli
 
@@ -126,3 +118,28 @@ def test_through_the_real_cli(
     corrupt.write_text("{")
     assert cli.main(["import", str(corrupt)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_list_prints_one_short_line_per_conversation_whatever_its_title(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 500 characters (the most an import accepts) with a terminal escape sequence and a bell.
+    title = "\x1b[2J\x07Pelicans " + "and more pelicans " * 30
+    title = title[:500]
+    export = tmp_path / "long.json"
+    export.write_text(json.dumps({
+        "format": "gemma-desktop-conversation",
+        "version": 1,
+        "conversation": {"title": title},
+        "messages": [{"role": "user", "text": "How far do pelicans fly?"}],
+    }))
+    assert run("import", str(export)) == 0
+    capsys.readouterr()
+    assert run("list") == 0
+    [header, row] = capsys.readouterr().out.splitlines()
+    cell = row[len(header) - len("TITLE"):]
+    assert len(cell) == commands.TITLE_CELL_CHARS and cell.endswith("…")
+    assert cell.startswith("[2J Pelicans and more pelicans")  # the escape and the bell are gone
+    assert "\x1b" not in row and "\x07" not in row
+    assert run("list", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["title"] == " ".join(title.split())

@@ -18,16 +18,15 @@ import pytest
 
 from desktop_app import paths
 from desktop_app.errors import UserError
-from desktop_app.store import ConversationStore, StreamingWriter, attachment_files, database
+from desktop_app.store import (
+    ConversationServer,
+    ConversationStore,
+    StreamingWriter,
+    attachment_files,
+    database,
+)
 from desktop_app.store.attachment_files import AttachmentFiles
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
-    return tmp_path
+from tests.support.data import PNG
 
 
 def _version(path: Path) -> int:
@@ -88,7 +87,7 @@ def _make_v1_database(path: Path) -> dict[str, int]:
     return {"conversation": 7}
 
 
-def test_a_v1_database_is_migrated_with_its_data(home: Path) -> None:
+def test_a_v1_database_is_migrated_with_its_data() -> None:
     path = paths.database_path()
     _make_v1_database(path)
     with ConversationStore() as store:
@@ -119,8 +118,24 @@ def test_a_v1_database_is_migrated_with_its_data(home: Path) -> None:
     conn.close()
 
 
+def test_an_old_database_learns_where_conversations_run_without_losing_any(home: Path) -> None:
+    _make_v1_database(paths.database_path())
+    with ConversationStore() as store:
+        old = store.get_conversation(7)
+        assert old.server is None and old.model_path == "/models/old.gguf"
+        gpu = ConversationServer("GPU box", "http://gpu.lan:8080/v1", "gemma-3-27b-it")
+        moved = store.update_conversation_settings(7, server=gpu)
+        assert moved.server == gpu and moved.model_path == "/models/old.gguf"
+        fresh = store.create_conversation(server=gpu)
+        assert store.get_conversation(fresh.id).server == gpu
+        assert store.update_conversation_settings(7, server=None).server is None
+        columns = [row[1] for row in store.connection.execute("PRAGMA table_info(conversations)")]
+        assert {"server_name", "server_url", "server_model"} <= set(columns)
+        assert not any("key" in column for column in columns)
+
+
 def test_a_failing_migration_leaves_the_database_at_its_old_version(
-    home: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = paths.database_path()
     _make_v1_database(path)
@@ -142,11 +157,11 @@ def test_a_failing_migration_leaves_the_database_at_its_old_version(
         assert len(store.messages(7)) == 4
 
 
-def test_a_new_database_runs_every_migration(home: Path) -> None:
+def test_a_new_database_runs_every_migration() -> None:
     with ConversationStore():
         pass
     conn = sqlite3.connect(paths.database_path())
-    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 3
+    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA application_id").fetchone()[0] == database.APPLICATION_ID
     conn.close()
     assert not list(paths.data_dir().glob("*.bak"))  # nothing to back up for a new database
@@ -155,14 +170,14 @@ def test_a_new_database_runs_every_migration(home: Path) -> None:
 # --- files that are not ours -----------------------------------------------------------------
 
 
-def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(home: Path) -> None:
+def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched() -> None:
     path = paths.database_path()
     path.write_bytes(b"These are my notes, not a database.\n" * 200)
     _refused_untouched(path, "damaged or is not a Gemma Desktop database")
     assert sorted(p.name for p in path.parent.iterdir()) == ["attachments", path.name]
 
 
-def test_a_sqlite_file_with_damaged_pages_is_refused_and_left_untouched(home: Path) -> None:
+def test_a_sqlite_file_with_damaged_pages_is_refused_and_left_untouched() -> None:
     with ConversationStore() as store:
         for n in range(30):
             conversation = store.create_conversation(title=f"chat {n}")
@@ -181,7 +196,7 @@ def test_a_sqlite_file_with_damaged_pages_is_refused_and_left_untouched(home: Pa
     assert path.read_bytes() == before
 
 
-def test_another_programs_sqlite_database_is_refused_and_left_untouched(home: Path) -> None:
+def test_another_programs_sqlite_database_is_refused_and_left_untouched() -> None:
     path = paths.database_path()
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
@@ -191,7 +206,7 @@ def test_another_programs_sqlite_database_is_refused_and_left_untouched(home: Pa
     _refused_untouched(path, "belongs to another program")
 
 
-def test_another_programs_database_with_a_user_version_is_refused(home: Path) -> None:
+def test_another_programs_database_with_a_user_version_is_refused() -> None:
     path = paths.database_path()
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE conversations (id INTEGER PRIMARY KEY)")
@@ -201,7 +216,7 @@ def test_another_programs_database_with_a_user_version_is_refused(home: Path) ->
     _refused_untouched(path, "belongs to another program")
 
 
-def test_a_database_from_a_newer_version_is_refused_and_left_untouched(home: Path) -> None:
+def test_a_database_from_a_newer_version_is_refused_and_left_untouched() -> None:
     with ConversationStore() as store:
         store.create_conversation(title="from the future")
     path = paths.database_path()
@@ -212,7 +227,7 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(home: Pat
     assert f"schema {database.SCHEMA_VERSION + 1}" in str(error)
 
 
-def test_an_empty_file_becomes_a_new_database(home: Path) -> None:
+def test_an_empty_file_becomes_a_new_database() -> None:
     paths.database_path().write_bytes(b"")
     with ConversationStore() as store:
         store.create_conversation(title="fresh")
@@ -234,7 +249,7 @@ def test_a_data_folder_that_cannot_be_created_is_a_user_error(
 # --- full and read-only disks ----------------------------------------------------------------
 
 
-def test_a_full_database_is_a_user_error_and_loses_nothing_committed(home: Path) -> None:
+def test_a_full_database_is_a_user_error_and_loses_nothing_committed() -> None:
     with ConversationStore() as store:
         conversation = store.create_conversation()
         store.add_user_message(conversation.id, "kept")
@@ -254,20 +269,20 @@ def test_a_full_database_is_a_user_error_and_loses_nothing_committed(home: Path)
 
 
 def test_a_full_disk_while_writing_an_image_is_a_user_error(
-    home: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with ConversationStore() as store:
         with monkeypatch.context() as patch, pytest.raises(UserError, match="is full"):
-            patch.setattr(attachment_files.os, "fsync", no_space)
+            patch.setattr(os, "fsync", no_space)  # as attachment_files calls it
             store.add_attachment(PNG, "image/png", 4, 3)
         assert store.connection.execute("SELECT count(*) FROM attachments").fetchone()[0] == 0
         assert not [p for p in paths.attachments_dir().rglob("*") if p.is_file()]  # no temp left
 
 
-def test_a_read_only_database_is_a_user_error(home: Path) -> None:
+def test_a_read_only_database_is_a_user_error() -> None:
     with ConversationStore() as store:
         conversation = store.create_conversation()
         store.connection.execute("PRAGMA query_only = ON")
@@ -277,7 +292,7 @@ def test_a_read_only_database_is_a_user_error(home: Path) -> None:
         assert store.messages(conversation.id) == []
 
 
-def test_locked_database_is_a_user_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_locked_database_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.1)
     with ConversationStore() as store:
         conversation = store.create_conversation()
@@ -292,7 +307,7 @@ def test_locked_database_is_a_user_error(home: Path, monkeypatch: pytest.MonkeyP
         store.add_user_message(conversation.id, "hello")
 
 
-def test_unknown_sqlite_errors_are_bugs_not_user_errors(home: Path) -> None:
+def test_unknown_sqlite_errors_are_bugs_not_user_errors() -> None:
     with pytest.raises(sqlite3.OperationalError), database.known_errors(paths.database_path()):
         raise sqlite3.OperationalError("no such table: nope")
 

@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -23,16 +22,7 @@ from desktop_app.store.export import (
     export_conversation,
     import_conversation,
 )
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
-JPEG = b"\xff\xd8\xff\xe0" + b"other pixels" * 10
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConversationStore]:
-    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
-    with ConversationStore() as opened:
-        yield opened
+from tests.support.data import JPEG, PNG
 
 
 def _conversation(store: ConversationStore) -> int:
@@ -308,3 +298,11 @@ def test_export_to_an_unwritable_place_is_a_user_error(
     blocker.write_text("in the way")
     with pytest.raises(UserError, match="could not be written"):
         export_conversation(store, conversation_id, blocker / "out.md", "md")
+
+
+def test_an_import_accepts_any_file_the_app_itself_would_attach() -> None:
+    from desktop_app.engine.documents import MAX_PDF_BYTES
+    from desktop_app.engine.images import MAX_FILE_BYTES
+    from desktop_app.store.export import MAX_ATTACHMENT_BYTES
+
+    assert MAX_ATTACHMENT_BYTES == MAX_FILE_BYTES == MAX_PDF_BYTES

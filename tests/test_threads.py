@@ -35,7 +35,7 @@ from desktop_app.engine.protocol import (
 )
 from desktop_app.engine.snapshots import read_snapshot, snapshot_folder
 from desktop_app.settings import GenerationSettings, RuntimeSettings
-from tests.conftest import PHOTO, Models
+from tests.support.data import PHOTO, Models
 
 GREEDY = GenerationSettings(max_tokens=24, temperature=0.0)
 SEEDED = GenerationSettings(max_tokens=16, seed=5)
@@ -217,7 +217,7 @@ def _write_then_die(model: Path, home: str, ready: multiprocessing.synchronize.E
 
     real_write = snapshots.write_snapshot
 
-    def half_then_hang(file, digest, thread, snapshot) -> None:  # type: ignore[no-untyped-def]
+    def half_then_hang(file, digest, thread, snapshot) -> None:
         real_write(file, digest, thread, snapshot)
         file.flush()
         file.truncate(file.tell() // 2)

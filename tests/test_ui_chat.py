@@ -11,8 +11,7 @@ import itertools
 import math
 import os
 import signal
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,90 +28,34 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui import markdown_blocks, markdown_view
 from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import ImageViewer, MessageWidget
-from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.markdown_view import MarkdownView
 from desktop_app.ui.model_controller import ModelChoice, ModelState
-from desktop_app.ui.preferences import Preferences, load_preferences
-from tests.conftest import PHOTO, Models
-from tests.test_ui_composer import drop
+from desktop_app.ui.preferences import load_preferences
+from tests.support.data import LONG_SEED, PHOTO, STORY, Models
+from tests.support.engine import local_engine
+from tests.support.qt_input import drop
+from tests.support.window import (
+    LOAD_TIMEOUT_MS,
+    REPLY_TIMEOUT_MS,
+    reply_widget,
+    send,
+    stored,
+    wait_done,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
-RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
-LONG_SEED = 33
-"""With the prompt ``STORY``, the tiny model writes ~2,500 tokens before its end-of-turn."""
-STORY = "Tell me a long story."
 PHOTO_SEED = 14
 """With the photo and ``PHOTO_PROMPT``, the reply runs ~1,500 tokens: long enough to watch stream."""
 SHORT = 48
 """Max tokens for replies whose length does not matter, so a busy test machine stays quick."""
 PHOTO_PROMPT = "What is in this photo?"
-LOAD_TIMEOUT_MS = 120_000
-REPLY_TIMEOUT_MS = 180_000
-
-
-def make_window(qtbot: QtBot, preferences: Preferences | None = None) -> MainWindow:
-    window = MainWindow(ConversationStore(), EngineBridge(), preferences or Preferences(runtime=RUNTIME))
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    main = make_window(qtbot)
-    yield main
-    main.close()
-    assert not main.bridge.client.running
-
-
-@pytest.fixture
-def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
-    """The window with the tiny model and, found automatically in its folder, its projector."""
-    window.model_controller.open(ModelChoice(models.tiny))
-    wait_ready(qtbot, window)
-    return window
-
-
-def wait_ready(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
-
-
-def send(
-    qtbot: QtBot,
-    window: MainWindow,
-    text: str,
-    images: tuple[Path, ...] = (),
-    seed: int | None = None,
-    max_tokens: int = 8192,
-) -> None:
-    if seed is not None:
-        window.settings_panel.seed.setValue(seed)
-    window.settings_panel.max_tokens.setValue(max_tokens)
-    if images:
-        window.composer.add_sources([ImageSource(path, path.name) for path in images])
-        qtbot.waitUntil(
-            lambda: window.composer.pending == 0 and len(window.composer.attachments) == len(images), timeout=20_000
-        )
-    window.composer.edit.setPlainText(text)
-    window.composer.submit()
-    assert window.session.busy, window.composer.notice_label.text()
-
-
-def wait_done(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.session.busy, timeout=REPLY_TIMEOUT_MS)
-
-
-def reply_widget(window: MainWindow) -> MessageWidget:
-    widget = window.chat_view.messages[-1]
-    assert widget.role == "assistant"
-    return widget
 
 
 def wait_streaming_text(qtbot: QtBot, window: MainWindow) -> MessageWidget:
@@ -121,18 +64,15 @@ def wait_streaming_text(qtbot: QtBot, window: MainWindow) -> MessageWidget:
     return widget
 
 
-def stored(window: MainWindow) -> list:
-    assert window.session.conversation is not None
-    return window.store.messages(window.session.conversation.id)
-
-
 # ------------------------------------------------------------------------------- models
-def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(ready: MainWindow, models: Models) -> None:
+def test_opening_a_model_pairs_its_projector_and_fills_the_status_bar(
+    ready: MainWindow, models: Models, gpu_build: bool
+) -> None:
     files = ready.model_controller.setup
     assert files is not None and files.projector is not None
     assert files.projector.path == models.mmproj  # the fitting one of three projectors in the folder
     assert ready.status_model.text() == f"{models.tiny.name} + {models.mmproj.name}"
-    assert ready.status_backend.text() == "CPU"
+    assert (ready.status_backend.text() != "CPU") == gpu_build, ready.status_backend.text()
     assert ready.status_state.text() == "Ready"
     assert ready.composer.attach_button.isEnabled()
     assert ready.pages.currentWidget() is ready.chat_view
@@ -185,7 +125,7 @@ def test_dropping_a_gguf_on_the_window_loads_it(qtbot: QtBot, window: MainWindow
 
 # ------------------------------------------------------------------------------ replies
 def test_a_photo_question_streams_a_real_reply_into_the_view_and_the_store(qtbot: QtBot, ready: MainWindow) -> None:
-    paints: list[tuple[float, int]] = []
+    paints: list[int] = []  # the reply's length at each paint
     send(qtbot, ready, PHOTO_PROMPT, (PHOTO,), seed=PHOTO_SEED)
     # The prompt and its image were committed before the reply began.
     first = stored(ready)
@@ -198,17 +138,14 @@ def test_a_photo_question_streams_a_real_reply_into_the_view_and_the_store(qtbot
 
     def counting(chunk: str) -> None:
         original(chunk)
-        paints.append((time.monotonic(), len(widget.text)))
+        paints.append(len(widget.text))
 
     widget.append_text = counting  # type: ignore[method-assign]
     wait_done(qtbot, ready)
 
-    # It streamed: the view showed the reply growing before it was complete...
-    lengths = [n for _, n in paints]
-    assert len(set(lengths)) >= 3 and lengths == sorted(lengths)
-    # ...no faster than the ~30 repaints a second the view allows.
-    span = paints[-1][0] - paints[0][0]
-    assert len(paints) - 1 <= span / 0.030 + 1
+    # It streamed: the view showed the reply growing before it was complete (at most ~30 paints
+    # a second: measured by bench/ui_stall.py, not asserted here).
+    assert len(set(paints)) >= 3 and paints == sorted(paints)
 
     _user, reply = stored(ready)
     assert reply.state == "complete" and reply.finish_reason == "stop" and reply.text
@@ -253,8 +190,10 @@ def test_the_stop_button_stops_the_reply_too(qtbot: QtBot, ready: MainWindow) ->
     assert stored(ready)[-1].finish_reason == "cancelled" and stored(ready)[-1].text
 
 
-def test_closing_the_window_mid_reply_keeps_it_and_stops_the_engine(qtbot: QtBot, models: Models) -> None:
-    window = make_window(qtbot)
+def test_closing_the_window_mid_reply_keeps_it_and_stops_the_engine(
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models
+) -> None:
+    window = open_window()
     try:
         window.model_controller.open(ModelChoice(models.tiny))
         wait_ready(qtbot, window)
@@ -262,7 +201,7 @@ def test_closing_the_window_mid_reply_keeps_it_and_stops_the_engine(qtbot: QtBot
         wait_streaming_text(qtbot, window)
     finally:
         window.close()
-    assert not window.bridge.client.running
+    assert not local_engine(window.bridge.client).running
     with ConversationStore() as store:
         (conversation,) = store.list_conversations()
         user, reply = store.messages(conversation.id)
@@ -320,31 +259,55 @@ def test_edit_the_last_message_and_send_it_again(qtbot: QtBot, ready: MainWindow
 
 
 def test_the_window_stays_responsive_while_a_reply_streams(qtbot: QtBot, ready: MainWindow) -> None:
-    ticks: list[float] = []
+    """The UI thread only paints: its timers keep firing between the paints of a streaming reply,
+    and the reply reaches the disk while it streams.  How long the UI thread may stall is a
+    measurement (bench/ui_stall.py), not an assert."""
+    ticks = 0
+    paints: list[int] = []  # the number of ticks seen at each paint
+
+    def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.timeout.connect(tick)
     send(qtbot, ready, STORY, seed=LONG_SEED)
     widget = wait_streaming_text(qtbot, ready)
+    original = widget.append_text
+
+    def counting(chunk: str) -> None:
+        original(chunk)
+        paints.append(ticks)
+
+    widget.append_text = counting  # type: ignore[method-assign]
     timer.start()
-    # Watch two seconds of streaming (or all of it, on a fast machine), then stop it.
-    deadline = time.monotonic() + 2.0
-    qtbot.waitUntil(lambda: not ready.session.busy or time.monotonic() > deadline, timeout=REPLY_TIMEOUT_MS)
-    streamed = len(widget.text)
-    if ready.session.busy:  # the reply reaches the disk while it streams, not only at the end
-        qtbot.waitUntil(lambda: bool(stored(ready)[-1].text), timeout=10_000)
-        assert stored(ready)[-1].state == "streaming"
+    on_disk: list[str] = []
+
+    def watched_enough() -> bool:
+        if not ready.session.busy:  # all of it streamed (a fast machine)
+            return True
+        row = stored(ready)[-1]
+        if row.state == "streaming" and row.text:  # the reply reaches the disk while it streams
+            on_disk.append(row.text)
+        return len(paints) >= 10 and bool(on_disk)
+
+    qtbot.waitUntil(watched_enough, timeout=REPLY_TIMEOUT_MS)
     ready.session.stop()
     wait_done(qtbot, ready)
     timer.stop()
-    assert streamed > 0 and len(ticks) > 20
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    # A generous sanity bound, not a benchmark: the UI thread never stalled for long.
-    assert max(gaps) < 0.25, f"the UI thread stalled for {max(gaps):.3f} s"
+    assert len(paints) >= 3, paints
+    # Every paint came from the event loop, which ran the 10 ms timer in between (the paint
+    # timer waits at least 33 ms after the text it shows arrived).
+    assert all(b > a for a, b in itertools.pairwise(paints)), paints
+    assert all(widget.text.startswith(text) for text in on_disk)
+    assert on_disk or stored(ready)[-1].finish_reason == "stop"
 
 
-def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, models: Models) -> None:
-    first = make_window(qtbot)
+def test_a_conversation_survives_closing_and_reopening_the_window(
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models
+) -> None:
+    first = open_window()
     try:
         first.model_controller.open(ModelChoice(models.tiny))
         wait_ready(qtbot, first)
@@ -356,11 +319,11 @@ def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, 
         reply_text = stored(first)[-1].text
     finally:
         first.close()
-    assert not first.bridge.client.running
+    assert not local_engine(first.bridge.client).running
 
     # Start with another model remembered: opening the conversation brings its own model back.
     assert load_preferences().last_model == str(models.tiny)
-    second = make_window(qtbot, Preferences(last_model=str(models.tiny_no_template), runtime=RUNTIME))
+    second = open_window(last_model=str(models.tiny_no_template))
     try:
         wait_ready(qtbot, second)  # the remembered model loads by itself
         controller = second.model_controller
@@ -394,7 +357,7 @@ def test_a_conversation_survives_closing_and_reopening_the_window(qtbot: QtBot, 
 def test_an_engine_crash_mid_reply_keeps_the_partial_text_and_retry_works(qtbot: QtBot, ready: MainWindow) -> None:
     send(qtbot, ready, STORY, seed=LONG_SEED)
     wait_streaming_text(qtbot, ready)
-    process = ready.bridge.client._proc
+    process = local_engine(ready.bridge.client)._proc
     assert process is not None and process.pid is not None
     os.kill(process.pid, signal.SIGKILL)
     wait_done(qtbot, ready)
@@ -560,7 +523,7 @@ def rendered_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     lengths: list[int] = []
     render = QTextDocument.setMarkdown
 
-    def counting(document: QTextDocument, markdown: str, *args: object) -> None:
+    def counting(document: QTextDocument, markdown: str, *args: QTextDocument.MarkdownFeature) -> None:
         lengths.append(len(markdown))
         render(document, markdown, *args)
 

@@ -4,13 +4,13 @@ panel's ranges, the conversation list.  No engine process is started here."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QPalette, QTextCursor, QTextFormat
+from PySide6.QtCore import QMimeData, QPoint, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QPalette, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -27,53 +27,15 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings, RuntimeSettings
-from desktop_app.store import ConversationStore
-from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.attachments import PreparedAttachment
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.preferences import Preferences
-from tests.conftest import PHOTO
+from desktop_app.ui.markdown_view import MarkdownView
+from tests.support.data import PHOTO
+from tests.support.qt_input import drop, file_urls
+from tests.support.window import wait_attached
 
 # The offscreen platform cannot pass a window's size limits to a window system, and says so.
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    main = MainWindow(
-        ConversationStore(), EngineBridge(), Preferences(runtime=RuntimeSettings(n_ctx=1024, n_threads=2))
-    )
-    main.show()
-    qtbot.waitExposed(main)
-    yield main
-    main.close()
-
-
-def drop(target: QWidget, mime: QMimeData) -> None:
-    """Deliver a drag-enter and a drop to ``target`` as Qt does for a real drag."""
-    position = target.rect().center()
-    enter = QDragEnterEvent(
-        position,
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(target, enter)
-    assert enter.isAccepted(), "the drag was refused"
-    event = QDropEvent(
-        position, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    )
-    QApplication.sendEvent(target, event)
-
-
-def file_urls(*paths: Path) -> QMimeData:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    return mime
-
-
-def wait_attached(qtbot: QtBot, window: MainWindow, count: int) -> None:
-    qtbot.waitUntil(lambda: window.composer.pending == 0 and len(window.composer.attachments) == count, timeout=20_000)
 
 
 def shown_thumbnails(window: MainWindow) -> int:
@@ -115,6 +77,7 @@ def test_dropping_raw_image_data_attaches(qtbot: QtBot, window: MainWindow) -> N
     drop(window.composer.edit, pixels)
     wait_attached(qtbot, window, 2)
     first, second = window.composer.attachments
+    assert isinstance(first, PreparedAttachment) and isinstance(second, PreparedAttachment)
     assert (first.image.width, first.image.height) == (40, 30)
     assert (second.image.width, second.image.height) == (512, 600) and second.mime == "image/png"
     assert shown_thumbnails(window) == 2
@@ -195,8 +158,9 @@ def test_the_welcome_page_shows_until_a_model_is_chosen(window: MainWindow) -> N
 
 def test_settings_widgets_hold_exactly_the_values_the_validators_accept(window: MainWindow) -> None:
     panel = window.settings_panel
-    # field: (widget, the nearest values beyond its range on either side)
-    fields = {
+    # field: (widget, the nearest values beyond its range on either side); the widgets are
+    # QSpinBox and QDoubleSpinBox, which share no typed base with minimum() and setValue().
+    fields: dict[str, tuple[Any, float, float]] = {
         "temperature": (panel.temperature, -0.01, 5.01),
         "top_k": (panel.top_k, -1, 1001),
         "top_p": (panel.top_p, 0.0, 1.01),
@@ -216,7 +180,7 @@ def test_settings_widgets_hold_exactly_the_values_the_validators_accept(window: 
                 GenerationSettings(**{name: kind(value)}).validate()
         box.setValue(box.maximum() + 1000)
         assert box.value() == box.maximum()  # going past the end is impossible
-    runtime = {"n_ctx": panel.context, "n_threads": panel.threads, "n_gpu_layers": panel.gpu_layers}
+    runtime: dict[str, Any] = {"n_ctx": panel.context, "n_threads": panel.threads, "n_gpu_layers": panel.gpu_layers}
     for name, box in runtime.items():
         for edge in (box.minimum(), box.maximum()):
             box.setValue(edge)
@@ -320,6 +284,7 @@ def test_the_window_follows_a_dark_palette(qtbot: QtBot, window: MainWindow) -> 
 
         assert lightness_at(user, QPoint(4, user.height() // 2)) < 80  # the bubble is a dark tint
         view = reply._body
+        assert isinstance(view, MarkdownView)
         block = view.document().begin()
         while not block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
             block = block.next()

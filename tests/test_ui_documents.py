@@ -4,9 +4,9 @@ chip; a document larger than the context refused before sending, with the first 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -14,28 +14,12 @@ from pytestqt.qtbot import QtBot
 from desktop_app.engine import documents
 from desktop_app.ui.attachments import DocumentAttachment
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.model_controller import ModelChoice
-from tests import document_files
-from tests.conftest import PHOTO, Models
-from tests.test_ui_chat import make_window, stored, wait_done, wait_ready
-from tests.test_ui_composer import drop, file_urls, wait_attached
+from tests.support import document_files
+from tests.support.data import PHOTO
+from tests.support.qt_input import drop, file_urls
+from tests.support.window import stored, wait_attached, wait_done
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    main = make_window(qtbot)
-    yield main
-    main.close()
-
-
-@pytest.fixture
-def ready(qtbot: QtBot, window: MainWindow, models: Models) -> MainWindow:
-    """The window with the tiny model and its projector (n_ctx 8,192, the model's own limit)."""
-    window.model_controller.open(ModelChoice(models.tiny))
-    wait_ready(qtbot, window)
-    return window
 
 
 def _counted(window: MainWindow) -> bool:
@@ -70,6 +54,7 @@ def test_a_pdf_and_a_photo_in_one_message_get_one_answer(qtbot: QtBot, ready: Ma
     assert any(label.text() == "report.pdf" for label in message.findChildren(type(chip.title)))
 
     # Reopened, the conversation reads its document again from the store, to the same tokens.
+    assert ready.session.conversation is not None
     conversation_id = ready.session.conversation.id
     ready.session.new_conversation()
     ready.session.open_conversation(conversation_id)
@@ -96,19 +81,24 @@ def test_removing_a_document_chip_stops_its_reading(
     book = tmp_path / "book.pdf"
     book.write_bytes(document_files.long_text_pdf(200, lines_per_page=2))
     read: list[int] = []
+    reading, removed = threading.Event(), threading.Event()
     real = documents._pdf_page_text
 
-    def slow_page(*args, **kwargs):  # type: ignore[no-untyped-def]
-        read.append(1)
-        time.sleep(0.01)  # 200 pages: 2 s at least, so the removal lands mid-read
-        return real(*args, **kwargs)
+    def held_page(pdf: Any, index: int, pdfium_c: Any) -> tuple[str, bool, Any]:
+        read.append(index)
+        reading.set()
+        removed.wait(timeout=60)  # the first page is held until the chip is gone
+        return real(pdf, index, pdfium_c)
 
-    monkeypatch.setattr(documents, "_pdf_page_text", slow_page)
+    monkeypatch.setattr(documents, "_pdf_page_text", held_page)
     drop(window.chat_pane, file_urls(book))
-    qtbot.waitUntil(lambda: len(read) >= 1, timeout=20_000)
-    window.composer._chips[0].remove_button.click()
+    qtbot.waitUntil(reading.is_set, timeout=20_000)
+    try:
+        window.composer._chips[0].remove_button.click()
+    finally:
+        removed.set()
     window.work._pool.waitForDone(20_000)
-    assert 1 <= len(read) < 200
+    assert read == [0]  # the page being read when the chip went was the last of 200
     assert window.composer._chips == [] and window.composer.notice_label.text() == ""
 
 

@@ -11,15 +11,16 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from desktop_app.models.gemma_files import inspect_projector
 from desktop_app.store import ConversationStore
 from desktop_app.store.export import export_conversation, import_conversation
 from desktop_app.thoughts import join_reply, split_reply
-from desktop_app.ui.attachments import ImageSource
+from desktop_app.ui.attachments import ImageSource, PreparedAttachment
 from desktop_app.ui.chat_view import MessageWidget
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
-from tests.conftest import FamilyModels, Models
-from tests.test_ui_chat import make_window, reply_widget, send, wait_done, wait_ready
+from tests.support.data import FamilyModels, Models
+from tests.support.window import reply_widget, send, wait_done, wait_ready
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -64,13 +65,6 @@ def test_a_gemma3_reply_has_no_thinking_section(qtbot: QtBot) -> None:
 def _open(qtbot: QtBot, window: MainWindow, model: Path, mmproj: Path | None = None) -> None:
     window.model_controller.open(ModelChoice(model, mmproj))
     wait_ready(qtbot, window)
-
-
-@pytest.fixture
-def window(qtbot: QtBot):  # type: ignore[no-untyped-def]
-    main = make_window(qtbot)
-    yield main
-    main.close()
 
 
 def test_gemma4_thinks_in_the_window_and_the_thought_is_kept(
@@ -136,7 +130,7 @@ def test_gemma4_images_cost_what_their_size_says(
     window.composer.add_sources([ImageSource(image_file, image_file.name)])
     qtbot.waitUntil(lambda: len(window.composer.attachments) == 1, timeout=20_000)
     attachment = window.composer.attachments[0]
-    from desktop_app.models.gemma_files import inspect_projector
+    assert isinstance(attachment, PreparedAttachment)
 
     expected = inspect_projector(family.gemma4_mmproj).image_tokens(attachment.image.width, attachment.image.height)
     assert window.composer.attached_tokens == expected > 16

@@ -11,14 +11,14 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
-from desktop_app.models.registry import ModelRegistry
+from desktop_app.models.registry import LocalModel, ModelRegistry
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
 from desktop_app.ui.model_download import Recommendation
 from desktop_app.ui.preferences import Preferences, load_preferences
-from tests.conftest import Models
+from tests.support.data import Models
 
 RUNTIME = RuntimeSettings(n_ctx=4096, n_threads=2)
 LOAD_TIMEOUT_MS = 120_000
@@ -163,7 +163,8 @@ def test_a_model_the_engine_cannot_load_is_an_error_until_a_retry_loads_it(
 ) -> None:
     # A model alone in its folder, damaged after its header was checked (the engine reads the
     # rest): the engine refuses it; mended, it loads on a retry, text only.
-    model = shutil.copy(models.tiny, tmp_path / "alone.gguf")
+    model = tmp_path / "alone.gguf"
+    shutil.copy(models.tiny, model)
     whole = model.read_bytes()
     controller = make_controller(Preferences(runtime=RUNTIME))
     controller.setupChosen.connect(lambda _setup: model.write_bytes(whole[: len(whole) // 2]))
@@ -242,7 +243,8 @@ def test_a_conversation_brings_back_its_own_model_when_it_is_still_there(
     sentence, present = events[0][1]
     assert isinstance(sentence, str) and "gemma.gguf" in sentence and "no longer at" in sentence
     assert "the current model answers instead" in sentence
-    assert [m.model_path for m in present] == [models.tiny_no_template]  # type: ignore[attr-defined]
+    assert isinstance(present, list) and all(isinstance(m, LocalModel) for m in present)
+    assert [m.model_path for m in present] == [models.tiny_no_template]
     assert controller.state is ModelState.READY
     events.clear()
 

@@ -3,8 +3,9 @@
 * each model's page read from its GGUF (a generated model with its projector, the real 270M);
 * using a model for this chat or for new chats, and loading that can be cancelled;
 * removing a download (its files deleted) and an imported file (left where it is);
-* the catalog's downloads against the stand-in hub (``tests/hub_server.py``): two queued, one
-  paused and resumed after a restart of the window, one cancelled, one refused for lack of space;
+* the catalog's downloads against the stand-in hub (``tests/support/hub_server.py``): two queued,
+  one paused and resumed after a restart of the window, one cancelled, one refused for lack of
+  space (the hub holds each first transfer part-way until the test has paused or cancelled it);
 * the Hugging Face sign-in: a token the hub refuses, one without the licence, no keyring;
 * a conversation whose model file was deleted behind the app's back.
 """
@@ -12,14 +13,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import huggingface_hub.constants
-import keyring
 import pytest
-from keyring.backends import fail
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -32,14 +32,14 @@ from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui import catalog_view, download_queue
 from desktop_app.ui.catalog_view import CatalogCard
-from desktop_app.ui.download_queue import DownloadStatus
-from desktop_app.ui.engine_bridge import EngineBridge
+from desktop_app.ui.download_queue import PROGRESS_INTERVAL_S, DownloadStatus
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice, ModelState
-from desktop_app.ui.preferences import Preferences, load_preferences
-from tests.conftest import MemoryKeyring, Models
-from tests.hub_server import GOOD_TOKEN, NO_ACCESS_TOKEN, USER, FakeHub, fake_hub
-from tests.test_models_download import CHUNK, MMPROJ_FILE, MODEL_FILE, REPO, make_entry
+from desktop_app.ui.preferences import load_preferences
+from tests.support.data import Models
+from tests.support.hub_server import CHUNK, GOOD_TOKEN, NO_ACCESS_TOKEN, USER, FakeHub
+from tests.support.memory_keyring import MemoryKeyring
+from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO, make_entry
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
@@ -47,22 +47,6 @@ RUNTIME = RuntimeSettings(n_ctx=4096, n_threads=2)
 LOAD_TIMEOUT_MS = 120_000
 OTHER_REPO = "test-org/tiny-gemma-3-other-GGUF"
 GATED_REPO = "google/tiny-gemma-3-qat-gguf"
-
-
-def make_window(qtbot: QtBot) -> MainWindow:
-    window = MainWindow(ConversationStore(), EngineBridge(), Preferences(runtime=RUNTIME))
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
-@pytest.fixture
-def windows(qtbot: QtBot) -> Iterator[list[MainWindow]]:
-    """Windows made in the test (one per "run of the app"), all closed at the end."""
-    made: list[MainWindow] = []
-    yield made
-    for window in made:
-        window.close()
 
 
 def open_page(qtbot: QtBot, window: MainWindow, count: int) -> None:
@@ -98,12 +82,11 @@ def library(tmp_path: Path, models: Models) -> Path:
 
 @pytest.mark.slow
 def test_the_page_of_a_generated_model_and_of_the_real_270m(
-    qtbot: QtBot, windows: list[MainWindow], models: Models, gemma270m: Path, tmp_path: Path
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models, gemma270m: Path, tmp_path: Path
 ) -> None:
     library(tmp_path, models)
     ModelRegistry().import_path(gemma270m)
-    window = make_window(qtbot)
-    windows.append(window)
+    window = open_window(runtime=RUNTIME)
     # At start the first model of the list loads.
     qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
     open_page(qtbot, window, 2)
@@ -121,7 +104,8 @@ def test_the_page_of_a_generated_model_and_of_the_real_270m(
         f"mmproj-gemma-tiny.gguf: 64 px images, {models.tokens_per_image} tokens each; encoder of"
     )
     assert "with 4,096 tokens of context" in value(window, "memory")  # the runtime's context
-    assert "tokens a second on the CPU" in value(window, "speed")
+    # On the CPU, or on this machine's GPU where it has one the model fits in.
+    assert re.search(r"tokens a second on the (CPU|GPU \(.+\))", value(window, "speed")), value(window, "speed")
     assert details.state.text() == "In use now" and not details.use_button.isEnabled()
 
     select(qtbot, window, "Gemma 3 270m")
@@ -136,15 +120,14 @@ def test_the_page_of_a_generated_model_and_of_the_real_270m(
 
 
 def test_use_for_this_chat_then_for_new_chats(
-    qtbot: QtBot, windows: list[MainWindow], models: Models, tmp_path: Path
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models, tmp_path: Path
 ) -> None:
     library(tmp_path, models)
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(models.tiny_no_template, other / "plain.gguf")
     ModelRegistry().import_path(other)
-    window = make_window(qtbot)
-    windows.append(window)
+    window = open_window(runtime=RUNTIME)
     # At start the first model of the list loads; wait for it so the page's state is settled.
     qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
     open_page(qtbot, window, 2)
@@ -187,10 +170,9 @@ def test_use_for_this_chat_then_for_new_chats(
 
 @pytest.mark.slow
 def test_loading_shows_progress_and_the_status_bar_cancels_it(
-    qtbot: QtBot, windows: list[MainWindow], models: Models, gemma270m: Path
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models, gemma270m: Path
 ) -> None:
-    window = make_window(qtbot)
-    windows.append(window)
+    window = open_window(runtime=RUNTIME)
     controller = window.model_controller
     with qtbot.waitSignal(controller.modelLoaded, timeout=LOAD_TIMEOUT_MS):
         window.composer.modelFileDropped.emit(models.tiny)
@@ -217,7 +199,11 @@ def test_loading_shows_progress_and_the_status_bar_cancels_it(
 
 
 def test_remove_deletes_a_download_and_leaves_an_imported_file(
-    qtbot: QtBot, windows: list[MainWindow], models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    open_window: Callable[..., MainWindow],
+    models: Models,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     entry = make_entry()
     model_path, mmproj_path = destination_for(REPO, MODEL_FILE), destination_for(REPO, MMPROJ_FILE)
@@ -234,8 +220,7 @@ def test_remove_deletes_a_download_and_leaves_an_imported_file(
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", answer_yes)
-    window = make_window(qtbot)
-    windows.append(window)
+    window = open_window(runtime=RUNTIME)
     qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
     open_page(qtbot, window, 2)
     page = window.models_page
@@ -282,12 +267,10 @@ def test_remove_deletes_a_download_and_leaves_an_imported_file(
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
-    """The stand-in hub with two slow repositories (about 2.5 s each) and a gated one; the
-    window's catalog is theirs."""
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+def hub(hub: FakeHub, monkeypatch: pytest.MonkeyPatch, models: Models) -> FakeHub:
+    """The stand-in hub with two trickling repositories, each model's first transfer held after
+    eight chunks (spread over twice the page's progress interval, so progress shows) until the
+    test releases it, and a gated one; the window's catalog is theirs."""
     catalog = Catalog(
         (
             make_entry(),
@@ -297,17 +280,18 @@ def hub(monkeypatch: pytest.MonkeyPatch, models: Models) -> Iterator[FakeHub]:
     )
     monkeypatch.setattr(catalog_view, "load_catalog", lambda: catalog)
     monkeypatch.setattr(download_queue, "load_catalog", lambda: catalog)
-    with fake_hub() as server:
-        for repo in (REPO, OTHER_REPO, GATED_REPO):
-            server.add(repo, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=0.05)
-            server.add(repo, MMPROJ_FILE, models.mmproj.read_bytes(), chunk_delay_s=0.05)
-        server.gated.add(GATED_REPO)
-        yield server
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 300)  # held bytes are waited for
+    for repo in (REPO, OTHER_REPO):
+        hub.add(repo, MODEL_FILE, models.tiny.read_bytes(), chunk_delay_s=PROGRESS_INTERVAL_S / 4, hold_after=8 * CHUNK)
+        hub.add(repo, MMPROJ_FILE, models.mmproj.read_bytes())
+    hub.add(GATED_REPO, MODEL_FILE, models.tiny.read_bytes())
+    hub.add(GATED_REPO, MMPROJ_FILE, models.mmproj.read_bytes())
+    hub.gated.add(GATED_REPO)
+    return hub
 
 
-def catalog_window(qtbot: QtBot, windows: list[MainWindow], hub: FakeHub) -> MainWindow:
-    window = make_window(qtbot)
-    windows.append(window)
+def catalog_window(open_window: Callable[..., MainWindow], hub: FakeHub) -> MainWindow:
+    window = open_window(runtime=RUNTIME)
     window.model_controller.download.endpoint = hub.hub_url
     window.models_action.trigger()
     window.models_page.tabs.setCurrentWidget(window.models_page.catalog)
@@ -328,9 +312,9 @@ def partials(repo: str) -> list[Path]:
 
 
 def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
-    qtbot: QtBot, windows: list[MainWindow], hub: FakeHub, models: Models
+    qtbot: QtBot, open_window: Callable[..., MainWindow], hub: FakeHub, models: Models
 ) -> None:
-    window = catalog_window(qtbot, windows, hub)
+    window = catalog_window(open_window, hub)
     first, second = card(window, "tiny-test"), card(window, "tiny-other")
     assert first.download_button.isVisible() and not first.pause_button.isVisible()
 
@@ -343,6 +327,7 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
     assert not any(OTHER_REPO in r.path for r in hub.requests)  # one download at a time
 
     first.pause_button.click()  # the next in the queue starts
+    hub.repos[REPO][MODEL_FILE].release.set()  # the transfer goes on, and finds itself paused
     qtbot.waitUntil(lambda: status(window, "tiny-test") is DownloadStatus.PAUSED, timeout=20_000)
     assert first.download_button.text() == "Resume" and "Download paused" in first.status.text()
     kept = partials(REPO)
@@ -350,6 +335,7 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
     qtbot.waitUntil(lambda: second.progress.value() > 0, timeout=20_000)
 
     second.cancel_button.click()  # stopped, and what arrived is deleted
+    hub.repos[OTHER_REPO][MODEL_FILE].release.set()
     qtbot.waitUntil(lambda: window.model_controller.download.item("tiny-other") is None, timeout=20_000)
     qtbot.waitUntil(lambda: not (paths.models_dir() / OTHER_REPO).exists(), timeout=20_000)
     # The card hears of it when the deletion's result reaches the UI thread, just after the files go.
@@ -360,7 +346,7 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
     window.close()
 
     # A restart: the paused download is found on disk and resumes where it stopped.
-    again = catalog_window(qtbot, windows, hub)
+    again = catalog_window(open_window, hub)
     first = card(again, "tiny-test")
     qtbot.waitUntil(lambda: status(again, "tiny-test") is DownloadStatus.PAUSED, timeout=20_000)
     assert first.download_button.text() == "Resume" and first.progress.value() > 0
@@ -380,16 +366,16 @@ def test_downloads_queue_pause_cancel_and_resume_after_a_restart(
 
 
 def test_a_download_the_disk_cannot_hold_is_refused_before_it_starts(
-    qtbot: QtBot, windows: list[MainWindow], hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, open_window: Callable[..., MainWindow], hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = shutil.disk_usage
 
-    def nearly_full(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+    def nearly_full(path: os.PathLike[str] | str) -> shutil._ntuple_diskusage:
         usage = real(path)
         return type(usage)(usage.total, usage.total - 1000, 1000)
 
     monkeypatch.setattr(shutil, "disk_usage", nearly_full)
-    window = catalog_window(qtbot, windows, hub)
+    window = catalog_window(open_window, hub)
     card(window, "tiny-test").download_button.click()
     refused = window.models_page.catalog.refused
     qtbot.waitUntil(refused.isVisible, timeout=20_000)
@@ -410,11 +396,9 @@ def sign_in(qtbot: QtBot, window: MainWindow, token: str) -> str:
 
 
 def test_a_token_the_hub_refuses_then_one_without_the_licence(
-    qtbot: QtBot, windows: list[MainWindow], hub: FakeHub, test_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, open_window: Callable[..., MainWindow], hub: FakeHub, test_keyring: MemoryKeyring, no_hub_login: None
 ) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr("desktop_app.models.hub_token.get_token", lambda: None)
-    window = catalog_window(qtbot, windows, hub)
+    window = catalog_window(open_window, hub)
     box = window.models_page.catalog.sign_in
     qtbot.waitUntil(lambda: box.status.text().startswith("Not signed in."), timeout=20_000)
 
@@ -446,30 +430,23 @@ def test_a_token_the_hub_refuses_then_one_without_the_licence(
 
 
 def test_without_a_keyring_the_page_says_so_and_keeps_the_token_for_the_session(
-    qtbot: QtBot, windows: list[MainWindow], hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, open_window: Callable[..., MainWindow], hub: FakeHub, no_keyring: None, no_hub_login: None
 ) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr("desktop_app.models.hub_token.get_token", lambda: None)
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        window = catalog_window(qtbot, windows, hub)
-        box = window.models_page.catalog.sign_in
-        qtbot.waitUntil(box.keyring_note.isVisible, timeout=20_000)
-        assert box.keyring_note.text().startswith("No system keyring is available")
-        text = sign_in(qtbot, window, GOOD_TOKEN)
-        assert "it is kept only until Gemma Desktop closes, as there is no system keyring" in text
-        current = window.model_controller.tokens.current()
-        assert current is not None and current.source == "this session"
-    finally:
-        keyring.set_keyring(previous)
+    window = catalog_window(open_window, hub)
+    box = window.models_page.catalog.sign_in
+    qtbot.waitUntil(box.keyring_note.isVisible, timeout=20_000)
+    assert box.keyring_note.text().startswith("No system keyring is available")
+    text = sign_in(qtbot, window, GOOD_TOKEN)
+    assert "it is kept only until Gemma Desktop closes, as there is no system keyring" in text
+    current = window.model_controller.tokens.current()
+    assert current is not None and current.source == "this session"
 
 
 # --- a conversation whose model is gone ----------------------------------------------------------
 
 
 def test_a_conversation_whose_model_file_was_deleted_says_so_and_offers_the_models_here(
-    qtbot: QtBot, windows: list[MainWindow], models: Models, tmp_path: Path
+    qtbot: QtBot, open_window: Callable[..., MainWindow], models: Models, tmp_path: Path
 ) -> None:
     gone = tmp_path / "gone"
     gone.mkdir()
@@ -479,8 +456,7 @@ def test_a_conversation_whose_model_file_was_deleted_says_so_and_offers_the_mode
         store.add_user_message(conversation.id, "What bird is this?")
     (gone / "old-gemma.gguf").unlink()  # behind the app's back
     library(tmp_path, models)
-    window = make_window(qtbot)
-    windows.append(window)
+    window = open_window(runtime=RUNTIME)
     qtbot.waitUntil(lambda: window.model_controller.state is ModelState.READY, timeout=LOAD_TIMEOUT_MS)
 
     window.open_conversation(conversation.id)

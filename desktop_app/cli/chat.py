@@ -9,6 +9,9 @@ it belongs to, and the engine keeps each thread's memory while it answers the ot
 Everything the user gives is checked before the engine starts, so a wrong file costs one
 sentence, not a model load; a message with documents is counted before it is sent, so one too
 large for the context is refused at once, with the numbers.
+
+Both run a local GGUF (``--model``) or a model on a server that speaks the OpenAI API
+(``--server URL --server-model NAME [--api-key-env VAR]``), with the same output either way.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from desktop_app.api_keys import key_from_environment
 from desktop_app.cli.parser import Subparsers
 from desktop_app.engine import prompt
 from desktop_app.engine.client import EngineClient
@@ -37,15 +41,21 @@ from desktop_app.engine.documents import (
 from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.interface import Engine
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     ChatMessage,
     Done,
     EngineError,
+    FinishReason,
     LoadRequest,
+    Metrics,
+    ServerLoadRequest,
     Token,
     TokenCount,
     alternating_turns,
     conversation_thread,
 )
+from desktop_app.engine.remote import RemoteEngine
+from desktop_app.engine.remote_probe import check_url
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
 from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
@@ -57,7 +67,7 @@ from desktop_app.settings import (
     RuntimeSettings,
 )
 from desktop_app.store import Attachment as StoredAttachment
-from desktop_app.store import ConversationStore, Message, StreamingWriter
+from desktop_app.store import ConversationServer, ConversationStore, Message, StreamingWriter
 from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
@@ -138,8 +148,15 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
     runtime = RuntimeSettings()
-    parser.add_argument("--model", type=Path, required=True, help="Gemma GGUF file (Gemma 3, 3n or 4)")
+    parser.add_argument("--model", type=Path, help="Gemma GGUF file (Gemma 3, 3n or 4), or use --server")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
+    parser.add_argument("--server", metavar="URL",
+                        help="an OpenAI-compatible server instead of --model, e.g. http://host:8080/v1")
+    parser.add_argument("--server-model", metavar="NAME", help="the model's id on that server")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="environment variable that holds the server's API key")
+    parser.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="certificate authority of a server with its own (https)")
     parser.add_argument("--system", default=None, help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                         help=f"reply length limit (1-{MAX_OUTPUT_TOKENS})")
@@ -187,32 +204,64 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
     return generation, runtime
 
 
+def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
+    """What to run, from the options; UserError for a combination that cannot work."""
+    if args.server is None:
+        if args.model is None:
+            raise UserError("Give a model: --model FILE.gguf, or --server URL --server-model NAME.")
+        if args.server_model or args.api_key_env or args.ca_file:
+            raise UserError("--server-model, --api-key-env and --ca-file go with --server.")
+        model = inspect_model(args.model)
+        if args.think == "on" and not model.family.thinks:
+            raise UserError(
+                "{name} is a {family} model, which does not think; leave --think off.",
+                name=model.display_name,
+                family=model.family.label,
+            )
+        mmproj = inspect_projector(args.mmproj) if args.mmproj else None
+        if mmproj is not None:
+            check_pair(model, mmproj)
+        require_vision(model, mmproj, n_images)
+        _, runtime = _settings(args)
+        if runtime.n_ctx == AUTO_CONTEXT:
+            n_ctx = default_context_for_files(model, mmproj, machine_memory(), flash_attn=runtime.flash_attn)
+            runtime = dataclasses.replace(runtime, n_ctx=n_ctx)
+        return LoadRequest.of(args.model, args.mmproj, runtime)
+    if args.model is not None or args.mmproj is not None:
+        raise UserError("Use either --model (a file here) or --server (a model on a server), not both.")
+    if not args.server_model:
+        raise UserError("--server needs --server-model NAME: the model's id on the server.")
+    ca_file = args.ca_file.expanduser().resolve() if args.ca_file else None
+    if ca_file is not None and not ca_file.is_file():
+        raise UserError("The certificate authority file '{path}' was not found.", path=args.ca_file)
+    return ServerLoadRequest(
+        check_url(args.server),
+        args.server_model,
+        key_from_environment(args.api_key_env) if args.api_key_env else "",
+        str(ca_file) if ca_file else None,
+    )
+
+
 def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
-    """Check the files, then load them; UserError for anything the user can fix."""
-    model = inspect_model(args.model)
-    if args.think == "on" and not model.family.thinks:
-        raise UserError(
-            "{name} is a {family} model, which does not think; leave --think off.",
-            name=model.display_name,
-            family=model.family.label,
-        )
-    mmproj = inspect_projector(args.mmproj) if args.mmproj else None
-    if mmproj is not None:
-        check_pair(model, mmproj)
-    require_vision(model, mmproj, n_images)
-    _, runtime = _settings(args)
-    if runtime.n_ctx == AUTO_CONTEXT:
-        n_ctx = default_context_for_files(model, mmproj, machine_memory(), flash_attn=runtime.flash_attn)
-        runtime = dataclasses.replace(runtime, n_ctx=n_ctx)
-    client = EngineClient()
-    client.load(LoadRequest.of(args.model, args.mmproj, runtime))
+    """Check the files (or the server), then load; UserError for anything the user can fix."""
+    request = _load_request(args, n_images)
+    client: Engine = RemoteEngine() if isinstance(request, ServerLoadRequest) else EngineClient()
+    client.load(request)
     result = client.wait_loaded()
     if isinstance(result, EngineError):
         client.close()
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
+    _note(result.notice)
     return client
+
+
+def _note(notice: str | None) -> None:
+    """A sentence that is no error (the model's chat template was set aside), on stderr so
+    ``--json`` output stays one object."""
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def check_context(
@@ -227,9 +276,7 @@ def check_context(
     generation, _ = _settings(args)
     counted = client.count(messages, system, generation)
     if isinstance(counted, EngineError):
-        if counted.kind == "user":
-            raise UserError(counted.message)
-        raise _EngineFailed(counted.message)
+        raise _ReplyFailed(counted, "")
     if fits_context(counted.prompt_tokens, counted.n_ctx):
         return counted
     sizes = [client.count([ChatMessage.user(d)], "", generation) for d in documents]
@@ -240,7 +287,7 @@ def check_context(
         document_tokens=counted.document_tokens,
         n_ctx=counted.n_ctx,
         n_ctx_train=loaded.n_ctx_train if loaded else counted.n_ctx,
-        larger_context=context_that_holds(
+        larger_context=None if args.server else context_that_holds(
             inspect_model(args.model),
             inspect_projector(args.mmproj) if args.mmproj else None,
             counted.prompt_tokens + REPLY_ROOM,
@@ -256,9 +303,13 @@ def check_context(
 
 def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
     """The prompt text the model would read, from the model file's own chat template."""
+    if args.server:
+        raise UserError("--print-prompt shows a local model's prompt; a server applies its own template.")
     generation, _ = _settings(args)
-    template = inspect_model(args.model).chat_template
-    text, images = prompt.render(messages, args.system or "", template, generation.pan_scan)
+    model = inspect_model(args.model)
+    chat_format = prompt.ChatFormat(model.chat_template, args.model.name, model.architecture)
+    text, images, notice = chat_format.render(messages, args.system or "", generation.pan_scan)
+    _note(notice)
     sys.stdout.write(prompt.readable(text, images))
     sys.stdout.flush()
 
@@ -311,26 +362,53 @@ def _reply(
     thread: str = "",
 ) -> Done:
     generation, _ = _settings(args)
+    parts: list[str] = []
     for event in client.stream(messages, system, generation, thread=thread):
-        if isinstance(event, Token) and on_token is not None:
-            on_token(event.text)
+        if isinstance(event, Token):
+            parts.append(event.text)
+            if on_token is not None:
+                on_token(event.text)
         elif isinstance(event, Done):
+            _note(event.notice)
             return event
         elif isinstance(event, EngineError):
-            if event.kind == "user":
-                raise UserError(event.message)
-            raise _EngineFailed(event.message)
-    raise _EngineFailed("The engine ended the reply without a result.")
+            raise _ReplyFailed(event, "".join(parts))
+    raise _ReplyFailed(EngineError(None, "The engine ended the reply without a result."), "".join(parts))
 
 
-class _EngineFailed(Exception):
-    """The engine crashed or failed internally; exit code 1, with the engine's sentence."""
+class _ReplyFailed(Exception):
+    """The reply failed: a sentence for the user (a server that went away, say: exit code 2) or
+    the engine crashed or failed internally (exit code 1).  ``partial`` is what streamed before."""
+
+    def __init__(self, error: EngineError, partial: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.partial = partial
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return "crashed" if self.error.kind == "crashed" else "error"
+
+    def json(self) -> dict[str, Any]:
+        """The error line; with the reply's object shape when part of a reply streamed, so a
+        script keeps what the user would have seen."""
+        if not self.partial:
+            return {"error": str(self)}
+        return {
+            "text": self.partial,
+            "finish_reason": self.finish_reason,
+            "metrics": dataclasses.asdict(Metrics()),
+            "error": str(self),
+        }
 
 
 def run_ask(args: argparse.Namespace) -> int:
     """``ask``: stream one reply to stdout (or print it as JSON)."""
     _settings(args)  # bad values fail before any file is read
-    parts = [prepared for _, prepared in prepare_attachments(args.attachments, args.mmproj is not None)]
+    # A server's model is checked only once it is reached: scanned pages are kept as images, and
+    # the server's engine refuses them, before anything is sent, if its model cannot see.
+    vision = args.server is not None or args.mmproj is not None
+    parts = [prepared for _, prepared in prepare_attachments(args.attachments, vision)]
     message = ChatMessage.user(*parts, args.prompt)
     if args.print_prompt:
         print_prompt(args, [message])
@@ -345,7 +423,13 @@ def run_ask(args: argparse.Namespace) -> int:
             None if args.json else _ThoughtAwareOutput().add,
             system=args.system or "",
         )
-    except _EngineFailed as exc:
+    except _ReplyFailed as exc:
+        if args.json and exc.partial:
+            print(json.dumps(exc.json(), ensure_ascii=False))
+        elif exc.partial:
+            sys.stdout.write("\n")
+        if exc.error.kind == "user":
+            raise UserError(str(exc)) from None
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -423,7 +507,7 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     generation, _ = _settings(args)
-    has_vision = args.mmproj is not None
+    has_vision = args.server is not None or args.mmproj is not None
     if args.continue_id is not None and args.no_save:
         raise UserError("--continue reads a saved conversation; leave out --no-save.")
     store = None if args.no_save else ConversationStore()
@@ -458,9 +542,13 @@ def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdou
                 if thread is None:
                     thread = threads[name] = _new_thread(name, store, args, system, generation)
                 done = _turn(client, store, thread, text, attachments, args, system)
-            except (UserError, _EngineFailed) as exc:
-                # The engine restarts with the next turn; the conversations so far are kept.
+            except UserError as exc:
                 write({"error": str(exc), "thread": _named_thread(line)})
+                continue
+            except _ReplyFailed as exc:
+                # What streamed is kept, in the store and on the line; a local engine restarts
+                # with the next turn, a server is asked again; the conversations so far are kept.
+                write({**exc.json(), "thread": _named_thread(line)})
                 continue
             write({**reply_json(done), "thread": name, "conversation_id": thread.conversation_id})
         client.save_snapshot()
@@ -484,7 +572,7 @@ def _default_thread(
         system = args.system or ""
         return system, _new_thread(None, store, args, system, generation)
     conversation = store.get_conversation(args.continue_id)
-    vision = args.mmproj is not None
+    vision = args.server is not None or args.mmproj is not None
     messages = store.messages(conversation.id)
     if not vision and any(not a.is_document for m in messages for a in m.attachments):
         raise UserError(
@@ -525,10 +613,11 @@ def _new_thread(
     if store is None:
         return _Thread(name, None)
     conversation = store.create_conversation(
-        model_path=args.model.resolve(),
+        model_path=args.model.resolve() if args.model else None,
         mmproj_path=args.mmproj.resolve() if args.mmproj else None,
         system_prompt=system,
         settings=generation,
+        server=ConversationServer(args.server, args.server, args.server_model) if args.server else None,
     )
     return _Thread(name, conversation.id)
 
@@ -561,9 +650,9 @@ def _turn(
             system=system,
             thread=thread.engine_thread,
         )
-    except _EngineFailed:
+    except _ReplyFailed as exc:
         if writer is not None:
-            writer.finish("crashed")
+            writer.finish(exc.finish_reason, {"error": str(exc)})
         raise
     if writer is not None:
         writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))

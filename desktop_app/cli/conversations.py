@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,8 +69,23 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'ID':>6}  {'UPDATED':<16}  {'MESSAGES':>8}  TITLE")
     for c in conversations:
         updated = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{c.id:>6}  {updated:<16}  {c.message_count:>8}  {c.title or '(untitled)'}")
+        print(f"{c.id:>6}  {updated:<16}  {c.message_count:>8}  {_title_cell(c.title)}")
     return 0
+
+
+TITLE_CELL_CHARS = 60
+"""A table row stays one terminal line: longer titles (an import may bring 500 characters) are
+cut, and ``--json`` has them whole."""
+
+
+def _title_cell(title: str) -> str:
+    """The title as one short, printable line: control characters (an escape sequence would
+    drive the terminal) become spaces."""
+    if not title:
+        return "(untitled)"
+    printable = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in title)
+    line = " ".join(printable.split())
+    return line if len(line) <= TITLE_CELL_CHARS else line[: TITLE_CELL_CHARS - 1] + "…"
 
 
 def _export(args: argparse.Namespace) -> int:

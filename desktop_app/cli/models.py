@@ -23,7 +23,7 @@ from desktop_app.models.gemma_files import ProjectorFile, abilities, inspect_mod
 from desktop_app.models.model_page import ModelPage, describe_target
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
 from desktop_app.models.sizes import format_parameters, format_size
-from desktop_app.models.speed import measure_machine_speed
+from desktop_app.models.speed import MachineSpeed, estimate_decode_speed, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 
 PROGRESS_INTERVAL_S = 0.2
@@ -75,32 +75,41 @@ def list_models(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     catalog = load_catalog()
     machine = fit.machine_memory()
+    speed = measure_machine_speed(machine)
     local = registry.models()
     print("On this computer:" if local else "No models on this computer yet.")
     for model in local:
         vision = "text and images" if model.has_vision else "text only"
         print(f"  {model.id}  {model.name}, {vision}, {model.source}")
         print(f"      {model.model_path}")
+        print(f"      projector: {model.mmproj_path or 'none (text only)'}")
         if not model.available:
             print("      (missing: the file was moved or deleted)")
             continue
-        verdict = _local_verdict(model, args.context, machine)
-        print(f"      {verdict}")
+        for line in _local_verdict(model, args.context, machine, speed):
+            print(f"      {line}")
     print()
-    print("Catalog (download with: models download ID):")
+    print("Catalog (download with: models download ID; speeds are expected decode speeds here):")
     have = {m.catalog_id for m in local if m.catalog_id}
     width = max(len(e.id) for e in catalog)
     for entry in catalog:
-        notes = [entry.family.label, _ability_phrase(entry.abilities), f"needs {entry.min_ram_gb} GB RAM"]
+        expected = entry.expected_speed(machine, speed, args.context)
+        notes = [
+            entry.family.label,
+            _ability_phrase(entry.abilities),
+            f"needs {entry.min_ram_gb} GB RAM",
+            f"~{expected.rounded} tokens/s",
+        ]
         if entry.gated:
             notes.append("gated: needs a Hugging Face token")
         if entry.id in have:
             notes.append("downloaded")
         print(f"  {entry.id:<{width}}  {format_size(entry.download_size):>8}  {', '.join(notes)}")
-    recommended = catalog.recommend(machine)
+    recommended = catalog.recommend(machine, speed)
     fit_verdict = recommended.check_fit(machine, args.context)
+    expected = recommended.expected_speed(machine, speed, args.context)
     print()
-    print(f"Recommended for this computer: {recommended.id}. {fit_verdict.sentence}")
+    print(f"Recommended for this computer: {recommended.id}, expected {expected}. {fit_verdict.sentence}")
     return 0
 
 
@@ -215,15 +224,18 @@ def remove_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_verdict(model: LocalModel, n_ctx: int, machine: fit.MachineMemory) -> str:
-    """The fit check for a file on disk, or why its metadata could not be read."""
+def _local_verdict(
+    model: LocalModel, n_ctx: int, machine: fit.MachineMemory, speed: MachineSpeed
+) -> list[str]:
+    """The fit check and expected speed for a file on disk, or why its metadata could not be read."""
     try:
         info = inspect_model(model.model_path)
         mmproj = inspect_projector(model.mmproj_path) if model.mmproj_path else None
         verdict = fit.check_files_fit(info, mmproj, n_ctx, machine)
     except UserError as exc:
-        return str(exc)
-    return f"{verdict.level}: {verdict.sentence}"
+        return [str(exc)]
+    expected = estimate_decode_speed(info.bytes_read_per_token, speed, on_gpu=verdict.on_gpu)
+    return [f"{verdict.level}: {verdict.sentence}", f"expected speed: {expected}"]
 
 
 class _ProgressLine:

@@ -338,8 +338,11 @@ class LlamaBackend:
             self._handles.callback(mtmd.mtmd_free, projector)
             self._mtmd = projector
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
-        self.template = self._meta("tokenizer.chat_template")
         self.architecture = self._meta("general.architecture") or ""
+        # The GGUF's template is someone else's code: tried once now, so a broken one is
+        # reported with the load rather than with the first reply.
+        self._format = prompt.ChatFormat(self._meta("tokenizer.chat_template"), model_path.name, self.architecture)
+        self._notice = self._format.check()
         self._window = int(self._meta(f"{self.architecture}.attention.sliding_window") or 0)
         # Gemma 3 and 3n end a turn with <end_of_turn>, Gemma 4 with <turn|>; llama.cpp marks
         # both as end-of-generation too, this just spares the lookup for the common case.
@@ -359,6 +362,12 @@ class LlamaBackend:
         # Before anything else is freed, the embeddings an encode took a minute for reach disk.
         self._handles.callback(self._embeddings.flush)
         self._n_embd = llama_cpp.llama_model_n_embd_inp(model)
+
+    def take_notice(self) -> str | None:
+        """A sentence for the user that is no error (the model's chat template was set aside for
+        the built-in one), once; None when there is nothing to say."""
+        notice, self._notice = self._notice, None
+        return notice
 
     # ----------------------------------------------------------------------------- helpers
     def _meta(self, key: str) -> str | None:
@@ -673,7 +682,8 @@ class LlamaBackend:
     # ------------------------------------------------------------------------ prefetch
     def image_views(self, image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
         """The images the model sees for ``image``: it, then its Pan & Scan crops."""
-        return prompt.image_views(image, self._pan_scan(pan_scan))
+        views = prompt.image_views(image, self._pan_scan(pan_scan))
+        return [view for view in views if isinstance(view, PreparedImage)]
 
     def encode_ahead(self, view: PreparedImage) -> None:
         """Encode one view into the embedding cache, unless it is there already."""
@@ -724,14 +734,16 @@ class LlamaBackend:
     def _render(
         self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings
     ) -> tuple[str, list[PreparedImage]]:
-        """The prompt as this model is asked: its template, and the features it has."""
-        return prompt.render(
+        """The prompt as this model is asked: its template (while it works; the sentence saying
+        the built-in one took over waits in :meth:`take_notice`), and the features it has."""
+        text, images, notice = self._format.render(
             messages,
             system_prompt,
-            self.template,
             self._pan_scan(settings.pan_scan),
             think=settings.think and self.thinks,
         )
+        self._notice = notice or self._notice
+        return text, images
 
     def count(self, request: CountRequest) -> TokenCount:
         """The tokens a reply to this conversation would evaluate, by kind; nothing is decoded."""
@@ -832,7 +844,10 @@ class LlamaBackend:
             encode_s, from_cache = self._evaluate(spans, len(keys), on_phase)
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase("writing")
+            prompt_read_s = time.perf_counter() - received_at
             reply, finish, ttft, decode_tokens, decode_s, thought_tokens = self._stream(settings, emit, received_at)
+            if decode_tokens == 0:  # the reply ended at once: it waited for the prompt only
+                ttft = prompt_read_s
         except Cancelled:
             finish, ttft, decode_tokens, decode_s, thought_tokens = "cancelled", 0.0, 0, 0.0, 0
         finally:

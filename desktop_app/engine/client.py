@@ -16,14 +16,16 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.images import PreparedImage
+from desktop_app.engine.interface import EventReader
 from desktop_app.engine.process import SHUTDOWN_WRITES_S, engine_main
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     Capabilities,
     ChatMessage,
     ClearSnapshots,
@@ -41,7 +43,6 @@ from desktop_app.engine.protocol import (
     SaveSnapshot,
     ShutdownRequest,
     Token,
-    TokenCount,
 )
 from desktop_app.engine.snapshots import SnapshotStore, snapshot_folder
 from desktop_app.settings import GenerationSettings
@@ -69,7 +70,7 @@ class _Active:
     parts: list[str]
 
 
-class EngineClient:
+class EngineClient(EventReader):
     """The local :class:`~desktop_app.engine.interface.Engine`: runs the engine process on demand
     and restarts it after a crash."""
 
@@ -129,12 +130,14 @@ class EngineClient:
     def capabilities(self) -> Capabilities | None:
         return self.loaded.capabilities if self.loaded is not None else None
 
-    def load(self, request: LoadRequest) -> None:
+    def load(self, request: AnyLoadRequest) -> None:
         """Ask the engine to load a model; a ``ModelLoaded`` or ``EngineError`` event follows.
 
         The request is remembered, so a restarted engine loads the same model by itself.
         :meth:`cancel` while it loads stops the load (an ``EngineError`` of kind "cancelled").
         """
+        if not isinstance(request, LoadRequest):
+            raise TypeError("EngineClient runs model files on this computer; use RemoteEngine for a server")
         self._cancel.clear()  # a Stop of the last reply must not stop this load
         self._load = request
         if self.running:
@@ -176,20 +179,9 @@ class EngineClient:
         )
         return request_id
 
-    def count(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-    ) -> TokenCount | EngineError:
-        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
-        request_id = self.count_tokens(messages, system_prompt, settings)
-        while True:
-            event = self.next_event(_POLL_S)
-            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
-                return event
-            if event is None and not self.running:
-                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
+    @property
+    def alive(self) -> bool:
+        return self.running
 
     def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
         """Have the engine encode an attached image while idle; ``ImageStatus`` events follow."""
@@ -301,38 +293,6 @@ class EngineClient:
             "far is kept, and the engine restarts with your next message.",
             "crashed",
         )
-
-    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
-        """Block until the pending load finishes (for the CLI and tests)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return EngineError(None, "The model took too long to load.", "internal")
-            event = self.next_event(remaining)
-            if isinstance(event, (ModelLoaded, EngineError)):
-                return event
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        system_prompt: str = "",
-        settings: GenerationSettings | None = None,
-        *,
-        thread: str = "",
-    ) -> Iterator[Event]:
-        """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
-        request_id = self.generate(messages, system_prompt, settings, thread=thread)
-        while True:
-            event = self.next_event()
-            if event is None:
-                continue
-            stale = getattr(event, "request_id", request_id) not in (request_id, None)
-            if stale:  # the tail of an earlier request that was abandoned
-                continue
-            yield event
-            if isinstance(event, (Done, EngineError)) and event.request_id in (request_id, None):
-                return
 
     def close(self) -> None:
         """Ask the engine to exit, then make sure it has."""

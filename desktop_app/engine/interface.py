@@ -1,27 +1,35 @@
 """The engine interface: what the window and the command line hold to get replies.
 
-Today's implementation is :class:`desktop_app.engine.client.EngineClient`, which runs llama.cpp in
-a child process on this computer.  Another engine (a server speaking the OpenAI API, say) is a
-second implementation of this protocol; the front ends never learn which one they hold.  Requests
-and events are the frozen dataclasses of :mod:`desktop_app.engine.protocol` whatever the engine.
+Two implementations: :class:`desktop_app.engine.client.EngineClient` runs llama.cpp in a child
+process on this computer (it takes a ``LoadRequest``), and
+:class:`desktop_app.engine.remote.RemoteEngine` streams from a server speaking the OpenAI chat
+completions API (it takes a ``ServerLoadRequest``).  Past ``load`` the front ends never learn which
+one they hold: requests and events are the frozen dataclasses of :mod:`desktop_app.engine.protocol`
+whatever the engine.
 """
 
 from __future__ import annotations
 
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     Capabilities,
     ChatMessage,
+    Done,
     EngineError,
     Event,
-    LoadRequest,
     ModelLoaded,
     TokenCount,
 )
 from desktop_app.settings import GenerationSettings
+
+_POLL_S = 0.05
+"""How often a blocking wait looks again whether the engine is still there."""
 
 
 class Engine(Protocol):
@@ -41,8 +49,10 @@ class Engine(Protocol):
         """What the loaded model can do (None until one is loaded)."""
         ...
 
-    def load(self, request: LoadRequest) -> None:
-        """Ask for a model; a ``ModelLoaded`` or ``EngineError`` event follows."""
+    def load(self, request: AnyLoadRequest) -> None:
+        """Ask for a model; a ``ModelLoaded`` or ``EngineError`` event follows.  Each engine takes
+        its own kind of request (local files, or a model on a server) and raises ``TypeError``
+        for the other: which engine to build for which request is the front end's choice."""
         ...
 
     def generate(
@@ -133,3 +143,81 @@ class Engine(Protocol):
     def close(self) -> None:
         """Stop the engine and free what it holds."""
         ...
+
+
+class EventReader(ABC):
+    """``wait_loaded``, ``stream`` and ``count``, written once in terms of ``next_event``,
+    ``generate`` and ``count_tokens`` for every engine."""
+
+    @abstractmethod
+    def next_event(self, timeout: float | None = None) -> Event | None: ...
+
+    @abstractmethod
+    def count_tokens(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> int: ...
+
+    @property
+    def alive(self) -> bool:
+        """False once nothing more can answer (the engine process is gone)."""
+        return True
+
+    def count(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+    ) -> TokenCount | EngineError:
+        """:meth:`count_tokens` and wait for its answer (for the command line and tests)."""
+        request_id = self.count_tokens(messages, system_prompt, settings)
+        while True:
+            event = self.next_event(_POLL_S)
+            if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
+                return event
+            if event is None and not self.alive:
+                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
+
+    @abstractmethod
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> int: ...
+
+    def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
+        """Block until the pending load finishes (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return EngineError(None, "The model took too long to load.", "internal")
+            event = self.next_event(remaining)
+            if isinstance(event, (ModelLoaded, EngineError)):
+                return event
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> Iterator[Event]:
+        """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
+        request_id = self.generate(messages, system_prompt, settings, thread=thread)
+        while True:
+            event = self.next_event()
+            if event is None:
+                continue
+            stale = getattr(event, "request_id", request_id) not in (request_id, None)
+            if stale:  # the tail of an earlier request that was abandoned
+                continue
+            yield event
+            if isinstance(event, (Done, EngineError)) and event.request_id in (request_id, None):
+                return

@@ -257,6 +257,7 @@ class _Engine:
                 backend.n_ctx,
                 backend.n_ctx_train,
                 backend.has_vision,
+                notice=backend.take_notice(),
                 thinks=backend.thinks,
             )
         )
@@ -297,7 +298,8 @@ class _Engine:
             batcher.flush()
             conn.send(EngineError(rid, "The reply failed inside the engine (see the log).", "internal"))
             return
-        conn.send(Done(rid, text, finish, replace(metrics, load_s=round(self.unreported_load_s, 4))))
+        metrics = replace(metrics, load_s=round(self.unreported_load_s, 4))
+        conn.send(Done(rid, text, finish, metrics, self.backend.take_notice()))
         self.unreported_load_s = 0.0
         try:
             self.backend.settle()  # after Done: the reply's end is never kept waiting
@@ -311,6 +313,7 @@ class _Engine:
         origin = request.image.sha256
         self.prefetch.drop(origin)  # asked again (another Pan & Scan choice): the new views count
         self.prefetch.add(origin, self.backend.image_views(request.image, request.pan_scan))
+        self.conn.send(ImageStatus(origin, "reading"))  # queued counts: nothing else will wait
 
     def _read_ahead(self) -> None:
         """Read the message being written as far as its pictures (see ``LlamaBackend.read_ahead``);
@@ -327,12 +330,12 @@ class _Engine:
         self.conn.send(ReadAheadDone(request.thread, positions))
 
     def _encode_next(self) -> None:
-        """Encode one queued view: "reading" before each, "ready" after an image's last."""
+        """Encode one queued view ("reading" was said when it was queued); "ready" after an
+        image's last."""
         origin, view = self.prefetch.views.popleft()
         assert self.backend is not None
         left = self.prefetch.pending.get(origin, 1)
         try:
-            self.conn.send(ImageStatus(origin, "reading"))
             self.backend.encode_ahead(view)
         except Exception:
             log.exception("encoding an attached image ahead failed")

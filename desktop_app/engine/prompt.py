@@ -1,8 +1,10 @@
 """Gemma prompt text: the one place that knows the chat format.
 
-The GGUF's own ``tokenizer.chat_template`` is used when the file has one (rendered with a
-sandboxed Jinja, as Hugging Face does); otherwise a built-in rendering of Gemma 3's official
-template (Gemma 3n's is the same but for its media tokens).  Either way each image becomes the
+The GGUF's own ``tokenizer.chat_template`` is used when the file has one (rendered as untrusted
+code by :mod:`desktop_app.engine.chat_template`: sandboxed and bounded in time and size);
+otherwise, or when it fails on a Gemma 3 or 3n model, a built-in rendering of Gemma 3's official
+template (Gemma 3n's is the same but for its media tokens; :class:`ChatFormat` keeps that choice
+for a loaded model).  Either way each image becomes the
 media marker that llama.cpp's mtmd splits on, in the order the user gave the images, and mtmd
 itself wraps it in the model's image delimiters.  Gemma 3 and 3n have no system role (their
 templates fold the system prompt into the first user turn); Gemma 4 has one, and a thinking
@@ -23,19 +25,18 @@ content hash, so the embedding cache and KV reuse treat them like any image.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from desktop_app.engine.chat_template import TemplateFailure, fallback_notice, refusal, render_template
 from desktop_app.engine.documents import PreparedDocument, document_parts
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage, Part
 from desktop_app.thoughts import split_reply
 
-if TYPE_CHECKING:
-    from jinja2 import Template
+log = logging.getLogger(__name__)
 
 MEDIA_MARKER = "<__media__>"
 """Placeholder mtmd replaces with an image's embeddings (set explicitly in the mtmd params)."""
@@ -70,16 +71,18 @@ def render(
     The text starts with ``<bos>``; tokenize it (see :func:`segments`) with special tokens parsed
     outside documents and without adding another BOS.  With Pan & Scan, an image that qualifies
     is followed by its crops.  A document's scanned pages are images like any other.  ``think``
-    asks a model whose template has the switch to think before answering.
+    asks a model whose template has the switch to think before answering.  A ``template`` that
+    fails, or whose text is not a prompt for these messages, raises :class:`TemplateFailure`.
     """
     messages = [_with_documents_expanded(_without_thought(message)) for message in messages]
     originals = [image for message in messages for image in message.images]
-    text = (
-        _render_jinja(template, messages, system_prompt, think)
-        if template
-        else _render_builtin(messages, system_prompt)
-    )
-    pieces = _pieces(text)
+    if template:
+        text = _render_jinja(template, messages, system_prompt, think)
+        pieces = _pieces(text)
+        _check_is_prompt(pieces, messages, len(originals))
+    else:
+        text = _render_builtin(messages, system_prompt)
+        pieces = _pieces(text)
     placed = pieces.count(None)
     if placed != len(originals):
         raise ValueError(f"chat template placed {placed} images, expected {len(originals)}")
@@ -90,15 +93,26 @@ def render(
         if piece is not None:
             out.append(piece)
             continue
-        image = next(queue)
-        crops = _crops(image, pan_scan)
-        if crops:
-            out.append(PAN_SCAN_BEFORE + MEDIA_MARKER + PAN_SCAN_BETWEEN)
-            out.append(" ".join([MEDIA_MARKER] * len(crops)))
-        else:
-            out.append(MEDIA_MARKER)
-        images += [image, *crops]
+        for part in image_views(next(queue), pan_scan):
+            if isinstance(part, PreparedImage):
+                out.append(MEDIA_MARKER)
+                images.append(part)
+            else:
+                out.append(part)
     return "".join(out), images
+
+
+def image_views(image: PreparedImage, pan_scan: str = "off") -> tuple[str | PreparedImage, ...]:
+    """What one picture becomes in a Gemma 3 prompt: the image alone, or, when Pan & Scan crops
+    it, the reference processor's words around the whole image and its crops (crops separated
+    by spaces).  The local prompt and the remote engine's messages are both built from this."""
+    crops = _crops(image, pan_scan)
+    if not crops:
+        return (image,)
+    parts: list[str | PreparedImage] = [PAN_SCAN_BEFORE, image, PAN_SCAN_BETWEEN]
+    for index, crop in enumerate(crops):
+        parts += [" ", crop] if index else [crop]
+    return tuple(parts)
 
 
 def segments(text: str) -> list[tuple[str, bool]]:
@@ -159,11 +173,6 @@ def _with_documents_expanded(message: ChatMessage) -> ChatMessage:
 _crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()
 
 
-def image_views(image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
-    """What the model sees of one picture: the picture, then its Pan & Scan crops."""
-    return [image, *_crops(image, pan_scan)]
-
-
 def _crops(image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
     """Pan & Scan crops, remembered: every turn re-renders the images of the whole history.
     The picture's own mode, if it has one, wins over the conversation's ``pan_scan``."""
@@ -215,12 +224,16 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
             for p in message.parts
         ]
         hf_messages.append({"role": message.role, "content": content})
-    rendered: str = _compile(template).render(
-        messages=hf_messages,
-        bos_token=BOS,
-        eos_token="<eos>",
-        add_generation_prompt=True,
-        enable_thinking=think,
+    rendered = render_template(
+        template,
+        {
+            "messages": hf_messages,
+            "bos_token": BOS,
+            "eos_token": "<eos>",
+            "add_generation_prompt": True,
+            "enable_thinking": think,
+        },
+        input_chars=len(system_prompt) + sum(len(message.text) for message in messages),
     )
     # The official templates write a placeholder token where an image goes; mtmd adds the
     # model's own delimiters around the embeddings, so the marker replaces the placeholder
@@ -232,14 +245,60 @@ def _render_jinja(template: str, messages: Sequence[ChatMessage], system_prompt:
     return "".join(pieces)
 
 
-@lru_cache(maxsize=4)
-def _compile(template: str) -> Template:
-    from jinja2.exceptions import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+def _check_is_prompt(pieces: list[str | None], messages: Sequence[ChatMessage], n_images: int) -> None:
+    """What any prompt for this conversation holds: one marker per image (outside documents),
+    and the words of the message being answered (templates trim them, so the trimmed words)."""
+    if pieces.count(None) != n_images:
+        raise TemplateFailure("not a prompt")
+    text = "".join(piece for piece in pieces if piece is not None)
+    if messages:
+        for part in messages[-1].parts:
+            if isinstance(part, str) and part.strip() not in text:
+                raise TemplateFailure("not a prompt")
 
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(template)
+BUILT_IN_FAMILIES = ("gemma3", "gemma3n")
+"""Architectures whose turns the built-in template writes (Gemma 3n's are Gemma 3's)."""
+
+
+class ChatFormat:
+    """How one loaded model's conversations become prompts: its own chat template while that
+    works; for Gemma 3 and 3n, the built-in one from the first time it does not.  Gemma 4 writes
+    its turns differently, so its template has no stand-in and its failure is a UserError.
+
+    The switch is reported once, as a sentence naming the model file and what went wrong.
+    """
+
+    def __init__(self, template: str | None, model_name: str, architecture: str = "gemma3") -> None:
+        self.template = template
+        self.model_name = model_name
+        self.architecture = architecture
+
+    def check(self) -> str | None:
+        """Try the template on a small conversation with a system prompt, an image and a reply
+        (done at load, so a broken template is reported before the first message); the
+        sentence when it failed and the built-in template took over, else None."""
+        image = PreparedImage.from_rgb(1, 1, b"\x80\x80\x80", "check.png")
+        sample = [
+            ChatMessage.user(image, "Describe this picture."),
+            ChatMessage.assistant("A grey square."),
+            ChatMessage.user("Thank you."),
+        ]
+        return self.render(sample, "Answer briefly.", "off")[2]
+
+    def render(
+        self, messages: Sequence[ChatMessage], system_prompt: str, pan_scan: str, think: bool = False
+    ) -> tuple[str, list[PreparedImage], str | None]:
+        """:func:`render` with this model's template; the third item is the sentence saying the
+        built-in template took over on this call, else None."""
+        notice = None
+        if self.template is not None:
+            try:
+                return (*render(messages, system_prompt, self.template, pan_scan, think), None)
+            except TemplateFailure as failure:
+                log.warning("chat template of %s failed: %s", self.model_name, failure)
+                if self.architecture not in BUILT_IN_FAMILIES:
+                    raise refusal(failure, self.model_name) from None
+                self.template = None
+                notice = str(fallback_notice(failure, self.model_name))
+        return (*render(messages, system_prompt, None, pan_scan, think), notice)

@@ -84,6 +84,37 @@ class LoadRequest:
 
 
 @dataclass(frozen=True)
+class ServerLoadRequest:
+    """Use a model on a server that speaks the OpenAI chat completions API (llama-server, vLLM,
+    Ollama, LM Studio): nothing is loaded here, the engine checks the model is there and what it
+    can do."""
+
+    base_url: str
+    """The API root the server documents, ending in ``/v1`` (``http://host:8080/v1``)."""
+    model: str
+    """The model's id as the server's ``/v1/models`` lists it."""
+    api_key: str = field(default="", repr=False)
+    """Sent as a bearer token; never printed (``repr=False``), logged or saved by the engine."""
+    ca_file: str | None = None
+    """A PEM file of the certificate authority that signed the server's certificate, for a
+    server with its own; certificate checks are never switched off."""
+    name: str = ""
+    """What the user calls the server ("GPU box"), for status lines; the URL when empty."""
+    read_timeout_s: float = 300.0
+    """How long a reply may go without a byte from the server before it counts as stalled: a
+    long prompt with images on a busy server can take minutes before its first token."""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.base_url
+
+
+AnyLoadRequest = LoadRequest | ServerLoadRequest
+"""What an :class:`~desktop_app.engine.interface.Engine` is asked to load: local files for the
+engine process, or a model on a server for the remote engine."""
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     """Reply to the conversation so far; the last message is the user's."""
 
@@ -167,6 +198,7 @@ Request = (
     | ClearSnapshots
     | ShutdownRequest
 )
+"""What crosses the pipe to the engine process."""
 
 Restored = Literal["ram", "disk"]
 ImageState = Literal["reading", "ready", "failed"]
@@ -187,7 +219,8 @@ class Metrics:
     """Time in the vision encoder (``mtmd_encode_chunk``) for images not in the cache; copying
     its output out for the cache and decoding it into the context count in ``ttft_s``."""
     ttft_s: float = 0.0
-    """From the request reaching the engine to the first streamed token."""
+    """From the request reaching the engine to the first streamed token; for a reply that ended
+    before its first token, to the end of reading the prompt."""
     decode_tokens: int = 0
     decode_tok_s: float = 0.0
     cached_tokens: int = 0
@@ -215,9 +248,12 @@ class Capabilities:
     n_ctx_train: int
     """The model's own limit, the most a larger context setting can reach."""
     backend: str
-    """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
+    """Where replies are computed: "CPU", "CUDA", "Metal", ... as llama.cpp's devices report; for a
+    server, what the server says it is ("llama.cpp server", "vLLM", ...)."""
     thinking: bool = False
     """The model can think before answering (``GenerationSettings.think`` is honoured)."""
+    server: str | None = None
+    """The server the replies come from (its name, or its URL), None on this computer."""
 
 
 @dataclass(frozen=True)
@@ -230,13 +266,23 @@ class ModelLoaded:
     backend: str
     """"CPU", "CUDA", "Metal", ... as llama.cpp's devices report."""
     n_ctx: int
+    """The context the engine holds, in tokens (0 when a server does not say)."""
     n_ctx_train: int
+    """The model's own limit (0 when a server does not say)."""
     has_vision: bool
     thinks: bool = False
+    notice: str | None = None
+    """A sentence for the user that is no error: the model's own chat template failed, so the
+    built-in Gemma 3 template is used."""
+    server: str | None = None
+    """The server it runs on (its name, or its URL); ``model_path`` is then the server's model
+    id.  None on this computer."""
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks)
+        return Capabilities(
+            self.has_vision, self.n_ctx, self.n_ctx_train, self.backend, self.thinks, self.server
+        )
 
 
 @dataclass(frozen=True)
@@ -265,6 +311,8 @@ class Done:
     text: str
     finish_reason: FinishReason
     metrics: Metrics
+    notice: str | None = None
+    """As :attr:`ModelLoaded.notice`, when the template failed on this conversation only."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from desktop_app.errors import UserError
 from desktop_app.models.fit import FitVerdict, MachineMemory, ModelShape, check_fit
 from desktop_app.models.gemma_files import FAMILIES, GemmaFamily, abilities, sliding_pattern
 from desktop_app.models.sizes import GIB
-from desktop_app.settings import SWA_FULL_CACHE
+from desktop_app.models.speed import MachineSpeed, SpeedEstimate, estimate_decode_speed
+from desktop_app.settings import DEFAULT_CONTEXT, SWA_FULL_CACHE
 
 CATALOG_RESOURCE = "gemma_catalog.json"
 SCHEMA_VERSION = 1
@@ -81,6 +82,13 @@ class CatalogEntry:
             label=self.name,
         )
 
+    def expected_speed(
+        self, machine: MachineMemory, speed: MachineSpeed, n_ctx: int = DEFAULT_CONTEXT
+    ) -> SpeedEstimate:
+        """How fast it would write here: on the GPU if it fits there whole, else on the CPU."""
+        on_gpu = self.check_fit(machine, n_ctx).on_gpu
+        return estimate_decode_speed(self.model_size, speed, on_gpu=on_gpu)
+
 
 
 @dataclass(frozen=True)
@@ -102,12 +110,15 @@ class Catalog:
             "run 'models list' to see the ids you can download."
         )
 
-    def recommend(self, machine: MachineMemory) -> CatalogEntry:
-        """The download to offer on first run: the biggest first-run model this machine can hold.
+    def recommend(self, machine: MachineMemory, speed: MachineSpeed) -> CatalogEntry:
+        """The download to offer on first run: the biggest first-run model this machine can hold
+        that also writes at a usable speed here (:data:`speed.USABLE_TOKENS_PER_SECOND`).
 
-        4B QAT on a typical 8-16 GB laptop, 12B from 16 GB and 27B from 32 GB (of RAM, or of GPU
-        memory on a discrete card), 1B below 8 GB.  The window shows :func:`fit.check_fit` for it
-        as well, since free memory changes from minute to minute and this should not.
+        By memory: 4B QAT on a typical 8-16 GB laptop, 12B from 16 GB and 27B from 32 GB (of
+        RAM, or of GPU memory on a discrete card), 1B below 8 GB.  By speed, a CPU that would
+        write a 12B's reply at 2-3 tokens a second gets the 4B instead; when none is fast enough,
+        the smallest.  The window shows :func:`fit.check_fit` for it as well, since free memory
+        changes from minute to minute and this should not.
         """
         memory = machine.total_ram
         if machine.gpu_total and not machine.unified:
@@ -115,11 +126,9 @@ class Catalog:
         ladder = sorted((e for e in self.entries if e.first_run), key=lambda e: e.min_ram_gb)
         if not ladder:
             raise ValueError("the catalog has no first-run entries")
-        chosen = ladder[0]
-        for entry in ladder:
-            if memory >= entry.min_ram_gb * GIB * MIN_RAM_TOLERANCE:
-                chosen = entry
-        return chosen
+        held = [e for e in ladder if memory >= e.min_ram_gb * GIB * MIN_RAM_TOLERANCE] or ladder[:1]
+        fast = [e for e in held if e.expected_speed(machine, speed).usable]
+        return fast[-1] if fast else held[0]
 
 
 @lru_cache(maxsize=1)

@@ -13,20 +13,14 @@ off the UI thread.  What the hub says of a token is :func:`download.check_token`
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-import keyring
 from huggingface_hub import get_token
-from keyring.errors import KeyringError, PasswordDeleteError
 
 from desktop_app.errors import UserError
-
-log = logging.getLogger(__name__)
+from desktop_app.keychain import Keychain
 
 KEYRING_SERVICE = "gemma-desktop-huggingface"
 """Its own service name, so no saved server (issue 19's API keys) can ever be read as it."""
@@ -45,10 +39,7 @@ class HubToken:
 
 def keyring_token() -> str | None:
     """The token saved in the keyring, or None (none saved, or no keyring)."""
-    try:
-        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER) or None
-    except KeyringError:
-        return None
+    return Keychain(KEYRING_SERVICE).get(KEYRING_USER)
 
 
 class HubTokens:
@@ -56,32 +47,25 @@ class HubTokens:
     else huggingface-hub's own.  Safe to call from any thread."""
 
     def __init__(self) -> None:
-        self._session: str | None = None
-        self._lock = threading.Lock()
+        self._keychain = Keychain(KEYRING_SERVICE)
 
     def keyring_problem(self) -> str | None:
         """One sentence when a token cannot be kept in a keyring, None when it can."""
-        try:
-            keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
-        except KeyringError as exc:
-            log.info("no usable keyring: %s", type(exc).__name__)
-            return str(
-                UserError(
-                    "No system keyring is available (on Linux, a Secret Service such as GNOME "
-                    "Keyring or KWallet), so the token is kept only until Gemma Desktop closes; "
-                    "to keep one, set HF_TOKEN or run 'hf auth login'."
-                )
+        if self._keychain.available():
+            return None
+        return str(
+            UserError(
+                "No system keyring is available (on Linux, a Secret Service such as GNOME "
+                "Keyring or KWallet), so the token is kept only until Gemma Desktop closes; "
+                "to keep one, set HF_TOKEN or run 'hf auth login'."
             )
-        return None
+        )
 
     def current(self) -> HubToken | None:
         """The token downloads use: the one entered here, else HF_TOKEN, else ``hf auth login``'s."""
-        with self._lock:
-            if self._session:
-                return HubToken(self._session, "this session")
-        saved = keyring_token()
+        saved = self._keychain.get(KEYRING_USER)
         if saved:
-            return HubToken(saved, "keyring")
+            return HubToken(saved, "this session" if self._keychain.in_session(KEYRING_USER) else "keyring")
         found = get_token()
         if not found:
             return None
@@ -90,20 +74,8 @@ class HubTokens:
 
     def save(self, token: str) -> TokenSource:
         """Keep ``token``: in the keyring ("keyring"), or in memory when there is none."""
-        try:
-            keyring.set_password(KEYRING_SERVICE, KEYRING_USER, token)
-        except KeyringError:
-            with self._lock:
-                self._session = token
-            return "this session"
-        with self._lock:
-            self._session = None
-        return "keyring"
+        return "keyring" if self._keychain.put(KEYRING_USER, token) else "this session"
 
     def forget(self) -> None:
         """Forget the token entered here (huggingface-hub's own login is left alone)."""
-        with self._lock:
-            self._session = None
-        # Nothing saved, or no keyring: nothing to forget there.
-        with contextlib.suppress(PasswordDeleteError, KeyringError):
-            keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
+        self._keychain.forget(KEYRING_USER)

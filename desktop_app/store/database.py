@@ -292,10 +292,18 @@ def _v3_documents(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v4_where_it_runs(conn: sqlite3.Connection) -> None:
+    """Where a conversation runs: NULLs for this computer, or a saved server's name, its URL and
+    the model's id there.  Never a key: keys live in the operating system's keyring."""
+    for column in ("server_name", "server_url", "server_model"):
+        conn.execute(f"ALTER TABLE conversations ADD COLUMN {column} TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_base_schema,
     _v2_search_index,
     _v3_documents,
+    _v4_where_it_runs,
 )
 """``MIGRATIONS[n]`` takes a database from ``user_version`` n to n + 1.  Only ever append."""
 

@@ -19,6 +19,8 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
         "updated_at": "2025-05-01T09:14:41.002000+00:00",
         "model_path": "/models/gemma-3-4b-it-Q4_K_M.gguf",   # or null
         "mmproj_path": "/models/mmproj-gemma-3-4b-it-f16.gguf",  # or null
+        "server": {"name": "GPU box", "url": "https://gpu.example:8080/v1",
+                   "model": "gemma-3-27b-it"},   # or null: where it runs (never a key)
         "system_prompt": "",
         "settings": {"temperature": 1.0, "top_k": 64, "top_p": 0.95, "min_p": 0.0,
                      "repeat_penalty": 1.0, "seed": -1, "max_tokens": 8192}
@@ -51,12 +53,19 @@ imported.  ``name`` is optional on images.
 Timestamps are ISO 8601 with a UTC offset.  Fields not marked required may be left out (they
 default to empty); unknown fields are ignored, so a later version 1 writer may add some.  A
 change that older readers would misread increments ``version``.
+
+An import is bounded: the file (:data:`MAX_IMPORT_BYTES`), the title, the number and length of
+messages, and the number and size of each message's attachments each have a limit, and going
+past one is refused in a sentence naming it, so a hostile or runaway file cannot fill the store
+or a terminal.  Reading a file at the limit holds about four times its size in memory at the
+peak (the bytes, the decoded text, the parsed strings, the decoded attachments).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import mimetypes
@@ -77,6 +86,7 @@ from desktop_app.store.store import (
     AttachmentDraft,
     Conversation,
     ConversationDraft,
+    ConversationServer,
     ConversationStore,
     Message,
     MessageDraft,
@@ -91,6 +101,20 @@ ExportFormat = Literal["md", "json"]
 DocumentReader = Callable[[bytes, str], str]
 """Reads a document's file (bytes, name) to its text, raising UserError when it cannot: the store
 knows no document formats, so whoever imports (the command line, the window) passes one."""
+
+MAX_IMPORT_BYTES = 1024**3
+"""Largest export file imported: about 150 phone photos with their conversation."""
+MAX_TITLE_CHARS = 500
+MAX_MESSAGES = 20_000
+MAX_MESSAGE_CHARS = 2_000_000
+"""Per message (and for the system prompt): four times what Gemma 3's 128K-token context holds."""
+MAX_ATTACHMENTS_PER_MESSAGE = 64
+MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
+"""The most the app reads of one attached file (``engine.images.MAX_FILE_BYTES`` and
+``engine.documents.MAX_PDF_BYTES``, which the store may not import; a test keeps them equal)."""
+MAX_FIELD_CHARS = 4096
+"""Paths, names, MIME types, dates and metric values: short by nature; longer means damage."""
+MAX_METRICS = 64
 
 _ENDINGS = {
     "length": "stopped at the token limit",
@@ -146,7 +170,9 @@ def _markdown(conversation: Conversation, messages: list[Message], out: Path) ->
     images_dir = out.with_name(f"{out.stem}_files")
     title = conversation.title or "Untitled conversation"
     about = [f"Exported from Gemma Desktop {__version__} on {_local(datetime.now(timezone.utc))}"]
-    if conversation.model_path:
+    if conversation.server:
+        about.append(f"model {conversation.server.model} on {conversation.server.name}")
+    elif conversation.model_path:
         about.append(f"model {Path(conversation.model_path).name}")
     lines = [f"# {title}", "", f"*{' · '.join(about)}*", ""]
     if conversation.system_prompt:
@@ -265,6 +291,7 @@ def _json_document(conversation: Conversation, messages: list[Message]) -> dict[
             "updated_at": conversation.updated_at.isoformat(),
             "model_path": conversation.model_path,
             "mmproj_path": conversation.mmproj_path,
+            "server": dataclasses.asdict(conversation.server) if conversation.server else None,
             "system_prompt": conversation.system_prompt,
             "settings": to_dict(conversation.settings),
         },
@@ -306,10 +333,28 @@ class _Damaged(Exception):
     """What is wrong with an export file, as a phrase for the UserError sentence."""
 
 
+def _echo(value: Any) -> str:
+    """A value from the file quoted in a sentence: short, whatever the file holds."""
+    text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _read_export(path: Path, read_document: DocumentReader | None) -> ConversationDraft:
     """Parse and check a JSON export completely; UserError saying what is wrong if it is not one."""
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise UserError(
+                "The file {path} is {size:,} bytes, more than the {limit:,} a conversation export "
+                "may be, so nothing was imported.",
+                path=str(path),
+                size=size,
+                limit=MAX_IMPORT_BYTES,
+            )
+        with path.open("rb") as handle:
+            # As many bytes as stat() said (read(n) reserves n bytes at once): a file that
+            # grows meanwhile is read cut short, and then is not JSON.
+            raw = handle.read(size)
     except FileNotFoundError as exc:
         raise UserError(f"There is no file at {path}.") from exc
     except OSError as exc:
@@ -317,7 +362,9 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
     foreign = UserError(f"The file {path} is not a conversation exported by Gemma Desktop.")
     try:
         document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: not UTF-8, not JSON, or an integer of more digits than Python converts;
+        # RecursionError: arrays nested thousands deep.
         raise foreign from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise foreign
@@ -329,8 +376,8 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
         )
     try:
         if version != FORMAT_VERSION:
-            raise _Damaged(f"its version is {version!r}")
-        return _draft(document, read_document)
+            raise _Damaged(f"its version is {_echo(version)}")
+        return _draft(document, path, read_document)
     except _Damaged as exc:
         raise UserError(
             f"The conversation export {path} is damaged ({exc}), so nothing was imported."
@@ -354,8 +401,16 @@ def _get(
     return value
 
 
+def _short(obj: dict[str, Any], key: str, where: str, default: Any = ...) -> Any:
+    """A string field that is short by nature (a path, a MIME type), or None where allowed."""
+    value = _get(obj, key, (str, type(None)) if default is None else str, where, default)
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        raise _Damaged(f"{where}{key} is too long")
+    return value
+
+
 def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime:
-    text = _get(obj, key, str, where, default=None)
+    text = _short(obj, key, where, default=None)
     if text is None:
         return datetime.now(timezone.utc)
     try:
@@ -365,7 +420,7 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _draft(document: dict[str, Any], read_document: DocumentReader | None) -> ConversationDraft:
+def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader | None) -> ConversationDraft:
     conversation = _get(document, "conversation", dict, "")
     where = "conversation."
     settings_data = _get(conversation, "settings", dict, where, default={})
@@ -373,57 +428,147 @@ def _draft(document: dict[str, Any], read_document: DocumentReader | None) -> Co
         settings = generation_from_dict(settings_data).validate()
     except (TypeError, ValueError, UserError) as exc:
         raise _Damaged(f"its settings are invalid: {str(exc).rstrip('.')}") from exc
+    title = _get(conversation, "title", str, where)
+    if len(title) > MAX_TITLE_CHARS:
+        raise UserError(
+            "The conversation export {path} has a title of {count:,} characters, more than the "
+            "{limit:,} a title may have, so nothing was imported.",
+            path=str(path),
+            count=len(title),
+            limit=MAX_TITLE_CHARS,
+        )
+    system_prompt = _get(conversation, "system_prompt", str, where, default="")
+    if len(system_prompt) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            "The conversation export {path} has a system prompt of {count:,} characters, more "
+            "than the {limit:,} a message may have, so nothing was imported.",
+            path=str(path),
+            count=len(system_prompt),
+            limit=MAX_MESSAGE_CHARS,
+        )
     messages = _get(document, "messages", list, "")
+    if len(messages) > MAX_MESSAGES:
+        raise UserError(
+            "The conversation export {path} has {count:,} messages, more than the {limit:,} a "
+            "conversation may have, so nothing was imported.",
+            path=str(path),
+            count=len(messages),
+            limit=MAX_MESSAGES,
+        )
     return ConversationDraft(
-        title=_get(conversation, "title", str, where),
+        title=title,
         created_at=_timestamp(conversation, "created_at", where),
-        model_path=_get(conversation, "model_path", (str, type(None)), where, default=None),
-        mmproj_path=_get(conversation, "mmproj_path", (str, type(None)), where, default=None),
-        system_prompt=_get(conversation, "system_prompt", str, where, default=""),
+        model_path=_short(conversation, "model_path", where, default=None),
+        mmproj_path=_short(conversation, "mmproj_path", where, default=None),
+        system_prompt=system_prompt,
         settings=settings,
-        messages=tuple(_message_draft(item, n, read_document) for n, item in enumerate(messages, 1)),
+        messages=tuple(_message_draft(item, n, path, read_document) for n, item in enumerate(messages, 1)),
+        server=_server(conversation, where),
     )
 
 
-def _message_draft(item: Any, number: int, read_document: DocumentReader | None) -> MessageDraft:
+def _server(conversation: dict[str, Any], where: str) -> ConversationServer | None:
+    server = _get(conversation, "server", (dict, type(None)), where, default=None)
+    if server is None:
+        return None
+    where += "server."
+    return ConversationServer(
+        _get(server, "name", str, where), _get(server, "url", str, where), _get(server, "model", str, where)
+    )
+
+
+def _message_draft(item: Any, number: int, path: Path, read_document: DocumentReader | None) -> MessageDraft:
     where = f"message {number} "
     if not isinstance(item, dict):
         raise _Damaged(f"message {number} is not an object")
     role = _get(item, "role", str, where)
     if role not in ("user", "assistant"):
-        raise _Damaged(f"message {number} has the unknown role {role!r}")
-    finish_reason = _get(item, "finish_reason", (str, type(None)), where, default=None)
+        raise _Damaged(f"message {number} has the unknown role {_echo(role)}")
+    finish_reason = _short(item, "finish_reason", where, default=None)
     if (role == "user" and finish_reason is not None) or (
         finish_reason is not None and finish_reason not in FINISH_REASONS
     ):
-        raise _Damaged(f"message {number} has the wrong finish reason {finish_reason!r}")
-    metrics = _get(item, "metrics", (dict, type(None)), where, default=None) or {}
+        raise _Damaged(f"message {number} has the wrong finish reason {_echo(finish_reason)}")
+    text = _get(item, "text", str, where)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            "Message {number} of the conversation export {path} has {count:,} characters, more "
+            "than the {limit:,} a message may have, so nothing was imported.",
+            number=number,
+            path=str(path),
+            count=len(text),
+            limit=MAX_MESSAGE_CHARS,
+        )
     attachments = _get(item, "attachments", list, where, default=[])
+    if len(attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
+        raise UserError(
+            "Message {number} of the conversation export {path} has {count:,} attachments, more "
+            "than the {limit} a message may have, so nothing was imported.",
+            number=number,
+            path=str(path),
+            count=len(attachments),
+            limit=MAX_ATTACHMENTS_PER_MESSAGE,
+        )
     thought = _get(item, "thought", str, where, default="") if role == "assistant" else ""
+    if len(thought) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            "Message {number} of the conversation export {path} has a thought of {count:,} "
+            "characters, more than the {limit:,} a message may have, so nothing was imported.",
+            number=number,
+            path=str(path),
+            count=len(thought),
+            limit=MAX_MESSAGE_CHARS,
+        )
     return MessageDraft(
         role=role,
-        text=join_reply(thought, _get(item, "text", str, where)),
+        text=join_reply(thought, text),
         finish_reason=finish_reason,
-        metrics=metrics,
+        metrics=_metrics(item, where),
         created_at=_timestamp(item, "created_at", where),
         attachments=tuple(
-            _attachment_draft(entry, f"attachment {n} of message {number}", read_document)
-            for n, entry in enumerate(attachments, 1)
+            _attachment_draft(entry, n, number, path, read_document) for n, entry in enumerate(attachments, 1)
         ),
     )
 
 
-def _attachment_draft(entry: Any, name: str, read_document: DocumentReader | None) -> AttachmentDraft:
+def _metrics(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """The engine's numbers for a reply: a few names with numbers (or an error sentence)."""
+    metrics: dict[str, Any] = _get(item, "metrics", (dict, type(None)), where, default=None) or {}
+    scalars = (int, float, str, bool, type(None))
+    if len(metrics) > MAX_METRICS or any(
+        len(key) > MAX_FIELD_CHARS
+        or not isinstance(value, scalars)
+        or (isinstance(value, str) and len(value) > MAX_FIELD_CHARS)
+        for key, value in metrics.items()
+    ):
+        raise _Damaged(f"{where}metrics are not the engine's numbers")
+    return metrics
+
+
+def _attachment_draft(
+    entry: Any, index: int, number: int, path: Path, read_document: DocumentReader | None
+) -> AttachmentDraft:
+    name = f"attachment {index} of message {number}"
     if not isinstance(entry, dict):
         raise _Damaged(f"{name} is not an object")
     where = f"{name}: "
-    mime = _get(entry, "mime", str, where)
-    file_name = _get(entry, "name", (str, type(None)), where, default=None)
+    mime = _short(entry, "mime", where)
+    file_name = _short(entry, "name", where, default=None)
+    encoded = _get(entry, "data_base64", str, where)
+    if len(encoded) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4:
+        raise UserError(
+            "Attachment {index} of message {number} in the conversation export {path} is larger "
+            "than the {limit:,} bytes an attached file may have, so nothing was imported.",
+            index=index,
+            number=number,
+            path=str(path),
+            limit=MAX_ATTACHMENT_BYTES,
+        )
     try:
-        data = base64.b64decode(_get(entry, "data_base64", str, where), validate=True)
+        data = base64.b64decode(encoded, validate=True)
     except binascii.Error as exc:
         raise _Damaged(f"{name} is not valid base64") from exc
-    if not data or hashlib.sha256(data).hexdigest() != _get(entry, "sha256", str, where).lower():
+    if not data or hashlib.sha256(data).hexdigest() != _short(entry, "sha256", where).lower():
         raise _Damaged(f"{name} does not match its sha256")
     if not mime.startswith("image/"):
         if read_document is None or not file_name:

@@ -93,6 +93,18 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ConversationServer:
+    """Where a conversation runs when it is not this computer (never with a key)."""
+
+    name: str
+    """The saved server's name (its key is in the keyring under this name)."""
+    url: str
+    """Its base URL when the conversation last ran there."""
+    model: str
+    """The model's id on the server."""
+
+
+@dataclass(frozen=True)
 class Conversation:
     id: int
     title: str
@@ -105,6 +117,8 @@ class Conversation:
     system_prompt: str
     settings: GenerationSettings
     message_count: int
+    server: ConversationServer | None = None
+    """None: it runs on this computer (``model_path``); else on this server."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,7 @@ class ConversationDraft:
     system_prompt: str
     settings: GenerationSettings
     messages: tuple[MessageDraft, ...]
+    server: ConversationServer | None = None
 
 
 class _Keep(enum.Enum):
@@ -176,6 +191,10 @@ def _time(timestamp: float) -> datetime:
 
 def _path_text(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def _server_columns(server: ConversationServer | None) -> tuple[str | None, str | None, str | None]:
+    return (server.name, server.url, server.model) if server else (None, None, None)
 
 
 _UNSPACED_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -292,6 +311,7 @@ class ConversationStore:
         mmproj_path: str | Path | None = None,
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        server: ConversationServer | None = None,
     ) -> Conversation:
         """A new, empty conversation; without a title, the first prompt will name it."""
         now = self._now()
@@ -299,8 +319,8 @@ class ConversationStore:
             cursor = conn.execute(
                 """INSERT INTO conversations
                    (title, created_at, updated_at, model_path, mmproj_path, system_prompt,
-                    settings_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    settings_json, server_name, server_url, server_model)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     _one_line(title or ""),
                     now,
@@ -309,6 +329,7 @@ class ConversationStore:
                     _path_text(mmproj_path),
                     system_prompt,
                     json.dumps(to_dict(settings or GenerationSettings())),
+                    *_server_columns(server),
                 ),
             )
         return self.get_conversation(int(cursor.lastrowid or 0))
@@ -377,9 +398,14 @@ class ConversationStore:
         system_prompt: str | None = None,
         model_path: str | Path | _Keep | None = KEEP,
         mmproj_path: str | Path | _Keep | None = KEEP,
+        server: ConversationServer | _Keep | None = KEEP,
     ) -> Conversation:
-        """Save what the conversation reopens with; arguments left out stay as they were."""
+        """Save what the conversation reopens with; arguments left out stay as they were.
+        ``server=None`` moves it back to this computer."""
         changes: dict[str, Any] = {}
+        if server is not KEEP:
+            changes.update(zip(("server_name", "server_url", "server_model"),
+                               _server_columns(server), strict=True))
         if settings is not None:
             changes["settings_json"] = json.dumps(to_dict(settings))
         if system_prompt is not None:
@@ -647,8 +673,8 @@ class ConversationStore:
                 cursor = conn.execute(
                     """INSERT INTO conversations
                        (title, created_at, updated_at, model_path, mmproj_path, system_prompt,
-                        settings_json)
-                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                        settings_json, server_name, server_url, server_model)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         _one_line(draft.title),
                         draft.created_at.timestamp(),
@@ -657,6 +683,7 @@ class ConversationStore:
                         draft.mmproj_path,
                         draft.system_prompt,
                         json.dumps(to_dict(draft.settings)),
+                        *_server_columns(draft.server),
                     ),
                 )
                 conversation_id = int(cursor.lastrowid or 0)
@@ -827,6 +854,8 @@ class ConversationStore:
             system_prompt=row["system_prompt"],
             settings=generation_from_dict(json.loads(row["settings_json"] or "{}")),
             message_count=row["message_count"],
+            server=ConversationServer(row["server_name"], row["server_url"], row["server_model"])
+            if row["server_name"] else None,
         )
 
     def _require_conversation(self, conn: sqlite3.Connection, conversation_id: int) -> None:

@@ -32,7 +32,7 @@ from desktop_app.models.download import TOKENS_PAGE, TokenCheck, check_token
 from desktop_app.models.fit import FitVerdict, machine_memory
 from desktop_app.models.hub_token import HubToken, HubTokens, TokenSource
 from desktop_app.models.sizes import format_size
-from desktop_app.models.speed import SpeedEstimate, estimate_decode_speed, measure_machine_speed
+from desktop_app.models.speed import SpeedEstimate, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.download_queue import DownloadItem, DownloadQueue, DownloadStatus, describe_download
@@ -54,8 +54,7 @@ def judge_catalog(n_ctx: int = DEFAULT_CONTEXT) -> dict[str, HereAndNow]:
     speed = measure_machine_speed(machine)
     judged = {}
     for entry in load_catalog():
-        verdict = entry.check_fit(machine, n_ctx)
-        judged[entry.id] = HereAndNow(verdict, estimate_decode_speed(entry.model_size, speed, on_gpu=verdict.on_gpu))
+        judged[entry.id] = HereAndNow(entry.check_fit(machine, n_ctx), entry.expected_speed(machine, speed, n_ctx))
     return judged
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QImage
 
 from desktop_app.engine.documents import PreparedDocument, fits_context, prepare_document
@@ -42,7 +42,14 @@ from desktop_app.engine.protocol import (
 )
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
-from desktop_app.store import Attachment, Conversation, ConversationStore, Message, StreamingWriter
+from desktop_app.store import (
+    Attachment,
+    Conversation,
+    ConversationServer,
+    ConversationStore,
+    Message,
+    StreamingWriter,
+)
 from desktop_app.thoughts import split_reply, unanswered
 from desktop_app.ui.attachments import (
     Attachment as NewAttachment,
@@ -99,6 +106,10 @@ class ChatSession(QObject):
         sent(): a message given to :meth:`request_send` was sent (the composer may be cleared).
         doesNotFit(object, list): a message given to :meth:`request_send` needs more than the
             context holds: its TokenCount and its attachments; it was not sent.
+        aboutToAsk(object): the engine is about to be asked about the open conversation (a
+            count or a reply) where it runs (a ConversationServer, None for this computer);
+            connected directly, a slot can still queue work on the bridge ahead of it (checking
+            the server).
     """
 
     busyChanged = Signal(bool)
@@ -108,6 +119,7 @@ class ChatSession(QObject):
     notice = Signal(str)
     sent = Signal()
     doesNotFit = Signal(object, list)
+    aboutToAsk = Signal(object)
 
     def __init__(
         self,
@@ -154,11 +166,9 @@ class ChatSession(QObject):
         self._idle_timer.setInterval(IDLE_SAVE_MS)
         self._idle_timer.timeout.connect(self._save_when_idle)
 
-        bridge.textArrived.connect(self._on_text)
-        bridge.replyFinished.connect(self._on_finished)
-        bridge.replyFailed.connect(self._on_failed)
-        bridge.tokensCounted.connect(self._on_counted)
-        bridge.countFailed.connect(self._on_count_failed)
+        self._server: ConversationServer | None = None
+        for signal, slot in self._bridge_slots():
+            signal.connect(slot)
         view.editRequested.connect(self.begin_edit)
         view.regenerateRequested.connect(self.regenerate)
         view.imageClicked.connect(self.show_image)
@@ -171,6 +181,11 @@ class ChatSession(QObject):
     @property
     def busy(self) -> bool:
         return self._reply is not None
+
+    @property
+    def server(self) -> ConversationServer | None:
+        """Where the open conversation's replies run: a server, or None for this computer."""
+        return self._server
 
     @property
     def settings(self) -> GenerationSettings:
@@ -190,6 +205,36 @@ class ChatSession(QObject):
         """The model that answers from now on; recorded on the conversation when it is used."""
         self._model = (model, mmproj)
         self._vision = mmproj is not None
+
+    def run_on(self, server: ConversationServer | None, bridge: EngineBridge) -> None:
+        """Where the open conversation's replies are computed from now on: ``server`` (None:
+        this computer), through ``bridge``.  Saved on the conversation at once (a new one keeps
+        it for its first message); a reply in progress finishes where it started."""
+        self._server = server
+        if bridge is not self._bridge and not self.busy:
+            for signal, slot in self._bridge_slots():
+                signal.disconnect(slot)
+            self._bridge = bridge
+            for signal, slot in self._bridge_slots():
+                signal.connect(slot)
+        if self.conversation is not None and self.conversation.server != server:
+            try:
+                self.conversation = self._store.update_conversation_settings(
+                    self.conversation.id, server=server
+                )
+            except UserError as exc:
+                self.notice.emit(str(exc))
+                return
+            self.conversationChanged.emit(self.conversation)
+
+    def _bridge_slots(self) -> list[tuple[SignalInstance, Callable[..., None]]]:
+        return [
+            (self._bridge.textArrived, self._on_text),
+            (self._bridge.replyFinished, self._on_finished),
+            (self._bridge.replyFailed, self._on_failed),
+            (self._bridge.tokensCounted, self._on_counted),
+            (self._bridge.countFailed, self._on_count_failed),
+        ]
 
     # ---------------------------------------------------------------- conversations
     def new_conversation(self) -> None:
@@ -273,6 +318,7 @@ class ChatSession(QObject):
                 self.sent.emit()
             return
         self._counting = (text, list(attachments))
+        self.aboutToAsk.emit(self._server)
         kept = self.messages if self._edit_index is None else self.messages[: self._edit_index]
         messages = [*self._engine_messages(kept), ChatMessage.user(*_parts(attachments), text)]
         self._bridge.count(alternating_turns(messages), self.system_prompt, self.settings, self)
@@ -386,13 +432,14 @@ class ChatSession(QObject):
         model, mmproj = self._model if self._model else (None, None)
         if self.conversation is None:
             self.conversation = self._store.create_conversation(
-                model_path=model,
-                mmproj_path=mmproj,
+                model_path=model if self._server is None else None,
+                mmproj_path=mmproj if self._server is None else None,
                 system_prompt=self._draft_prompt,
                 settings=self._draft_settings,
+                server=self._server,
             )
             self.conversationChanged.emit(self.conversation)
-        elif model is not None and (
+        elif self._server is None and model is not None and (
             self.conversation.model_path != str(model)
             or self.conversation.mmproj_path != (str(mmproj) if mmproj else None)
         ):
@@ -439,6 +486,7 @@ class ChatSession(QObject):
                 )
             )
         reply.sent = True
+        self.aboutToAsk.emit(self._server)
         self._bridge.generate(
             self._engine_messages(), self.conversation.system_prompt, self.conversation.settings, self.engine_thread
         )
@@ -526,6 +574,8 @@ class ChatSession(QObject):
         if reply is None:
             return
         self._bridge.take_text()  # the final text is in ``done``
+        if done.notice:
+            self.notice.emit(done.notice)
         self._finish(reply, done.finish_reason, dataclasses.asdict(done.metrics), None, done.text)
 
     def _on_failed(self, error: EngineError) -> None:

@@ -411,6 +411,7 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         for widget in self._messages:
             self._column.removeWidget(widget)
+            widget.hide()  # out of the layout but still a child until deleted: never paint it
             widget.deleteLater()
         self._messages.clear()
         self.show_context_start(None, 0)
@@ -450,6 +451,7 @@ class ChatView(QScrollArea):
         """Remove the message at ``index`` and every one after it."""
         for widget in self._messages[index:]:
             self._column.removeWidget(widget)
+            widget.hide()
             widget.deleteLater()
         del self._messages[index:]
 

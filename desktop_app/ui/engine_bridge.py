@@ -21,11 +21,11 @@ from desktop_app.engine.client import EngineClient
 from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.interface import Engine
 from desktop_app.engine.protocol import (
+    AnyLoadRequest,
     ChatMessage,
     Done,
     EngineError,
     ImageStatus,
-    LoadRequest,
     ModelLoaded,
     Progress,
     Token,
@@ -101,12 +101,14 @@ class EngineBridge(QObject):
         self._reader.start()
 
     # ------------------------------------------------------------------ UI-thread API
-    def load(self, request: LoadRequest) -> None:
-        """Load a model; ``modelLoaded`` or ``loadFailed`` follows."""
+    def load(self, request: AnyLoadRequest | Callable[[], AnyLoadRequest]) -> None:
+        """Load a model; ``modelLoaded`` or ``loadFailed`` follows.  A function that makes the
+        request runs on the sender thread, before any reply asked for after this call: reading a
+        server's key from the keyring (which may wait for the user to unlock it) happens there."""
 
         def job() -> None:
             try:
-                self.client.load(request)
+                self.client.load(request() if callable(request) else request)
             except Exception:
                 log.exception("sending the load request failed")
                 self.loadFailed.emit("The engine could not be started to load the model (see the log)."

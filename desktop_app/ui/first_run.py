@@ -132,11 +132,21 @@ class FirstRunPanel(QWidget):
         return label
 
     def set_recommendation(self, recommendation: Recommendation) -> None:
-        """Offer the download, saying how big it is and whether it fits this machine."""
+        """Offer the download, saying how big it is, how fast it would write here and whether it
+        fits this machine."""
         entry = recommendation.entry
+        speed = recommendation.speed
+        where = self.tr("on the CPU") if speed.device == "CPU" else self.tr("on the GPU")
         self.recommendation.setText(
-            self.tr("Recommended for this computer: {name}, a {size} download. {verdict}").format(
-                name=entry.name, size=format_size(entry.download_size), verdict=recommendation.verdict.sentence
+            self.tr(
+                "Recommended for this computer: {name}, a {size} download, expected to write about "
+                "{speed} tokens a second here ({where}). {verdict}"
+            ).format(
+                name=entry.name,
+                size=format_size(entry.download_size),
+                speed=speed.rounded,
+                where=where,
+                verdict=recommendation.verdict.sentence,
             )
         )
         self.recommendation.show()

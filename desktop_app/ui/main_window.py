@@ -4,7 +4,7 @@ the model's name in the status bar).
 
 The window builds the widgets, connects them and shows state; the model choice and its loading
 are the :class:`ModelController`'s business, the open conversation's replies the
-:class:`ChatSession`'s.
+:class:`ChatSession`'s, the servers a conversation can run on the :class:`ServerController`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -39,7 +39,7 @@ from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.models.registry import LocalModel
-from desktop_app.store import Conversation, ConversationStore
+from desktop_app.store import Conversation, ConversationServer, ConversationStore
 from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_session import ChatSession
@@ -51,6 +51,9 @@ from desktop_app.ui.first_run import FirstRunPanel
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
 from desktop_app.ui.models_page import ModelsPage
 from desktop_app.ui.preferences import Preferences
+from desktop_app.ui.runs_on import RunsOnBox
+from desktop_app.ui.server_controller import ServerController
+from desktop_app.ui.server_dialog import ServerDialog
 from desktop_app.ui.settings_panel import SettingsPanel
 from desktop_app.ui.widgets import NoticeBar, dismiss_button
 
@@ -95,12 +98,15 @@ class MainWindow(QMainWindow):
         bridge: EngineBridge,
         preferences: Preferences,
         parent: QWidget | None = None,
+        servers: ServerController | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
         self.bridge = bridge
         self.work = BackgroundWork(self)
         self.model_controller = ModelController(bridge, self.work, preferences, self)
+        self.servers = servers or ServerController(self.work, parent=self)
+        """Saved servers and the bridge of conversations that run on one."""
         self._closed = False
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 780)
@@ -179,6 +185,12 @@ class MainWindow(QMainWindow):
         self.status_speed.setAccessibleName(self.tr("Speed of the last reply"))
         self.status_context = QLabel(self)
         self.status_context.setAccessibleName(self.tr("Context used"))
+        self.status_unencrypted = QLabel(self.tr("Unencrypted"), self)
+        self.status_unencrypted.setAccessibleName(self.tr("Connection warning"))
+        palette = self.status_unencrypted.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, Qt.GlobalColor.red)
+        self.status_unencrypted.setPalette(palette)
+        self.status_unencrypted.hide()
         self.status_progress = QProgressBar(self)
         self.status_progress.setRange(0, 0)  # busy until llama.cpp reports how far it has read
         self.status_progress.setMaximumWidth(120)
@@ -190,6 +202,7 @@ class MainWindow(QMainWindow):
         self.status_cancel_load.hide()
         bar.addWidget(self.status_model, 1)
         for widget in (
+            self.status_unencrypted,
             self.status_progress,
             self.status_cancel_load,
             self.status_backend,
@@ -239,6 +252,12 @@ class MainWindow(QMainWindow):
         for action in (self.new_action, self.open_action, self.models_action, self.settings_action):
             toolbar.addAction(action)
             self.addAction(action)
+        toolbar.addSeparator()
+        runs_on = QLabel(self.tr("Runs on"), self)
+        self.runs_on = RunsOnBox(self)
+        runs_on.setBuddy(self.runs_on)
+        toolbar.addWidget(runs_on)
+        toolbar.addWidget(self.runs_on)
 
     def _action(
         self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot: Callable[[], object]
@@ -284,6 +303,7 @@ class MainWindow(QMainWindow):
         self.session.notice.connect(self.show_notice)
         self.bridge.progress.connect(self._progress)
         self._wire_model()
+        self._wire_servers()
 
     def _wire_model(self) -> None:
         models = self.model_controller
@@ -307,6 +327,82 @@ class MainWindow(QMainWindow):
         models.download.changed.connect(self.first_run.show_download)
         models.download.refused.connect(self.first_run.show_refused)
         models.download.finished.connect(self.first_run.show_downloaded)
+
+    def _wire_servers(self) -> None:
+        servers = self.servers
+        self.runs_on.set_servers(servers.servers)
+        servers.serversChanged.connect(lambda: self.runs_on.set_servers(servers.servers))
+        self.runs_on.hereChosen.connect(lambda: self.run_on(None))
+        self.runs_on.serverRequested.connect(self.choose_server)
+        self.session.aboutToAsk.connect(self._about_to_ask)
+        servers.bridge.progress.connect(self._progress)
+        servers.modelLoaded.connect(self._server_loaded)
+        servers.loadFailed.connect(self._server_failed)
+        servers.notice.connect(self.show_notice)
+
+    # ---------------------------------------------------------------------- servers
+    def choose_server(self, name: str) -> None:
+        """Ask which model on the saved server ``name`` (or, for "", a new server) the open
+        conversation runs on; the dialog lists the server's models only when asked to."""
+        saved = self.servers.saved(name)
+        place = self.session.server
+        model = place.model if place is not None and place.name == name else ""
+        dialog = ServerDialog(self.work, self.servers.keys, saved, model, self)
+        if dialog.exec() and dialog.choice is not None:
+            self.run_on(self.servers.add(dialog.choice))
+
+    def run_on(self, place: ConversationServer | None) -> None:
+        """Run the open conversation (and new ones) here (None) or on a server."""
+        if self.session.busy:
+            self.show_notice(self.tr("Stop the reply before moving the conversation."))
+            self.runs_on.show_place(self.session.server)
+            return
+        self.session.run_on(place, self.bridge if place is None else self.servers.bridge)
+        self._show_place()
+        warning = self.servers.warning(place) if place is not None else ""
+        if warning:
+            self.notice.show_message(warning)
+
+    def _about_to_ask(self, place: ConversationServer | None) -> None:
+        if place is not None:
+            self.servers.prepare(place)
+
+    def _server_loaded(self, loaded: ModelLoaded) -> None:
+        if self.session.server is not None:
+            self.settings_panel.set_context_limit(loaded.n_ctx_train or None)
+        self._show_place()
+
+    def _server_failed(self, message: str) -> None:
+        if self.session.server is not None:
+            self.show_notice(message)
+        self._show_place()
+
+    def _show_place(self) -> None:
+        """The toolbar box, the status bar and what may be attached, for where the open
+        conversation runs."""
+        place = self.session.server
+        self.runs_on.show_place(place)
+        warning = self.servers.warning(place) if place is not None else ""
+        self.status_unencrypted.setVisible(bool(warning))
+        self.status_unencrypted.setToolTip(warning)
+        if place is None:
+            self.composer.set_images_allowed(self.model_controller.images_refusal())
+            self._show_model_label()
+        else:
+            loaded = self.servers.loaded
+            if loaded is not None and loaded.server != place.name:
+                loaded = None
+            # Until the server has been asked (when this conversation sends), images may be
+            # attached; its engine refuses them before sending if the model cannot see.
+            self.composer.set_images_allowed(None if loaded is None or loaded.has_vision else self.tr(
+                "{model} on {server} cannot see images; choose a model that can (Runs on)."
+            ).format(model=place.model, server=place.name))
+            self.status_model.setText(self.tr("{model} on {server}").format(model=place.model, server=place.name))
+            self.status_model.setToolTip(place.url)
+            self.status_backend.setText(loaded.backend if loaded is not None else "")
+        self._show_state()
+        self._update_context_label(None)
+        self._update_page()
 
     # ---------------------------------------------------------------- conversations
     def new_chat(self) -> None:
@@ -369,12 +465,17 @@ class MainWindow(QMainWindow):
         self._refresh_list()
         self._update_page()
         self._update_context_label(None)
-        if conversation is not None:
+        if conversation is not None and conversation.server != self.session.server:
+            self.run_on(conversation.server)
+        if conversation is not None and conversation.server is None:
             self.model_controller.follow(conversation.model_path, conversation.mmproj_path)
 
     # --------------------------------------------------------------------- sending
     def _send(self, text: str, attachments: list[Attachment]) -> None:
         with_images = any(isinstance(a, PreparedAttachment) for a in attachments)
+        if self.session.server is not None:  # the server's engine checks it, before sending
+            self.session.request_send(text, attachments)
+            return
         refusal = self.model_controller.send_refusal(with_images=with_images)
         if refusal is not None:
             self.composer.show_notice(refusal)
@@ -395,6 +496,12 @@ class MainWindow(QMainWindow):
         (when the memory estimate allows one) or the first pages that fit."""
         files, loaded = self.model_controller.setup, self.model_controller.loaded
         documents = [a for a in attachments if isinstance(a, DocumentAttachment)]
+        if self.session.server is not None and documents:  # no larger context to offer there
+            shortfall = shortfall_of([d.document for d in documents], needed=count.prompt_tokens,
+                                     document_tokens=count.document_tokens, n_ctx=count.n_ctx,
+                                     n_ctx_train=count.n_ctx, larger_context=None)
+            self.composer.show_offers(" ".join(str(s) for s in shortfall.sentences()), [])
+            return
         if files is None or loaded is None or not documents:
             return
 
@@ -464,7 +571,9 @@ class MainWindow(QMainWindow):
 
     def _update_context_label(self, metrics: dict[str, object] | None) -> None:
         """Context in use after the last reply: its prompt plus what it wrote."""
-        loaded = self.model_controller.loaded
+        loaded = self.model_controller.loaded if self.session.server is None else self.servers.loaded
+        if loaded is not None and not loaded.n_ctx:  # a server that does not say
+            loaded = None
         if loaded is None:
             self.status_context.setText("")
             return
@@ -543,7 +652,8 @@ class MainWindow(QMainWindow):
     def _load_started(self, request: LoadRequest) -> None:
         self.status_progress.setRange(0, 0)
         self._show_model_label()
-        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        if self.session.server is None:
+            self.composer.set_images_allowed(self.model_controller.images_refusal())
         self.session.set_model(Path(request.model_path), Path(request.mmproj_path) if request.mmproj_path else None)
         self._update_page()
 
@@ -553,7 +663,8 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_loaded_context(loaded.n_ctx)
         self._show_snapshot_usage()
         self.projector_action.setEnabled(not self.session.busy)
-        self.composer.set_images_allowed(self.model_controller.images_refusal())
+        if self.session.server is None:
+            self.composer.set_images_allowed(self.model_controller.images_refusal())
         setup = self.model_controller.setup
         projector = setup.projector if setup else None
         pan_scan = setup is not None and setup.model.family.pan_scan
@@ -563,12 +674,17 @@ class MainWindow(QMainWindow):
             lambda: pan_scan_for_backend(self.session.settings.pan_scan, loaded.backend) if pan_scan else "off",
         )
         self._update_context_label(None)
+        if loaded.notice:  # the model's chat template was set aside for the built-in one
+            self.show_notice(loaded.notice)
 
     def _load_progress(self, fraction: float) -> None:
         self.status_progress.setRange(0, 100)
         self.status_progress.setValue(int(fraction * 100))
 
     def _projector_not_found(self, setup: ModelSetup) -> None:
+        loaded = self.model_controller.loaded
+        if loaded is not None and loaded.notice:
+            return  # one notice at a time: the chat template's sentence is showing
         self.notice.show_message(
             self.tr(
                 "No vision projector that fits {name} was found in its folder, so images are off. "
@@ -592,6 +708,8 @@ class MainWindow(QMainWindow):
     def _show_state(self) -> None:
         if self.session.busy:
             text = self.tr("Generating…")
+        elif self.session.server is not None:
+            text = self.tr("Ready") if self.servers.loaded is not None else ""
         else:
             text = {
                 ModelState.NONE: "",
@@ -602,6 +720,8 @@ class MainWindow(QMainWindow):
         self.status_state.setText(text)
 
     def _show_model_label(self) -> None:
+        if self.session.server is not None:
+            return  # the status bar shows the server (see _show_place)
         files, loaded = self.model_controller.setup, self.model_controller.loaded
         if files is None:
             self.status_model.setText(self.tr("No model"))
@@ -621,7 +741,11 @@ class MainWindow(QMainWindow):
 
     def _update_page(self) -> None:
         """The welcome page until a model is chosen, unless a stored conversation is open."""
-        welcome = self.model_controller.setup is None and self.session.conversation is None
+        welcome = (
+            self.model_controller.setup is None
+            and self.session.conversation is None
+            and self.session.server is None
+        )
         self.pages.setCurrentWidget(self.first_run if welcome else self.chat_view)
 
     def show_notice(self, message: str) -> None:
@@ -642,4 +766,5 @@ class MainWindow(QMainWindow):
         self.model_controller.shutdown()
         self.work.shutdown()
         self.bridge.shutdown()
+        self.servers.shutdown()
         self.store.close()

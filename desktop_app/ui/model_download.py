@@ -12,22 +12,27 @@ from dataclasses import dataclass
 from desktop_app.models.catalog import CatalogEntry, load_catalog
 from desktop_app.models.fit import FitVerdict, machine_memory
 from desktop_app.models.registry import LocalModel, ModelRegistry
+from desktop_app.models.speed import SpeedEstimate, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The download to offer, and whether it fits this machine at the default context."""
+    """The download to offer, whether it fits this machine at the default context, and how
+    fast it would write here."""
 
     entry: CatalogEntry
     verdict: FitVerdict
+    speed: SpeedEstimate
 
 
 def recommend_for_this_machine(n_ctx: int = DEFAULT_CONTEXT) -> Recommendation:
-    """Slow (it may ask nvidia-smi about the GPU): call off the UI thread."""
+    """Slow (it asks nvidia-smi about the GPU and measures memory bandwidth for a fraction of a
+    second): call off the UI thread."""
     machine = machine_memory()
-    entry = load_catalog().recommend(machine)
-    return Recommendation(entry, entry.check_fit(machine, n_ctx))
+    speed = measure_machine_speed(machine)
+    entry = load_catalog().recommend(machine, speed)
+    return Recommendation(entry, entry.check_fit(machine, n_ctx), entry.expected_speed(machine, speed, n_ctx))
 
 
 def first_available_model() -> LocalModel | None:

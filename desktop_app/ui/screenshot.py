@@ -1,16 +1,22 @@
-"""Write a PNG of the main window holding an image conversation, so anyone can look at it.
+"""Write a PNG of the window, so anyone can look at it: a real reply, or a labelled illustration.
 
     python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings]
-                                        [--welcome | --models | --catalog] [--size 1280x820]
+        [--welcome | --models | --catalog] [--size 1280x820]
+        [--model GGUF [--mmproj GGUF] [--image PATH] [--prompt TEXT]... [--seed N] [--max-tokens N]]
 
-It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise) and no
-model.  The conversation is written through the real store into a throwaway data folder (the
-user's own conversations are neither shown nor touched) and drawn by the real window; since no
-model is loaded, the status bar shows sample values of a loaded Gemma 3 4B.  ``--welcome``
-shows the first-run page instead (no model yet: download the recommended one, or open a file).
-``--models`` shows the Models page with a Gemma 3 4B's page (its numbers are those of the real
-4B QAT build; memory and speed are this machine's estimates for it), ``--catalog`` the catalog
-with a download under way.
+With ``--model`` the picture is real: the window loads that model in its engine, each
+``--prompt`` is typed into the composer and sent as its own conversation (``--image`` is attached
+to the last one), and the window is captured once the last reply has finished, with the speed and
+timings it measured.  Without a model the conversation is a staged illustration, written through
+the real store and drawn by the real window but not generated, and the picture says so in the
+status bar (no speed is shown for it).  ``--welcome`` shows the first-run page instead: the
+recommended download with the speed estimated on this machine, all real.  ``--models`` shows the
+Models page with a Gemma 3 4B's page (its numbers are those of the real 4B QAT build; memory and
+speed are this machine's estimates for it), ``--catalog`` the catalog with a download under way;
+both are illustrations too, and say so.
+
+It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise); the data
+folder is a throwaway one, so the user's own conversations are neither shown nor touched.
 """
 
 from __future__ import annotations
@@ -53,23 +59,14 @@ with Image.open("grace_hopper.jpg") as photo:
 
 `thumbnail` only ever shrinks, so a small photo stays as it is."""
 
-METRICS = {
-    "load_s": 0.0,
-    "prompt_tokens": 301,
-    "image_tokens": 256,
-    "image_encode_s": 1.93,
-    "ttft_s": 2.41,
-    "decode_tokens": 142,
-    "decode_tok_s": 23.6,
-    "cached_tokens": 0,
-    "images_from_cache": 0,
-}
-
 OTHER_TITLES = (
     "Sliding-window attention in Gemma 3",
     "Translate the menu photo",
     "Regex for ISO dates",
 )
+
+REPLY_TIMEOUT_S = 600.0
+"""A real reply on a slow CPU (a 4B model with an image: a minute or two) must not be cut off."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,16 +79,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages.add_argument("--welcome", action="store_true", help="show the first-run page instead")
     pages.add_argument("--models", action="store_true", help="show the Models page with a model's page")
     pages.add_argument("--catalog", action="store_true", help="show the Models page's catalog")
+    real = parser.add_argument_group("a real reply (otherwise the chat is a labelled illustration)")
+    real.add_argument("--model", type=Path, help="Gemma 3 GGUF to load and ask")
+    real.add_argument("--mmproj", type=Path, help="its vision projector")
+    real.add_argument("--image", type=Path, help="attach this image to the last prompt (needs --mmproj)")
+    real.add_argument("--prompt", action="append", default=[], help="a message to send (repeatable)")
+    real.add_argument("--seed", type=int, default=1)
+    real.add_argument("--max-tokens", type=int, default=200)
     args = parser.parse_args(argv)
+    if args.model is not None and not args.prompt:
+        parser.error("--model needs at least one --prompt")
     width, height = (int(n) for n in args.size.lower().split("x"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     page = "welcome" if args.welcome else "models" if args.models else "catalog" if args.catalog else "chat"
     with tempfile.TemporaryDirectory(prefix="gemma-screenshot-") as home:
         os.environ["GEMMA_DESKTOP_HOME"] = home
-        return _shoot(args.out, args.dark, (width, height), args.settings, page)
+        return _shoot(args, (width, height), page)
 
 
-def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: str) -> int:
+def _shoot(args: argparse.Namespace, size: tuple[int, int], page: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app import APP_NAME
@@ -102,32 +108,74 @@ def _shoot(out: Path, dark: bool, size: tuple[int, int], settings: bool, page: s
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
-    if dark:
+    if args.dark:
         QApplication.setStyle("Fusion")
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
-    conversation_id = None if page == "welcome" else _write_conversation(store)
+    staged = None if page == "welcome" or args.model else _write_conversation(store)
     window = MainWindow(store, EngineBridge(), Preferences())
     window.resize(*size)
-    window.settings_dock.setVisible(settings)
+    window.settings_dock.setVisible(args.settings)
     window.show()
-    if conversation_id is None:
-        _settle(app, lambda: window.first_run.download_button.isVisible())
-    else:
-        window.open_conversation(conversation_id)
-        _show_sample_status(window)
-        if page == "chat":
-            _settle(app, lambda: _thumbnails_shown(window))
-        else:
-            window.show_models()
-            # The page reads the (empty) list of this throwaway home first; the samples follow.
-            _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
-            _show_sample_models(window, catalog=page == "catalog")
-            _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
-    window.composer.edit.setFocus()
+    try:
+        if page == "welcome":
+            _settle(app, lambda: window.first_run.download_button.isVisible())
+        elif args.model is not None:
+            problem = _converse(app, window, args)
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return 1
+        elif staged is not None:
+            window.open_conversation(staged)
+            _label_as_illustration(window, page)
+            if page == "chat":
+                _settle(app, lambda: _thumbnails_shown(window))
+            else:
+                window.show_models()
+                # The page reads the (empty) list of this throwaway home first; the samples follow.
+                _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
+                _show_sample_models(window, catalog=page == "catalog")
+                _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
+        window.composer.edit.setFocus()
+        _settle(app, lambda: True)
+        return _save(window, args.out)
+    finally:
+        window.close()
+
+
+def _converse(app: QCoreApplication, window: MainWindow, args: argparse.Namespace) -> str | None:
+    """Load the model, send each prompt as a new conversation and wait for its reply; the
+    problem in one sentence if something went wrong, else None."""
+    from desktop_app.ui.attachments import ImageSource
+    from desktop_app.ui.model_controller import ModelChoice, ModelState
+
+    models = window.model_controller
+    models.open(ModelChoice(args.model.resolve(), args.mmproj.resolve() if args.mmproj else None))
+    _settle(app, lambda: models.state is not ModelState.LOADING, REPLY_TIMEOUT_S)
+    if models.state is not ModelState.READY:
+        return f"{args.model.name} did not load: {window.notice.label.text()}"
+    window.settings_panel.seed.setValue(args.seed)
+    window.settings_panel.max_tokens.setValue(args.max_tokens)
+    for number, text in enumerate(args.prompt, 1):
+        if number > 1:
+            window.new_chat()
+        if args.image is not None and number == len(args.prompt):
+            window.composer.add_sources([ImageSource(args.image, args.image.name)])
+            _settle(app, lambda: window.composer.pending == 0 and bool(window.composer.attachments))
+        window.composer.edit.setPlainText(text)
+        window.composer.submit()
+        if not window.session.busy:
+            return f"the prompt {text!r} was not sent: {window.composer.notice_label.text()}"
+        _settle(app, lambda: not window.session.busy, REPLY_TIMEOUT_S)
+        if window.session.busy:
+            return f"no reply to {text!r} within {REPLY_TIMEOUT_S:.0f} s"
+    _settle(app, lambda: _thumbnails_shown(window))
+    return None
+
+
+def _save(window: MainWindow, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = window.grab().save(str(out), "PNG")
-    window.close()
     if not saved:
         print(f"error: could not write {out}", file=sys.stderr)
         return 1
@@ -144,7 +192,8 @@ def _write_conversation(store: ConversationStore) -> int:
     sha256 = store.add_attachment(data, mime, width, height)
     store.add_user_message(conversation.id, QUESTION, [sha256])
     reply = store.begin_assistant_message(conversation.id)
-    store.finish_assistant_message(reply, REPLY, "stop", METRICS)
+    # No metrics: a staged reply was never timed, so it shows no speed.
+    store.finish_assistant_message(reply, REPLY, "stop", {})
     return conversation.id
 
 
@@ -165,13 +214,16 @@ def _sample_photo() -> tuple[bytes, str, int, int]:
     return out.getvalue(), "image/png", picture.width, picture.height
 
 
-def _show_sample_status(window: MainWindow) -> None:
-    window.status_model.setText("gemma-3-4b-it-Q4_K_M.gguf + mmproj-model-f16.gguf")
-    window.status_backend.setText("CPU")
-    window.status_state.setText(window.tr("Ready"))
-    window.status_speed.setText(window.tr("{rate:.1f} tok/s").format(rate=METRICS["decode_tok_s"]))
-    used = METRICS["prompt_tokens"] + METRICS["decode_tokens"]
-    window.status_context.setText(window.tr("Context {used} / {size}").format(used=f"{used:,}", size="8,192"))
+def _label_as_illustration(window: MainWindow, page: str = "chat") -> None:
+    """The status bar says what the picture is: no model ran, the reply (or the models' list) was
+    written by hand."""
+    window.status_model.setText(
+        window.tr("Illustration: a staged conversation, not a generated reply")
+        if page == "chat"
+        else window.tr("Illustration: sample models, not files on this computer")
+    )
+    for label in (window.status_backend, window.status_state, window.status_speed, window.status_context):
+        label.setText("")
 
 
 def _show_sample_models(window: MainWindow, *, catalog: bool) -> None:
@@ -271,7 +323,8 @@ def _thumbnails_shown(window: MainWindow) -> bool:
 
 
 def _settle(app: QCoreApplication, ready: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    """Images and the recommendation arrive from other threads; wait for them, then for layout."""
+    """Images, replies and the recommendation arrive from other threads; wait for them, then for
+    layout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not ready():
         app.processEvents()

@@ -11,8 +11,8 @@ Two HTTP servers on 127.0.0.1 (two ports, hence two origins, like huggingface.co
   an unknown token, 403 ``GatedRepo`` for a token without access, 404 ``EntryNotFound``,
   404 ``RepoNotFound``);
 * the CDN serves the bytes with ``Range`` support (206 and ``Content-Range``), and can be told
-  to drop the connection part-way, to serve bytes that do not match the announced sha256, or to
-  trickle them slowly.
+  to drop the connection part-way, to serve bytes that do not match the announced sha256, to
+  trickle them, or to hold a transfer part-way until the test lets it go on.
 
 Every request is recorded for assertions.  The servers stop when the ``with`` block ends, and
 on their own after ``lifetime_s`` in case a test never gets there.
@@ -29,9 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+CHUNK = 16 * 1024
+"""The CDN writes bodies in pieces of this size; download tests read with the same size."""
 GOOD_TOKEN = "hf_good_token"
 """Has access to every gated repository."""
 NO_ACCESS_TOKEN = "hf_valid_but_no_access"
@@ -50,7 +53,12 @@ class HostedFile:
     drop_after: int | None = None
     """On the first GET only, close the connection after this many body bytes."""
     chunk_delay_s: float = 0.0
-    """Pause after every 16 KiB, so a test can act in the middle of a transfer."""
+    """Pause after every chunk: a lower bound on how long a transfer takes, whatever the machine."""
+    hold_after: int | None = None
+    """On the first GET only, stop at the first chunk boundary at or past this many body bytes
+    until ``release`` is set, so a test can act in the middle of a transfer (pause it, say)
+    knowing that the transfer cannot have finished meanwhile."""
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def sha256(self) -> str:
@@ -81,17 +89,36 @@ class FakeHub:
     hub_url: str = ""
     cdn_url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _dropped: set[str] = field(default_factory=set)
+    _dropped: set[int] = field(default_factory=set)
+    _held: set[int] = field(default_factory=set)
 
-    def add(self, repo: str, filename: str, data: bytes, **behaviour: object) -> HostedFile:
-        hosted = HostedFile(data, **behaviour)  # type: ignore[arg-type]
+    def add(
+        self,
+        repo: str,
+        filename: str,
+        data: bytes,
+        *,
+        corrupt: bool = False,
+        drop_after: int | None = None,
+        chunk_delay_s: float = 0.0,
+        hold_after: int | None = None,
+    ) -> HostedFile:
+        """Host ``data`` as ``filename`` in ``repo`` (replacing what was there), served as told."""
+        hosted = HostedFile(
+            data, corrupt=corrupt, drop_after=drop_after, chunk_delay_s=chunk_delay_s, hold_after=hold_after
+        )
         self.repos.setdefault(repo, {})[filename] = hosted
         return hosted
 
     def cdn_gets(self) -> list[Request]:
         return [r for r in self.requests if r.server == "cdn" and r.method == "GET"]
 
-    def blob(self, sha256: str) -> HostedFile | None:
+    def blob(self, sha256: str, repo: str | None = None, filename: str | None = None) -> HostedFile | None:
+        """The file the hub redirected to (its repository and name ride along in the CDN URL, so
+        two files with the same bytes can behave differently), or any file with these bytes."""
+        named = self.repos.get(repo or "", {}).get(filename or "")
+        if named is not None and named.sha256 == sha256:
+            return named
         for files in self.repos.values():
             for hosted in files.values():
                 if hosted.sha256 == sha256:
@@ -102,12 +129,19 @@ class FakeHub:
         with self._lock:
             self.requests.append(request)
 
-    def first_drop(self, sha256: str) -> bool:
-        """True once per blob: the first GET is the one that gets cut."""
+    def first_drop(self, hosted: HostedFile) -> bool:
+        """True once per file: the first GET is the one that gets cut."""
+        return self._first(self._dropped, hosted)
+
+    def first_hold(self, hosted: HostedFile) -> bool:
+        """True once per file: the first GET is the one that is held."""
+        return self._first(self._held, hosted)
+
+    def _first(self, seen: set[int], hosted: HostedFile) -> bool:
         with self._lock:
-            if sha256 in self._dropped:
+            if id(hosted) in seen:
                 return False
-            self._dropped.add(sha256)
+            seen.add(id(hosted))
             return True
 
 
@@ -167,7 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", f"{filename} does not exist on main")
             return
         self.send_response(302)
-        self.send_header("Location", f"{self.hub.cdn_url}/blobs/{hosted.sha256}")
+        where = urlencode({"repo": repo, "file": filename})
+        self.send_header("Location", f"{self.hub.cdn_url}/blobs/{hosted.sha256}?{where}")
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("X-Linked-Etag", f'"{hosted.sha256}"')
         self.send_header("X-Linked-Size", str(len(hosted.data)))
@@ -209,8 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
     # --- cdn ------------------------------------------------------------------------------
 
     def _serve_blob(self, send_body: bool) -> None:
-        sha256 = self.path.rsplit("/", 1)[-1]
-        hosted = self.hub.blob(sha256)
+        path, _, query = self.path.partition("?")
+        sha256 = path.rsplit("/", 1)[-1]
+        named = parse_qs(query)
+        hosted = self.hub.blob(sha256, *(named.get(key, [None])[0] for key in ("repo", "file")))
         if hosted is None:
             self._error(404, None, "No such blob")
             return
@@ -231,15 +268,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
-        if hosted.drop_after is not None and self.hub.first_drop(sha256):
+        if hosted.drop_after is not None and self.hub.first_drop(hosted):
             self.wfile.write(body[: hosted.drop_after])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        step = 16 * 1024
-        for offset in range(0, len(body), step):
-            self.wfile.write(body[offset : offset + step])
+        hold = hosted.hold_after if hosted.hold_after is not None and self.hub.first_hold(hosted) else None
+        for offset in range(0, len(body), CHUNK):
+            if hold is not None and offset >= hold:
+                self.wfile.flush()
+                hosted.release.wait()
+                hold = None
+            self.wfile.write(body[offset : offset + CHUNK])
             if hosted.chunk_delay_s:
                 self.wfile.flush()
                 threading.Event().wait(hosted.chunk_delay_s)
@@ -248,10 +289,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         """A client that hangs up mid-transfer (a cancelled download) is expected, not an error."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)
 
 
 def _start(hub: FakeHub, role: str) -> _Server:
@@ -271,6 +312,9 @@ def fake_hub(lifetime_s: float = 120.0) -> Iterator[FakeHub]:
     hub.cdn_url = f"http://127.0.0.1:{servers[1].server_address[1]}"
 
     def stop() -> None:
+        for files in hub.repos.values():
+            for hosted in files.values():
+                hosted.release.set()  # no handler thread left waiting
         for server in servers:
             server.shutdown()
             server.server_close()
