@@ -600,7 +600,7 @@ def _stored_part(attachment: StoredAttachment, number: int, vision: bool) -> Pre
     name = attachment.name or f"image {number}"
     if attachment.is_document:
         return prepare_document(attachment.path, name=name, vision=vision).first_pages(attachment.first_pages)
-    return prepare_image(attachment.path, name=name)
+    return dataclasses.replace(prepare_image(attachment.path, name=name), pan_scan=attachment.pan_scan)
 
 
 def _new_thread(

@@ -255,6 +255,9 @@ class LlamaBackend:
         self._checkpoint: Snapshot | None = None
         """The conversation as it was before a read-ahead appended the pictures of a message
         still being written: if the message is sent otherwise, the memory goes back to it."""
+        self._arrived_from: Restored | None = None
+        """Where the thread's memory came from when it arrived, until its first reply says so
+        (a read-ahead may have restored it before Send)."""
         self._replied: tuple[GenerateRequest, str] | None = None
         """The last request and its reply, until ``settle`` has run."""
         self.load_s = time.perf_counter() - started
@@ -564,25 +567,31 @@ class LlamaBackend:
         self._cached.extend((span.sha256, i) for i in range(span.n_tokens))
 
     # ------------------------------------------------------------------------ threads
-    def _switch_to(self, thread: str) -> Restored | None:
-        """Make ``thread``'s conversation the one in the KV cache; where it came from.
+    def _switch_to(self, thread: str) -> None:
+        """Make ``thread``'s conversation the one in the KV cache (``_arrived_from`` says where
+        it came from).
 
         The departing conversation is kept as a snapshot (a named thread only); the arriving
         one is restored from its snapshot as it was when it left, if there is one, and the
-        usual prefix rules then decide how much of it the new prompt keeps.  A thread with no
-        snapshot starts from what the cache holds: its beginning may be there already (a new
-        conversation's first message, read ahead before it had a name; a shared system prompt).
+        usual prefix rules then decide how much of it the new prompt keeps.  Leaving the
+        scratch thread ("") keeps what the cache holds: a new conversation's first message was
+        read ahead there before the conversation had a name.  Leaving a named thread empties
+        the cache, so a thread without a snapshot is read as if fresh, byte for byte (reusing
+        another thread's prefix would change the batches its prompt is read in, and with them
+        the last bits of its logits: a greedy reply of the 270M parted after 60 tokens).
         """
         if thread == self._thread:
-            return None
+            return
         self.settle()
         self._keep_current()
+        if self._thread:
+            self._trim(0)
         self._thread, self._dropped, self._checkpoint, self._saved = thread, 0, None, False
+        self._arrived_from = None
         found = self._snapshots.take(self._shape, thread) if thread else None
-        if found is None:
-            return None
-        snapshot, where = found
-        return where if self._restore(snapshot) else None
+        if found is not None:
+            snapshot, where = found
+            self._arrived_from = where if self._restore(snapshot) else None
 
     def _capture(self) -> Snapshot:
         """The KV state of the conversation in the cache, with the keys it holds."""
@@ -709,7 +718,8 @@ class LlamaBackend:
         ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
         take a minute on a laptop CPU), so the window can say what it is waiting for.
         """
-        restored = self._switch_to(request.thread)
+        self._switch_to(request.thread)
+        restored, self._arrived_from = self._arrived_from, None
         self._saved = False
         settings = request.settings
         messages = request.messages
@@ -727,9 +737,9 @@ class LlamaBackend:
                     return result
             pairs = self._pairs_to_leave_out(request, pairs, most, room)
 
-    def _pan_scan(self, mode: str) -> str:
+    def _pan_scan(self, mode: str) -> str | None:
         # Pan & Scan is Gemma 3's: the other projectors take an image whole, at its own size.
-        return pan_scan_for_backend(mode, self.backend) if self.architecture == "gemma3" else "off"
+        return pan_scan_for_backend(mode, self.backend) if self.architecture == "gemma3" else None
 
     def _render(
         self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings

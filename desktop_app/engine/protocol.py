@@ -228,7 +228,8 @@ class Metrics:
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
     restored: Restored | None = None
-    """Where the conversation's memory came from when the engine returned to this thread:
+    """Where the conversation's memory came from when the engine returned to this thread
+    (reported by the thread's first reply since, even if a read-ahead restored it before Send):
     "ram" or "disk" (a snapshot), None (it was in the engine already, or read afresh)."""
     dropped_turns: int = 0
     """Messages left out because the conversation no longer fits the context: those right after

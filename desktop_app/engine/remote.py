@@ -497,7 +497,7 @@ def _payload(
     return chat_messages(
         messages,
         system_prompt,
-        pan_scan=settings.pan_scan if model.gemma3 else "off",
+        pan_scan=settings.pan_scan if model.gemma3 else None,
         image_side=GEMMA3_IMAGE_SIDE if model.gemma3 else None,
     )
 

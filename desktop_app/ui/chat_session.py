@@ -175,7 +175,6 @@ class ChatSession(QObject):
         composer.editCancelled.connect(self._end_edit)
         composer.imageAttached.connect(self._image_attached)
         composer.imageRemoved.connect(self._image_removed)
-        bridge.imageStatus.connect(composer.set_image_state)
 
     # ------------------------------------------------------------------------ state
     @property
@@ -234,6 +233,7 @@ class ChatSession(QObject):
             (self._bridge.replyFailed, self._on_failed),
             (self._bridge.tokensCounted, self._on_counted),
             (self._bridge.countFailed, self._on_count_failed),
+            (self._bridge.imageStatus, self._composer.set_image_state),
         ]
 
     # ---------------------------------------------------------------- conversations
@@ -368,7 +368,8 @@ class ChatSession(QObject):
                 len(a.document.pages) if isinstance(a, DocumentAttachment) and a.document.is_cut else None
                 for a in attachments
             ]
-            message = self._store.add_user_message(conversation.id, text, hashes, names, cuts)
+            views = [a.image.pan_scan if isinstance(a, PreparedAttachment) else None for a in attachments]
+            message = self._store.add_user_message(conversation.id, text, hashes, names, cuts, views)
         except UserError as exc:
             self.notice.emit(str(exc))
             return False
@@ -495,7 +496,7 @@ class ChatSession(QObject):
     def _read_ahead(self) -> None:
         """Have the engine read what is certain of the message being written: the conversation
         (once its stored attachments are prepared), then the images attached so far."""
-        if self.busy or self._edit_index is not None or self._model is None:
+        if self.busy or self._edit_index is not None or self._model is None or self._server is not None:
             return
         if any(not self._has_prepared(a.sha256) and a.sha256 not in self._unavailable
                for m in self.messages for a in m.attachments):
@@ -505,16 +506,18 @@ class ChatSession(QObject):
         self._bridge.read_ahead(messages, self.system_prompt, self.settings, self.engine_thread)
 
     def _image_attached(self, image: PreparedImage) -> None:
-        """Encode an image the moment it is attached (queued behind a reply in progress)."""
-        self._bridge.prefetch_image(image, self.settings.pan_scan)
-        self._read_ahead()
+        """Encode an image the moment it is attached, or its views again when its Pan & Scan
+        choice changed (queued behind a reply in progress); a server reads it when it is sent."""
+        if self._server is None:
+            self._bridge.prefetch_image(image, self.settings.pan_scan)
+            self._read_ahead()
 
     def _image_removed(self, sha256: str) -> None:
         self._bridge.drop_prefetch(sha256)
         self._read_ahead()
 
     def _save_when_idle(self) -> None:
-        if not self.busy and self.conversation is not None:
+        if not self.busy and self.conversation is not None and self._server is None:
             self._bridge.save_snapshot()
 
     def _engine_messages(self, messages: Sequence[Message] | None = None) -> list[ChatMessage]:
@@ -701,7 +704,7 @@ class ChatSession(QObject):
                 failed,
             )
         else:
-            self._work.run(lambda: prepare_stored(path, name), ready, failed)
+            self._work.run(lambda: prepare_stored(path, name, attachment.pan_scan), ready, failed)
 
     def show_image(self, key: str) -> None:
         """Open the larger view of an image of this conversation."""

@@ -6,12 +6,15 @@ each is prepared off the UI thread and shows as a chip with a remove button: an 
 thumbnail, a document as its name, its pages and its exact token count.  Removing a document's
 chip while it is read stops the reading.  An image is handed to the engine the moment it is
 attached (``imageAttached``); its chip says when the engine is reading it and when it is ready,
-so Send does not wait for it.  A file that cannot be used is refused with a sentence
+so Send does not wait for it.  Where the model has Pan & Scan, an image it would crop has its own
+switch between one view and several for small text, each with its cost.  A file that cannot be
+used is refused with a sentence
 under the box; the text and the other attachments stay as they were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
@@ -94,9 +97,11 @@ class AttachmentChip(QFrame):
 
     Signals:
         removeRequested(): the user clicked the remove button.
+        viewsToggled(bool): the user chose several views of this image (True) or one (False).
     """
 
     removeRequested = Signal()
+    viewsToggled = Signal(bool)
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,6 +135,14 @@ class AttachmentChip(QFrame):
         self.state.setAccessibleName(self.tr("Reading state of {name}").format(name=name))
         self.state.hide()
         column.addWidget(self.state)
+        self.views = QToolButton(self)
+        """One view of the image, or several for small text (shown where Pan & Scan would crop it)."""
+        self.views.setCheckable(True)
+        self.views.setAutoRaise(True)
+        self.views.setAccessibleName(self.tr("Views of {name}").format(name=name))
+        self.views.hide()
+        self.views.toggled.connect(self.viewsToggled)
+        column.addWidget(self.views)
         layout.addLayout(column)
         self.remove_button = QToolButton(self)
         self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
@@ -153,6 +166,22 @@ class AttachmentChip(QFrame):
                 ).format(crops=views - 1, tokens=f"{tokens:,}")
             )
         self.cost.show()
+
+    def show_views_choice(self, many: bool, views: int, tokens_per_view: int) -> None:
+        """The switch between one view (``many`` False) and ``views`` views for small text."""
+        self.views.blockSignals(True)
+        self.views.setChecked(many)
+        self.views.blockSignals(False)
+        self.views.setText(
+            self.tr("{views} views, for small text").format(views=views) if many else self.tr("One view")
+        )
+        self.views.setToolTip(
+            self.tr(
+                "One view: {one} tokens and one encode. {views} views (the whole image and crops "
+                "of it, for small text): {many} tokens and {views} encodes. Click to switch."
+            ).format(one=f"{tokens_per_view:,}", views=views, many=f"{views * tokens_per_view:,}")
+        )
+        self.views.show()
 
     def show_state(self, state: str) -> None:
         """Where the engine is with this image: "reading" it ahead (or waiting to), "ready" (Send
@@ -244,6 +273,7 @@ class Composer(QWidget):
         self._work = work
         self._price: Callable[[int, int], int] | None = None
         self._pan_scan: Callable[[], str] = lambda: "off"
+        self._views_choice = False
         self._chips: list[AttachmentChip] = []
         self._tickets: dict[AttachmentChip, int] = {}
         self._stops: dict[AttachmentChip, threading.Event] = {}
@@ -422,14 +452,18 @@ class Composer(QWidget):
         self.clear()
         self.editCancelled.emit()
 
-    def set_image_cost(self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str]) -> None:
+    def set_image_cost(
+        self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str], *, views_choice: bool = False
+    ) -> None:
         """Price attachments for a newly loaded model: the projector's tokens for a view of a
         width x height image (a constant for Gemma 3 and 3n, by size for Gemma 4), and the
         conversation's Pan & Scan mode (asked each time, since it changes with the conversation
-        and its settings; "off" for a model without Pan & Scan).  Documents are counted again:
-        the tokenizer may have changed."""
+        and its settings; "off" for a model without Pan & Scan).  ``views_choice``: the model has
+        Pan & Scan, so each image it would crop gets its own switch.  Documents are counted
+        again: the tokenizer may have changed."""
         self._price = price
         self._pan_scan = pan_scan
+        self._views_choice = views_choice
         for chip in self._chips:
             if isinstance(chip.attachment, DocumentAttachment):
                 chip.tokens = None
@@ -450,8 +484,23 @@ class Composer(QWidget):
 
     def _image_cost(self, image: images.PreparedImage) -> tuple[int, int]:
         """Views and tokens of one image in the context (0 tokens without a projector)."""
-        views = view_count(image.width, image.height, self._pan_scan())
+        mode = image.pan_scan if self._views_choice and image.pan_scan else self._pan_scan()
+        views = view_count(image.width, image.height, mode)
         return views, views * (self._price(image.width, image.height) if self._price else 0)
+
+    def _many_views(self) -> str:
+        """The mode of an image's "several views": the conversation's, where it crops more."""
+        return "on" if self._pan_scan() == "on" else "auto"
+
+    def _choose_views(self, chip: AttachmentChip, many: bool) -> None:
+        """The image's own choice; the engine reads its views again (``imageAttached``)."""
+        attachment = chip.attachment
+        if not isinstance(attachment, PreparedAttachment):
+            return
+        image = dataclasses.replace(attachment.image, pan_scan=self._many_views() if many else "off")
+        chip.attachment = dataclasses.replace(attachment, image=image)
+        self.refresh_costs()
+        self.imageAttached.emit(image)
 
     def _chip_tokens(self, chip: AttachmentChip) -> int:
         attachment = chip.attachment
@@ -475,7 +524,14 @@ class Composer(QWidget):
                 scans = sum(self._image_cost(scan)[1] for scan in attachment.document.scans)
                 chip.show_document_cost(chip.tokens, scans)
             elif attachment is not None and self._price is not None:
-                chip.show_cost(*self._image_cost(attachment.image))
+                views, tokens = self._image_cost(attachment.image)
+                chip.show_cost(views, tokens)
+                image = attachment.image
+                many = view_count(image.width, image.height, self._many_views())
+                if self._views_choice and many > 1:
+                    chip.show_views_choice(views > 1, many, self._price(image.width, image.height))
+                else:
+                    chip.views.hide()
         self.attachedTokensChanged.emit(self.attached_tokens)
 
     # ---------------------------------------------------------------------- images
@@ -537,8 +593,7 @@ class Composer(QWidget):
             return
         else:
             chip.set_attachment(attachment)
-            if self._price is not None:  # a model with a projector is there to read it
-                chip.show_state("reading")
+            chip.viewsToggled.connect(functools.partial(self._choose_views, chip))
             self.imageAttached.emit(attachment.image)
         self.refresh_costs()
         if self._send_when_ready and not self.pending:

@@ -213,12 +213,8 @@ class EngineBridge(QObject):
         self._requests.put(None)
         self._sender.join(timeout=10)
         self._reader.join(timeout=10)
-        # The conversation in the engine's memory is kept on disk before it stops, so reopening
-        # it after a restart continues at once (the engine writes it, then exits).
-        try:
-            self.client.save_snapshot()
-        except Exception:
-            log.exception("asking the engine to keep the conversation failed")
+        # The local engine keeps the conversation in its memory (and every one in its RAM pool)
+        # on disk as it shuts down, so reopening one after a restart continues at once.
         self.client.close()
 
     # ------------------------------------------------------------------------ threads

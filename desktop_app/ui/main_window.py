@@ -672,6 +672,7 @@ class MainWindow(QMainWindow):
         self.composer.set_image_cost(
             projector.image_tokens if projector and loaded.has_vision else None,
             lambda: pan_scan_for_backend(self.session.settings.pan_scan, loaded.backend) if pan_scan else "off",
+            views_choice=pan_scan and loaded.has_vision,
         )
         self._update_context_label(None)
         if loaded.notice:  # the model's chat template was set aside for the built-in one
