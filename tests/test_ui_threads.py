@@ -32,6 +32,8 @@ from tests.support.data import LONG_SEED, PHOTO, STORY, Models
 from tests.support.window import send as send_message
 from tests.support.window import stored, wait_attached, wait_done, wait_ready
 
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
 SHORT = 6
 """Reply tokens: the tests look at which memory a reply started from, not at what it says."""
 
