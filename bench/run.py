@@ -46,6 +46,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * the remote engine against llama-server on loopback (decode tok/s the app sees / the server's own,
   and the time to first token the app adds): ``bench/remote.py``; ``--only remote`` runs it alone
   and adds it to the recorded results.
+* the API server (``serve``) against llama-server on interleaved image conversations and after
+  both restart: ``bench/serve_bench.py`` (``--only serve`` runs it alone, ``--no-real`` with the
+  tiny projector, and adds it to the recorded results).
 
 A new engine each round: each paired round starts a new engine process, as each round's
 llama-bench and llama-mtmd-cli are new processes.  How fast a process runs depends on where its
@@ -243,12 +246,13 @@ class Meter:
 
 
 THREAD_PHASES = ("switch", "restart", "ahead", "snapshot")
-PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents", "remote")
+PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents", "remote", "serve")
 """What ``--only`` can pick; all run by default."""
 PHASE_RESULTS = {
     "text": ("text",), "encode": ("encode_tiny", "restart_tiny"), "real": ("encode_real", "restart_real"),
     "switch": ("switch",), "restart": ("restart_thread",), "ahead": ("ahead",),
     "snapshot": ("snapshot_cost",), "ui": ("ui",), "documents": ("documents",), "remote": ("remote",),
+    "serve": ("serve",),
 }
 """The keys of results.json each phase writes (``--only`` replaces just these)."""
 
@@ -1078,9 +1082,9 @@ def summarise(results: dict) -> list[dict]:
             if cost.get("llama_kv_bytes_per_cell_global") else None, "-", None, "B",
             f"at {longest['tokens']} tokens; llama.cpp's whole KV cache at {cost['n_ctx']} "
             f"tokens: {cost['llama_kv_bytes'] / 2**20:.0f} MiB ({cost['llama_kv_caches']})"))
-    ui = results.get("ui")
-    if ui:
-        out.extend(ui.get("metrics", []))
+    for part in ("ui", "serve"):
+        if results.get(part):
+            out.extend(results[part].get("metrics", []))
     docs = results.get("documents")
     if docs:
         extract = median(docs["extract_s"])
@@ -1177,6 +1181,8 @@ def main() -> int:
     parser.add_argument("--no-remote", action="store_true",
                         help="skip bench/remote.py (the remote engine against llama-server)")
     parser.add_argument("--remote-rounds", type=int, default=16, help="rounds of bench/remote.py")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="skip bench/serve_bench.py (the API server against llama-server)")
     parser.add_argument("--quick", action="store_true", help="4 rounds, 3 encode rounds, no real")
     parser.add_argument("--attempts", type=int, default=3,
                         help="tries per paired round when another process disturbs it")
@@ -1215,6 +1221,8 @@ def main() -> int:
         wanted.discard("ui")
     if opts.no_remote:
         wanted.discard("remote")
+    if opts.no_serve:
+        wanted.discard("serve")
 
     from desktop_app.settings import physical_cores
 
@@ -1303,6 +1311,11 @@ def main() -> int:
             paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
             opts.attempts)
 
+    if "serve" in wanted:  # its own process, with its own models and app home
+        log("API server against llama-server (bench/serve_bench.py)")
+        results["serve"] = run_json_script(
+            "serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])], timeout=3600)
+
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
     recorded = opts.out / "results.json"
@@ -1338,18 +1351,23 @@ def merge_into_recorded(results: dict[str, Any], phases: set[str], out: Path) ->
 
 def run_ui_stall(model: Path, threads: int) -> dict:
     """bench/ui_stall.py in its own process (it needs a QApplication), JSON back on stdout."""
-    script = BENCH / "ui_stall.py"
-    if not script.exists():
-        return {"error": "bench/ui_stall.py is missing", "metrics": []}
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return run_json_script("ui_stall.py", ["--model", str(model), "--threads", str(threads)], env=env, timeout=900)
+
+
+def run_json_script(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> dict:
+    """A bench script in its own process with ``--json``: its last stdout line is the result."""
+    script = BENCH / name
+    if not script.exists():
+        return {"error": f"bench/{name} is missing", "metrics": []}
     proc = subprocess.run(
-        [sys.executable, str(script), "--model", str(model), "--threads", str(threads), "--json"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [sys.executable, str(script), *args, "--json"],
+        capture_output=True, text=True, env=env, timeout=timeout,
     )
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return {"error": f"ui_stall.py exited {proc.returncode} without results: "
+        return {"error": f"{name} exited {proc.returncode} without results: "
                          + proc.stderr[-3000:], "metrics": []}
     if proc.returncode != 0:
         result["exit_code"] = proc.returncode

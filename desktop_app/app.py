@@ -22,6 +22,8 @@ def run_gui() -> int:
         raise qt_import_error(exc) from None
 
     from desktop_app import APP_NAME
+    from desktop_app.engine.client import EngineClient
+    from desktop_app.engine.shared import SharedEngine
     from desktop_app.errors import UserError
     from desktop_app.store import ConversationStore
     from desktop_app.ui.engine_bridge import EngineBridge
@@ -37,7 +39,9 @@ def run_gui() -> int:
         # A damaged or unwritable database: say so in a window, since there may be no terminal.
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 2
-    window = MainWindow(store, EngineBridge(), load_preferences())
+    # One engine for the window and, when switched on, the API server (one model in memory).
+    bridge = EngineBridge(shared=SharedEngine(EngineClient()))
+    window = MainWindow(store, bridge, load_preferences())
     # The window owns the store and the engine; closing it (or quitting) shuts both down.
     app.aboutToQuit.connect(window.shutdown)
     # Ctrl+C in the terminal or a logout's SIGTERM quits like the menu does, so a reply still

@@ -24,7 +24,6 @@ from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from desktop_app import gguf_fixtures, paths
-from desktop_app.settings import RuntimeSettings
 from desktop_app.store import ConversationStore
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
@@ -36,12 +35,10 @@ from tests.support.hub_server import CHUNK, FakeHub, fake_hub
 from tests.support.memory_keyring import MemoryKeyring
 from tests.support.remote import SERVER_KEY, bench_module, llama_server
 from tests.support.tiny_repo import MMPROJ_FILE, MODEL_FILE, REPO
-from tests.support.window import wait_ready
+from tests.support.window import WINDOW_RUNTIME, wait_ready
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-WINDOW_RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
-"""The window's runtime settings in tests: the tiny model's whole context, two threads."""
 
 
 @pytest.fixture(autouse=True)

@@ -17,13 +17,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.store import ConversationStore
-from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.cli import METRIC_KEYS, assert_one_clear_line, run_cli
 from tests.support.data import LONG_SEED, PHOTO, STORY, Models
-
-METRIC_KEYS = {
-    "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
-    "decode_tokens", "decode_tok_s", "cached_tokens", "restored", "dropped_turns",
-}
 
 
 def test_ask_json_answers_about_an_image(models: Models) -> None:

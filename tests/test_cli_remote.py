@@ -15,11 +15,10 @@ import pytest
 from desktop_app.engine.protocol import Metrics, ServerLoadRequest
 from desktop_app.engine.remote_probe import list_models
 from desktop_app.store import ConversationStore
-from tests.support.cli import assert_one_clear_line, run_cli
+from tests.support.cli import METRIC_KEYS, assert_one_clear_line, run_cli
 from tests.support.data import PHOTO, Models
 from tests.support.openai_stub import GOOD_WORDS, MODEL, stub_server
 from tests.support.remote import SERVER_KEY
-from tests.test_cli import METRIC_KEYS
 
 pytestmark = pytest.mark.slow
 

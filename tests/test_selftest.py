@@ -26,7 +26,7 @@ def test_selftest_answers_about_a_picture_and_exits_0(app_home: Path) -> None:
     assert result.returncode == 0, (result.stdout, result.stderr)
     report = json.loads(result.stdout)
     assert report["ok"] and not report["frozen"]
-    assert {c["name"]: c["ok"] for c in report["checks"]} == {"engine": True, "qt": True}
+    assert {c["name"]: c["ok"] for c in report["checks"]} == {"engine": True, "api": True, "qt": True}
     assert report["metrics"]["image_tokens"] == gguf_fixtures.image_tokens_for(64, 4)
     assert report["metrics"]["decode_tokens"] >= 1
     assert report["icon"] and Path(report["icon"]).is_file()

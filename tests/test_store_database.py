@@ -118,7 +118,7 @@ def test_a_v1_database_is_migrated_with_its_data() -> None:
     conn.close()
 
 
-def test_an_old_database_learns_where_conversations_run_without_losing_any(home: Path) -> None:
+def test_an_old_database_learns_where_conversations_run_without_losing_any() -> None:
     _make_v1_database(paths.database_path())
     with ConversationStore() as store:
         old = store.get_conversation(7)

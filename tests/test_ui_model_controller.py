@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from desktop_app.engine.client import EngineClient
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
+from desktop_app.engine.shared import SharedEngine
 from desktop_app.models.registry import LocalModel, ModelRegistry
 from desktop_app.settings import RuntimeSettings
 from desktop_app.ui.background import BackgroundWork
@@ -41,13 +43,16 @@ SIGNALS = (
 Controllers = Callable[[Preferences], ModelController]
 
 
-@pytest.fixture
-def make_controller(qtbot: QtBot) -> Iterator[Controllers]:
-    """Controllers with their own engine bridge and thread pool, shut down after the test."""
+@pytest.fixture(params=["own engine", "shared engine"])
+def make_controller(qtbot: QtBot, request: pytest.FixtureRequest) -> Iterator[Controllers]:
+    """Controllers with their own engine bridge and thread pool, shut down after the test; the
+    bridge holds an engine of its own, or a lane of one shared with the API server (as the app
+    does)."""
     parts: list[tuple[ModelController, BackgroundWork, EngineBridge]] = []
 
     def make(preferences: Preferences) -> ModelController:
-        bridge = EngineBridge()
+        shared = request.param == "shared engine"
+        bridge = EngineBridge(shared=SharedEngine(EngineClient())) if shared else EngineBridge()
         work = BackgroundWork()
         controller = ModelController(bridge, work, preferences)
         parts.append((controller, work, bridge))

@@ -1,9 +1,10 @@
 """Command line: the GUI by default, and headless commands that scripts and tests rely on.
 
 The front ends live in this package, one module per area with ``register(subparsers)``: ``chat``
-(``ask``, ``chat``), ``conversations`` (``list``, ``export``, ``import``), ``models`` and
-``selftest``.  They wire the domain packages (engine, store, models) together; the domain packages
-never import them.  This module only parses, dispatches and turns failures into exit codes:
+(``ask``, ``chat``), ``conversations`` (``list``, ``export``, ``import``), ``models``,
+``selftest`` and ``serve``.  They wire the domain packages (engine, store, models, server)
+together; the domain packages never import them.  This module only parses, dispatches and
+turns failures into exit codes:
 
 * 0 success;
 * 2 a mistake the user can fix (``UserError`` or a bad option): one line on stderr, no traceback;
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every area's subcommands registered."""
-    from desktop_app.cli import chat, conversations, models, selftest
+    from desktop_app.cli import chat, conversations, models, selftest, serve
 
     parser = Parser(
         prog="gemma-desktop", description="Offline chat with Gemma 3 (and Gemma 3n and 4) through llama.cpp."
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     conversations.register(sub)
     models.register(sub)
     selftest.register(sub)
+    serve.register(sub)
     return parser
 
 

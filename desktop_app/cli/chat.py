@@ -58,7 +58,14 @@ from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import check_url
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
-from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
+from desktop_app.models.gemma_files import (
+    ModelFile,
+    ProjectorFile,
+    check_pair,
+    inspect_model,
+    inspect_projector,
+    require_vision,
+)
 from desktop_app.settings import (
     AUTO_CONTEXT,
     MAX_OUTPUT_TOKENS,
@@ -147,7 +154,6 @@ def _images_seen(parts: Iterable[PreparedImage | PreparedDocument]) -> int:
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = GenerationSettings()
-    runtime = RuntimeSettings()
     parser.add_argument("--model", type=Path, help="Gemma GGUF file (Gemma 3, 3n or 4), or use --server")
     parser.add_argument("--mmproj", type=Path, help="its vision projector (mmproj GGUF)")
     parser.add_argument("--server", metavar="URL",
@@ -166,20 +172,48 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-p", type=float, default=defaults.min_p)
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
-    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=defaults.pan_scan,
-                        help="Gemma 3 Pan & Scan crops for tall or wide images (default: off on a "
-                             "CPU, auto on a GPU)")
+    add_pan_scan_option(parser)
     parser.add_argument("--stop-when-full", action="store_true",
                         help="stop when the context is full instead of leaving out older turns")
     parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
                         help="let a model that thinks (Gemma 4) reason first; the thought goes to "
                         "stderr, --max-tokens bounds the answer (default off)")
+    add_runtime_options(parser)
+
+
+def add_pan_scan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=GenerationSettings().pan_scan,
+                        help="Gemma 3 Pan & Scan crops for tall or wide images (default: off on a "
+                             "CPU, auto on a GPU)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """How the model is loaded: context, threads, GPU layers, flash attention."""
+    runtime = RuntimeSettings()
     parser.add_argument("--ctx", type=int, default=runtime.n_ctx,
                         help="context size in tokens (default: sized to this computer's memory)")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
                         help="-1 all (default), 0 CPU only")
     parser.add_argument("--no-flash-attn", action="store_true", help="turn flash attention off")
+
+
+def runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    """The options of :func:`add_runtime_options`, checked."""
+    return RuntimeSettings(
+        n_ctx=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        flash_attn=not args.no_flash_attn,
+    ).validate()
+
+
+def sized_to_machine(runtime: RuntimeSettings, model: ModelFile, mmproj: ProjectorFile | None) -> RuntimeSettings:
+    """``runtime`` with :data:`AUTO_CONTEXT` made the context this computer holds comfortably."""
+    if runtime.n_ctx != AUTO_CONTEXT:
+        return runtime
+    n_ctx = default_context_for_files(model, mmproj, machine_memory(), flash_attn=runtime.flash_attn)
+    return dataclasses.replace(runtime, n_ctx=n_ctx)
 
 
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSettings]:
@@ -195,13 +229,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         think=args.think == "on",
         stop_when_full=args.stop_when_full,
     ).validate()
-    runtime = RuntimeSettings(
-        n_ctx=args.ctx,
-        n_threads=args.threads,
-        n_gpu_layers=args.gpu_layers,
-        flash_attn=not args.no_flash_attn,
-    ).validate()
-    return generation, runtime
+    return generation, runtime_settings(args)
 
 
 def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
@@ -223,10 +251,7 @@ def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
             check_pair(model, mmproj)
         require_vision(model, mmproj, n_images)
         _, runtime = _settings(args)
-        if runtime.n_ctx == AUTO_CONTEXT:
-            n_ctx = default_context_for_files(model, mmproj, machine_memory(), flash_attn=runtime.flash_attn)
-            runtime = dataclasses.replace(runtime, n_ctx=n_ctx)
-        return LoadRequest.of(args.model, args.mmproj, runtime)
+        return LoadRequest.of(args.model, args.mmproj, sized_to_machine(runtime, model, mmproj))
     if args.model is not None or args.mmproj is not None:
         raise UserError("Use either --model (a file here) or --server (a model on a server), not both.")
     if not args.server_model:
@@ -246,15 +271,29 @@ def _start_engine(args: argparse.Namespace, n_images: int) -> Engine:
     """Check the files (or the server), then load; UserError for anything the user can fix."""
     request = _load_request(args, n_images)
     client: Engine = RemoteEngine() if isinstance(request, ServerLoadRequest) else EngineClient()
-    client.load(request)
-    result = client.wait_loaded()
+    load_model(client, request)
+    return client
+
+
+def load_engine(request: LoadRequest) -> EngineClient:
+    """A started local engine holding the model; UserError when the files are the user's to fix."""
+    client = EngineClient()
+    load_model(client, request)
+    return client
+
+
+def load_model(engine: Engine, request: AnyLoadRequest) -> None:
+    """Load the model and wait; on failure close ``engine`` and raise (UserError when the files
+    or the server are the user's to fix).  A notice (the model's chat template set aside) goes
+    to stderr."""
+    engine.load(request)
+    result = engine.wait_loaded()
     if isinstance(result, EngineError):
-        client.close()
+        engine.close()
         if result.kind == "user":
             raise UserError(result.message)
         raise RuntimeError(result.message)
     _note(result.notice)
-    return client
 
 
 def _note(notice: str | None) -> None:

@@ -5,12 +5,13 @@ default, Gemma 3n or Gemma 4; ``desktop_app.gguf_fixtures``) and a generated PNG
 folder, loads them in the engine's spawned child process, asks about the picture and checks the
 reply's image tokens against what the app's GGUF reader predicts for that projector; for Gemma 4
 it also asks the model to think and checks the thought comes apart from the answer.  Then it
-starts Qt on the offscreen platform and checks the image plugins the window needs. Exit 0 when
-every check passes, 1 otherwise, with one line per check (``--json``: one object).
+starts the API server on a free loopback port and asks it twice, and starts Qt on the offscreen
+platform and checks the image plugins the window needs. Exit 0 when every check passes, 1
+otherwise, with one line per check (``--json``: one object).
 
 Installers run it after building and the Linux smoke test runs it from the installed package
-with a clean environment: it proves that frozen ``multiprocessing`` (spawn), llama.cpp, mtmd and
-Qt's plugins are all inside the bundle.
+with a clean environment: it proves that frozen ``multiprocessing`` (spawn), llama.cpp, mtmd, the
+API server's stack (uvicorn, Starlette, pydantic) and Qt's plugins are all inside the bundle.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ GEMMA4_ANSWER = "Hello yes"
 def register(sub: Subparsers) -> None:
     """Add ``selftest`` to the CLI."""
     parser = sub.add_parser(
-        "selftest", help="check this installation headless (engine, image, Qt) and exit 0 if it works"
+        "selftest", help="check this installation headless (engine, image, API server, Qt) and exit 0 if it works"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results")
     parser.add_argument("--no-qt", action="store_true", help="skip the Qt check")
@@ -218,6 +219,37 @@ def _engine_check(
     )
 
 
+def _api_check() -> str:
+    """The API server's stack is in the bundle: uvicorn listens on loopback, Starlette routes,
+    pydantic refuses a malformed body (no model is loaded: nothing reaches the engine)."""
+    import http.client
+
+    from desktop_app.engine.client import EngineClient
+    from desktop_app.engine.shared import SharedEngine
+    from desktop_app.server.config import ServerConfig
+    from desktop_app.server.runner import ApiServer
+
+    with SharedEngine(EngineClient()) as engine:
+        server = ApiServer(engine, ServerConfig(port=0))
+        server.start()
+        try:
+            answers = []
+            for method, path, body in (("GET", "/health", None), ("POST", "/v1/chat/completions", "{")):
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                answers.append((response.status, json.loads(response.read())))
+                connection.close()
+        finally:
+            server.stop()
+    (health, health_body), (bad, bad_body) = answers
+    if health != 503 or health_body.get("status") != "no model loaded":
+        raise RuntimeError(f"/health answered {health} {health_body}")
+    if bad != 400 or bad_body.get("error", {}).get("code") != "invalid_json":
+        raise RuntimeError(f"a malformed body got {bad} {bad_body}")
+    return f"listened on 127.0.0.1:{server.port}; /health and a malformed request answered as expected"
+
+
 def _qt_check(facts: dict[str, Any]) -> str:
     """Qt starts (offscreen platform plugin), widgets paint, and PNG/JPEG/SVG/icons load."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -277,6 +309,7 @@ def run_selftest(args: argparse.Namespace) -> int:
         finally:
             if not home_set:
                 os.environ.pop("GEMMA_DESKTOP_HOME", None)
+    _run(checks, "api", _api_check)
     if not args.no_qt:
         _run(checks, "qt", lambda: _qt_check(facts))
 

@@ -31,6 +31,7 @@ from desktop_app.engine.protocol import (
     Token,
     TokenCount,
 )
+from desktop_app.engine.shared import SharedEngine
 from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ _POLL_S = 0.05
 
 class EngineBridge(QObject):
     """Owns an :class:`~desktop_app.engine.interface.Engine` (by default the local
-    :class:`EngineClient`) and makes it usable from the UI thread without blocking.
+    :class:`EngineClient`, or a lane of a :class:`SharedEngine` the API server also uses) and
+    makes it usable from the UI thread without blocking.
 
     One reply at a time: :meth:`generate` is only called when the previous reply has ended
     (its ``replyFinished`` or ``replyFailed`` arrived); events of an abandoned reply are dropped.
@@ -75,9 +77,14 @@ class EngineBridge(QObject):
     countFailed = Signal(object, str)
     imageStatus = Signal(str, str)
 
-    def __init__(self, client: Engine | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, client: Engine | None = None, parent: QObject | None = None, *, shared: SharedEngine | None = None
+    ) -> None:
         super().__init__(parent)
-        self.client: Engine = client or EngineClient()
+        self.shared = shared
+        """Set when the engine is shared with other users (the API server): the bridge then
+        talks to its own lane of it, and closes it with the bridge."""
+        self.client: Engine = shared.lane() if shared is not None else client or EngineClient()
         # Held by whichever thread is using the client: the sender while it sends, the reader
         # while it polls.  EngineClient treats "no process and a reply active" as a death, so
         # the reader must not look while the sender is (re)starting the process for a reply.
@@ -216,6 +223,8 @@ class EngineBridge(QObject):
         # The local engine keeps the conversation in its memory (and every one in its RAM pool)
         # on disk as it shuts down, so reopening one after a restart continues at once.
         self.client.close()
+        if self.shared is not None:
+            self.shared.close()
 
     # ------------------------------------------------------------------------ threads
     def _send_loop(self) -> None:

@@ -40,6 +40,7 @@ from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.models.registry import LocalModel
 from desktop_app.store import Conversation, ConversationServer, ConversationStore
+from desktop_app.ui.api_switch import ApiServerSwitch
 from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_session import ChatSession
@@ -87,7 +88,8 @@ class ChatPane(QWidget):
 
 class MainWindow(QMainWindow):
     """The app's window.  It takes ownership of ``store`` and ``bridge``: closing it ends the
-    running reply (kept, marked cancelled), stops the engine and closes the store.
+    running reply (kept, marked cancelled), stops the API server if it runs, stops the engine and
+    closes the store.
 
     It defines no signals of its own.
     """
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         self.session = ChatSession(store, bridge, self.work, self.chat_view, self.composer, self)
         self._build_status_bar()
         self._build_actions()
+        self.api_switch = self._build_api_switch()
         self._wire()
 
         self._refresh_list()
@@ -258,6 +261,16 @@ class MainWindow(QMainWindow):
         runs_on.setBuddy(self.runs_on)
         toolbar.addWidget(runs_on)
         toolbar.addWidget(self.runs_on)
+
+    def _build_api_switch(self) -> ApiServerSwitch | None:
+        """The Server menu's switch, when the engine can be shared with the API server."""
+        if self.bridge.shared is None:
+            return None
+        switch = ApiServerSwitch(self.bridge.shared, parent=self)
+        self.menuBar().addMenu(self.tr("&Server")).addAction(switch.action)
+        self.statusBar().addPermanentWidget(switch.label)
+        switch.failed.connect(self.show_notice)
+        return switch
 
     def _action(
         self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot: Callable[[], object]
@@ -766,6 +779,8 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         self.model_controller.shutdown()
         self.work.shutdown()
+        if self.api_switch is not None:
+            self.api_switch.shutdown()
         self.bridge.shutdown()
         self.servers.shutdown()
         self.store.close()

@@ -83,7 +83,7 @@ r = json.load(open(sys.argv[1]))
 assert r["ok"] and r["frozen"], r
 assert r["executable"].startswith(("/opt/gemma-desktop/", "/tmp/")), r["executable"]
 assert r["metrics"]["image_tokens"] == 16, r["metrics"]
-assert {c["name"] for c in r["checks"] if c["ok"]} == {"engine", "qt"}, r["checks"]
+assert {c["name"] for c in r["checks"] if c["ok"]} == {"engine", "api", "qt"}, r["checks"]
 print(f"ok: {r['backend']}, {r['metrics']['image_tokens']} image tokens, reply {r['reply']!r}")
 PY
 

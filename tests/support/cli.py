@@ -7,6 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+METRIC_KEYS = {
+    "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
+    "decode_tokens", "decode_tok_s", "cached_tokens", "restored", "dropped_turns",
+}
+"""The reply metrics every ``--json`` / ``--jsonl`` answer carries, local or on a server."""
+
 
 def run_cli(*args: str | Path, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run ``python -m desktop_app ARGS`` with the test's environment (its own app home)."""

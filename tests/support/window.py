@@ -7,11 +7,15 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from desktop_app.settings import RuntimeSettings
 from desktop_app.store import Message
 from desktop_app.ui.attachments import ImageSource
 from desktop_app.ui.chat_view import MessageWidget
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelState
+
+WINDOW_RUNTIME = RuntimeSettings(n_ctx=8192, n_threads=2)
+"""The window's runtime settings in tests: the tiny model's whole context, two threads."""
 
 LOAD_TIMEOUT_MS = 120_000
 REPLY_TIMEOUT_MS = 180_000
