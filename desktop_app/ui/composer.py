@@ -162,7 +162,7 @@ class AttachmentChip(QFrame):
             self.cost.setToolTip(
                 self.tr(
                     "Pan & Scan: the model sees the whole image and {crops} crops of it, "
-                    "{tokens} tokens in all. Change this in the chat settings."
+                    "{tokens} tokens in all. The switch below reads it as one view."
                 ).format(crops=views - 1, tokens=f"{tokens:,}")
             )
         self.cost.show()
