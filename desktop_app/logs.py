@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import logging
 import logging.handlers
@@ -31,9 +32,7 @@ def setup_logging(level: int = logging.INFO) -> Path:
     if _handler is not None:
         root.removeHandler(_handler)
         _handler.close()
-    if _fault_file is not None:
-        faulthandler.disable()
-        _fault_file.close()
+    _close_crash_log()
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
@@ -44,7 +43,18 @@ def setup_logging(level: int = logging.INFO) -> Path:
     root.setLevel(level)
     # Kept open for the life of the process: faulthandler writes to its descriptor from a
     # signal handler, so it cannot be opened at crash time.
+    if _configured is None:  # the first call in this process
+        atexit.register(_close_crash_log)
     _fault_file = open(path.with_name("crash.log"), "a", encoding="utf-8")  # noqa: SIM115
     faulthandler.enable(_fault_file)
     _handler, _configured = handler, path
     return path
+
+
+def _close_crash_log() -> None:
+    """Stop writing native crashes to the crash log and close it (a new log folder, or exit)."""
+    global _fault_file
+    if _fault_file is not None:
+        faulthandler.disable()
+        _fault_file.close()
+        _fault_file = None
