@@ -3,6 +3,7 @@ measured side by side in one run.  Writes bench/results/results.json and RESULTS
 
     python bench/run.py                 # the whole run (~7 min on a quiet 2-core machine)
     python bench/run.py --quick         # a few rounds of everything but the real-shaped encoder
+    python bench/run.py --only threads  # some phases alone, replacing theirs in the results
 
 What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ours-turn-1):
 
@@ -29,6 +30,14 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
 * turn-2 TTFT / turn-1 TTFT in a conversation that starts with the image, and the same after a new
   EngineClient (engine process restarted; only the disk cache of image embeddings can help).
 * the UI event loop while tokens stream at full speed: ``bench/ui_stall.py``.
+* threads kept warm (engine against itself, 270M): ``switch``, a follow-up in a ~4K-token
+  thread right after a turn in another thread vs the same kind of follow-up with no switch
+  (``metrics.ttft_s``, alternating order); ``restart``, a follow-up in a ~4K-token thread as the
+  first request of a new engine process (its snapshot on disk) vs the same messages read fresh;
+  ``ahead``, a message whose image (real-shaped encoder) was attached, encoded and read ahead
+  before Send vs the same message without the image; ``snapshot``, ``bench/snapshot_cost.py``:
+  snapshot bytes per token against llama.cpp's own report of its KV cache, and save/restore
+  milliseconds per 1,000 tokens.
 * documents (``--only documents`` runs this phase alone and adds it to the recorded results):
   text extraction of a 300-page text PDF (``prepare_document``, goal <= 3 s), and tokenisation
   throughput of its text, ours (a count request to the engine: the document pickled over the
@@ -236,6 +245,17 @@ class Meter:
                 return share
 
 
+THREAD_PHASES = ("switch", "restart", "ahead", "snapshot")
+PHASES = ("text", "encode", "real", *THREAD_PHASES, "ui", "documents", "remote", "serve")
+"""What ``--only`` can pick; all run by default."""
+PHASE_RESULTS = {
+    "text": ("text",), "encode": ("encode_tiny", "restart_tiny"), "real": ("encode_real", "restart_real"),
+    "switch": ("switch",), "restart": ("restart_thread",), "ahead": ("ahead",),
+    "snapshot": ("snapshot_cost",), "ui": ("ui",), "documents": ("documents",), "remote": ("remote",),
+    "serve": ("serve",),
+}
+"""The keys of results.json each phase writes (``--only`` replaces just these)."""
+
 QUIET_LIMIT = 0.10
 """Most of the machine (fraction of all cores) other processes may use during a kept measurement."""
 METER = Meter()
@@ -378,12 +398,12 @@ def run_mtmd_cli(binary: str, model: Path, mmproj: Path, image: Path, threads: i
 class Engine:
     """EngineClient plus the few request shapes the benchmark needs."""
 
-    def __init__(self, model: Path, mmproj: Path | None, threads: int) -> None:
+    def __init__(self, model: Path, mmproj: Path | None, threads: int, n_ctx: int = 8192) -> None:
         from desktop_app.engine.client import EngineClient
         from desktop_app.engine.protocol import EngineError, LoadRequest
         from desktop_app.settings import RuntimeSettings
 
-        self.runtime = RuntimeSettings(n_threads=threads, flash_attn=True)
+        self.runtime = RuntimeSettings(n_ctx=n_ctx, n_threads=threads, flash_attn=True)
         self.client = EngineClient()
         started = time.perf_counter()
         self.client.load(LoadRequest.of(model, mmproj, self.runtime))
@@ -394,7 +414,7 @@ class Engine:
         self.load_wall_s = time.perf_counter() - started
 
     def ask(self, messages: list, limit_s: float | None = None, system: str = "",
-            **settings: Any) -> tuple[Any, float]:
+            thread: str = "", **settings: Any) -> tuple[Any, float]:
         """Send a conversation; returns the Done event and the client-side time to first token.
 
         With ``limit_s``, a reply still running after that long is cancelled and ``Disturbed``
@@ -411,7 +431,8 @@ class Engine:
         if watchdog:
             watchdog.start()
         try:
-            for event in self.client.stream(messages, system, GenerationSettings(**settings)):
+            for event in self.client.stream(messages, system, GenerationSettings(**settings),
+                                            thread=thread):
                 if isinstance(event, Token) and first is None:
                     first = time.perf_counter() - started
                 elif isinstance(event, EngineError):
@@ -707,6 +728,176 @@ def phase_restart(model: Path, mmproj: Path, threads: int, conversation, turn1_t
         }
 
 
+# ------------------------------------------------------------------- threads kept warm
+THREAD_TOKENS = 4000
+"""Length of the long thread the thread phases return to (the issue's "4K-token thread")."""
+
+
+def long_message(tag: int, n_tokens: int = THREAD_TOKENS):
+    """A user message of about ``n_tokens`` tokens, its first words unique to ``tag``."""
+    from desktop_app.engine.protocol import ChatMessage
+
+    words = [FILLER_WORDS[(i * 7 + tag) % len(FILLER_WORDS)] for i in range(n_tokens)]
+    return ChatMessage.user(f"Thread {tag:06d}. Remember these words: " + " ".join(words))
+
+
+def follow_up(n: int):
+    from desktop_app.engine.protocol import ChatMessage
+
+    word = FILLER_WORDS[n % len(FILLER_WORDS)]
+    return ChatMessage.user(f"Question {n:04d}: where in the list does the word {word} come first?")
+
+
+def phase_switch(model: Path, threads: int, rounds: int) -> dict:
+    """Back to a thread after a message in another, against the same kind of follow-up with no
+    switch.  One engine, two named threads: A (~4K tokens) and B (~1K).  Each round holds one
+    follow-up in A right after A's last turn (its memory is in the KV cache) and one right after
+    a turn in B (A's memory comes back from the RAM pool; B's is kept first), in alternating
+    order.  Both follow-ups are fresh questions of the same length; ``ttft_s`` is the engine's."""
+    from desktop_app.engine.protocol import ChatMessage
+
+    rows = []
+    asked = iter(range(10_000))
+    with Engine(model, None, threads) as engine:
+        histories: dict[str, list] = {"A": [long_message(1)], "B": [long_message(2, 1000)]}
+
+        def turn(thread: str) -> Any:
+            messages = [*histories[thread], follow_up(next(asked))] if len(histories[thread]) > 1 \
+                else histories[thread]
+            done, _ = engine.ask(messages, thread=thread, temperature=0.0, max_tokens=8)
+            histories[thread] = [*messages, ChatMessage.assistant(done.text)]
+            return done
+
+        fresh = turn("A")  # the first read of A: what every return would cost without snapshots
+        turn("B")
+        turn("A")
+        for r in range(rounds):
+            METER.wait_quiet(QUIET_LIMIT, 20)
+            row: dict[str, Any] = {"round": r, "loadavg": loadavg()}
+            steps = ("live", "B", "switch") if r % 2 == 0 else ("B", "switch", "live")
+            for step in steps:
+                if step == "B":
+                    turn("B")
+                    continue
+                done, others = METER.measure(lambda: turn("A"))
+                m = done.metrics
+                row[f"{step}_ttft_s"] = m.ttft_s
+                row[f"{step}_new_tokens"] = m.prompt_tokens - m.cached_tokens
+                row[f"{step}_restored"] = m.restored
+                row[f"others_{step}"] = None if others is None else round(others, 3)
+            row["ratio"] = row["switch_ttft_s"] / row["live_ttft_s"] if row["live_ttft_s"] else None
+            row["clean"] = max(row["others_live"] or 0, row["others_switch"] or 0) <= QUIET_LIMIT
+            rows.append(row)
+            log(f"  round {r + 1}/{rounds}: live {row['live_ttft_s']:.4f}s, after a switch "
+                f"{row['switch_ttft_s']:.4f}s ({row['switch_restored']}), x{row['ratio']:.2f}")
+    return {"rounds": rows, "first_read_ttft_s": fresh.metrics.ttft_s,
+            "thread_tokens": fresh.metrics.prompt_tokens, "messages_in_a": len(histories["A"])}
+
+
+def phase_restart_thread(model: Path, threads: int, rounds: int) -> dict:
+    """After an app restart, a follow-up in a ~4K-token thread against reading it fresh.
+
+    Each round writes a new thread (its snapshot stored when the engine stops, as on quit),
+    then two new engines each get a warm-up on a scratch thread and one measured request: the
+    thread's follow-up (its memory comes from disk), and the same messages under a thread name
+    no engine has seen (read from the first token); the order alternates."""
+    from desktop_app.engine.protocol import ChatMessage
+
+    rows = []
+    for r in range(rounds):
+        history = [long_message(100 + r)]
+        with Engine(model, None, threads) as engine:
+            done, _ = engine.ask(history, thread=f"restart-{r}", temperature=0.0, max_tokens=8)
+            engine.client.save_snapshot()
+        messages = [*history, ChatMessage.assistant(done.text), follow_up(r)]
+        row: dict[str, Any] = {"round": r, "loadavg": loadavg(), "thread_tokens": done.metrics.prompt_tokens}
+        for side in ("restored", "fresh") if r % 2 == 0 else ("fresh", "restored"):
+            with Engine(model, None, threads) as engine:
+                engine.ask([ChatMessage.user("Hello.")], temperature=0.0, max_tokens=2)  # warm-up
+                METER.wait_quiet(QUIET_LIMIT, 20)
+                thread = f"restart-{r}" if side == "restored" else f"never-seen-{r}"
+                (done2, _), others = METER.measure(
+                    lambda thread=thread, messages=messages: engine.ask(
+                        messages, thread=thread, temperature=0.0, max_tokens=8))
+            m = done2.metrics
+            row[f"{side}_ttft_s"] = m.ttft_s
+            row[f"{side}_cached_tokens"] = m.cached_tokens
+            row[f"{side}_restored"] = m.restored
+            row[f"others_{side}"] = None if others is None else round(others, 3)
+        row["ratio"] = row["restored_ttft_s"] / row["fresh_ttft_s"] if row["fresh_ttft_s"] else None
+        row["clean"] = max(row["others_restored"] or 0, row["others_fresh"] or 0) <= QUIET_LIMIT
+        rows.append(row)
+        log(f"  round {r + 1}/{rounds}: from disk {row['restored_ttft_s']:.4f}s "
+            f"({row['restored_restored']}), read fresh {row['fresh_ttft_s']:.3f}s, x{row['ratio']:.4f}")
+    return {"rounds": rows}
+
+
+def phase_image_ahead(model: Path, mmproj: Path, threads: int, rounds: int, base_image) -> dict:
+    """An image attached at least its encode time before Send, against the same message
+    without the image (real-shaped encoder).  Each round: two new threads with the same first
+    exchange; in one, the text-only question; in the other, the image is attached (the window's
+    ``prefetch_image`` and ``read_ahead``), the engine left to encode and read it, then the same
+    question sent with it.  Both measured requests follow a turn of their own thread."""
+    from desktop_app.engine.protocol import ChatMessage, EngineError, ImageStatus, ReadAheadDone
+
+    rows = []
+    with Engine(model, mmproj, threads) as engine:
+        engine.ask([ChatMessage.user("Hello.")], temperature=0.0, max_tokens=2)  # warm-up
+        for r in range(rounds):
+            image = image_variant(base_image, 40_000 + r)
+            opening = [ChatMessage.user("I will show you a picture in a moment.")]
+            row: dict[str, Any] = {"round": r, "loadavg": loadavg()}
+            for side in ("text", "image") if r % 2 == 0 else ("image", "text"):
+                thread = f"{side}-{r}"
+                done, _ = engine.ask(opening, thread=thread, temperature=0.0, max_tokens=8)
+                history = [*opening, ChatMessage.assistant(done.text)]
+                if side == "image":
+                    attached = time.perf_counter()
+                    engine.client.prefetch_image(image, "off")
+                    engine.client.read_ahead([*history, ChatMessage.user(image)], "", None, thread=thread)
+                    while True:
+                        event = engine.client.next_event(timeout=900)
+                        if isinstance(event, EngineError) or event is None:
+                            raise RuntimeError(f"read-ahead failed: {event}")
+                        if isinstance(event, ImageStatus) and event.state == "ready":
+                            row["encode_wait_s"] = round(time.perf_counter() - attached, 3)
+                        if isinstance(event, ReadAheadDone):
+                            row["ready_after_s"] = round(time.perf_counter() - attached, 3)
+                            break
+                    message = [*history, ChatMessage.user(image, QUESTION_1)]
+                else:
+                    message = [*history, ChatMessage.user(QUESTION_1)]
+                METER.wait_quiet(QUIET_LIMIT, 20)
+                (done, _), others = METER.measure(
+                    lambda message=message, thread=thread: engine.ask(
+                        message, thread=thread, temperature=0.0, max_tokens=8))
+                m = done.metrics
+                row[f"{side}_ttft_s"] = m.ttft_s
+                row[f"{side}_new_tokens"] = m.prompt_tokens - m.cached_tokens
+                row[f"{side}_image_encode_s"] = m.image_encode_s
+                row[f"others_{side}"] = None if others is None else round(others, 3)
+            row["ratio"] = row["image_ttft_s"] / row["text_ttft_s"] if row["text_ttft_s"] else None
+            row["clean"] = max(row["others_text"] or 0, row["others_image"] or 0) <= QUIET_LIMIT
+            rows.append(row)
+            log(f"  round {r + 1}/{rounds}: with the image read ahead {row['image_ttft_s']:.4f}s "
+                f"(encode + read took {row['ready_after_s']}s before Send), without it "
+                f"{row['text_ttft_s']:.4f}s, x{row['ratio']:.2f}")
+    return {"rounds": rows}
+
+
+def run_snapshot_cost(model: Path, threads: int) -> dict:
+    """bench/snapshot_cost.py in its own process (the benchmark's never loads llama.cpp)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "snapshot_cost.py"), "--model", str(model),
+         "--threads", str(threads), "--json"],
+        capture_output=True, text=True, timeout=1800,
+    )
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": f"snapshot_cost.py exited {proc.returncode}: " + proc.stderr[-3000:]}
+
+
 # ----------------------------------------------------------------------------------- report
 DOCUMENT_PAGES = 300
 
@@ -853,6 +1044,44 @@ def summarise(results: dict) -> list[dict]:
                 f"new EngineClient; images from the embedding cache: {restart['images_from_cache']},"
                 f" encode {restart['image_encode_s']} s"
                 + ("" if primary else "; informational")))
+    for key, label, target, limit in (
+        ("switch", "back to a thread after another / the same follow-up without the switch, TTFT",
+         "<= 1.5", 1.5),
+        ("restart_thread", "after a restart, follow-up in a 4K-token thread / reading it fresh, TTFT",
+         "<= 0.05", 0.05),
+        ("ahead", "image attached its encode time before Send / the message without it, TTFT "
+         "(real-shaped encoder)", "<= 1.2", 1.2),
+    ):
+        phase = results.get(key)
+        if not phase:
+            continue
+        rows, basis = kept(phase["rounds"], minimum=2)
+        ratios = [r["ratio"] for r in rows if r.get("ratio")]
+        ratio = median(ratios)
+        sides = {"switch": ("switch", "live"), "restart_thread": ("restored", "fresh"),
+                 "ahead": ("image", "text")}[key]
+        out.append(metric(
+            label, median([r[f"{sides[0]}_ttft_s"] for r in rows]),
+            median([r[f"{sides[1]}_ttft_s"] for r in rows]), ratio, target,
+            ratio is not None and ratio <= limit, "s",
+            f"median ratio of {basis}; ratio IQR {quartiles(ratios)}; the 'tool' column holds the "
+            f"{sides[1]} side"))
+    cost = results.get("snapshot_cost")
+    if cost and cost.get("rows"):
+        longest = cost["rows"][-1]
+        out.append(metric(
+            "snapshot save / restore ms per 1,000 tokens (copy out + file write / file read "
+            "and check + copy in)",
+            round(longest["copy_out_ms_per_1k"] + longest["write_ms_per_1k"], 2),
+            round(longest["read_check_ms_per_1k"] + longest["copy_in_ms_per_1k"], 2), None, "-",
+            None, "ms", f"at {longest['tokens']} tokens; per length in results.json"))
+        out.append(metric(
+            "snapshot bytes per token vs llama.cpp's KV bytes per cell (global layers)",
+            longest["state_bytes_per_token"], cost["llama_kv_bytes_per_cell_global"],
+            round(longest["state_bytes_per_token"] / cost["llama_kv_bytes_per_cell_global"], 3)
+            if cost.get("llama_kv_bytes_per_cell_global") else None, "-", None, "B",
+            f"at {longest['tokens']} tokens; llama.cpp's whole KV cache at {cost['n_ctx']} "
+            f"tokens: {cost['llama_kv_bytes'] / 2**20:.0f} MiB ({cost['llama_kv_caches']})"))
     for part in ("ui", "serve"):
         if results.get(part):
             out.extend(results[part].get("metrics", []))
@@ -964,15 +1193,36 @@ def main() -> int:
     parser.add_argument("--nice", type=int, default=0,
                         help="lower this benchmark's nice value by N (both sides alike; needs "
                              "privileges) so other processes disturb it less")
+    parser.add_argument("--thread-rounds", type=int, default=8,
+                        help="rounds of the thread-switch and restart phases")
+    parser.add_argument("--ahead-rounds", type=int, default=2,
+                        help="rounds of the image-read-ahead phase (a real-shaped encode each)")
+    parser.add_argument("--only", metavar="PHASES",
+                        help=f"comma-separated phases to run alone, of {', '.join(PHASES)} "
+                             f"('threads' stands for {', '.join(THREAD_PHASES)}); their results "
+                             "replace the same phases' in the results already recorded")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["documents", "remote", "serve"],
-                        help="run only this phase and add it to the results already recorded")
     parser.add_argument("--document-rounds", type=int, default=5)
     opts = parser.parse_args()
-    if opts.only:
-        return run_only(opts)
     if opts.quick:
-        opts.rounds, opts.encode_rounds, opts.no_real, opts.remote_rounds = 4, 3, True, 4
+        opts.rounds, opts.encode_rounds, opts.no_real = 4, 3, True
+        opts.thread_rounds, opts.ahead_rounds, opts.remote_rounds = 2, 1, 4
+    wanted = set(PHASES)
+    if opts.only:
+        wanted = set()
+        for name in opts.only.split(","):
+            wanted |= set(THREAD_PHASES) if name.strip() == "threads" else {name.strip()}
+        unknown = wanted - set(PHASES)
+        if unknown:
+            parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    if opts.no_real:
+        wanted -= {"real", "ahead"}
+    if opts.no_ui:
+        wanted.discard("ui")
+    if opts.no_remote:
+        wanted.discard("remote")
+    if opts.no_serve:
+        wanted.discard("serve")
 
     from desktop_app.settings import physical_cores
 
@@ -984,10 +1234,13 @@ def main() -> int:
         except OSError as exc:
             log(f"could not raise priority: {exc}")
     load_start = loadavg()
-    log("building llama.cpp tools (cached)")
-    binaries = build_llama_tools.build()
-    tools_stamp = build_llama_tools.stamp_info()
-    paths = ensure_models(real=not opts.no_real)
+    binaries: dict[str, str] = {}
+    tools_stamp: dict[str, Any] = {}
+    if wanted & {"text", "encode", "real"}:  # the thread phases compare the engine with itself
+        log("building llama.cpp tools (cached)")
+        binaries = build_llama_tools.build()
+        tools_stamp = build_llama_tools.stamp_info()
+    paths = ensure_models(real=bool(wanted & {"real", "ahead"}))
 
     # A private app home: the engine's disk caches start empty and the user's stay untouched.
     home = BUILD / "home"
@@ -1008,18 +1261,20 @@ def main() -> int:
         "nice": opts.nice,
     }
 
-    log(f"decode and prompt: {opts.rounds} paired rounds vs llama-bench (270M + tiny projector, "
-        f"{threads} threads)")
-    results["text"] = phase_text(binaries["llama-bench"], paths["model"], paths["tiny"], threads,
-                                 opts.rounds, 256, 128,
-                                 time.monotonic() + opts.text_minutes * 60, opts.attempts)
-    log(f"image encode, tiny projector: {opts.encode_rounds} paired rounds vs llama-mtmd-cli")
-    enc = phase_encode(binaries["llama-mtmd-cli"], paths["model"], paths["tiny"], threads,
-                       opts.encode_rounds, base_image, tag0=1000, attempts=opts.attempts,
-                       deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
-    record_encode(results, "tiny", enc, paths["model"], paths["tiny"], threads)
+    if "text" in wanted:
+        log(f"decode and prompt: {opts.rounds} paired rounds vs llama-bench (270M + tiny "
+            f"projector, {threads} threads)")
+        results["text"] = phase_text(binaries["llama-bench"], paths["model"], paths["tiny"],
+                                     threads, opts.rounds, 256, 128,
+                                     time.monotonic() + opts.text_minutes * 60, opts.attempts)
+    if "encode" in wanted:
+        log(f"image encode, tiny projector: {opts.encode_rounds} paired rounds vs llama-mtmd-cli")
+        enc = phase_encode(binaries["llama-mtmd-cli"], paths["model"], paths["tiny"], threads,
+                           opts.encode_rounds, base_image, tag0=1000, attempts=opts.attempts,
+                           deadline=time.monotonic() + opts.encode_minutes * 60, limit_s=60)
+        record_encode(results, "tiny", enc, paths["model"], paths["tiny"], threads)
 
-    if "real" in paths:
+    if "real" in wanted:
         log(f"real-shaped projector: {opts.real_rounds} paired rounds vs llama-mtmd-cli "
             "(about a minute per encode)")
         enc = phase_encode(binaries["llama-mtmd-cli"], paths["model"], paths["real"], threads,
@@ -1027,13 +1282,28 @@ def main() -> int:
                            deadline=float("inf"), limit_s=900)
         record_encode(results, "real", enc, paths["model"], paths["real"], threads)
 
-    if not opts.no_ui:
+    if "switch" in wanted:
+        log(f"back to a thread after another: {opts.thread_rounds} rounds (270M, ~4K-token thread)")
+        results["switch"] = phase_switch(paths["model"], threads, opts.thread_rounds)
+    if "restart" in wanted:
+        log(f"a thread after a restart: {opts.thread_rounds} rounds (270M, ~4K-token thread)")
+        results["restart_thread"] = phase_restart_thread(paths["model"], threads, opts.thread_rounds)
+    if "ahead" in wanted:
+        log(f"an image attached before Send: {opts.ahead_rounds} rounds (real-shaped encoder)")
+        results["ahead"] = phase_image_ahead(paths["model"], paths["real"], threads,
+                                             opts.ahead_rounds, base_image)
+    if "snapshot" in wanted:
+        log("snapshot bytes and save/restore time (bench/snapshot_cost.py)")
+        results["snapshot_cost"] = run_snapshot_cost(paths["model"], threads)
+
+    if "ui" in wanted:
         log("UI event loop during streaming (bench/ui_stall.py)")
         results["ui"] = run_ui_stall(paths["model"], threads)
 
-    log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
-    results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
-    if not opts.no_remote:
+    if "documents" in wanted:
+        log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp")
+        results["documents"] = phase_documents(paths["model"], threads, opts.document_rounds)
+    if "remote" in wanted:
         import remote as bench_remote
 
         log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds (bench/remote.py)")
@@ -1041,13 +1311,16 @@ def main() -> int:
             paths["model"], threads, opts.remote_rounds, STORY, METER.measure, QUIET_LIMIT,
             opts.attempts)
 
-    if not opts.no_serve:
+    if "serve" in wanted:  # its own process, with its own models and app home
         log("API server against llama-server (bench/serve_bench.py)")
         results["serve"] = run_json_script(
-            "serve_bench.py", ["--threads", str(threads), *([] if "real" in paths else ["--tiny"])], timeout=3600)
+            "serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])], timeout=3600)
 
     results["loadavg_end"] = loadavg()
     results["elapsed_min"] = (time.perf_counter() - started) / 60
+    recorded = opts.out / "results.json"
+    if opts.only and recorded.exists():
+        return merge_into_recorded(results, wanted, opts.out)
     results["summary"] = summarise(results)
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -1057,44 +1330,22 @@ def main() -> int:
     return 0
 
 
-def run_only(opts: argparse.Namespace) -> int:
-    """``--only PHASE``: that phase alone, merged into the recorded results."""
-    from desktop_app.settings import physical_cores
-
-    threads = opts.threads or physical_cores()
-    recorded = opts.out / "results.json"
-    results = json.loads(recorded.read_text()) if recorded.exists() else None
-    if opts.only == "serve":  # its own process, with its own models and app home
-        log(f"API server against llama-server (bench/serve_bench.py; load average {loadavg()})")
-        phase = run_json_script("serve_bench.py", ["--threads", str(threads), *(["--tiny"] if opts.no_real else [])],
-                                timeout=3600)
-    else:
-        paths = ensure_models(real=False)
-        home = BUILD / "home"
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
-        os.environ["GEMMA_DESKTOP_HOME"] = str(home)
-        if opts.only == "documents":
-            log(f"documents: extraction of a {DOCUMENT_PAGES}-page PDF, tokenisation vs llama.cpp "
-                f"(load average {loadavg()})")
-            phase = phase_documents(paths["model"], threads, opts.document_rounds)
-        else:
-            import remote as bench_remote
-
-            log(f"remote engine vs llama-server on loopback: {opts.remote_rounds} rounds "
-                f"(load average {loadavg()})")
-            phase = bench_remote.phase_remote(paths["model"], threads, opts.remote_rounds, STORY,
-                                              METER.measure, QUIET_LIMIT, opts.attempts)
-    phase.update(loadavg_end=loadavg(), date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))
-    if results is None:
-        print(json.dumps(phase, indent=2))
-        return 0
-    results[opts.only] = phase
-    results["summary"] = summarise(results)
-    recorded.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    write_markdown(results, opts.out / "RESULTS.md")
-    log(f"added the {opts.only} phase to {recorded} and {opts.out / 'RESULTS.md'}")
-    print(json.dumps(phase, indent=2))
+def merge_into_recorded(results: dict[str, Any], phases: set[str], out: Path) -> int:
+    """``--only``: the phases just run replace the same phases of the recorded results (each
+    stamped with its date and load average), and the summary is written again."""
+    recorded = json.loads((out / "results.json").read_text())
+    stamp = {"date": results["machine"]["date"], "loadavg_start": results["loadavg_start"],
+             "loadavg_end": results["loadavg_end"]}
+    for phase in sorted(phases):
+        for key in PHASE_RESULTS[phase]:
+            if key in results:
+                value = results[key]
+                recorded[key] = {**value, "run": stamp} if isinstance(value, dict) else value
+    recorded["summary"] = summarise(recorded)
+    (out / "results.json").write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+    write_markdown(recorded, out / "RESULTS.md")
+    log(f"added {', '.join(sorted(phases))} to {out / 'results.json'} and {out / 'RESULTS.md'}")
+    print((out / "RESULTS.md").read_text())
     return 0
 
 

@@ -65,7 +65,7 @@ def main() -> int:
         setattr(owner, name, wrapper)
 
     timed(backend_mod.prompt, "render", "render")
-    timed(backend_mod.LlamaBackend, "_spans", "spans (tokenise + image preprocess)")
+    timed(backend_mod.LlamaBackend, "_piece_spans", "spans (tokenise + image preprocess)")
     timed(backend_mod.LlamaBackend, "_decode_tokens", "decode text")
     timed(backend_mod.LlamaBackend, "_image_embedding", "image embedding (encode or cache)")
     timed(backend_mod.LlamaBackend, "_decode_image", "decode image embeddings")

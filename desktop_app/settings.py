@@ -19,7 +19,9 @@ from desktop_app.errors import UserError
 MAX_OUTPUT_TOKENS = 8192
 """Gemma 3's output limit; also the default, so a long answer is never cut short by surprise."""
 
-PAN_SCAN_MODES = ("off", "auto", "on")
+PAN_SCAN_MODES = ("default", "off", "auto", "on")
+""""default" follows where the engine runs: "off" on a CPU, "auto" on a GPU (see
+:func:`desktop_app.engine.images.pan_scan_for_backend`)."""
 
 SWA_FULL_CACHE = False
 """Whether Gemma 3's sliding-window layers get a full-context KV cache.  Off: the engine keeps
@@ -27,7 +29,16 @@ only the window (exact for appending turns; a deep trim re-reads the prompt inst
 memory estimate must assume too.  On would cost e.g. ~67 GB instead of ~11 GB for 27B at 128K."""
 
 DEFAULT_CONTEXT = 8192
-"""A laptop-friendly default; the window lets the user go up to the model's own (128K for 4B+)."""
+"""The context when nothing chose one; the front ends choose by the machine instead
+(:func:`desktop_app.models.fit.default_context`), and the user can set any size."""
+
+AUTO_CONTEXT = 0
+"""``RuntimeSettings.n_ctx`` meaning "sized to this machine": a front end resolves it to a
+number, from the fit estimate of the model it loads, before the engine sees it."""
+
+DEFAULT_SNAPSHOT_DISK_MIB = 4096
+"""Disk kept for conversation snapshots (least recently used first out): a 4K-token thread of
+the 270M takes ~20 MB, of 4B ~300 MB."""
 
 
 def physical_cores() -> int:
@@ -47,13 +58,16 @@ class GenerationSettings:
     seed: int = -1
     """-1 picks a fresh random seed per reply; any other value makes replies repeatable."""
     max_tokens: int = MAX_OUTPUT_TOKENS
-    pan_scan: str = "auto"
-    """Gemma 3 Pan & Scan: "off", "auto" (crop images whose aspect ratio is 1.2 or more) or
-    "on" (crop any image big enough); each crop costs as many tokens as the whole image.  Other
-    models read images whole."""
+    pan_scan: str = "default"
+    """Gemma 3 Pan & Scan: "off", "auto" (crop images whose aspect ratio is 1.2 or more),
+    "on" (crop any image big enough) or "default" (off on a CPU, auto on a GPU); each crop costs
+    as many tokens, and as long an encode, as the whole image.  Other models read images whole."""
     think: bool = False
     """Let a model that can think (Gemma 4) reason before it answers; ``max_tokens`` then bounds
     the answer, and the thought is bounded by the context only."""
+    stop_when_full: bool = False
+    """Stop with "the context is full" instead of leaving out the turns after the first
+    exchange when the conversation outgrows the context."""
 
     def validate(self) -> GenerationSettings:
         """Return self, or raise UserError naming the first value out of range."""
@@ -71,7 +85,7 @@ class GenerationSettings:
                 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS,
                 UserError("The max tokens must be between 1 and {limit}.", limit=str(MAX_OUTPUT_TOKENS)),
             ),
-            (self.pan_scan in PAN_SCAN_MODES, UserError("The pan & scan mode must be off, auto or on.")),
+            (self.pan_scan in PAN_SCAN_MODES, UserError("The pan & scan mode must be default, off, auto or on.")),
         ]
         for ok, problem in checks:
             if not ok:
@@ -83,18 +97,24 @@ class GenerationSettings:
 class RuntimeSettings:
     """How the model is loaded; changing any of these reloads the engine."""
 
-    n_ctx: int = DEFAULT_CONTEXT
+    n_ctx: int = AUTO_CONTEXT
+    """Tokens of context; :data:`AUTO_CONTEXT` until a front end sizes it to the machine."""
     n_threads: int = field(default_factory=physical_cores)
     n_gpu_layers: int = -1
     """-1 offloads every layer when a GPU backend is present; ignored on a CPU-only build."""
     flash_attn: bool = True
     disk_cache: bool = True
-    """Keep encoded images in the user cache dir, so a restart does not re-run the encoder."""
+    """Keep encoded images and conversation snapshots in the user cache dir, so a restart
+    neither re-runs the encoder nor re-reads a conversation."""
+    snapshot_disk_mib: int = DEFAULT_SNAPSHOT_DISK_MIB
+    """Most disk the conversation snapshots may take."""
 
     def validate(self) -> RuntimeSettings:
         """Return self, or raise UserError naming the first value out of range."""
-        if not 256 <= self.n_ctx <= 131072:
+        if self.n_ctx != AUTO_CONTEXT and not 256 <= self.n_ctx <= 131072:
             raise UserError("The context size must be between 256 and 131072 tokens.")
+        if not 0 <= self.snapshot_disk_mib <= 1 << 20:
+            raise UserError("The snapshot cache must be between 0 and 1048576 MiB.")
         if not 1 <= self.n_threads <= 512:
             raise UserError("The thread count must be between 1 and 512.")
         if self.n_gpu_layers < -1:

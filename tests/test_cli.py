@@ -84,6 +84,70 @@ def test_chat_jsonl_keeps_one_conversation_and_survives_a_bad_line(models: Model
     assert replies[1]["metrics"]["cached_tokens"] >= replies[0]["metrics"]["prompt_tokens"]
 
 
+def test_chat_jsonl_threads_are_conversations_kept_warm_in_one_engine(models: Models) -> None:
+    from desktop_app.store import ConversationStore
+
+    lines = [
+        {"thread": "north", "text": "Tell me about mountains."},
+        {"thread": "south", "text": "Tell me about beaches."},
+        {"thread": "north", "text": "Which is the highest?"},
+        {"text": "A line without a thread."},
+        {"thread": "", "text": "An empty thread name is refused."},
+    ]
+    result = run_cli(
+        "chat", "--model", models.tiny, "--jsonl", "--max-tokens", "6", "--seed", "2", "--ctx", "1024",
+        stdin="".join(json.dumps(line) + "\n" for line in lines),
+    )
+    assert result.returncode == 0, result.stderr
+    first, *out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("thread") for o in out] == ["north", "south", "north", None, ""]
+    north, south, north_again, default, refused = out
+    assert "thread" in refused["error"] and set(refused) == {"error", "thread"}
+    for reply in (north, south, north_again, default):
+        assert set(reply) == {"text", "finish_reason", "metrics", "thread", "conversation_id"}
+        assert set(reply["metrics"]) >= METRIC_KEYS and reply["metrics"]["dropped_turns"] == 0
+    assert default["conversation_id"] == first["conversation_id"]
+    assert len({north["conversation_id"], south["conversation_id"], default["conversation_id"]}) == 3
+    assert north_again["conversation_id"] == north["conversation_id"]
+    # Back to "north" after "south": its memory came back from RAM instead of being read again.
+    assert north["metrics"]["restored"] is None and south["metrics"]["restored"] is None
+    assert north_again["metrics"]["restored"] == "ram"
+    assert north_again["metrics"]["cached_tokens"] >= north["metrics"]["prompt_tokens"]
+    with ConversationStore() as store:
+        assert [m.text for m in store.messages(north["conversation_id"])][::2] == [
+            "Tell me about mountains.", "Which is the highest?"
+        ]
+
+
+def test_chat_jsonl_continue_picks_up_a_saved_conversation_warm(models: Models) -> None:
+    args = ("chat", "--model", models.tiny, "--jsonl", "--max-tokens", "6", "--seed", "4", "--ctx", "1024")
+    first = run_cli(*args, "--system", "Be brief.", stdin=json.dumps({"text": "Name a colour."}) + "\n")
+    assert first.returncode == 0, first.stderr
+    opened, reply = [json.loads(line) for line in first.stdout.splitlines()]
+    conversation_id = opened["conversation_id"]
+    assert reply["conversation_id"] == conversation_id and reply["thread"] is None
+
+    again = run_cli(*args, "--continue", str(conversation_id), stdin=json.dumps({"text": "Another?"}) + "\n")
+    assert again.returncode == 0, again.stderr
+    reopened, follow = [json.loads(line) for line in again.stdout.splitlines()]
+    assert reopened == {"conversation_id": conversation_id}
+    assert follow["conversation_id"] == conversation_id
+    # A new engine process: the first run stored the conversation's memory at the end of its
+    # input, so nothing of the earlier turn (system prompt included) is read again.
+    assert follow["metrics"]["restored"] == "disk"
+    assert follow["metrics"]["cached_tokens"] >= reply["metrics"]["prompt_tokens"]
+
+    from desktop_app.store import ConversationStore
+
+    with ConversationStore() as store:
+        assert store.get_conversation(conversation_id).system_prompt == "Be brief."
+        assert [m.text for m in store.messages(conversation_id)][::2] == ["Name a colour.", "Another?"]
+        assert len(store.list_conversations()) == 1
+
+    missing = run_cli(*args, "--continue", "999", stdin="")
+    assert_one_clear_line(missing, 2, "999")
+
+
 @pytest.mark.parametrize(
     ("make_args", "words"),
     [
@@ -184,7 +248,9 @@ def test_chat_jsonl_saves_the_conversation_unless_told_not_to(models: Models, im
     assert run_cli("list").stdout.count("What is this?") == 1
 
     unsaved = run_cli(*args, "--no-save", stdin=turns)
-    assert unsaved.returncode == 0 and "conversation_id" not in unsaved.stdout
+    assert unsaved.returncode == 0, unsaved.stderr
+    replies = [json.loads(line) for line in unsaved.stdout.splitlines()]
+    assert len(replies) == 2 and all(r["conversation_id"] is None and "text" in r for r in replies)
     with ConversationStore() as store:
         assert len(store.list_conversations()) == 1
 

@@ -61,7 +61,8 @@ def test_chat_jsonl_keeps_the_conversation_and_where_it_ran(server_args: list[st
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     conversation_id = out[0]["conversation_id"]
-    assert out[1]["text"] and set(out[1]) == {"text", "finish_reason", "metrics"}
+    assert out[1]["text"] and set(out[1]) == {"text", "finish_reason", "metrics", "thread", "conversation_id"}
+    assert out[1]["thread"] is None and out[1]["conversation_id"] == conversation_id
     assert "error" in out[2]
     assert out[3]["metrics"]["prompt_tokens"] > out[1]["metrics"]["prompt_tokens"]
     with ConversationStore() as store:

@@ -11,7 +11,7 @@ from typing import IO
 import numpy as np
 import pytest
 
-from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
+from desktop_app.engine.embedding_cache import EmbeddingCache, file_identity
 
 SHAPE = (16, 64)
 
@@ -76,20 +76,22 @@ def test_writes_keep_a_running_total_instead_of_scanning_the_folder(
 ) -> None:
     (tmp_path / "earlier.npy").write_bytes(b"x" * 1000)  # left by an earlier engine
     cache = EmbeddingCache(tmp_path, memory_items=0, disk_bytes=10 * _embedding(0).nbytes)
+    assert cache._disk is not None
     scans = []
-    original = cache._folder_files
+    disk = cache._disk
+    original = disk._files
 
     def scanning() -> list[tuple[os.stat_result, Path]]:
         scans.append(1)
         return original()
 
-    monkeypatch.setattr(cache, "_folder_files", scanning)
+    monkeypatch.setattr(disk, "_files", scanning)
     for i in range(5):
         cache.put(str(i), _embedding(i))
     cache.flush()
     assert len(scans) == 1  # once, to learn what the folder already held
     expected = sum(p.stat().st_size for p in tmp_path.glob("*.npy"))
-    assert cache._disk_total == expected
+    assert cache._disk._total == expected
 
 
 def test_stale_half_written_files_are_removed_and_fresh_ones_kept(tmp_path: Path) -> None:
@@ -124,9 +126,9 @@ def test_an_unexpected_write_error_does_not_stop_later_writes(
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_projector_identity_changes_with_the_file(tmp_path: Path) -> None:
+def test_file_identity_changes_with_the_file(tmp_path: Path) -> None:
     path = tmp_path / "mmproj.gguf"
     path.write_bytes(b"x" * 3_000_000)
-    first = projector_identity(path)
+    first = file_identity(path)
     path.write_bytes(b"x" * 2_999_999 + b"y")
-    assert projector_identity(path) != first
+    assert file_identity(path) != first

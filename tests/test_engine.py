@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
+import psutil
 import pytest
 
+from desktop_app import gguf_fixtures
 from desktop_app.engine import backend as backend_module
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.client import EngineClient
@@ -236,6 +238,37 @@ def test_mismatched_projector_is_refused_by_the_engine_too(models: Models) -> No
         event = client.wait_loaded(timeout=120)
     assert isinstance(event, EngineError) and event.kind == "user"
     assert "does not fit" in event.message
+
+
+@pytest.mark.slow
+def test_projectors_that_fail_to_load_leave_the_engines_memory_flat(
+    gemma270m: Path, models: Models, tmp_path: Path
+) -> None:
+    """Model and context are allocated before the projector is tried: every failed load must free
+    them, and must not let llama.cpp leave its own allocations behind (mtmd's constructor leaks
+    the encoder it loaded when it refuses a projector's width)."""
+    truncated = gguf_fixtures.write_truncated_copy(models.mmproj_270m, tmp_path / "mmproj-cut.gguf")
+    failing = (models.mmproj, truncated)  # 64 wide for a 640-wide model; cut off mid-tensor
+    runtime = RuntimeSettings(n_ctx=4096, n_threads=2)
+    with EngineClient() as client:
+
+        def fail(projector: Path) -> None:
+            client.load(LoadRequest.of(gemma270m, projector, runtime))
+            event = client.wait_loaded(timeout=120)
+            assert isinstance(event, EngineError) and event.kind == "user", event
+
+        for attempt in range(2):  # first-use allocations (backends, logging) settle
+            fail(failing[attempt % 2])
+        assert client._proc is not None
+        engine = psutil.Process(client._proc.pid)
+        before = engine.memory_info().rss
+        for attempt in range(20):
+            fail(failing[attempt % 2])
+        grown = engine.memory_info().rss - before
+        assert client._proc is not None and client._proc.pid == engine.pid  # one process throughout
+    # Measured here: within +-50 MiB of flat (the allocator's own ups and downs); a failed load
+    # that kept its model and context grew the engine by ~320 MiB each time.
+    assert grown < 100 * 2**20, f"the engine grew {grown / 2**20:.0f} MiB over 20 failed loads"
 
 
 def test_damaged_model_is_refused_without_killing_the_engine(models: Models) -> None:

@@ -244,3 +244,26 @@ def test_estimate_against_resident_memory_of_the_real_270m(gemma270m: Path, swa_
     assert ModelShape.from_gguf(info) == G270M
     estimate = fit.estimate_memory(info.file_size, G270M, n_ctx, swa_full=swa_full).total
     assert measured["resident"] <= estimate <= measured["resident"] * 1.10, (measured, estimate)
+
+
+@pytest.mark.parametrize(
+    ("available_gib", "gpu_free_gib", "n_ctx"),
+    [
+        (64, None, 32768),  # plenty of memory: the 270M's own limit
+        (1.35, None, 16384),  # 422 MiB + 512 MiB headroom is within 70% of 1.35 GiB; 32K is not
+        (1.2, None, 8192),
+        (0.2, None, 8192),  # nothing fits comfortably: 8K, and the fit verdict speaks
+        (0.2, 24, 32768),  # a GPU with room holds it
+    ],
+)
+def test_the_default_context_is_the_largest_that_fits_comfortably(
+    available_gib: float, gpu_free_gib: float | None, n_ctx: int
+) -> None:
+    gpu = None if gpu_free_gib is None else int(gpu_free_gib * GIB)
+    machine = MachineMemory(64 * GIB, int(available_gib * GIB), gpu, gpu)
+    assert fit.default_context(253 * MIB, G270M, machine) == n_ctx
+
+
+def test_the_default_context_never_passes_the_models_own() -> None:
+    short = ModelShape(4, 64, 4, 1, 16, 16, 512, 4096)
+    assert fit.default_context(MIB, short, MachineMemory(64 * GIB, 60 * GIB)) == 4096

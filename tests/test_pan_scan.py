@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import llama_cpp
 import pytest
 from PIL import Image
 
 from desktop_app.engine import prompt
-from desktop_app.engine.images import prepare_image, view_count
+from desktop_app.engine.images import pan_scan_for_backend, prepare_image, view_count
 from desktop_app.engine.protocol import ChatMessage
 from desktop_app.errors import UserError
 from desktop_app.settings import GenerationSettings
@@ -54,6 +56,23 @@ def test_prompt_carries_the_whole_image_then_its_crops_with_the_reference_words(
     assert only == [receipt] and plain.count(prompt.MEDIA_MARKER) == 1
 
 
+def test_the_default_is_off_on_a_cpu_and_auto_on_a_gpu() -> None:
+    assert pan_scan_for_backend("default", "CPU") == "off"
+    assert pan_scan_for_backend("default", "CUDA") == "auto"
+    assert pan_scan_for_backend("default", "Metal") == "auto"
+    assert pan_scan_for_backend("on", "CPU") == "on"  # a chosen mode is kept everywhere
+
+
+def test_one_pictures_own_choice_wins_over_the_conversations(tmp_path: Path) -> None:
+    receipt = prepare_image(_receipt(tmp_path / "receipt.png"))
+    one_view = dataclasses.replace(receipt, pan_scan="off")
+    _, scanned = prompt.render([ChatMessage.user(receipt, "Total?")], "", None, "auto")
+    _, single = prompt.render([ChatMessage.user(one_view, "Total?")], "", None, "auto")
+    _, views = prompt.render([ChatMessage.user(dataclasses.replace(receipt, pan_scan="auto"), "?")], "", None, "off")
+    assert len(scanned) == 5 and len(single) == 1 and len(views) == 5
+    assert one_view.sha256 == receipt.sha256  # the choice is not part of the picture's identity
+
+
 def test_unknown_mode_is_refused_in_one_sentence() -> None:
     with pytest.raises(UserError, match="pan & scan"):
         GenerationSettings(pan_scan="sometimes").validate()
@@ -63,9 +82,13 @@ def test_a_tall_receipt_reaches_the_model_as_1_plus_n_views(models: Models, tmp_
     receipt = _receipt(tmp_path / "receipt.png")
     common = ("ask", "--model", models.tiny, "--mmproj", models.mmproj, "--image", receipt,
               "--max-tokens", "4", "--ctx", "1024", "--json")
-    auto = run_cli(*common, "Total?")
+    default = run_cli(*common, "Total?")
+    auto = run_cli(*common, "--pan-scan", "auto", "Total?")
     off = run_cli(*common, "--pan-scan", "off", "Total?")
-    assert auto.returncode == 0 and off.returncode == 0, auto.stderr + off.stderr
+    assert default.returncode == 0 and auto.returncode == 0 and off.returncode == 0, auto.stderr + off.stderr
+    # The default follows the build: each view is another encode, slow on a CPU.
+    default_views = 5 if llama_cpp.llama_supports_gpu_offload() else 1
+    assert json.loads(default.stdout)["metrics"]["image_tokens"] == default_views * models.tokens_per_image
     assert json.loads(auto.stdout)["metrics"]["image_tokens"] == 5 * models.tokens_per_image
     assert json.loads(off.stdout)["metrics"]["image_tokens"] == models.tokens_per_image
     bad = run_cli(*common, "--pan-scan", "maybe", "Total?")

@@ -221,6 +221,27 @@ def test_multi_turn_with_images_reuses_what_the_engine_already_read(
     assert turn2.model_extra["timings"]["cache_n"] == turn2.usage.prompt_tokens_details.cached_tokens
 
 
+def test_an_api_conversation_stays_warm_while_another_is_answered(
+    client: openai.OpenAI, engine: RecordingEngine
+) -> None:
+    history: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name a colour, then a river."}]
+    turn1 = client.chat.completions.create(model="tiny-gemma3", messages=history, max_tokens=6, **GREEDY)
+    client.chat.completions.create(
+        model="tiny-gemma3", messages=[{"role": "user", "content": "Something else: a fruit."}], max_tokens=4
+    )
+    history += [
+        {"role": "assistant", "content": turn1.choices[0].message.content},
+        {"role": "user", "content": "And another colour?"},
+    ]
+    turn2 = client.chat.completions.create(model="tiny-gemma3", messages=history, max_tokens=6, **GREEDY)
+    first, other, again = engine.threads[-3:]
+    assert first == again != other
+    # The engine kept the first conversation's memory while it answered the other one (without
+    # threads it would have read it all again: a few tokens of the template reused at most).
+    assert turn1.usage is not None and turn2.usage is not None
+    assert turn2.usage.prompt_tokens_details.cached_tokens >= turn1.usage.prompt_tokens
+
+
 def test_streaming_gives_the_same_text_and_usage_last(client: openai.OpenAI) -> None:
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "stream this"}]
     whole = client.chat.completions.create(model="tiny-gemma3", messages=messages, max_tokens=16, **GREEDY)

@@ -161,7 +161,7 @@ def test_a_new_database_runs_every_migration() -> None:
     with ConversationStore():
         pass
     conn = sqlite3.connect(paths.database_path())
-    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 4
+    assert database.user_version(conn) == len(database.MIGRATIONS) == database.SCHEMA_VERSION == 5
     assert conn.execute("PRAGMA application_id").fetchone()[0] == database.APPLICATION_ID
     conn.close()
     assert not list(paths.data_dir().glob("*.bak"))  # nothing to back up for a new database

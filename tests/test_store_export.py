@@ -44,7 +44,7 @@ def _conversation(store: ConversationStore) -> int:
         "cached_tokens": 12,
     }
     store.finish_assistant_message(reply, "**Two robins.**\n\n- one\n- two", "stop", metrics)
-    store.add_user_message(conversation.id, "Same one again", [png])
+    store.add_user_message(conversation.id, "Same one again", [png], pan_scan=["auto"])
     reply = store.begin_assistant_message(conversation.id)
     store.finish_assistant_message(reply, "Still a rob", "cancelled", {"decode_tokens": 3})
     return conversation.id
@@ -133,6 +133,8 @@ def test_json_round_trip_recreates_the_conversation(
     assert messages[1].metrics["decode_tok_s"] == 31.25
     assert [a.path.read_bytes() for a in messages[0].attachments] == [PNG, JPEG]
     assert messages[2].attachments[0].sha256 == messages[0].attachments[0].sha256
+    # An image's own Pan & Scan choice travels with its message.
+    assert messages[0].attachments[0].pan_scan is None and messages[2].attachments[0].pan_scan == "auto"
     # and exporting the import gives the same document, apart from when it was exported
     again_path = export_conversation(store, new_id, tmp_path / "again.json", "json")
     again = json.loads(again_path.read_text())
@@ -179,6 +181,8 @@ def _broken(document: dict[str, Any], change: str) -> dict[str, Any]:
         first_image["width"] = "64"
     elif change == "old version":
         broken["version"] = 0
+    elif change == "unknown pan & scan":
+        first_image["pan_scan"] = "sideways"
     return broken
 
 
@@ -199,6 +203,7 @@ def _broken(document: dict[str, Any], change: str) -> dict[str, Any]:
         "no title",
         "width not a number",
         "old version",
+        "unknown pan & scan",
     ],
 )
 def test_a_damaged_export_imports_nothing(

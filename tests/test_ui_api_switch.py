@@ -45,10 +45,12 @@ class HeldEngine(EngineClient):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
         self.asked.set()
         self.go.wait(timeout=REPLY_TIMEOUT_MS / 1000)
-        return super().generate(messages, system_prompt, settings)
+        return super().generate(messages, system_prompt, settings, thread=thread)
 
 
 def make_serving_window(qtbot: QtBot, engine: EngineClient) -> MainWindow:

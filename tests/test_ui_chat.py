@@ -789,7 +789,12 @@ def test_each_attachment_shows_its_token_cost_and_the_context_meter_counts_it(
     qtbot.waitUntil(lambda: len(ready.composer.attachments) == 2, timeout=20_000)
     per_view = models.tokens_per_image
     chips = {chip.name: chip for chip in ready.composer._chips}
-    # Pan & Scan "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
+    # Pan & Scan's default follows the build: off on a CPU (every view is another encode).
+    assert ready.model_controller.loaded is not None
+    default_views = 1 if ready.model_controller.loaded.backend == "CPU" else 5
+    assert chips["receipt.png"].cost.text().endswith(f"{default_views * per_view} tokens")
+    ready.settings_panel.pan_scan.setCurrentIndex(ready.settings_panel.pan_scan.findData("auto"))
+    # "auto": the tall receipt is the whole image plus 4 crops; the photo is one view.
     assert chips["receipt.png"].cost.text() == f"5 views · {5 * per_view} tokens"
     assert chips[PHOTO.name].cost.text() == f"{per_view} tokens"
     assert ready.composer.attached_tokens == 6 * per_view

@@ -3,10 +3,12 @@
 ``ask`` answers one prompt (streamed, or one JSON object with ``--json``) about images
 (``--image``) and documents (``--file``: PDF, Word, text or code; an image given as ``--file`` is
 an image), attached in the order given; ``ask --print-prompt`` prints the prompt text the model
-would read and exits.  ``chat --jsonl`` keeps one engine and one conversation alive over
-stdin/stdout, one JSON line per turn each way.  Everything the user gives is checked before the
-engine starts, so a wrong file costs one sentence, not a model load; a message with documents is
-counted before it is sent, so one too large for the context is refused at once, with the numbers.
+would read and exits.  ``chat --jsonl`` keeps one engine alive over stdin/stdout, one JSON line
+per turn each way, for one conversation or several: a line's ``"thread"`` names the conversation
+it belongs to, and the engine keeps each thread's memory while it answers the others.
+Everything the user gives is checked before the engine starts, so a wrong file costs one
+sentence, not a model load; a message with documents is counted before it is sent, so one too
+large for the context is refused at once, with the numbers.
 
 Both run a local GGUF (``--model``) or a model on a server that speaks the OpenAI API
 (``--server URL --server-model NAME [--api-key-env VAR]``), with the same output either way.
@@ -20,6 +22,7 @@ import json
 import mimetypes
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,19 +51,30 @@ from desktop_app.engine.protocol import (
     ServerLoadRequest,
     Token,
     TokenCount,
+    alternating_turns,
+    conversation_thread,
 )
 from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import check_url
 from desktop_app.errors import Sentence, UserError
-from desktop_app.models.fit import context_that_holds, machine_memory
-from desktop_app.models.gemma_files import check_pair, inspect_model, inspect_projector, require_vision
+from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
+from desktop_app.models.gemma_files import (
+    ModelFile,
+    ProjectorFile,
+    check_pair,
+    inspect_model,
+    inspect_projector,
+    require_vision,
+)
 from desktop_app.settings import (
+    AUTO_CONTEXT,
     MAX_OUTPUT_TOKENS,
     PAN_SCAN_MODES,
     GenerationSettings,
     RuntimeSettings,
 )
-from desktop_app.store import ConversationServer, ConversationStore, StreamingWriter
+from desktop_app.store import Attachment as StoredAttachment
+from desktop_app.store import ConversationServer, ConversationStore, Message, StreamingWriter
 from desktop_app.thoughts import SplitReply, split_reply, unanswered
 
 
@@ -86,11 +100,18 @@ def register(sub: Subparsers) -> None:
         "--jsonl",
         action="store_true",
         required=True,
-        help='read {"text": ..., "images": [paths], "files": [paths]} lines, write one JSON reply '
-             "line per turn",
+        help='read {"text": ..., "images": [paths], "files": [paths], "thread": name} lines, '
+             "write one JSON reply line per turn",
     )
     chat.add_argument(
-        "--no-save", action="store_true", help="do not keep this conversation in the app's store"
+        "--continue",
+        dest="continue_id",
+        type=int,
+        metavar="ID",
+        help="continue the saved conversation ID (lines without a thread go to it)",
+    )
+    chat.add_argument(
+        "--no-save", action="store_true", help="do not keep the conversations in the app's store"
     )
     chat.set_defaults(func=run_chat)
 
@@ -142,7 +163,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="environment variable that holds the server's API key")
     parser.add_argument("--ca-file", type=Path, metavar="PEM",
                         help="certificate authority of a server with its own (https)")
-    parser.add_argument("--system", default="", help="system prompt")
+    parser.add_argument("--system", default=None, help="system prompt")
     parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                         help=f"reply length limit (1-{MAX_OUTPUT_TOKENS})")
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
@@ -152,6 +173,8 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="-1 for random")
     add_pan_scan_option(parser)
+    parser.add_argument("--stop-when-full", action="store_true",
+                        help="stop when the context is full instead of leaving out older turns")
     parser.add_argument("--think", choices=("on", "off"), default="on" if defaults.think else "off",
                         help="let a model that thinks (Gemma 4) reason first; the thought goes to "
                         "stderr, --max-tokens bounds the answer (default off)")
@@ -160,13 +183,15 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def add_pan_scan_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pan-scan", choices=PAN_SCAN_MODES, default=GenerationSettings().pan_scan,
-                        help="Gemma 3 Pan & Scan crops for tall or wide images (default auto)")
+                        help="Gemma 3 Pan & Scan crops for tall or wide images (default: off on a "
+                             "CPU, auto on a GPU)")
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """How the model is loaded: context, threads, GPU layers, flash attention."""
     runtime = RuntimeSettings()
-    parser.add_argument("--ctx", type=int, default=runtime.n_ctx, help="context size in tokens")
+    parser.add_argument("--ctx", type=int, default=runtime.n_ctx,
+                        help="context size in tokens (default: sized to this computer's memory)")
     parser.add_argument("--threads", type=int, default=runtime.n_threads)
     parser.add_argument("--gpu-layers", type=int, default=runtime.n_gpu_layers,
                         help="-1 all (default), 0 CPU only")
@@ -183,6 +208,14 @@ def runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
     ).validate()
 
 
+def sized_to_machine(runtime: RuntimeSettings, model: ModelFile, mmproj: ProjectorFile | None) -> RuntimeSettings:
+    """``runtime`` with :data:`AUTO_CONTEXT` made the context this computer holds comfortably."""
+    if runtime.n_ctx != AUTO_CONTEXT:
+        return runtime
+    n_ctx = default_context_for_files(model, mmproj, machine_memory(), flash_attn=runtime.flash_attn)
+    return dataclasses.replace(runtime, n_ctx=n_ctx)
+
+
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSettings]:
     generation = GenerationSettings(
         temperature=args.temperature,
@@ -194,6 +227,7 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, RuntimeSett
         max_tokens=args.max_tokens,
         pan_scan=args.pan_scan,
         think=args.think == "on",
+        stop_when_full=args.stop_when_full,
     ).validate()
     return generation, runtime_settings(args)
 
@@ -217,7 +251,7 @@ def _load_request(args: argparse.Namespace, n_images: int) -> AnyLoadRequest:
             check_pair(model, mmproj)
         require_vision(model, mmproj, n_images)
         _, runtime = _settings(args)
-        return LoadRequest.of(args.model, args.mmproj, runtime)
+        return LoadRequest.of(args.model, args.mmproj, sized_to_machine(runtime, model, mmproj))
     if args.model is not None or args.mmproj is not None:
         raise UserError("Use either --model (a file here) or --server (a model on a server), not both.")
     if not args.server_model:
@@ -270,7 +304,7 @@ def _note(notice: Sentence | None) -> None:
 
 
 def check_context(
-    client: Engine, messages: list[ChatMessage], args: argparse.Namespace
+    client: Engine, messages: list[ChatMessage], args: argparse.Namespace, system: str = ""
 ) -> TokenCount | None:
     """Count a message with documents before sending it; UserError with the numbers and what
     would work (a larger context this computer can hold, the first pages that fit) when the
@@ -279,7 +313,7 @@ def check_context(
     if not documents:
         return None
     generation, _ = _settings(args)
-    counted = client.count(messages, args.system, generation)
+    counted = client.count(messages, system, generation)
     if isinstance(counted, EngineError):
         raise _ReplyFailed(counted, "")
     if fits_context(counted.prompt_tokens, counted.n_ctx):
@@ -313,7 +347,7 @@ def print_prompt(args: argparse.Namespace, messages: list[ChatMessage]) -> None:
     generation, _ = _settings(args)
     model = inspect_model(args.model)
     chat_format = prompt.ChatFormat(model.chat_template, args.model.name, model.architecture)
-    text, images, notice = chat_format.render(messages, args.system, generation.pan_scan)
+    text, images, notice = chat_format.render(messages, args.system or "", generation.pan_scan)
     _note(notice)
     sys.stdout.write(prompt.readable(text, images))
     sys.stdout.flush()
@@ -362,10 +396,13 @@ def _reply(
     messages: list[ChatMessage],
     args: argparse.Namespace,
     on_token: Callable[[str], object] | None,
+    *,
+    system: str = "",
+    thread: str = "",
 ) -> Done:
     generation, _ = _settings(args)
     parts: list[str] = []
-    for event in client.stream(messages, args.system, generation):
+    for event in client.stream(messages, system, generation, thread=thread):
         if isinstance(event, Token):
             parts.append(event.text)
             if on_token is not None:
@@ -417,8 +454,14 @@ def run_ask(args: argparse.Namespace) -> int:
         return 0
     client = _start_engine(args, _images_seen(parts))
     try:
-        check_context(client, [message], args)
-        done = _reply(client, [message], args, None if args.json else _ThoughtAwareOutput().add)
+        check_context(client, [message], args, args.system or "")
+        done = _reply(
+            client,
+            [message],
+            args,
+            None if args.json else _ThoughtAwareOutput().add,
+            system=args.system or "",
+        )
     except _ReplyFailed as exc:
         if args.json and exc.partial:
             print(json.dumps(exc.json(), ensure_ascii=False))
@@ -440,91 +483,220 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_turn(line: str, vision: bool) -> tuple[str, list[Attachment]]:
+def _parse_turn(line: str, vision: bool) -> tuple[str | None, str, list[Attachment]]:
+    """A line's thread (None: the default one), text and attachments."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
         raise UserError('Each line must be a JSON object like {"text": "...", "images": []}.') from None
     if not isinstance(data, dict) or not isinstance(data.get("text", ""), str):
         raise UserError('Each line must be a JSON object with a "text" string.')
+    thread = data.get("thread")
+    if thread is not None and (not isinstance(thread, str) or not thread):
+        raise UserError('"thread" must be a non-empty string naming the conversation.')
     given: list[tuple[str, Path]] = []
     for key, kind in (("images", "image"), ("files", "file")):
         paths = data.get(key) or []
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise UserError('"{key}" must be a list of file paths.', key=key)
         given += [(kind, Path(p)) for p in paths]
-    return data.get("text", ""), prepare_attachments(given, vision)
+    return thread, data.get("text", ""), prepare_attachments(given, vision)
+
+
+def _named_thread(line: str) -> Any:
+    """The ``"thread"`` a line names, whatever it is (for its error line); None if none."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return data.get("thread") if isinstance(data, dict) else None
+
+
+@dataclass
+class _Thread:
+    """One conversation of a ``chat --jsonl`` run."""
+
+    name: str | None
+    """The ``"thread"`` of its input lines; None for lines without one."""
+    conversation_id: int | None
+    """Its id in the store (None with ``--no-save``)."""
+    history: list[ChatMessage] = field(default_factory=list)
+    """Its turns as the window sends them (:func:`alternating_turns`, replies as their answer),
+    so both send the same prompt and share the engine's memory of it."""
+
+    @property
+    def engine_thread(self) -> str:
+        """The engine's name for it: the stored conversation's, or this run's thread name."""
+        if self.conversation_id is not None:
+            return conversation_thread(self.conversation_id)
+        return f"jsonl:{self.name or ''}"
 
 
 def run_chat(args: argparse.Namespace, stdin: Iterable[str] | None = None, stdout: TextIO | None = None) -> int:
-    """``chat --jsonl``: one conversation; a bad line gets an error line and changes nothing.
+    """``chat --jsonl``: one conversation per thread; a bad line gets an error line and changes
+    nothing.
 
-    Unless ``--no-save``, the conversation is kept in the store like one from the window: the
-    first output line is ``{"conversation_id": N}``, each prompt is committed before its reply
-    starts, and each reply is flushed while it streams.
+    Unless ``--no-save``, each thread is kept in the store like a conversation from the window:
+    the first output line is ``{"conversation_id": N}`` for lines without a thread (``--continue
+    N`` continues N), each prompt is committed before its reply starts, and each reply is
+    flushed while it streams.  Reply lines carry ``"thread"`` and ``"conversation_id"``.  At the
+    end of input the engine stores the current conversation's memory, so ``--continue`` (or the
+    window) picks it up at once.
     """
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     generation, _ = _settings(args)
     has_vision = args.server is not None or args.mmproj is not None
-    client = _start_engine(args, 0)
-    history: list[ChatMessage] = []
+    if args.continue_id is not None and args.no_save:
+        raise UserError("--continue reads a saved conversation; leave out --no-save.")
     store = None if args.no_save else ConversationStore()
+    try:
+        system, default = _default_thread(args, store, generation)
+        client = _start_engine(args, 0)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    threads: dict[str | None, _Thread] = {None: default}
 
     def write(obj: dict[str, Any]) -> None:
         stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
         stdout.flush()
 
     try:
-        conversation_id = None
-        if store is not None:
-            conversation_id = store.create_conversation(
-                model_path=args.model.resolve() if args.model else None,
-                mmproj_path=args.mmproj.resolve() if args.mmproj else None,
-                system_prompt=args.system,
-                settings=generation,
-                server=ConversationServer(args.server, args.server, args.server_model)
-                if args.server else None,
-            ).id
-            write({"conversation_id": conversation_id})
+        if default.conversation_id is not None:
+            write({"conversation_id": default.conversation_id})
         for line in stdin:
             if not line.strip():
                 continue
-            writer = None
             try:
-                text, attachments = _parse_turn(line, has_vision)
+                name, text, attachments = _parse_turn(line, has_vision)
                 if _images_seen(part for _, part in attachments) and not has_vision:
                     raise UserError(
-                        f"{args.model.name} was started without a projector; start chat with "
-                        "--mmproj to ask about images."
+                        "{model} was started without a projector; start chat with --mmproj to ask "
+                        "about images.",
+                        model=args.model.name,
                     )
-                turn = ChatMessage.user(*(part for _, part in attachments), text)
-                check_context(client, [*history, turn], args)
-                if store is not None and conversation_id is not None:
-                    shas = [_store_attachment(store, path, part) for path, part in attachments]
-                    names = [path.name for path, _ in attachments]
-                    store.add_user_message(conversation_id, text, shas, names)
-                    writer = StreamingWriter(store, store.begin_assistant_message(conversation_id))
-                done = _reply(client, [*history, turn], args, writer.append if writer else None)
-                if writer is not None:
-                    writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
+                thread = threads.get(name)
+                if thread is None:
+                    thread = threads[name] = _new_thread(name, store, args, system, generation)
+                done = _turn(client, store, thread, text, attachments, args, system)
             except UserError as exc:
-                write({"error": str(exc)})
+                write({"error": str(exc), "thread": _named_thread(line)})
                 continue
             except _ReplyFailed as exc:
                 # What streamed is kept, in the store and on the line; a local engine restarts
-                # with the next turn, a server is asked again.
-                if writer is not None:
-                    writer.finish(exc.finish_reason, {"error": str(exc)})
-                write(exc.json())
+                # with the next turn, a server is asked again; the conversations so far are kept.
+                write({**exc.json(), "thread": _named_thread(line)})
                 continue
-            history += [turn, ChatMessage.assistant(done.text)]
-            write(reply_json(done))
+            write({**reply_json(done), "thread": name, "conversation_id": thread.conversation_id})
+        client.save_snapshot()
     finally:
         client.close()
         if store is not None:
+            if default.conversation_id is not None and args.continue_id is None and not default.history:
+                store.delete_conversation(default.conversation_id)  # no line went to it
             store.close()
     return 0
+
+
+def _default_thread(
+    args: argparse.Namespace, store: ConversationStore | None, generation: GenerationSettings
+) -> tuple[str, _Thread]:
+    """The system prompt and the conversation of lines without a thread: ``--continue``'s, with
+    its history and (unless ``--system`` says otherwise) its system prompt, or a new one."""
+    if store is None:
+        return args.system or "", _Thread(None, None)
+    if args.continue_id is None:
+        system = args.system or ""
+        return system, _new_thread(None, store, args, system, generation)
+    conversation = store.get_conversation(args.continue_id)
+    vision = args.server is not None or args.mmproj is not None
+    messages = store.messages(conversation.id)
+    if not vision and any(not a.is_document for m in messages for a in m.attachments):
+        raise UserError(
+            "Conversation {id} has images; start chat with --mmproj to continue it.", id=conversation.id
+        )
+    history = alternating_turns(_stored_turn(message, vision) for message in messages)
+    system = conversation.system_prompt if args.system is None else args.system
+    return system, _Thread(None, conversation.id, history)
+
+
+def _stored_turn(message: Message, vision: bool) -> ChatMessage:
+    """A stored message as the window sends it: attachments read again, then the text; a reply
+    as its answer (what the model thought stays out of the history)."""
+    if message.role == "assistant":
+        return ChatMessage.assistant(split_reply(message.text).answer)
+    parts: list[PreparedImage | PreparedDocument | str] = [
+        _stored_part(attachment, number, vision) for number, attachment in enumerate(message.attachments, 1)
+    ]
+    if message.text:
+        parts.append(message.text)
+    return ChatMessage.user(*parts)
+
+
+def _stored_part(attachment: StoredAttachment, number: int, vision: bool) -> PreparedImage | PreparedDocument:
+    name = attachment.name or f"image {number}"
+    if attachment.is_document:
+        return prepare_document(attachment.path, name=name, vision=vision).first_pages(attachment.first_pages)
+    return dataclasses.replace(prepare_image(attachment.path, name=name), pan_scan=attachment.pan_scan)
+
+
+def _new_thread(
+    name: str | None,
+    store: ConversationStore | None,
+    args: argparse.Namespace,
+    system: str,
+    generation: GenerationSettings,
+) -> _Thread:
+    if store is None:
+        return _Thread(name, None)
+    conversation = store.create_conversation(
+        model_path=args.model.resolve() if args.model else None,
+        mmproj_path=args.mmproj.resolve() if args.mmproj else None,
+        system_prompt=system,
+        settings=generation,
+        server=ConversationServer(args.server, args.server, args.server_model) if args.server else None,
+    )
+    return _Thread(name, conversation.id)
+
+
+def _turn(
+    client: Engine,
+    store: ConversationStore | None,
+    thread: _Thread,
+    text: str,
+    attachments: list[Attachment],
+    args: argparse.Namespace,
+    system: str,
+) -> Done:
+    """One prompt of a thread: checked, committed, answered (flushed while it streams), kept."""
+    turn = ChatMessage.user(*(part for _, part in attachments), text)
+    messages = alternating_turns([*thread.history, turn])
+    check_context(client, messages, args, system)
+    writer = None
+    if store is not None and thread.conversation_id is not None:
+        shas = [_store_attachment(store, path, part) for path, part in attachments]
+        names = [path.name for path, _ in attachments]
+        store.add_user_message(thread.conversation_id, text, shas, names)
+        writer = StreamingWriter(store, store.begin_assistant_message(thread.conversation_id))
+    try:
+        done = _reply(
+            client,
+            messages,
+            args,
+            writer.append if writer else None,
+            system=system,
+            thread=thread.engine_thread,
+        )
+    except _ReplyFailed as exc:
+        if writer is not None:
+            writer.finish(exc.finish_reason, {"error": str(exc)})
+        raise
+    if writer is not None:
+        writer.finish(done.finish_reason, dataclasses.asdict(done.metrics))
+    thread.history = [*messages, ChatMessage.assistant(split_reply(done.text).answer)]
+    return done
 
 
 def _store_attachment(store: ConversationStore, path: Path, part: PreparedImage | PreparedDocument) -> str:

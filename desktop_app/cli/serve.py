@@ -17,7 +17,13 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from desktop_app.cli.chat import add_pan_scan_option, add_runtime_options, load_model, runtime_settings
+from desktop_app.cli.chat import (
+    add_pan_scan_option,
+    add_runtime_options,
+    load_model,
+    runtime_settings,
+    sized_to_machine,
+)
 from desktop_app.cli.parser import Subparsers
 from desktop_app.engine.client import EngineClient
 from desktop_app.engine.protocol import LoadRequest
@@ -122,7 +128,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
             keeper = StoreKeeper()
         server = ApiServer(engine, config, keeper)  # binds now: a port in use fails before the load
-        _load(engine, LoadRequest.of(files.model, files.mmproj, runtime))
+        model = inspect_model(files.model)
+        mmproj = inspect_projector(files.mmproj) if files.mmproj else None
+        _load(engine, LoadRequest.of(files.model, files.mmproj, sized_to_machine(runtime, model, mmproj)))
         vision = "with" if files.mmproj else "without"
         print(
             f"Serving {files.model.name} ({vision} vision) at {server.url}"

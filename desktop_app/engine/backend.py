@@ -4,7 +4,10 @@ Runs only inside the engine process (``process.py``); the app never imports it. 
 llama-cpp-python's low-level and mtmd bindings directly instead of ``Llama`` and its chat
 handlers, because those reset the context and re-encode every image on every turn.  Here the KV
 cache holds what was evaluated last, a new turn evaluates only what differs (longest common prefix
-over tokens and image identities), and encoded images are kept by content hash.
+over tokens and image identities), and encoded images are kept by content hash.  A conversation
+the engine leaves for another thread is kept as a snapshot of its KV state
+(:mod:`desktop_app.engine.snapshots`) and restored when its thread comes back; one that outgrows
+the context leaves out the turns after its first exchange.
 """
 
 from __future__ import annotations
@@ -13,36 +16,58 @@ import codecs
 import ctypes
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
 import numpy as np
+from gguf import GGUFReader
 from llama_cpp import mtmd_cpp as mtmd
 
 from desktop_app import paths
 from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag, native_reader
-from desktop_app.engine.embedding_cache import EmbeddingCache, projector_identity
-from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import ChatMessage, CountRequest, FinishReason, GenerateRequest, Metrics, TokenCount
+from desktop_app.engine.embedding_cache import EmbeddingCache, file_identity
+from desktop_app.engine.images import PreparedImage, pan_scan_for_backend
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    CountRequest,
+    FinishReason,
+    GenerateRequest,
+    Metrics,
+    ReadAhead,
+    Restored,
+    TokenCount,
+)
 from desktop_app.engine.sampler import Sampler
+from desktop_app.engine.snapshots import CacheShape, Key, Snapshot, SnapshotStore
 from desktop_app.errors import Sentence, UserError
-from desktop_app.settings import SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
-from desktop_app.thoughts import THOUGHT_CLOSE, THOUGHT_OPEN
+from desktop_app.settings import DEFAULT_CONTEXT, SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
+from desktop_app.thoughts import THOUGHT_CLOSE, THOUGHT_OPEN, split_reply
 
 log = logging.getLogger(__name__)
 
 N_BATCH = 512
 """Prompt tokens per llama_decode; also bounds one image's tokens (Gemma 3 uses 256)."""
 
-# What one KV position holds: a text token id, or (image hash, index within the image).
-Key = int | tuple[str, int]
+REPLY_ROOM_SHARE = 4
+"""A conversation that outgrows the context keeps 1/4 of it free for the reply (or the reply's
+length limit, if smaller) ..."""
+REFIT_SLACK_SHARE = 8
+"""... and, when turns must be left out, another 1/8 free for the next turns: leaving out one
+more turn each time would change the prompt right after the first exchange every turn and make
+the engine read everything after it again; this way the next few turns only append."""
 
 
 class Cancelled(Exception):
     """The user stopped the reply while the prompt or an image was being evaluated."""
+
+
+class _Yielded(Exception):
+    """Work done ahead stopped between two batches because a request is waiting; what was
+    evaluated so far is kept."""
 
 
 @dataclass
@@ -70,9 +95,9 @@ class _Run:
     """What one reply's decoding carries from one stretch to the next (thought, then answer)."""
 
     def __init__(
-        self, backend: LlamaBackend, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
+        self, backend: LlamaBackend, sampler: Sampler, emit: Callable[[str], None], received_at: float
     ) -> None:
-        self.sampler = Sampler(settings)
+        self.sampler = sampler
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(backend._vocab)
         self.emit = emit
         self.received_at = received_at
@@ -149,6 +174,31 @@ class _LoadProgress:
         return True
 
 
+def _projector_output_width(mmproj_path: Path) -> int | None:
+    """The embedding width a gemma3 projector produces (None: not a gemma3 projector, or
+    unreadable; mtmd then judges the file itself)."""
+    try:
+        reader = GGUFReader(mmproj_path)
+        field = reader.fields.get("clip.projector_type")
+        if field is None or field.contents() != "gemma3":
+            return None
+        for tensor in reader.tensors:
+            if tensor.name == "mm.input_projection.weight":  # [n_embd_text, n_embd_vision]
+                return int(tensor.shape[0])
+    except Exception:  # a damaged header: mtmd refuses it, and frees what it loaded
+        log.info("could not read %s ahead of mtmd", mmproj_path, exc_info=True)
+    return None
+
+
+def _projector_does_not_fit(mmproj_path: Path, model_path: Path) -> UserError:
+    return UserError(
+        "The projector {projector} does not fit {model} or is damaged; choose the mmproj file "
+        "made for this model.",
+        projector=mmproj_path.name,
+        model=model_path.name,
+    )
+
+
 class LlamaBackend:
     """A loaded model (+ projector) and the KV cache of the conversation evaluated last."""
 
@@ -159,32 +209,84 @@ class LlamaBackend:
         runtime: RuntimeSettings,
         cancel: CancelFlag,
         on_load_progress: Callable[[float], None] | None = None,
+        *,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         """Load the files; ``on_load_progress`` hears how far (0..1) the weights are read, and
-        setting ``cancel`` meanwhile stops the load (a UserError, with the flag still set)."""
+        setting ``cancel`` meanwhile stops the load (a UserError, with the flag still set).
+        ``snapshots`` keeps conversations this backend leaves (the engine process has one for
+        its lifetime, so they outlive a model reload); None keeps them nowhere."""
         _silence_native_logs()
         llama_cpp.llama_backend_init()
         self._is_cancelled = cancel.is_set
         self._cancel_address = cancel.address
         self.runtime = runtime
         started = time.perf_counter()
+        # The one owner of every native handle this backend allocates: each is registered the
+        # moment it exists, and ``close()`` (or a load that fails half-way) frees them newest
+        # first (projector, context, model), as llama-cpp-python's ``_internals`` does.
+        self._handles = ExitStack()
+        try:
+            self._open(model_path, mmproj_path, runtime, _LoadProgress(on_load_progress, cancel.is_set))
+        except BaseException:
+            self._handles.close()
+            raise
+        self.backend = backend_name(runtime.n_gpu_layers)
+        self._snapshots = snapshots or SnapshotStore(None)
+        self._snapshots.configure(disk=runtime.disk_cache, disk_bytes=runtime.snapshot_disk_mib << 20)
+        self._shape = CacheShape(
+            model=file_identity(model_path),
+            projector=file_identity(mmproj_path) if mmproj_path is not None else "",
+            n_ctx=self.n_ctx,
+            n_ubatch=N_BATCH,
+            flash_attn=runtime.flash_attn,
+            type_k=self._type_k,
+            type_v=self._type_v,
+            swa_full=SWA_FULL_CACHE,
+            backend=self.backend,
+            llama_cpp=llama_cpp.__version__,
+        )
+        self._thread = ""
+        """The thread whose conversation the KV cache holds ("": a scratch one, never kept)."""
+        self._dropped = 0
+        """Messages the conversation in the KV cache leaves out (see ``_leave_out``)."""
+        self._saved = False
+        """Whether the conversation in the KV cache was written to disk as it is now."""
+        self._checkpoint: Snapshot | None = None
+        """The conversation as it was before a read-ahead appended the pictures of a message
+        still being written: if the message is sent otherwise, the memory goes back to it."""
+        self._arrived_from: Restored | None = None
+        """Where the thread's memory came from when it arrived, until its first reply says so
+        (a read-ahead may have restored it before Send)."""
+        self._replied: tuple[GenerateRequest, str] | None = None
+        """The last request and its reply, until ``settle`` has run."""
+        self.load_s = time.perf_counter() - started
 
+    def _open(
+        self,
+        model_path: Path,
+        mmproj_path: Path | None,
+        runtime: RuntimeSettings,
+        load_progress: _LoadProgress,
+    ) -> None:
+        """Allocate model, context and projector, each handed to ``self._handles`` at once."""
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = 999 if runtime.n_gpu_layers < 0 else runtime.n_gpu_layers
-        load_progress = _LoadProgress(on_load_progress, cancel.is_set)
-        model_params.progress_callback = load_progress.callback
-        self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
-        if not self._model:
+        model_params.progress_callback = load_progress.callback  # kept alive by the caller
+        model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
+        if not model:
             raise UserError(
                 "llama.cpp could not load {name}: the file is damaged, is not a Gemma model this app "
                 "runs, or there is not enough memory for it.",
                 name=model_path.name,
             )
-        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
-        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+        self._handles.callback(llama_cpp.llama_model_free, model)
+        self._model = model
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(model)
 
         ctx_params = llama_cpp.llama_context_default_params()
-        ctx_params.n_ctx = runtime.n_ctx
+        ctx_params.n_ctx = runtime.n_ctx or DEFAULT_CONTEXT  # a front end sizes it; else this
         ctx_params.n_batch = N_BATCH
         ctx_params.n_ubatch = N_BATCH
         ctx_params.n_threads = runtime.n_threads
@@ -199,24 +301,33 @@ class LlamaBackend:
         # contexts (27B at 128K: ~67 GB instead of ~11 GB), so the reduced cache is used and
         # `_safe_keep` re-reads the prompt in the rare case a trim reaches past what it holds.
         ctx_params.swa_full = SWA_FULL_CACHE
-        self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
-        if not self._ctx:
-            llama_cpp.llama_model_free(self._model)
+        self._type_k, self._type_v = int(ctx_params.type_k), int(ctx_params.type_v)
+        ctx = llama_cpp.llama_init_from_model(model, ctx_params)
+        if not ctx:
             raise UserError(
                 "There is not enough memory for a context of {n_ctx} tokens with {name}; choose a "
                 "smaller context size.",
-                n_ctx=runtime.n_ctx,
+                n_ctx=ctx_params.n_ctx,
                 name=model_path.name,
             )
-        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._handles.callback(llama_cpp.llama_free, ctx)
+        self._ctx = ctx
+        self.n_ctx = llama_cpp.llama_n_ctx(ctx)
+        self._memory = llama_cpp.llama_get_memory(ctx)
         # Checked by ggml before every graph node while the prompt or an image is evaluated (a
         # generated token is one short step: the loop checks the flag between steps).  It is a C
         # function reading the shared flag, not a Python call per node (see cancel.py).
         self._abort_cb = ctypes.cast(native_reader(), llama_cpp.ggml_abort_callback)
 
-        self._mtmd = None
+        self._mtmd: mtmd.mtmd_context_p | None = None
         if mmproj_path is not None:
+            width = _projector_output_width(mmproj_path)
+            if width is not None and width != llama_cpp.llama_model_n_embd_inp(model):
+                # Refused here, before mtmd: ``mtmd_init_from_file`` refuses it too, but its
+                # constructor throws after loading the encoder, whose destructor then never runs
+                # (measured: the engine grew 5.6 MB per refused 0.2 MB test projector; a real
+                # one would leave its whole 850 MB behind).
+                raise _projector_does_not_fit(mmproj_path, model_path)
             params = mtmd.mtmd_context_params_default()
             params.use_gpu = runtime.n_gpu_layers != 0
             params.n_threads = runtime.n_threads
@@ -224,15 +335,11 @@ class LlamaBackend:
             params.warmup = False
             params.media_marker = prompt.MEDIA_MARKER.encode()
             params.flash_attn_type = ctx_params.flash_attn_type
-            self._mtmd = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), self._model, params)
-            if not self._mtmd:
-                self.close()
-                raise UserError(
-                    "The projector {projector} does not fit {model} or is damaged; choose the "
-                    "mmproj file made for this model.",
-                    projector=mmproj_path.name,
-                    model=model_path.name,
-                )
+            projector = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), model, params)
+            if not projector:
+                raise _projector_does_not_fit(mmproj_path, model_path)
+            self._handles.callback(mtmd.mtmd_free, projector)
+            self._mtmd = projector
         self.has_vision = bool(self._mtmd) and mtmd.mtmd_support_vision(self._mtmd)
         self.architecture = self._meta("general.architecture") or ""
         # The GGUF's template is someone else's code: tried once now, so a broken one is
@@ -251,13 +358,13 @@ class LlamaBackend:
         self.thinks = self.architecture == "gemma4" and self._thought_end is not None
         self._cached: list[Key] = []
         self._embeddings = EmbeddingCache(
-            paths.cache_dir() / "embeddings" / projector_identity(mmproj_path)
+            paths.cache_dir() / "embeddings" / file_identity(mmproj_path)
             if mmproj_path is not None and runtime.disk_cache
             else None
         )
-        self._n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
-        self.load_s = time.perf_counter() - started
-        self.backend = backend_name(runtime.n_gpu_layers)
+        # Before anything else is freed, the embeddings an encode took a minute for reach disk.
+        self._handles.callback(self._embeddings.flush)
+        self._n_embd = llama_cpp.llama_model_n_embd_inp(model)
 
     def take_notice(self) -> Sentence | None:
         """A sentence for the user that is no error (the model's chat template was set aside for
@@ -297,58 +404,48 @@ class LlamaBackend:
         return buf.raw[:n]
 
     # ----------------------------------------------------------------------- prompt spans
-    def _spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], list[object]]:
+    @contextmanager
+    def _spans(self, text: str, images: list[PreparedImage]) -> Iterator[list[_Span]]:
         """Split the prompt into text tokens and image chunks (mtmd adds the image delimiters).
 
-        Documents' words are tokenized apart, as plain text (see ``prompt.segments``).  Returns
-        the spans and the native chunk lists that own the image chunks (free them after).
+        Documents' words are tokenized apart, as plain text (see ``prompt.segments``).  The image
+        spans point into mtmd's chunk lists, which this context owns and frees on leaving.
         """
-        spans: list[_Span] = []
-        owners: list[object] = []
-        queue = iter(images)
-        try:
+        with ExitStack() as owned:
+            spans: list[_Span] = []
+            queue = iter(images)
             for piece, is_document in prompt.segments(text):
                 if is_document:
                     spans.append(_TextSpan(self.tokenize(piece, special=False), document=True))
                     continue
                 mine = [next(queue) for _ in range(piece.count(prompt.MEDIA_MARKER))]
-                piece_spans, owner = self._piece_spans(piece, mine)
-                spans += piece_spans
-                if owner is not None:
-                    owners.append(owner)
-        except BaseException:
-            self._free(owners)
-            raise
-        return spans, owners
+                spans += self._piece_spans(piece, mine, owned)
+            yield spans
 
-    @staticmethod
-    def _free(owners: list[object]) -> None:
-        for owner in owners:
-            mtmd.mtmd_input_chunks_free(owner)
-
-    def _piece_spans(self, text: str, images: list[PreparedImage]) -> tuple[list[_Span], object]:
-        """Text (control tokens parsed) and its images as spans, and the chunk list owning them."""
+    def _piece_spans(self, text: str, images: list[PreparedImage], owned: ExitStack) -> list[_Span]:
+        """Text (control tokens parsed) and its images as spans; the chunk list they point into
+        is handed to ``owned`` the moment it exists."""
         if not images:
-            return [_TextSpan(self.tokenize(text))], None
+            return [_TextSpan(self.tokenize(text))]
         if not self.has_vision:
             raise UserError("This model has no vision projector loaded; add its mmproj file.")
-        bitmaps = []
-        for image in images:
-            pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
-            bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
-            mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
-            bitmaps.append(bitmap)
-        chunks = mtmd.mtmd_input_chunks_init()
-        try:
+        with ExitStack() as bitmaps_owned:  # mtmd copies what it needs into the chunks
+            bitmaps = []
+            for image in images:
+                pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
+                bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
+                if not bitmap:
+                    raise MemoryError(f"mtmd could not hold a {image.width}x{image.height} image")
+                bitmaps_owned.callback(mtmd.mtmd_bitmap_free, bitmap)
+                mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
+                bitmaps.append(bitmap)
+            chunks = mtmd.mtmd_input_chunks_init()
+            owned.callback(mtmd.mtmd_input_chunks_free, chunks)
             data = text.encode("utf-8")
             text_in = mtmd.mtmd_input_text(data, len(data), False, True)
             array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
             rc = mtmd.mtmd_tokenize(self._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps))
-        finally:
-            for bitmap in bitmaps:
-                mtmd.mtmd_bitmap_free(bitmap)
         if rc != 0:
-            mtmd.mtmd_input_chunks_free(chunks)
             raise RuntimeError(f"mtmd_tokenize failed with {rc}")
         spans: list[_Span] = []
         for i in range(mtmd.mtmd_input_chunks_size(chunks)):
@@ -363,7 +460,7 @@ class LlamaBackend:
                 spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
             else:
                 raise RuntimeError(f"unexpected mtmd chunk type {kind}")
-        return spans, chunks
+        return spans
 
     @staticmethod
     def _keys(spans: list[_Span]) -> list[Key]:
@@ -377,11 +474,7 @@ class LlamaBackend:
 
     def _reusable_prefix(self, keys: list[Key]) -> int:
         """How many leading positions of the KV cache this prompt can keep."""
-        n = 0
-        for old, new in zip(self._cached, keys, strict=False):
-            if old != new:
-                break
-            n += 1
+        n = _common_prefix(self._cached, keys)
         # An image is all or nothing: never keep half of one.
         while n > 0 and n < len(keys):
             before, after = keys[n - 1], keys[n]
@@ -413,8 +506,10 @@ class LlamaBackend:
         del self._cached[keep:]
 
     # --------------------------------------------------------------------------- evaluate
-    def _decode_tokens(self, tokens: list[int]) -> None:
+    def _decode_tokens(self, tokens: list[int], yield_to: Callable[[], bool] | None = None) -> None:
         for start in range(0, len(tokens), N_BATCH):
+            if yield_to is not None and yield_to():
+                raise _Yielded()
             batch_tokens = tokens[start : start + N_BATCH]
             array = (llama_cpp.llama_token * len(batch_tokens))(*batch_tokens)
             rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(array)))
@@ -433,6 +528,11 @@ class LlamaBackend:
             return cached, None
         if self._is_cancelled():
             raise Cancelled()
+        return self._encode(span)
+
+    def _encode(self, span: _ImageSpan) -> tuple[np.ndarray, float]:
+        """Run the vision encoder on one image chunk and keep its output in the cache."""
+        shape = (span.n_tokens, self._n_embd)
         started = time.perf_counter()
         rc = mtmd.mtmd_encode_chunk(self._mtmd, span.chunk)
         encode_s = time.perf_counter() - started
@@ -466,6 +566,145 @@ class LlamaBackend:
             raise RuntimeError(f"decoding image embeddings failed with {rc}")
         self._cached.extend((span.sha256, i) for i in range(span.n_tokens))
 
+    # ------------------------------------------------------------------------ threads
+    def _switch_to(self, thread: str) -> None:
+        """Make ``thread``'s conversation the one in the KV cache (``_arrived_from`` says where
+        it came from).
+
+        The departing conversation is kept as a snapshot (a named thread only); the arriving
+        one is restored from its snapshot as it was when it left, if there is one, and the
+        usual prefix rules then decide how much of it the new prompt keeps.  Leaving the
+        scratch thread ("") keeps what the cache holds: a new conversation's first message was
+        read ahead there before the conversation had a name.  Leaving a named thread empties
+        the cache, so a thread without a snapshot is read as if fresh, byte for byte (reusing
+        another thread's prefix would change the batches its prompt is read in, and with them
+        the last bits of its logits: a greedy reply of the 270M parted after 60 tokens).
+        """
+        if thread == self._thread:
+            return
+        self.settle()
+        self._keep_current()
+        if self._thread:
+            self._trim(0)
+        self._thread, self._dropped, self._checkpoint, self._saved = thread, 0, None, False
+        self._arrived_from = None
+        found = self._snapshots.take(self._shape, thread) if thread else None
+        if found is not None:
+            snapshot, where = found
+            self._arrived_from = where if self._restore(snapshot) else None
+
+    def _capture(self) -> Snapshot:
+        """The KV state of the conversation in the cache, with the keys it holds."""
+        size = llama_cpp.llama_state_seq_get_size(self._ctx, 0)
+        state = np.empty(size, np.uint8)
+        written = llama_cpp.llama_state_seq_get_data(
+            self._ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), size, 0
+        )
+        return Snapshot(tuple(self._cached), state[:written], self._dropped)
+
+    def _restore(self, snapshot: Snapshot) -> bool:
+        """Load a snapshot into the cache in place of what it holds; False, and the cache left
+        empty, when llama.cpp refuses it or it does not hold as many positions as it has keys."""
+        self._trim(0)
+        state = snapshot.state
+        read = llama_cpp.llama_state_seq_set_data(
+            self._ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), state.nbytes, 0
+        )
+        if read == 0 or llama_cpp.llama_memory_seq_pos_max(self._memory, 0) != len(snapshot.keys) - 1:
+            log.warning("a snapshot of %s did not fit this context; reading the thread again", self._thread)
+            llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+            return False
+        self._cached = list(snapshot.keys)
+        self._dropped = snapshot.dropped
+        return True
+
+    def _certain(self) -> Snapshot:
+        """The conversation in the cache without what a read-ahead added to it."""
+        return self._checkpoint or self._capture()
+
+    def _keep_current(self) -> None:
+        """Hand the conversation in the cache (a named thread's) to the snapshot pool."""
+        if self._thread and self._cached:
+            self._snapshots.keep(self._shape, self._thread, self._certain(), on_disk=self._saved)
+
+    def save_snapshot(self) -> None:
+        """Write the conversation in the cache to disk, in the background (warm after a restart)."""
+        self.settle()
+        if self._thread and self._cached and not self._saved:
+            self._snapshots.save(self._shape, self._thread, self._certain())
+            self._saved = True
+
+    def _back_to_checkpoint(self, keys: list[Key]) -> None:
+        """Undo a read-ahead that ``keys`` do not follow (a picture removed or replaced before
+        Send): trimming it off could reach past what the sliding-window layers still hold."""
+        checkpoint = self._checkpoint
+        if checkpoint is None or _common_prefix(self._cached, keys) == len(self._cached):
+            return
+        self._checkpoint = None
+        self._restore(checkpoint)
+
+    def forget_snapshots(self) -> None:
+        """Clear every snapshot (the conversation in the cache stays: it is live, not kept)."""
+        self._snapshots.clear()
+
+    def read_ahead(self, request: ReadAhead, yield_to: Callable[[], bool] = lambda: False) -> int:
+        """Do now what Send would do for the message being written, as far as it is certain:
+        the conversation before it (a thread just opened is made warm), then the message
+        through its last picture, if it has one (its words come after).  The memory where the
+        message begins is kept as a checkpoint, so a picture removed before Send is undone
+        cheaply (see ``_back_to_checkpoint``).  Stops between batches when ``yield_to`` says a
+        request waits (what was read stays).  Returns the positions the memory holds now."""
+        self._switch_to(request.thread)
+        pairs = min(self._dropped // 2, _droppable_pairs(len(request.messages)))
+        messages = _leave_out(request.messages, pairs)
+        before, earlier = self._render(messages[:-1], request.system_prompt, request.settings)
+        with self._spans(before, earlier) as spans:
+            before_keys = self._keys(spans)
+        text, images = self._render(messages, request.system_prompt, request.settings)
+        with self._spans(text, images) as spans:
+            keys = self._keys(spans)
+            room = min(request.settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
+            if len(keys) + room > self.n_ctx:
+                return len(self._cached)  # the prompt will be fitted at Send
+            certain = until = min(_common_prefix(before_keys, keys), len(keys) - 1)
+            position = 0
+            for span in spans:
+                position += len(span.tokens) if isinstance(span, _TextSpan) else span.n_tokens
+                if isinstance(span, _ImageSpan) and position > certain:
+                    until = position
+            self._back_to_checkpoint(keys)
+            keep = _common_prefix(self._cached, keys[:until])
+            if keep < len(self._cached):
+                self._checkpoint = None
+                self._trim(self._safe_keep(keep))
+            try:
+                if len(self._cached) < certain:
+                    self._evaluate(spans, certain, lambda _phase: None, yield_to)
+                if until > certain:
+                    if self._checkpoint is None and len(self._cached) <= certain:
+                        self._checkpoint = self._capture()
+                    self._evaluate(spans, until, lambda _phase: None, yield_to)
+            except _Yielded:
+                pass
+            return len(self._cached)
+
+    # ------------------------------------------------------------------------ prefetch
+    def image_views(self, image: PreparedImage, pan_scan: str) -> list[PreparedImage]:
+        """The images the model sees for ``image``: it, then its Pan & Scan crops."""
+        views = prompt.image_views(image, self._pan_scan(pan_scan))
+        return [view for view in views if isinstance(view, PreparedImage)]
+
+    def encode_ahead(self, view: PreparedImage) -> None:
+        """Encode one view into the embedding cache, unless it is there already."""
+        if view.sha256 in self._embeddings:
+            return
+        if not self.has_vision:
+            raise UserError("This model has no vision projector loaded; add its mmproj file.")
+        with self._spans(prompt.MEDIA_MARKER, [view]) as spans:
+            for span in spans:
+                if isinstance(span, _ImageSpan):
+                    self._encode(span)
+
     # --------------------------------------------------------------------------- generate
     def generate(
         self,
@@ -479,12 +718,28 @@ class LlamaBackend:
         ``on_phase`` hears about the slow steps before they start ("encoding image 1 of 2" can
         take a minute on a laptop CPU), so the window can say what it is waiting for.
         """
-        text, images = self._render(request.messages, request.system_prompt, request.settings)
-        spans, owners = self._spans(text, images)
-        try:
-            return self._run(spans, request.settings, emit, received_at, on_phase)
-        finally:
-            self._free(owners)
+        self._switch_to(request.thread)
+        restored, self._arrived_from = self._arrived_from, None
+        self._saved = False
+        settings = request.settings
+        messages = request.messages
+        most = _droppable_pairs(len(messages))
+        pairs = 0 if settings.stop_when_full else min(self._dropped // 2, most)
+        room = min(settings.max_tokens, self.n_ctx // REPLY_ROOM_SHARE)
+        while True:
+            text, images = self._render(_leave_out(messages, pairs), request.system_prompt, settings)
+            with self._spans(text, images) as spans:
+                keys = self._keys(spans)
+                if settings.stop_when_full or len(keys) + room <= self.n_ctx or pairs >= most:
+                    self._dropped = 2 * pairs
+                    result = self._run(spans, keys, settings, emit, received_at, on_phase, restored)
+                    self._replied = (request, result[0])
+                    return result
+            pairs = self._pairs_to_leave_out(request, pairs, most, room)
+
+    def _pan_scan(self, mode: str) -> str | None:
+        # Pan & Scan is Gemma 3's: the other projectors take an image whole, at its own size.
+        return pan_scan_for_backend(mode, self.backend) if self.architecture == "gemma3" else None
 
     def _render(
         self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings
@@ -494,8 +749,7 @@ class LlamaBackend:
         text, images, notice = self._format.render(
             messages,
             system_prompt,
-            # Pan & Scan is Gemma 3's: the other projectors take an image whole, at its own size.
-            settings.pan_scan if self.architecture == "gemma3" else "off",
+            self._pan_scan(settings.pan_scan),
             think=settings.think and self.thinks,
         )
         self._notice = notice or self._notice
@@ -504,25 +758,70 @@ class LlamaBackend:
     def count(self, request: CountRequest) -> TokenCount:
         """The tokens a reply to this conversation would evaluate, by kind; nothing is decoded."""
         text, images = self._render(request.messages, request.system_prompt, request.settings)
-        spans, owners = self._spans(text, images)
-        self._free(owners)
-        return TokenCount(
-            request.request_id,
-            prompt_tokens=len(self._keys(spans)),
-            document_tokens=_document_tokens(spans),
-            image_tokens=sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan)),
-            n_ctx=self.n_ctx,
-        )
+        with self._spans(text, images) as spans:
+            return TokenCount(
+                request.request_id,
+                prompt_tokens=len(self._keys(spans)),
+                document_tokens=_document_tokens(spans),
+                image_tokens=sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan)),
+                n_ctx=self.n_ctx,
+            )
+
+    def settle(self) -> None:
+        """Trim the memory to what the thread's next turn will keep: the reply as the next
+        prompt reads it back (tokenized anew, its ends trimmed by the chat template, its thought
+        left out as the front ends leave it out).
+
+        Run after each reply, off the way to any first token.  It matters for snapshots: a
+        restored one holds only the sliding window's own positions, so it can be appended to but
+        not trimmed (measured: the oldest position a 270M thread of 1,530 held was 506 live,
+        1,018 restored); a reply ending in a newline would otherwise cost a full re-read.
+        """
+        if self._replied is None:
+            return
+        request, reply = self._replied
+        self._replied = None
+        answer = ChatMessage.assistant(split_reply(reply).answer)
+        messages = (*_leave_out(request.messages, self._dropped // 2), answer)
+        text, images = self._render(messages, request.system_prompt, request.settings)
+        with self._spans(text, images) as spans:
+            keep = _common_prefix(self._cached, self._keys(spans))
+        if keep < len(self._cached):
+            self._trim(self._safe_keep(keep))
+
+    def _prompt_size(self, request: GenerateRequest, pairs: int) -> int:
+        text, images = self._render(_leave_out(request.messages, pairs), request.system_prompt, request.settings)
+        with self._spans(text, images) as spans:
+            return sum(len(s.tokens) if isinstance(s, _TextSpan) else s.n_tokens for s in spans)
+
+    def _pairs_to_leave_out(self, request: GenerateRequest, fewest: int, most: int, room: int) -> int:
+        """The fewest exchanges after the first to leave out (more than ``fewest``) so the prompt
+        leaves ``room`` for the reply and some slack for the next turns; without the slack if
+        that is impossible; ``most`` if nothing fits (the reply then says the context is full).
+        """
+        for limit in (self.n_ctx - room - self.n_ctx // REFIT_SLACK_SHARE, self.n_ctx - room):
+            low, high = fewest + 1, most
+            if self._prompt_size(request, high) > limit:
+                continue
+            while low < high:  # the size shrinks as more is left out: bisect
+                middle = (low + high) // 2
+                if self._prompt_size(request, middle) <= limit:
+                    high = middle
+                else:
+                    low = middle + 1
+            return low
+        return most
 
     def _run(
         self,
         spans: list[_Span],
+        keys: list[Key],
         settings: GenerationSettings,
         emit: Callable[[str], None],
         received_at: float,
         on_phase: Callable[[Sentence], None],
+        restored: Restored | None,
     ) -> tuple[str, FinishReason, Metrics]:
-        keys = self._keys(spans)
         if len(keys) >= self.n_ctx:
             documents = _document_tokens(spans)
             if documents:
@@ -541,6 +840,8 @@ class LlamaBackend:
                 tokens=len(keys),
                 n_ctx=self.n_ctx,
             )
+        self._back_to_checkpoint(keys)
+        self._checkpoint = None  # from here on, the cache holds only what was sent
         keep = self._safe_keep(self._reusable_prefix(keys))
         self._trim(keep)
         image_tokens = sum(s.n_tokens for s in spans if isinstance(s, _ImageSpan))
@@ -550,27 +851,7 @@ class LlamaBackend:
         try:
             llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, self._cancel_address)
             on_phase(Sentence("reading the prompt"))
-            n_images = sum(isinstance(s, _ImageSpan) for s in spans)
-            image_index = 0
-            position = 0
-            for span in spans:
-                if isinstance(span, _TextSpan):
-                    end = position + len(span.tokens)
-                    if end > keep:
-                        self._decode_tokens(span.tokens[max(keep - position, 0) :])
-                    position = end
-                    continue
-                end = position + span.n_tokens
-                image_index += 1
-                if end > keep:
-                    on_phase(Sentence("encoding image {n} of {total}", n=image_index, total=n_images))
-                    embedding, spent_s = self._image_embedding(span)
-                    if spent_s is None:
-                        from_cache += 1
-                    else:
-                        encode_s += spent_s
-                    self._decode_image(span, embedding)
-                position = end
+            encode_s, from_cache = self._evaluate(spans, len(keys), on_phase)
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
             on_phase(Sentence("writing"))
             prompt_read_s = time.perf_counter() - received_at
@@ -593,8 +874,49 @@ class LlamaBackend:
             cached_tokens=keep,
             images_from_cache=from_cache,
             thought_tokens=thought_tokens,
+            restored=restored,
+            dropped_turns=self._dropped,
         )
         return reply, finish, metrics
+
+    def _evaluate(
+        self,
+        spans: list[_Span],
+        until: int,
+        on_phase: Callable[[Sentence], None],
+        yield_to: Callable[[], bool] | None = None,
+    ) -> tuple[float, int]:
+        """Evaluate the prompt's positions from what the cache holds up to ``until`` (never inside
+        an image); the seconds spent encoding images, and how many came from the cache.  With
+        ``yield_to``, stop (``_Yielded``) between batches and images once it says so."""
+        keep = len(self._cached)
+        encode_s, from_cache = 0.0, 0
+        n_images = sum(isinstance(s, _ImageSpan) for s in spans)
+        image_index = 0
+        position = 0
+        for span in spans:
+            if position >= until:
+                break
+            if isinstance(span, _TextSpan):
+                end = position + len(span.tokens)
+                if end > keep:
+                    self._decode_tokens(span.tokens[max(keep - position, 0) : until - position], yield_to)
+                position = end
+                continue
+            end = position + span.n_tokens
+            image_index += 1
+            if end > keep:
+                if yield_to is not None and yield_to():
+                    raise _Yielded()
+                on_phase(Sentence("encoding image {n} of {total}", n=image_index, total=n_images))
+                embedding, spent_s = self._image_embedding(span)
+                if spent_s is None:
+                    from_cache += 1
+                else:
+                    encode_s += spent_s
+                self._decode_image(span, embedding)
+            position = end
+        return encode_s, from_cache
 
     def _stream(
         self, settings: GenerationSettings, emit: Callable[[str], None], received_at: float
@@ -606,18 +928,19 @@ class LlamaBackend:
         bounds, so a long thought can never leave the answer without room.  Everyone else writes
         one stretch, exactly as before.
         """
-        run = _Run(self, settings, emit, received_at)
-        thought_end = self._thought_end if settings.think and self.thinks else None
-        thought_tokens = 0
-        if thought_end is not None:
-            finish = self._decode(run, self.n_ctx, thought_end)
-            thought_tokens = run.produced
-            if finish == "stop" and run.stopped_at == thought_end:
-                finish = self._take(run, thought_end)
-                if finish == "stop":
-                    finish = self._decode(run, settings.max_tokens, self._end_of_turn)
-        else:
-            finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+        with Sampler(settings) as sampler:
+            run = _Run(self, sampler, emit, received_at)
+            thought_end = self._thought_end if settings.think and self.thinks else None
+            thought_tokens = 0
+            if thought_end is not None:
+                finish = self._decode(run, self.n_ctx, thought_end)
+                thought_tokens = run.produced
+                if finish == "stop" and run.stopped_at == thought_end:
+                    finish = self._take(run, thought_end)
+                    if finish == "stop":
+                        finish = self._decode(run, settings.max_tokens, self._end_of_turn)
+            else:
+                finish = self._decode(run, settings.max_tokens, self._end_of_turn)
         tail = run.decoder.decode(b"", final=True)
         if tail:
             run.parts.append(tail)
@@ -705,15 +1028,32 @@ class LlamaBackend:
         return "stop"
 
     def close(self) -> None:
-        """Free native resources (the process exits right after, but be tidy for tests)."""
-        if getattr(self, "_embeddings", None):
-            self._embeddings.flush()  # an encode that took a minute is worth the wait
-        if getattr(self, "_mtmd", None):
-            mtmd.mtmd_free(self._mtmd)
-            self._mtmd = None
-        if getattr(self, "_ctx", None):
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-        if getattr(self, "_model", None):
-            llama_cpp.llama_model_free(self._model)
-            self._model = None
+        """Keep the conversation in the cache as a snapshot and hand every snapshot held in RAM
+        to the disk writer (they outlive this model); then free every native handle, newest
+        first, after the embedding cache reached disk."""
+        try:
+            self.settle()
+            self._keep_current()
+            self._snapshots.spill()
+        finally:
+            self._handles.close()
+
+
+def _common_prefix(a: Sequence[Key], b: Sequence[Key]) -> int:
+    """How many leading keys two sequences share."""
+    n = 0
+    for old, new in zip(a, b, strict=False):
+        if old != new:
+            break
+        n += 1
+    return n
+
+
+def _droppable_pairs(n_messages: int) -> int:
+    """Exchanges that may be left out: those between the first exchange and the last message."""
+    return max(0, (n_messages - 3) // 2)
+
+
+def _leave_out(messages: tuple[ChatMessage, ...], pairs: int) -> tuple[ChatMessage, ...]:
+    """The conversation without the ``pairs`` exchanges right after the first one."""
+    return messages if pairs <= 0 else messages[:2] + messages[2 + 2 * pairs :]

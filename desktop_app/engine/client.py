@@ -21,23 +21,30 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from desktop_app.engine.cancel import CancelFlag
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.interface import EventReader
-from desktop_app.engine.process import engine_main
+from desktop_app.engine.process import SHUTDOWN_WRITES_S, engine_main
 from desktop_app.engine.protocol import (
     AnyLoadRequest,
     Capabilities,
     ChatMessage,
+    ClearSnapshots,
     CountRequest,
     Done,
+    DropPrefetch,
     EngineError,
     Event,
     GenerateRequest,
     LoadRequest,
     Metrics,
     ModelLoaded,
+    PrefetchImage,
+    ReadAhead,
+    SaveSnapshot,
     ShutdownRequest,
     Token,
 )
+from desktop_app.engine.snapshots import SnapshotStore, snapshot_folder
 from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
 
@@ -144,6 +151,8 @@ class EngineClient(EventReader):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
         """Start a reply; its ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
         request_id = next(self._ids)
@@ -152,7 +161,7 @@ class EngineClient(EventReader):
         self._active = _Active(request_id, [])
         self._send(
             GenerateRequest(
-                request_id, tuple(messages), system_prompt, settings or GenerationSettings()
+                request_id, tuple(messages), system_prompt, settings or GenerationSettings(), thread
             )
         )
         return request_id
@@ -174,6 +183,41 @@ class EngineClient(EventReader):
     @property
     def alive(self) -> bool:
         return self.running
+
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        """Have the engine encode an attached image while idle; ``ImageStatus`` events follow."""
+        if self.running:
+            self._send(PrefetchImage(image, pan_scan))
+
+    def drop_prefetch(self, sha256: str) -> None:
+        """The image was removed before Send: never encode it for that."""
+        if self.running:
+            self._send(DropPrefetch(sha256))
+
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        """The last message is being written, its pictures attached: have the engine read the
+        conversation through them while idle (it replaces an earlier read-ahead)."""
+        if self.running:
+            self._send(ReadAhead(thread, tuple(messages), system_prompt, settings or GenerationSettings()))
+
+    def save_snapshot(self) -> None:
+        """Have the engine write the current conversation's memory to disk."""
+        if self.running:
+            self._send(SaveSnapshot())
+
+    def clear_snapshots(self) -> None:
+        """Forget every conversation snapshot (the engine's, or the folder's when none runs)."""
+        if self.running:
+            self._send(ClearSnapshots())
+        else:
+            SnapshotStore(snapshot_folder()).clear()
 
     def cancel(self, *, hard: bool = False) -> None:
         """Stop the reply in progress, keeping what streamed.
@@ -262,7 +306,7 @@ class EngineClient(EventReader):
                 conn.send(ShutdownRequest())
         except (OSError, BrokenPipeError):
             pass
-        proc.join(timeout=5)
+        proc.join(timeout=SHUTDOWN_WRITES_S + 6)  # its snapshot writes, then freeing the model
         if proc.is_alive():
             proc.kill()
         self._active = None

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.protocol import (
     AnyLoadRequest,
     Capabilities,
@@ -60,9 +61,41 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
         """Start a reply and return its request id; ``Token`` events and a final ``Done`` or
-        ``EngineError`` follow."""
+        ``EngineError`` follow.  ``thread`` names the conversation (stable across restarts), so
+        an engine can keep its memory while others are answered; "" is a scratch one."""
+        ...
+
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        """Prepare an attached image for the next reply while idle (``ImageStatus`` events
+        follow); an engine with nothing to prepare answers "ready" or nothing."""
+        ...
+
+    def drop_prefetch(self, sha256: str) -> None:
+        """The attached image was removed: do not prepare it."""
+        ...
+
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        """The last message is being written with its pictures attached: prepare what is
+        certain of it while idle (an engine that cannot does nothing)."""
+        ...
+
+    def save_snapshot(self) -> None:
+        """Keep the current conversation's memory across a restart (on quit, when idle)."""
+        ...
+
+    def clear_snapshots(self) -> None:
+        """Forget every kept conversation memory."""
         ...
 
     def count_tokens(
@@ -102,6 +135,8 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> Iterator[Event]:
         """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
         ...
@@ -152,6 +187,8 @@ class EventReader(ABC):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int: ...
 
     def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:
@@ -170,9 +207,11 @@ class EventReader(ABC):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> Iterator[Event]:
         """Generate and yield this reply's events, ending with its ``Done`` or ``EngineError``."""
-        request_id = self.generate(messages, system_prompt, settings)
+        request_id = self.generate(messages, system_prompt, settings, thread=thread)
         while True:
             event = self.next_event()
             if event is None:

@@ -64,7 +64,7 @@ def render(
     messages: Sequence[ChatMessage],
     system_prompt: str = "",
     template: str | None = None,
-    pan_scan: str = "off",
+    pan_scan: str | None = "off",
     think: bool = False,
 ) -> tuple[str, list[PreparedImage]]:
     """Prompt text ending with the model's turn opened, and the images in marker order.
@@ -103,7 +103,7 @@ def render(
     return "".join(out), images
 
 
-def image_views(image: PreparedImage, pan_scan: str = "off") -> tuple[str | PreparedImage, ...]:
+def image_views(image: PreparedImage, pan_scan: str | None = "off") -> tuple[str | PreparedImage, ...]:
     """What one picture becomes in a Gemma 3 prompt: the image alone, or, when Pan & Scan crops
     it, the reference processor's words around the whole image and its crops (crops separated
     by spaces).  The local prompt and the remote engine's messages are both built from this."""
@@ -174,8 +174,13 @@ def _with_documents_expanded(message: ChatMessage) -> ChatMessage:
 _crop_cache: OrderedDict[tuple[str, str], list[PreparedImage]] = OrderedDict()
 
 
-def _crops(image: PreparedImage, mode: str) -> list[PreparedImage]:
-    """Pan & Scan crops, remembered: every turn re-renders the images of the whole history."""
+def _crops(image: PreparedImage, pan_scan: str | None) -> list[PreparedImage]:
+    """Pan & Scan crops, remembered: every turn re-renders the images of the whole history.
+    The picture's own mode, if it has one, wins over the conversation's ``pan_scan``; None
+    means the model has no Pan & Scan at all (only Gemma 3 has), whatever the picture chose."""
+    if pan_scan is None:
+        return []
+    mode = image.pan_scan or pan_scan
     key = (image.sha256, mode)
     if key not in _crop_cache:
         boxes = pan_scan_boxes(image.width, image.height, mode)
@@ -286,7 +291,7 @@ class ChatFormat:
         return self.render(sample, "Answer briefly.", "off")[2]
 
     def render(
-        self, messages: Sequence[ChatMessage], system_prompt: str, pan_scan: str, think: bool = False
+        self, messages: Sequence[ChatMessage], system_prompt: str, pan_scan: str | None, think: bool = False
     ) -> tuple[str, list[PreparedImage], Sentence | None]:
         """:func:`render` with this model's template; the third item is the sentence saying the
         built-in template took over on this call, else None."""

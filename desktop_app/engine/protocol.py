@@ -6,6 +6,7 @@ nothing here drags llama.cpp (or Qt) into the importing process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,26 @@ class ChatMessage:
     @property
     def text(self) -> str:
         return "".join(p for p in self.parts if isinstance(p, str))
+
+
+def conversation_thread(conversation_id: int) -> str:
+    """The engine thread of a stored conversation: the same in the window and ``chat --jsonl``,
+    so either continues the memory the other left."""
+    return f"conversation-{conversation_id}"
+
+
+def alternating_turns(turns: Iterable[ChatMessage]) -> list[ChatMessage]:
+    """Stored turns as the engine takes them, strictly alternating user/assistant: a user turn
+    left without a reply (the app died before it began) is merged with the next one; a reply
+    without a prompt is dropped.  The window and ``chat --continue`` both send this, so a
+    conversation reads the same (and keeps its memory) from either."""
+    out: list[ChatMessage] = []
+    for turn in turns:
+        if turn.role == "user" and out and out[-1].role == "user":
+            out[-1] = ChatMessage("user", (*out[-1].parts, "\n", *turn.parts))
+        elif turn.role == "user" or (out and out[-1].role == "user"):
+            out.append(turn)
+    return out
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,52 @@ class GenerateRequest:
     messages: tuple[ChatMessage, ...]
     system_prompt: str = ""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    thread: str = ""
+    """Which conversation this is, in a name the front end keeps stable (``conversation-12``):
+    when a request for another thread comes, the engine keeps this one's memory as a snapshot
+    and restores it when the thread comes back, after a restart too.  "" is a scratch
+    conversation that is never kept (``ask``)."""
+
+
+@dataclass(frozen=True)
+class PrefetchImage:
+    """Encode an attached image (with its Pan & Scan views) into the embedding cache while the
+    engine is idle, so Send finds it ready; queued behind a reply in progress."""
+
+    image: PreparedImage
+    pan_scan: str
+    """The conversation's Pan & Scan mode (the image's own choice, if it has one, wins)."""
+
+
+@dataclass(frozen=True)
+class DropPrefetch:
+    """The image was removed before Send: take it out of the encode queue if it is still there."""
+
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """The user is writing the last message of ``messages``: its pictures are attached, its
+    words still coming.  While idle, the engine reads the conversation through those pictures
+    into the thread's memory (once they are encoded), so Send leaves only the words to read.
+    A later one replaces it; a reply or a model load drops it."""
+
+    thread: str
+    messages: tuple[ChatMessage, ...]
+    system_prompt: str = ""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass(frozen=True)
+class SaveSnapshot:
+    """Write the current conversation's memory to disk now (on quit, when idle, at the end of
+    ``chat --jsonl`` input), so reopening it after a restart continues at once."""
+
+
+@dataclass(frozen=True)
+class ClearSnapshots:
+    """Forget every conversation snapshot, in memory and on disk."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +188,21 @@ class ShutdownRequest:
     """Free llama.cpp's resources and exit the engine process."""
 
 
-Request = LoadRequest | GenerateRequest | CountRequest | ShutdownRequest
+Request = (
+    LoadRequest
+    | GenerateRequest
+    | CountRequest
+    | PrefetchImage
+    | DropPrefetch
+    | ReadAhead
+    | SaveSnapshot
+    | ClearSnapshots
+    | ShutdownRequest
+)
 """What crosses the pipe to the engine process."""
+
+Restored = Literal["ram", "disk"]
+ImageState = Literal["reading", "ready", "failed"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +228,13 @@ class Metrics:
     """Prompt tokens reused from the KV cache instead of evaluated again."""
     images_from_cache: int = 0
     """Images whose embeddings came from the embedding cache instead of the encoder."""
+    restored: Restored | None = None
+    """Where the conversation's memory came from when the engine returned to this thread
+    (reported by the thread's first reply since, even if a read-ahead restored it before Send):
+    "ram" or "disk" (a snapshot), None (it was in the engine already, or read afresh)."""
+    dropped_turns: int = 0
+    """Messages left out because the conversation no longer fits the context: those right after
+    the first exchange (the system prompt, the first exchange and the newest turns are kept)."""
     thought_tokens: int = 0
     """Of ``decode_tokens``, those the model spent thinking before its answer."""
 
@@ -246,6 +333,23 @@ class TokenCount:
 
 
 @dataclass(frozen=True)
+class ImageStatus:
+    """An image asked for with :class:`PrefetchImage` is being encoded, is ready, or failed."""
+
+    sha256: str
+    state: ImageState
+
+
+@dataclass(frozen=True)
+class ReadAheadDone:
+    """A :class:`ReadAhead` was read: the thread's memory holds ``positions`` positions, through
+    the last picture of the message being written (0: there was nothing to read ahead)."""
+
+    thread: str
+    positions: int
+
+
+@dataclass(frozen=True)
 class EngineError:
     """A request failed. ``kind`` "user" is a sentence for the user; "crashed" means the engine
     process died and will be restarted by the next request; "cancelled" (request_id None): a load
@@ -264,4 +368,4 @@ class EngineError:
         return EngineError(request_id, str(said), kind, said)
 
 
-Event = ModelLoaded | Progress | Token | Done | TokenCount | EngineError
+Event = ModelLoaded | Progress | Token | Done | TokenCount | ImageStatus | ReadAheadDone | EngineError

@@ -33,6 +33,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.interface import EventReader
 from desktop_app.engine.protocol import (
     AnyLoadRequest,
@@ -191,8 +192,12 @@ class RemoteEngine(EventReader):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
-        """Start a reply; ``Token`` events and a final ``Done`` or ``EngineError`` follow."""
+        """Start a reply; ``Token`` events and a final ``Done`` or ``EngineError`` follow.
+        ``thread`` is not sent: a server keeps conversations warm by itself, as far as it does
+        (llama-server's prompt cache finds a conversation by the prompt's own beginning)."""
         request_id = next(self._ids)
         with self._lock:
             connection = self._connection
@@ -254,6 +259,32 @@ class RemoteEngine(EventReader):
             known = tokens > 0 and model.n_ctx > 0
             event = TokenCount(request_id, tokens if known else 0, 0, 0, model.n_ctx if known else 0)
         self._events.put(event)
+
+    # What the local engine does ahead of a reply or keeps after it happens on the server here,
+    # if anywhere: an image is sent with its message, and the server's own prompt cache (if it
+    # has one) is what keeps a conversation warm.  So these ask nothing and send no event (an
+    # attached image's chip shows no reading state: nothing reads it before Send).
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        """Nothing to prepare: the image goes to the server with its message."""
+
+    def drop_prefetch(self, sha256: str) -> None:
+        """Nothing was prepared."""
+
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        """Nothing is read before Send: a server reads the prompt when it is asked."""
+
+    def save_snapshot(self) -> None:
+        """The server keeps (or loses) its own cache."""
+
+    def clear_snapshots(self) -> None:
+        """Nothing of the server's memory is kept here."""
 
     def cancel(self, *, hard: bool = False) -> None:
         """End the reply now as ``cancelled``, keeping what streamed, and shut its connection
@@ -472,7 +503,7 @@ def _payload(
     return chat_messages(
         messages,
         system_prompt,
-        pan_scan=settings.pan_scan if model.gemma3 else "off",
+        pan_scan=settings.pan_scan if model.gemma3 else None,
         image_side=GEMMA3_IMAGE_SIDE if model.gemma3 else None,
     )
 

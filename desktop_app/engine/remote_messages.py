@@ -41,13 +41,13 @@ def chat_messages(
     messages: Sequence[ChatMessage],
     system_prompt: str = "",
     *,
-    pan_scan: str = "off",
+    pan_scan: str | None = "off",
     image_side: int | None = None,
 ) -> list[dict[str, Any]]:
     """The ``messages`` array of a chat completions request.
 
-    ``pan_scan`` expands each picture into its Pan & Scan views (only meaningful for a Gemma 3
-    model); ``image_side`` shrinks each view until its shorter side is at most that many pixels
+    ``pan_scan`` expands each picture into its Pan & Scan views (None: a model without Pan &
+    Scan, whatever a picture chose); ``image_side`` shrinks each view until its shorter side is at most that many pixels
     (the model would scale it down that far anyway), which keeps requests small.
     """
     out: list[dict[str, Any]] = []
@@ -78,7 +78,7 @@ def has_images(payload: list[dict[str, Any]]) -> bool:
     )
 
 
-def _views(part: Part, pan_scan: str) -> tuple[str | PreparedImage, ...]:
+def _views(part: Part, pan_scan: str | None) -> tuple[str | PreparedImage, ...]:
     """A part as text and images: a picture's Pan & Scan views, a document's text block with its
     scanned pages (:func:`~desktop_app.engine.documents.document_parts`, as every engine reads it)."""
     if isinstance(part, PreparedImage):

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import weakref
 from collections import deque
+from types import TracebackType
 
 import llama_cpp
 import numpy as np
@@ -39,25 +41,40 @@ assert TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
 
 
 class Sampler:
-    """Picks the next token from a logits vector; one instance per reply."""
+    """Picks the next token from a logits vector; one instance per reply.
+
+    It owns llama.cpp's sampler chain: ``close()`` (or leaving a ``with`` block) frees it, and a
+    sampler dropped without either frees it when collected, exactly once either way.
+    """
 
     def __init__(self, settings: GenerationSettings) -> None:
         self.settings = settings
         self._recent: deque[int] = deque(maxlen=PENALTY_WINDOW)
         self._greedy = settings.temperature <= 0.0 or settings.top_k == 1
         self._chain: llama_cpp.llama_sampler_p | None = None
+        self._free_chain: weakref.finalize[..., Sampler] | None = None
         if not self._greedy:
             seed = settings.seed if settings.seed >= 0 else int.from_bytes(os.urandom(4), "little")
             self._chain = _chain(settings, seed)
+            self._free_chain = weakref.finalize(self, llama_cpp.llama_sampler_free, self._chain)
         self._candidates = np.empty(0, TOKEN_DATA)
         self._ids = self._candidates["id"]
         self._array = llama_cpp.llama_token_data_array()
         self._array_ref = ctypes.byref(self._array)
 
-    def __del__(self) -> None:
-        if getattr(self, "_chain", None):
-            llama_cpp.llama_sampler_free(self._chain)
-            self._chain = None
+    def close(self) -> None:
+        """Free the native chain now (a finalizer runs at most once, so later calls do nothing)."""
+        if self._free_chain is not None:
+            self._free_chain()
+        self._chain = None
+
+    def __enter__(self) -> Sampler:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def sample(self, logits: np.ndarray) -> int:
         """The next token.  ``logits`` may be llama.cpp's own buffer: it is modified in place."""
@@ -94,14 +111,15 @@ def _chain(settings: GenerationSettings, seed: int) -> llama_cpp.llama_sampler_p
     chain: llama_cpp.llama_sampler_p = llama_cpp.llama_sampler_chain_init(
         llama_cpp.llama_sampler_chain_default_params()
     )
-    parts = [llama_cpp.llama_sampler_init_top_k(settings.top_k)] if settings.top_k > 0 else []
+    # Each part goes into the chain as soon as it exists: the chain owns and frees its parts,
+    # so nothing is ever held by no one.
+    if settings.top_k > 0:
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(settings.top_k))
     if settings.top_p < 1.0:
-        parts.append(llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(settings.top_p, 1))
     if settings.min_p > 0.0:
-        parts.append(llama_cpp.llama_sampler_init_min_p(settings.min_p, 1))
-    parts.append(llama_cpp.llama_sampler_init_temp(settings.temperature))
-    parts.append(llama_cpp.llama_sampler_init_dist(seed))
-    for part in parts:
-        llama_cpp.llama_sampler_chain_add(chain, part)  # the chain owns and frees them
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_min_p(settings.min_p, 1))
+    llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(settings.temperature))
+    llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
     return chain
 

@@ -5,6 +5,12 @@ replies first come, first served, starts each as the one before it ends, and han
 the reply it belongs to, so two callers never see each other's text.  A caller can stop its reply
 whether it is still queued (it never reaches the engine) or running.
 
+Each reply names its conversation (``thread``: the window's stored conversation, an API
+conversation the server recognised), so the engine keeps every conversation's memory while it
+answers another's and restores it when it comes back (issue 15).  A lane's work ahead of a reply
+(an attached image read, the message being written read ahead) and its snapshot requests go to
+the engine as they come: the engine does that work only while no reply runs and yields to one.
+
 All calls into the wrapped engine happen on one pump thread: :class:`EngineClient` must not be
 read while another thread (re)starts its process for a request (see ``EngineBridge``), and one
 thread owning it makes that true by construction.  Callers only post commands, which never block.
@@ -23,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.interface import Engine, EventReader
 from desktop_app.engine.protocol import (
     AnyLoadRequest,
@@ -31,10 +38,12 @@ from desktop_app.engine.protocol import (
     Done,
     EngineError,
     Event,
+    ImageStatus,
     LoadRequest,
     Metrics,
     ModelLoaded,
     Progress,
+    ReadAheadDone,
     TokenCount,
 )
 from desktop_app.errors import Sentence
@@ -111,11 +120,19 @@ class _CancelLoad:
     """Stops the load in progress, if one is."""
 
 
+@dataclass(frozen=True)
+class _Forward:
+    """A request that is no reply (prepare an image, read ahead, keep or forget memory), made of
+    the engine on the pump thread; it answers, if at all, with events that belong to no reply."""
+
+    call: Callable[[Engine], None]
+
+
 class _Stop:
     """Ends the pump."""
 
 
-_Command = _Submit | _Count | _Cancel | _Load | _CancelLoad | _Stop
+_Command = _Submit | _Count | _Cancel | _Load | _CancelLoad | _Forward | _Stop
 
 
 @dataclass
@@ -211,6 +228,10 @@ class SharedEngine:
         self._post(_Count(ticket))
         return ticket
 
+    def forward(self, call: Callable[[Engine], None]) -> None:
+        """Make a request that is no reply of the engine (on the pump thread, in order)."""
+        self._post(_Forward(call))
+
     def lane(self) -> EngineLane:
         """An :class:`Engine` for one front end that reads its own events (one reply at a time)."""
         return EngineLane(self)
@@ -290,6 +311,11 @@ class SharedEngine:
         elif isinstance(command, _CancelLoad):
             if self._loading:
                 self._engine.cancel()
+        elif isinstance(command, _Forward):
+            try:
+                command.call(self._engine)
+            except Exception:
+                log.exception("a request to the engine failed")
         elif isinstance(command, _Load):
             self._loading = True
             try:
@@ -305,9 +331,9 @@ class SharedEngine:
             return
         ticket = self._pending.popleft()
         try:
-            # The seam for per-thread memory (issue 15): today's engine keeps the one conversation
-            # it evaluated last; once ``generate`` takes ``thread=``, ``ticket.thread`` goes here.
-            engine_id = self._engine.generate(ticket.messages, ticket.system_prompt, ticket.settings)
+            engine_id = self._engine.generate(
+                ticket.messages, ticket.system_prompt, ticket.settings, thread=ticket.thread
+            )
         except Exception:
             log.exception("sending the generate request failed")
             unsent = Sentence("The message could not be sent to the engine (see the log).")
@@ -317,7 +343,9 @@ class SharedEngine:
 
     def _route(self, event: Event) -> None:
         request_id = getattr(event, "request_id", None)
-        if isinstance(event, ModelLoaded) or request_id is None:
+        # An image or a message read ahead belongs to no reply: every lane hears of it (the
+        # window knows its own images by their hashes).
+        if isinstance(event, (ModelLoaded, ImageStatus, ReadAheadDone)) or request_id is None:
             if isinstance(event, EngineError) and event.kind == "crashed":
                 self._fail_counts()
             if isinstance(event, (ModelLoaded, EngineError)):
@@ -394,8 +422,12 @@ class EngineLane(EventReader):
         messages: Sequence[ChatMessage],
         system_prompt: str = "",
         settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
     ) -> int:
-        ticket = self._shared.submit(messages, system_prompt, settings or GenerationSettings(), self._deliver)
+        ticket = self._shared.submit(
+            messages, system_prompt, settings or GenerationSettings(), self._deliver, thread=thread
+        )
         with self._tickets_lock:
             self._tickets[ticket.request_id] = ticket
         return ticket.request_id
@@ -421,6 +453,29 @@ class EngineLane(EventReader):
         event = answer.get()
         assert isinstance(event, (TokenCount, EngineError))
         return event
+
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        self._shared.forward(lambda engine: engine.prefetch_image(image, pan_scan))
+
+    def drop_prefetch(self, sha256: str) -> None:
+        self._shared.forward(lambda engine: engine.drop_prefetch(sha256))
+
+    def read_ahead(
+        self,
+        messages: Sequence[ChatMessage],
+        system_prompt: str = "",
+        settings: GenerationSettings | None = None,
+        *,
+        thread: str = "",
+    ) -> None:
+        messages = tuple(messages)
+        self._shared.forward(lambda engine: engine.read_ahead(messages, system_prompt, settings, thread=thread))
+
+    def save_snapshot(self) -> None:
+        self._shared.forward(lambda engine: engine.save_snapshot())
+
+    def clear_snapshots(self) -> None:
+        self._shared.forward(lambda engine: engine.clear_snapshots())
 
     def _deliver(self, event: Event) -> None:
         if isinstance(event, (Done, EngineError)):

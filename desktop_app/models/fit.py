@@ -68,6 +68,13 @@ UNKNOWN_AVAILABLE_SHARE = 0.6
 CONTEXT_STEPS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 """Context sizes a suggestion may name: the choices the window offers."""
 
+DEFAULT_CONTEXT_STEPS = (8192, 16384, 32768, 65536, 131072)
+"""The sizes a machine-sized default picks from (8K is where it starts, whatever the memory)."""
+
+COMFORT_SHARE = 0.7
+"""A default context must keep the whole estimate within this share of the free memory: the
+rest is left to the system, the window, and the snapshots of other conversations."""
+
 FitLevel = Literal["fits", "tight", "will not fit"]
 
 
@@ -421,6 +428,45 @@ def check_files_fit(
         swa_full=swa_full,
         flash_attn=flash_attn,
         label=model.display_name,
+    )
+
+
+def default_context(
+    model_bytes: int,
+    shape: ModelShape,
+    machine: MachineMemory,
+    *,
+    projector_bytes: int = 0,
+    flash_attn: bool = True,
+) -> int:
+    """The largest of 8K/16K/32K/64K/128K, up to the model's trained length, that keeps the
+    estimate comfortably inside free memory (8K, or the model's own limit if smaller, when none
+    does: the fit verdict then speaks for itself)."""
+    limit = shape.context_length or DEFAULT_CONTEXT_STEPS[0]
+    chosen = min(DEFAULT_CONTEXT_STEPS[0], limit)
+    for n_ctx in DEFAULT_CONTEXT_STEPS:
+        if n_ctx > limit:
+            break
+        total = estimate_memory(
+            model_bytes, shape, n_ctx, projector_bytes=projector_bytes, flash_attn=flash_attn
+        ).total
+        gpu = _gpu_budget(machine)
+        on_gpu = gpu is not None and total <= gpu * COMFORT_SHARE
+        if on_gpu or total + FREE_HEADROOM <= _ram_budget(machine) * COMFORT_SHARE:
+            chosen = n_ctx
+    return chosen
+
+
+def default_context_for_files(
+    model: ModelFile, mmproj: ProjectorFile | None, machine: MachineMemory, *, flash_attn: bool = True
+) -> int:
+    """:func:`default_context` for files on disk, from their GGUF metadata."""
+    return default_context(
+        model.file_size,
+        ModelShape.from_gguf(model),
+        machine,
+        projector_bytes=mmproj.file_size if mmproj else 0,
+        flash_attn=flash_attn,
     )
 
 

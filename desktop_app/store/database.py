@@ -305,11 +305,18 @@ def _v4_where_it_runs(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE conversations ADD COLUMN {column} TEXT")
 
 
+def _v5_image_views(conn: sqlite3.Connection) -> None:
+    """An image's own Pan & Scan choice in its message ("off": one view, "auto": the crops too;
+    NULL: the conversation's setting), so the model is shown the image as it was when sent."""
+    conn.execute("ALTER TABLE message_attachments ADD COLUMN pan_scan TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_base_schema,
     _v2_search_index,
     _v3_documents,
     _v4_where_it_runs,
+    _v5_image_views,
 )
 """``MIGRATIONS[n]`` takes a database from ``user_version`` n to n + 1.  Only ever append."""
 

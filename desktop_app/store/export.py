@@ -37,7 +37,8 @@ JSON format ``gemma-desktop-conversation``, version 1 (UTF-8, one object)::
           "created_at": "2025-05-01T09:12:03.250000+00:00",
           "attachments": [                      # in the order the user gave them
             {"sha256": "<64 hex digits of the image bytes>", "mime": "image/jpeg",
-             "width": 896, "height": 672, "data_base64": "<the image file, base64>"},
+             "width": 896, "height": 672, "data_base64": "<the image file, base64>",
+             "pan_scan": "auto"},               # optional: the image's own Pan & Scan choice
             {"sha256": "<64 hex digits of the file>", "mime": "application/pdf",
              "name": "report.pdf", "first_pages": 40,   # optional: only these were read
              "data_base64": "<the document file, base64>"}
@@ -317,6 +318,8 @@ def _attachment_entry(attachment: Attachment) -> dict[str, Any]:
         entry["name"] = attachment.name
     if attachment.first_pages is not None:
         entry["first_pages"] = attachment.first_pages
+    if attachment.pan_scan is not None:
+        entry["pan_scan"] = attachment.pan_scan
     entry["data_base64"] = base64.b64encode(_image_bytes(attachment)).decode("ascii")
     return entry
 
@@ -591,4 +594,7 @@ def _attachment_draft(
     height = _get(entry, "height", int, where)
     if width <= 0 or height <= 0:
         raise _Damaged(f"{name} is not described as an image")
-    return AttachmentDraft(data=data, mime=mime, width=width, height=height, name=file_name)
+    pan_scan = _get(entry, "pan_scan", (str, type(None)), where, default=None)
+    if pan_scan not in (None, "off", "auto"):
+        raise _Damaged(f"{name} asks for Pan & Scan '{pan_scan}'")
+    return AttachmentDraft(data=data, mime=mime, width=width, height=height, name=file_name, pan_scan=pan_scan)

@@ -69,6 +69,9 @@ class Attachment:
     stored before documents existed."""
     first_pages: int | None = None
     """A PDF the message gave only the first pages of (what fit the context); None: all of it."""
+    pan_scan: str | None = None
+    """An image's own Pan & Scan choice in its message ("off" or "auto"); None: the
+    conversation's setting."""
 
     @property
     def is_document(self) -> bool:
@@ -133,6 +136,7 @@ class AttachmentDraft:
     text: str | None = None
     """A document's text, for search (None for an image)."""
     first_pages: int | None = None
+    pan_scan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -452,10 +456,12 @@ class ConversationStore:
         attachments: Sequence[str] = (),
         names: Sequence[str | None] = (),
         first_pages: Sequence[int | None] = (),
+        pan_scan: Sequence[str | None] = (),
     ) -> Message:
         """Commit the user's turn (``attachments`` are sha256s from :meth:`add_attachment` or
         :meth:`add_document`, in the order given; ``names`` their file names, where known;
-        ``first_pages`` how many pages of a PDF the model was given, where not all).
+        ``first_pages`` how many pages of a PDF the model was given, where not all;
+        ``pan_scan`` an image's own Pan & Scan choice, where it has one).
 
         Call this before generation starts, so a crash while the model runs cannot lose the
         prompt.  The first prompt of an untitled conversation becomes its title.
@@ -474,12 +480,15 @@ class ConversationStore:
             message_id = self._insert_message(conn, conversation_id, "user", text, now)
             given = list(names) + [None] * (len(attachments) - len(names))
             pages = list(first_pages) + [None] * (len(attachments) - len(first_pages))
+            views = list(pan_scan) + [None] * (len(attachments) - len(pan_scan))
             conn.executemany(
-                """INSERT INTO message_attachments (message_id, sha256, ordinal, name, first_pages)
-                   VALUES (?, ?, ?, ?, ?)""",
+                """INSERT INTO message_attachments (message_id, sha256, ordinal, name, first_pages, pan_scan)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
                 [
-                    (message_id, sha256, ordinal, name, limit)
-                    for ordinal, (sha256, name, limit) in enumerate(zip(attachments, given, pages, strict=False))
+                    (message_id, sha256, ordinal, name, limit, mode)
+                    for ordinal, (sha256, name, limit, mode) in enumerate(
+                        zip(attachments, given, pages, views, strict=False)
+                    )
                 ],
             )
             title = row["title"] or title_from_prompt(text)
@@ -705,10 +714,17 @@ class ConversationStore:
                     )
                     conn.executemany(
                         """INSERT INTO message_attachments
-                               (message_id, sha256, ordinal, name, first_pages)
-                           VALUES (?, ?, ?, ?, ?)""",
+                               (message_id, sha256, ordinal, name, first_pages, pan_scan)
+                           VALUES (?, ?, ?, ?, ?, ?)""",
                         [
-                            (message_id, hashlib.sha256(a.data).hexdigest(), ordinal, a.name, a.first_pages)
+                            (
+                                message_id,
+                                hashlib.sha256(a.data).hexdigest(),
+                                ordinal,
+                                a.name,
+                                a.first_pages,
+                                a.pan_scan,
+                            )
                             for ordinal, a in enumerate(message.attachments)
                         ],
                     )
@@ -806,7 +822,7 @@ class ConversationStore:
         params = (conversation_id,) if message_id is None else (conversation_id, message_id)
         images: dict[int, list[Attachment]] = {}
         for row in conn.execute(
-            f"""SELECT ma.message_id, ma.name, ma.first_pages, a.* FROM message_attachments ma
+            f"""SELECT ma.message_id, ma.name, ma.first_pages, ma.pan_scan, a.* FROM message_attachments ma
                 JOIN attachments a ON a.sha256 = ma.sha256
                 JOIN messages m ON m.id = ma.message_id
                 WHERE m.conversation_id = ?{only} ORDER BY ma.message_id, ma.ordinal""",
@@ -822,6 +838,7 @@ class ConversationStore:
                     path=self._files.path(row["path"]),
                     name=row["name"],
                     first_pages=row["first_pages"],
+                    pan_scan=row["pan_scan"],
                 )
             )
         return [

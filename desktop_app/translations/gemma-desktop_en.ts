@@ -25,10 +25,24 @@
         </translation>
     </message>
     <message numerus="yes">
-        <source>Pan &amp; Scan: the model sees the whole image and %n crop(s) of it, {tokens} tokens in all. Change this in the chat settings.</source>
+        <source>Pan &amp; Scan: the model sees the whole image and %n crop(s) of it, {tokens} tokens in all. The switch below reads it as one view.</source>
         <translation>
-            <numerusform>Pan &amp; Scan: the model sees the whole image and %n crop of it, {tokens} tokens in all. Change this in the chat settings.</numerusform>
-            <numerusform>Pan &amp; Scan: the model sees the whole image and %n crops of it, {tokens} tokens in all. Change this in the chat settings.</numerusform>
+            <numerusform>Pan &amp; Scan: the model sees the whole image and %n crop of it, {tokens} tokens in all. The switch below reads it as one view.</numerusform>
+            <numerusform>Pan &amp; Scan: the model sees the whole image and %n crops of it, {tokens} tokens in all. The switch below reads it as one view.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n view(s), for small text</source>
+        <translation>
+            <numerusform>%n view, for small text</numerusform>
+            <numerusform>%n views, for small text</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>One view: {one} tokens and one encode. %n views (the whole image and crops of it, for small text): {many} tokens and %n encodes. Click to switch.</source>
+        <translation>
+            <numerusform>One view: {one} tokens and one encode. %n views (the whole image and crops of it, for small text): {many} tokens and %n encodes. Click to switch.</numerusform>
+            <numerusform>One view: {one} tokens and one encode. %n views (the whole image and crops of it, for small text): {many} tokens and %n encodes. Click to switch.</numerusform>
         </translation>
     </message>
     <message numerus="yes">
@@ -60,6 +74,16 @@
         <translation>
             <numerusform>%n earlier attachment of this conversation could not be read and was left out.</numerusform>
             <numerusform>%n earlier attachments of this conversation could not be read and were left out.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>ChatView</name>
+    <message numerus="yes">
+        <source>Gemma sees the first exchange and what follows this line; the %n message(s) between them no longer fit its context.</source>
+        <translation>
+            <numerusform>Gemma sees the first exchange and what follows this line; the %n message between them no longer fits its context.</numerusform>
+            <numerusform>Gemma sees the first exchange and what follows this line; the %n messages between them no longer fit its context.</numerusform>
         </translation>
     </message>
 </context>

@@ -732,12 +732,16 @@
         <translation>最大词元数必须在 1 到 {limit} 之间。</translation>
     </message>
     <message>
-        <source>The pan &amp; scan mode must be off, auto or on.</source>
-        <translation>平移扫描模式必须是 off、auto 或 on。</translation>
+        <source>The pan &amp; scan mode must be default, off, auto or on.</source>
+        <translation>平移扫描模式必须是 default、off、auto 或 on。</translation>
     </message>
     <message>
         <source>The context size must be between 256 and 131072 tokens.</source>
         <translation>上下文长度必须在 256 到 131072 个词元之间。</translation>
+    </message>
+    <message>
+        <source>The snapshot cache must be between 0 and 1048576 MiB.</source>
+        <translation>对话记忆占用的磁盘空间必须在 0 到 1048576 MiB 之间。</translation>
     </message>
     <message>
         <source>The thread count must be between 1 and 512.</source>
@@ -1073,6 +1077,14 @@
         <translation>{name} 占用的词元</translation>
     </message>
     <message>
+        <source>Reading state of {name}</source>
+        <translation>{name} 的读取状态</translation>
+    </message>
+    <message>
+        <source>Views of {name}</source>
+        <translation>{name} 的视图</translation>
+    </message>
+    <message>
         <source>Remove {name}</source>
         <translation>移除 {name}</translation>
     </message>
@@ -1095,10 +1107,42 @@
         </translation>
     </message>
     <message numerus="yes">
-        <source>Pan &amp; Scan: the model sees the whole image and %n crop(s) of it, {tokens} tokens in all. Change this in the chat settings.</source>
+        <source>Pan &amp; Scan: the model sees the whole image and %n crop(s) of it, {tokens} tokens in all. The switch below reads it as one view.</source>
         <translation>
-            <numerusform>平移扫描：模型会看到整张图片和它的 %n 个裁切块，共 {tokens} 个词元。可在对话设置中更改。</numerusform>
+            <numerusform>平移扫描：模型会看到整张图片和它的 %n 个裁切块，共 {tokens} 个词元。下方的开关可改为只读一个视图。</numerusform>
         </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n view(s), for small text</source>
+        <translation>
+            <numerusform>%n 个视图，用于看清小字</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>One view</source>
+        <translation>一个视图</translation>
+    </message>
+    <message numerus="yes">
+        <source>One view: {one} tokens and one encode. %n views (the whole image and crops of it, for small text): {many} tokens and %n encodes. Click to switch.</source>
+        <translation>
+            <numerusform>一个视图：{one} 个词元，编码一次。%n 个视图（整张图片加上它的裁切块，用于看清小字）：{many} 个词元，编码 %n 次。点击切换。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>reading…</source>
+        <translation>读取中…</translation>
+    </message>
+    <message>
+        <source>Gemma is reading this image while you write.</source>
+        <translation>你输入时，Gemma 正在读取这张图片。</translation>
+    </message>
+    <message>
+        <source>ready</source>
+        <translation>已就绪</translation>
+    </message>
+    <message>
+        <source>Gemma has read this image; sending will not wait for it.</source>
+        <translation>Gemma 已读完这张图片；发送时无需等待。</translation>
     </message>
     <message numerus="yes">
         <source>%Ln page(s)</source>
@@ -1262,6 +1306,12 @@
     <message>
         <source>Conversation</source>
         <translation>对话</translation>
+    </message>
+    <message numerus="yes">
+        <source>Gemma sees the first exchange and what follows this line; the %n message(s) between them no longer fit its context.</source>
+        <translation>
+            <numerusform>Gemma 能看到第一轮问答和这条线之后的内容；两者之间的 %n 条消息已超出它的上下文。</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -2469,6 +2519,10 @@
         <translation>随机</translation>
     </message>
     <message>
+        <source>Default (off on a CPU, wide or tall images on a GPU)</source>
+        <translation>默认（CPU：关闭；GPU：宽图和长图）</translation>
+    </message>
+    <message>
         <source>Wide or tall images</source>
         <translation>过宽或过高的图片</translation>
     </message>
@@ -2477,8 +2531,8 @@
         <translation>所有大图</translation>
     </message>
     <message>
-        <source>Pan &amp; Scan also shows the model crops of an image, for detail; each crop costs as many tokens as the image.</source>
-        <translation>平移扫描会额外把图片的裁切块交给模型，以看清细节；每个裁切块占用的词元与整张图片一样多。</translation>
+        <source>Pan &amp; Scan also shows the model crops of an image, for detail; each crop costs as many tokens as the image, and on a CPU as long an encode (a minute or more).</source>
+        <translation>平移扫描会额外把图片的裁切块交给模型，以看清细节；每个裁切块占用的词元与整张图片一样多，在 CPU 上编码也一样久（一分钟或更长）。</translation>
     </message>
     <message>
         <source>Pan and scan</source>
@@ -2491,6 +2545,14 @@
     <message>
         <source>The model reasons first; the thought shows, collapsed, above the answer, and Max tokens bounds the answer alone.</source>
         <translation>模型先推理再回答；思考内容折叠显示在回答上方，“最大词元数”只限制回答部分。</translation>
+    </message>
+    <message>
+        <source>Stop when the context is full</source>
+        <translation>上下文已满时停止</translation>
+    </message>
+    <message>
+        <source>Otherwise a long conversation goes on: Gemma keeps the first exchange and the newest messages that fit, and a line in the chat shows where what it sees begins.</source>
+        <translation>否则长对话会继续：Gemma 保留第一轮问答和放得下的最新消息，对话中会有一条线标出它能看到的内容从哪里开始。</translation>
     </message>
     <message>
         <source>Temperature</source>
@@ -2577,6 +2639,14 @@
         <translation>模型能看到多少对话内容；越大占用的内存越多。</translation>
     </message>
     <message>
+        <source>Size the context to this computer</source>
+        <translation>按这台电脑确定上下文长度</translation>
+    </message>
+    <message>
+        <source>The largest of 8K to 128K tokens (up to the model&apos;s own) that its memory holds comfortably.</source>
+        <translation>在 8K 到 128K 个词元之间（不超过模型自身的上限），取内存能从容容纳的最大值。</translation>
+    </message>
+    <message>
         <source>CPU threads; the number of physical cores is usually fastest.</source>
         <translation>CPU 线程数；通常设为物理核心数最快。</translation>
     </message>
@@ -2597,12 +2667,20 @@
         <translation>在后端支持时，注意力计算更快、更省内存。</translation>
     </message>
     <message>
-        <source>Keep image encodings on disk</source>
-        <translation>在磁盘上保存图片编码</translation>
+        <source>Keep image encodings and conversation memory on disk</source>
+        <translation>在磁盘上保存图片编码和对话记忆</translation>
     </message>
     <message>
-        <source>An image already seen is not encoded again after a restart.</source>
-        <translation>重启后，已经看过的图片不必重新编码。</translation>
+        <source>After a restart, an image already seen is not encoded again and a conversation is not read again.</source>
+        <translation>重启后，已经看过的图片不必重新编码，对话也不必重新读取。</translation>
+    </message>
+    <message>
+        <source> MiB</source>
+        <translation> MiB</translation>
+    </message>
+    <message>
+        <source>Disk kept for the memory of recent conversations, so returning to one after a restart continues at once; the least recently used go first.</source>
+        <translation>为最近对话的记忆保留的磁盘空间，重启后回到这些对话可立即继续；最久未用的先被清除。</translation>
     </message>
     <message>
         <source>Context size</source>
@@ -2615,6 +2693,26 @@
     <message>
         <source>GPU layers</source>
         <translation>GPU 层数</translation>
+    </message>
+    <message>
+        <source>Conversation memory on disk</source>
+        <translation>磁盘上的对话记忆</translation>
+    </message>
+    <message>
+        <source>Conversation memory</source>
+        <translation>对话记忆</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Forget the conversation memory kept on disk and in RAM</source>
+        <translation>清除保存在磁盘和内存中的对话记忆</translation>
+    </message>
+    <message>
+        <source>Clear the conversation memory</source>
+        <translation>清除对话记忆</translation>
     </message>
     <message>
         <source>Apply and reload</source>
@@ -2639,6 +2737,10 @@
     <message>
         <source>The language of the window; it changes at the next start.</source>
         <translation>窗口的语言；下次启动时生效。</translation>
+    </message>
+    <message>
+        <source>{size} in use</source>
+        <translation>已用 {size}</translation>
     </message>
     <message>
         <source>This model handles up to {n} tokens of context.</source>

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -124,9 +124,10 @@ def prepare_attachment(source: ImageSource) -> PreparedAttachment:
     )
 
 
-def prepare_stored(path: Path, name: str) -> tuple[PreparedImage, QImage]:
-    """Re-prepare an image the store kept, with its thumbnail (slow: call off the UI thread)."""
-    image = prepare_image(path, name=name)
+def prepare_stored(path: Path, name: str, pan_scan: str | None = None) -> tuple[PreparedImage, QImage]:
+    """Re-prepare an image the store kept, with its own Pan & Scan choice and its thumbnail
+    (slow: call off the UI thread)."""
+    image = replace(prepare_image(path, name=name), pan_scan=pan_scan)
     return image, thumbnail_of(image)
 
 

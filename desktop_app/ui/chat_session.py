@@ -4,6 +4,12 @@ A message with documents is counted by the engine first: one the context cannot 
 sent, and ``doesNotFit`` lets the window say so with the numbers and offer what would work; the
 message stays in the composer.
 
+Each conversation is its own engine thread (:func:`conversation_thread`): the engine keeps the
+memory of the ones left behind and restores it when they come back.  While a message is being
+written the engine reads ahead what is certain of it (the conversation just opened, then each
+image attached, encoded the moment it arrives), so Send leaves only the words to read; a
+conversation left idle is kept on disk.
+
 Order matters for "nothing lost": the user's message (with its attachments) is committed before
 the request goes out; the reply is written through a :class:`StreamingWriter` while it streams and
 finished with its finish reason and metrics.  Streamed text reaches the screen at most ~30 times
@@ -24,7 +30,16 @@ from PySide6.QtGui import QImage
 
 from desktop_app.engine.documents import PreparedDocument, fits_context, prepare_document
 from desktop_app.engine.images import PreparedImage
-from desktop_app.engine.protocol import ChatMessage, Done, EngineError, FinishReason, Part, TokenCount
+from desktop_app.engine.protocol import (
+    ChatMessage,
+    Done,
+    EngineError,
+    FinishReason,
+    Part,
+    TokenCount,
+    alternating_turns,
+    conversation_thread,
+)
 from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import (
@@ -43,6 +58,7 @@ from desktop_app.ui.attachments import (
 from desktop_app.ui.attachments import (
     DocumentAttachment,
     ImageSource,
+    PreparedAttachment,
     full_image,
     prepare_stored,
 )
@@ -59,6 +75,10 @@ FLUSH_INTERVAL_MS = 1000
 
 HARD_STOP_AFTER_MS = 1500
 """A soft stop not honoured by then (an image encode llama.cpp cannot interrupt) kills the engine."""
+
+IDLE_SAVE_MS = 20_000
+"""A conversation left this long after a reply is kept on disk (the engine writes it in the
+background), so even a crash or a power cut leaves it warm for the next start."""
 
 
 @dataclass
@@ -142,6 +162,10 @@ class ChatSession(QObject):
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setSingleShot(True)
+        self._idle_timer.setInterval(IDLE_SAVE_MS)
+        self._idle_timer.timeout.connect(self._save_when_idle)
 
         self._server: ConversationServer | None = None
         for signal, slot in self._bridge_slots():
@@ -150,6 +174,8 @@ class ChatSession(QObject):
         view.regenerateRequested.connect(self.regenerate)
         view.imageClicked.connect(self.show_image)
         composer.editCancelled.connect(self._end_edit)
+        composer.imageAttached.connect(self._image_attached)
+        composer.imageRemoved.connect(self._image_removed)
 
     # ------------------------------------------------------------------------ state
     @property
@@ -168,6 +194,12 @@ class ChatSession(QObject):
     @property
     def system_prompt(self) -> str:
         return self.conversation.system_prompt if self.conversation else self._draft_prompt
+
+    @property
+    def engine_thread(self) -> str:
+        """The engine thread of the open conversation ("" before its first message: the engine
+        then carries what it read ahead over to the thread the conversation gets)."""
+        return conversation_thread(self.conversation.id) if self.conversation else ""
 
     def set_model(self, model: Path, mmproj: Path | None) -> None:
         """The model that answers from now on; recorded on the conversation when it is used."""
@@ -202,6 +234,7 @@ class ChatSession(QObject):
             (self._bridge.replyFailed, self._on_failed),
             (self._bridge.tokensCounted, self._on_counted),
             (self._bridge.countFailed, self._on_count_failed),
+            (self._bridge.imageStatus, self._composer.set_image_state),
         ]
 
     # ---------------------------------------------------------------- conversations
@@ -233,7 +266,9 @@ class ChatSession(QObject):
         for message in messages:
             self._show_message(message)
         self._view.update_actions(busy=self.busy)
+        self._show_context_start()
         self.conversationChanged.emit(conversation)
+        self._read_ahead()  # warm while the next message is written
 
     def forget_conversation(self, conversation_id: int) -> None:
         """The conversation was deleted: if it is open, show a new one instead."""
@@ -287,7 +322,7 @@ class ChatSession(QObject):
         self.aboutToAsk.emit(self._server)
         kept = self.messages if self._edit_index is None else self.messages[: self._edit_index]
         messages = [*self._engine_messages(kept), ChatMessage.user(*_parts(attachments), text)]
-        self._bridge.count(_alternating(messages), self.system_prompt, self.settings, self)
+        self._bridge.count(alternating_turns(messages), self.system_prompt, self.settings, self)
 
     def _on_counted(self, key: object, count: TokenCount) -> None:
         if key is not self or self._counting is None:
@@ -334,7 +369,8 @@ class ChatSession(QObject):
                 len(a.document.pages) if isinstance(a, DocumentAttachment) and a.document.is_cut else None
                 for a in attachments
             ]
-            message = self._store.add_user_message(conversation.id, text, hashes, names, cuts)
+            views = [a.image.pan_scan if isinstance(a, PreparedAttachment) else None for a in attachments]
+            message = self._store.add_user_message(conversation.id, text, hashes, names, cuts, views)
         except UserError as exc:
             self.notice.emit(localized.error(exc))
             return False
@@ -452,7 +488,37 @@ class ChatSession(QObject):
             self.notice.emit(left_out)
         reply.sent = True
         self.aboutToAsk.emit(self._server)
-        self._bridge.generate(self._engine_messages(), self.conversation.system_prompt, self.conversation.settings)
+        self._bridge.generate(
+            self._engine_messages(), self.conversation.system_prompt, self.conversation.settings, self.engine_thread
+        )
+
+    # ------------------------------------------------------------------------ reading ahead
+    def _read_ahead(self) -> None:
+        """Have the engine read what is certain of the message being written: the conversation
+        (once its stored attachments are prepared), then the images attached so far."""
+        if self.busy or self._edit_index is not None or self._model is None or self._server is not None:
+            return
+        if any(not self._has_prepared(a.sha256) and a.sha256 not in self._unavailable
+               for m in self.messages for a in m.attachments):
+            return  # each arrival (see _prepare_stored) calls this again
+        images = [a.image for a in self._composer.attachments if isinstance(a, PreparedAttachment)]
+        messages = alternating_turns([*self._engine_messages(), ChatMessage.user(*images)])
+        self._bridge.read_ahead(messages, self.system_prompt, self.settings, self.engine_thread)
+
+    def _image_attached(self, image: PreparedImage) -> None:
+        """Encode an image the moment it is attached, or its views again when its Pan & Scan
+        choice changed (queued behind a reply in progress); a server reads it when it is sent."""
+        if self._server is None:
+            self._bridge.prefetch_image(image, self.settings.pan_scan)
+            self._read_ahead()
+
+    def _image_removed(self, sha256: str) -> None:
+        self._bridge.drop_prefetch(sha256)
+        self._read_ahead()
+
+    def _save_when_idle(self) -> None:
+        if not self.busy and self.conversation is not None and self._server is None:
+            self._bridge.save_snapshot()
 
     def _engine_messages(self, messages: Sequence[Message] | None = None) -> list[ChatMessage]:
         """The conversation as the engine takes it: strictly alternating user/assistant turns.
@@ -474,7 +540,7 @@ class ChatSession(QObject):
                 turns.append(ChatMessage.user(*parts))
             else:
                 turns.append(ChatMessage.assistant(split_reply(message.text).answer))
-        return _alternating(turns)
+        return alternating_turns(turns)
 
     def _has_prepared(self, sha256: str) -> bool:
         return sha256 in self._images or sha256 in self._documents
@@ -548,16 +614,26 @@ class ChatSession(QObject):
             reply.widget.set_outcome(finish_reason, metrics)
             reply.widget.set_error(error or self._unanswered(final, finish_reason))
             self._refresh_messages()
+            self._show_context_start()
         self._view.update_actions(busy=False)
         self.busyChanged.emit(False)
         self.replyEnded.emit(metrics)
         self.listChanged.emit()
+        self._idle_timer.start()
+        self._read_ahead()  # words already typed, or images attached meanwhile
 
     def _detach_reply(self) -> None:
         """Leaving the conversation: stop its reply, which still finishes into the store."""
         if self._reply is not None:
             self._reply.widget = None
             self.stop()
+
+    def _show_context_start(self) -> None:
+        """Mark where what Gemma saw last begins (its last reply says how many messages after
+        the first exchange it left out)."""
+        replies = [m for m in self.messages if m.role == "assistant" and m.metrics]
+        left_out = int(replies[-1].metrics.get("dropped_turns") or 0) if replies else 0
+        self._view.show_context_start(2 + left_out if left_out else None, left_out)
 
     def _refresh_messages(self) -> None:
         if self.conversation is None:
@@ -614,6 +690,7 @@ class ChatSession(QObject):
             self._images[key], self._thumbnails[key] = result
             self._view.set_thumbnail(key, result[1])
             self._send_when_images_ready()
+            self._read_ahead()
 
         def document_ready(document: PreparedDocument) -> None:
             if self._epoch != epoch:
@@ -621,6 +698,7 @@ class ChatSession(QObject):
             self._preparing.discard(key)
             self._documents[key] = document
             self._send_when_images_ready()
+            self._read_ahead()
 
         def failed(message: str) -> None:
             if self._epoch != epoch:
@@ -636,7 +714,7 @@ class ChatSession(QObject):
                 failed,
             )
         else:
-            self._work.run(lambda: prepare_stored(path, name), ready, failed)
+            self._work.run(lambda: prepare_stored(path, name, attachment.pan_scan), ready, failed)
 
     def show_image(self, key: str) -> None:
         """Open the larger view of an image of this conversation."""
@@ -660,19 +738,6 @@ class ChatSession(QObject):
 def _parts(attachments: Sequence[NewAttachment]) -> list[Part]:
     """What the engine reads of attachments being sent: pixels, or a document's text."""
     return [a.document if isinstance(a, DocumentAttachment) else a.image for a in attachments]
-
-
-def _alternating(turns: list[ChatMessage]) -> list[ChatMessage]:
-    """Strictly alternating user/assistant turns: a user turn left without a reply (the app died
-    before it began) is merged with the next one; a reply without a prompt is dropped.
-    Attachments come before the text, as Gemma 3 is usually prompted."""
-    out: list[ChatMessage] = []
-    for turn in turns:
-        if turn.role == "user" and out and out[-1].role == "user":
-            out[-1] = ChatMessage("user", (*out[-1].parts, "\n", *turn.parts))
-        elif turn.role == "user" or (out and out[-1].role == "user"):
-            out.append(turn)
-    return out
 
 
 def _display_name(attachment: Attachment, number: int, image_template: str) -> str:

@@ -409,6 +409,12 @@ class ChatView(QScrollArea):
         self.viewport().setBackgroundRole(QPalette.ColorRole.Base)
         self._messages: list[MessageWidget] = []
         self._follow = True
+        self.context_start = QLabel(self._content)
+        """The divider where what Gemma sees begins, when a long conversation left turns out."""
+        self.context_start.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.context_start.setWordWrap(True)
+        self.context_start.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.context_start.hide()
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -424,7 +430,27 @@ class ChatView(QScrollArea):
             widget.hide()  # out of the layout but still a child until deleted: never paint it
             widget.deleteLater()
         self._messages.clear()
+        self.show_context_start(None, 0)
         self._follow = True
+
+    def show_context_start(self, index: int | None, left_out: int) -> None:
+        """A divider before message ``index``: the ``left_out`` messages above it (after the
+        first exchange) no longer fit Gemma's context, which holds the first exchange and
+        everything from the divider on.  None removes it."""
+        self._column.removeWidget(self.context_start)
+        if index is None or not 0 <= index < len(self._messages):
+            self.context_start.hide()
+            return
+        self.context_start.setText(
+            self.tr(
+                "Gemma sees the first exchange and what follows this line; the %n message(s) "
+                "between them no longer fit its context.",
+                "",
+                left_out,
+            )
+        )
+        self._column.insertWidget(self._column.indexOf(self._messages[index]), self.context_start)
+        self.context_start.show()
 
     def add_message(
         self, role: str, text: str, images: Sequence[ImageRef] = (), documents: Sequence[str] = ()

@@ -4,12 +4,17 @@ and the one-line explanation when something cannot be attached.
 Images and documents arrive by drop, paste (of copied files, or image data) or the file picker;
 each is prepared off the UI thread and shows as a chip with a remove button: an image as its
 thumbnail, a document as its name, its pages and its exact token count.  Removing a document's
-chip while it is read stops the reading.  A file that cannot be used is refused with a sentence
+chip while it is read stops the reading.  An image is handed to the engine the moment it is
+attached (``imageAttached``); its chip says when the engine is reading it and when it is ready,
+so Send does not wait for it.  Where the model has Pan & Scan, an image it would crop has its own
+switch between one view and several for small text, each with its cost.  A file that cannot be
+used is refused with a sentence
 under the box; the text and the other attachments stay as they were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
@@ -93,9 +98,11 @@ class AttachmentChip(QFrame):
 
     Signals:
         removeRequested(): the user clicked the remove button.
+        viewsToggled(bool): the user chose several views of this image (True) or one (False).
     """
 
     removeRequested = Signal()
+    viewsToggled = Signal(bool)
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +131,19 @@ class AttachmentChip(QFrame):
         self.cost.setAccessibleName(self.tr("Token cost of {name}").format(name=name))
         self.cost.hide()
         column.addWidget(self.cost)
+        self.state = QLabel(self)
+        self.state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.state.setAccessibleName(self.tr("Reading state of {name}").format(name=name))
+        self.state.hide()
+        column.addWidget(self.state)
+        self.views = QToolButton(self)
+        """One view of the image, or several for small text (shown where Pan & Scan would crop it)."""
+        self.views.setCheckable(True)
+        self.views.setAutoRaise(True)
+        self.views.setAccessibleName(self.tr("Views of {name}").format(name=name))
+        self.views.hide()
+        self.views.toggled.connect(self.viewsToggled)
+        column.addWidget(self.views)
         layout.addLayout(column)
         self.remove_button = QToolButton(self)
         self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
@@ -143,12 +163,40 @@ class AttachmentChip(QFrame):
             self.cost.setToolTip(
                 self.tr(
                     "Pan & Scan: the model sees the whole image and %n crop(s) of it, "
-                    "{tokens} tokens in all. Change this in the chat settings.",
+                    "{tokens} tokens in all. The switch below reads it as one view.",
                     "",
                     views - 1,
                 ).format(tokens=localized.number(tokens))
             )
         self.cost.show()
+
+    def show_views_choice(self, many: bool, views: int, tokens_per_view: int) -> None:
+        """The switch between one view (``many`` False) and ``views`` views for small text."""
+        self.views.blockSignals(True)
+        self.views.setChecked(many)
+        self.views.blockSignals(False)
+        self.views.setText(self.tr("%n view(s), for small text", "", views) if many else self.tr("One view"))
+        self.views.setToolTip(
+            self.tr(
+                "One view: {one} tokens and one encode. %n views (the whole image and crops of it, "
+                "for small text): {many} tokens and %n encodes. Click to switch.",
+                "",
+                views,
+            ).format(one=localized.number(tokens_per_view), many=localized.number(views * tokens_per_view))
+        )
+        self.views.show()
+
+    def show_state(self, state: str) -> None:
+        """Where the engine is with this image: "reading" it ahead (or waiting to), "ready" (Send
+        will not wait for it), or "failed" (it is read when sent, as before)."""
+        text, tip = {
+            "reading": (self.tr("reading…"), self.tr("Gemma is reading this image while you write.")),
+            "ready": (self.tr("ready"), self.tr("Gemma has read this image; sending will not wait for it.")),
+            "failed": ("", ""),
+        }.get(state, ("", ""))
+        self.state.setText(text)
+        self.state.setToolTip(tip)
+        self.state.setVisible(bool(text))
 
     def set_document(self, attachment: DocumentAttachment) -> None:
         """Show a document: a file icon, its name and (until counted) its pages."""
@@ -209,6 +257,8 @@ class Composer(QWidget):
         attachedTokensChanged(int): what the attachments will cost the context changed.
         countRequested(object, object): this chip's document (a PreparedDocument) needs its
             tokens counted by the loaded model; answer with :meth:`set_document_tokens`.
+        imageAttached(object): this PreparedImage was attached (the engine may read it ahead).
+        imageRemoved(str): the image with this sha256 was taken out before sending.
     """
 
     sendRequested = Signal(str, list)
@@ -217,12 +267,15 @@ class Composer(QWidget):
     editCancelled = Signal()
     attachedTokensChanged = Signal(int)
     countRequested = Signal(object, object)
+    imageAttached = Signal(object)
+    imageRemoved = Signal(str)
 
     def __init__(self, work: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._work = work
         self._price: Callable[[int, int], int] | None = None
         self._pan_scan: Callable[[], str] = lambda: "off"
+        self._views_choice = False
         self._chips: list[AttachmentChip] = []
         self._tickets: dict[AttachmentChip, int] = {}
         self._stops: dict[AttachmentChip, threading.Event] = {}
@@ -401,19 +454,29 @@ class Composer(QWidget):
         self.clear()
         self.editCancelled.emit()
 
-    def set_image_cost(self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str]) -> None:
+    def set_image_cost(
+        self, price: Callable[[int, int], int] | None, pan_scan: Callable[[], str], *, views_choice: bool = False
+    ) -> None:
         """Price attachments for a newly loaded model: the projector's tokens for a view of a
         width x height image (a constant for Gemma 3 and 3n, by size for Gemma 4), and the
         conversation's Pan & Scan mode (asked each time, since it changes with the conversation
-        and its settings; "off" for a model without Pan & Scan).  Documents are counted again:
-        the tokenizer may have changed."""
+        and its settings; "off" for a model without Pan & Scan).  ``views_choice``: the model has
+        Pan & Scan, so each image it would crop gets its own switch.  Documents are counted
+        again: the tokenizer may have changed."""
         self._price = price
         self._pan_scan = pan_scan
+        self._views_choice = views_choice
         for chip in self._chips:
             if isinstance(chip.attachment, DocumentAttachment):
                 chip.tokens = None
                 self.countRequested.emit(chip, chip.attachment.document)
         self.refresh_costs()
+
+    def set_image_state(self, sha256: str, state: str) -> None:
+        """The engine's word on an attached image (see :meth:`AttachmentChip.show_state`)."""
+        for chip in self._chips:
+            if isinstance(chip.attachment, PreparedAttachment) and chip.attachment.image.sha256 == sha256:
+                chip.show_state(state)
 
     def set_document_tokens(self, chip: object, tokens: int) -> None:
         """The engine's count for a chip's document (ignored if the chip is gone)."""
@@ -423,8 +486,23 @@ class Composer(QWidget):
 
     def _image_cost(self, image: images.PreparedImage) -> tuple[int, int]:
         """Views and tokens of one image in the context (0 tokens without a projector)."""
-        views = view_count(image.width, image.height, self._pan_scan())
+        mode = image.pan_scan if self._views_choice and image.pan_scan else self._pan_scan()
+        views = view_count(image.width, image.height, mode)
         return views, views * (self._price(image.width, image.height) if self._price else 0)
+
+    def _many_views(self) -> str:
+        """The mode of an image's "several views": the conversation's, where it crops more."""
+        return "on" if self._pan_scan() == "on" else "auto"
+
+    def _choose_views(self, chip: AttachmentChip, many: bool) -> None:
+        """The image's own choice; the engine reads its views again (``imageAttached``)."""
+        attachment = chip.attachment
+        if not isinstance(attachment, PreparedAttachment):
+            return
+        image = dataclasses.replace(attachment.image, pan_scan=self._many_views() if many else "off")
+        chip.attachment = dataclasses.replace(attachment, image=image)
+        self.refresh_costs()
+        self.imageAttached.emit(image)
 
     def _chip_tokens(self, chip: AttachmentChip) -> int:
         attachment = chip.attachment
@@ -448,7 +526,14 @@ class Composer(QWidget):
                 scans = sum(self._image_cost(scan)[1] for scan in attachment.document.scans)
                 chip.show_document_cost(chip.tokens, scans)
             elif attachment is not None and self._price is not None:
-                chip.show_cost(*self._image_cost(attachment.image))
+                views, tokens = self._image_cost(attachment.image)
+                chip.show_cost(views, tokens)
+                image = attachment.image
+                many = view_count(image.width, image.height, self._many_views())
+                if self._views_choice and many > 1:
+                    chip.show_views_choice(views > 1, many, self._price(image.width, image.height))
+                else:
+                    chip.views.hide()
         self.attachedTokensChanged.emit(self.attached_tokens)
 
     # ---------------------------------------------------------------------- images
@@ -510,6 +595,8 @@ class Composer(QWidget):
             return
         else:
             chip.set_attachment(attachment)
+            chip.viewsToggled.connect(functools.partial(self._choose_views, chip))
+            self.imageAttached.emit(attachment.image)
         self.refresh_costs()
         if self._send_when_ready and not self.pending:
             self._send_when_ready = False
@@ -544,6 +631,8 @@ class Composer(QWidget):
         self._chips.remove(chip)
         self._chip_layout.removeWidget(chip)
         chip.deleteLater()
+        if isinstance(chip.attachment, PreparedAttachment):
+            self.imageRemoved.emit(chip.attachment.image.sha256)
         self._chip_row.setVisible(bool(self._chips))
         self.attachedTokensChanged.emit(self.attached_tokens)
 

@@ -18,12 +18,14 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.engine.client import EngineClient
+from desktop_app.engine.images import PreparedImage
 from desktop_app.engine.interface import Engine
 from desktop_app.engine.protocol import (
     AnyLoadRequest,
     ChatMessage,
     Done,
     EngineError,
+    ImageStatus,
     ModelLoaded,
     Progress,
     Token,
@@ -62,6 +64,8 @@ class EngineBridge(QObject):
             engine died (it restarts, reloading the model, with the next request).
         tokensCounted(object, TokenCount): the count asked with :meth:`count` under this key.
         countFailed(object, str): that count failed; one sentence.
+        imageStatus(str, str): an image given to :meth:`prefetch_image` (by sha256) is
+            "reading", "ready" or "failed".
     """
 
     modelLoaded = Signal(object)
@@ -74,6 +78,7 @@ class EngineBridge(QObject):
     replyFailed = Signal(object)
     tokensCounted = Signal(object, object)
     countFailed = Signal(object, str)
+    imageStatus = Signal(str, str)
 
     def __init__(
         self, client: Engine | None = None, parent: QObject | None = None, *, shared: SharedEngine | None = None
@@ -131,6 +136,7 @@ class EngineBridge(QObject):
         messages: Sequence[ChatMessage],
         system_prompt: str,
         settings: GenerationSettings,
+        thread: str = "",
     ) -> None:
         """Start a reply; text (``textArrived``) and ``replyFinished`` or ``replyFailed`` follow."""
         self._stop_wanted.clear()
@@ -140,7 +146,7 @@ class EngineBridge(QObject):
 
         def job() -> None:
             try:
-                self._current = self.client.generate(messages, system_prompt, settings)
+                self._current = self.client.generate(messages, system_prompt, settings, thread=thread)
             except Exception:
                 log.exception("sending the generate request failed")
                 self._current = None
@@ -169,6 +175,30 @@ class EngineBridge(QObject):
 
         self._requests.put(job)
 
+    def prefetch_image(self, image: PreparedImage, pan_scan: str) -> None:
+        """Have the engine encode an attached image while idle; ``imageStatus`` follows."""
+        self._requests.put(lambda: self.client.prefetch_image(image, pan_scan))
+
+    def drop_prefetch(self, sha256: str) -> None:
+        """An attached image was removed: the engine drops it from its queue."""
+        self._requests.put(lambda: self.client.drop_prefetch(sha256))
+
+    def read_ahead(
+        self, messages: Sequence[ChatMessage], system_prompt: str, settings: GenerationSettings, thread: str
+    ) -> None:
+        """The last message is being written: the engine reads what is certain of it while idle
+        (the thread's conversation, then the message's pictures)."""
+        messages = tuple(messages)
+        self._requests.put(lambda: self.client.read_ahead(messages, system_prompt, settings, thread=thread))
+
+    def save_snapshot(self) -> None:
+        """Have the engine keep the current conversation's memory on disk (warm after a restart)."""
+        self._requests.put(self.client.save_snapshot)
+
+    def clear_snapshots(self) -> None:
+        """Forget every kept conversation memory, in the engine and on disk."""
+        self._requests.put(self.client.clear_snapshots)
+
     def cancel(self, *, hard: bool = False) -> None:
         """Stop the current reply, keeping what streamed; ``hard`` kills an engine stuck in
         work llama.cpp cannot interrupt (an image encode).  ``replyFinished`` still follows."""
@@ -192,6 +222,8 @@ class EngineBridge(QObject):
         self._requests.put(None)
         self._sender.join(timeout=10)
         self._reader.join(timeout=10)
+        # The local engine keeps the conversation in its memory (and every one in its RAM pool)
+        # on disk as it shuts down, so reopening one after a restart continues at once.
         self.client.close()
         if self.shared is not None:
             self.shared.close()
@@ -253,6 +285,8 @@ class EngineBridge(QObject):
                 (self.replyFinished if isinstance(event, Done) else self.replyFailed).emit(event)
         elif isinstance(event, ModelLoaded):
             self.modelLoaded.emit(event)
+        elif isinstance(event, ImageStatus):
+            self.imageStatus.emit(event.sha256, event.state)
         elif isinstance(event, Progress):
             if event.request_id is None:
                 self.loadProgress.emit(event.fraction if event.fraction is not None else 0.0)

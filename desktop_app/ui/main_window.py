@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app import APP_NAME
 from desktop_app.engine.documents import REPLY_ROOM, PreparedDocument, shortfall_of
+from desktop_app.engine.images import pan_scan_for_backend
 from desktop_app.engine.protocol import ChatMessage, LoadRequest, ModelLoaded, Progress, TokenCount
+from desktop_app.engine.snapshots import snapshot_disk_usage
 from desktop_app.errors import UserError
 from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
@@ -311,6 +313,7 @@ class MainWindow(QMainWindow):
         self.session.doesNotFit.connect(self._offer_what_fits)
         self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
         self.settings_panel.languageChosen.connect(self._choose_language)
+        self.settings_panel.clearSnapshotsRequested.connect(self._clear_snapshots)
         self.session.busyChanged.connect(self.model_controller.set_busy)
         self.session.busyChanged.connect(self._busy_changed)
         self.session.replyEnded.connect(self._reply_ended)
@@ -583,6 +586,14 @@ class MainWindow(QMainWindow):
         if isinstance(rate, (int, float)) and rate:
             self.show_speed(rate)
         self._update_context_label(metrics)
+        self._show_snapshot_usage()
+
+    def _show_snapshot_usage(self) -> None:
+        self.work.run(snapshot_disk_usage, self.settings_panel.set_snapshot_usage, lambda _message: None)
+
+    def _clear_snapshots(self) -> None:
+        self.bridge.clear_snapshots()
+        self.settings_panel.set_snapshot_usage(0)
 
     def show_speed(self, rate: float) -> None:
         """The decode speed of the last reply, in the status bar."""
@@ -685,6 +696,8 @@ class MainWindow(QMainWindow):
     def _model_loaded(self, loaded: ModelLoaded) -> None:
         self._show_model_label()
         self.settings_panel.set_context_limit(loaded.n_ctx_train)
+        self.settings_panel.set_loaded_context(loaded.n_ctx)
+        self._show_snapshot_usage()
         self.projector_action.setEnabled(not self.session.busy)
         if self.session.server is None:
             self.composer.set_images_allowed(self.model_controller.images_refusal())
@@ -694,7 +707,8 @@ class MainWindow(QMainWindow):
         self.settings_panel.set_model_features(pan_scan=pan_scan, thinking=loaded.thinks)
         self.composer.set_image_cost(
             projector.image_tokens if projector and loaded.has_vision else None,
-            lambda: self.session.settings.pan_scan if pan_scan else "off",
+            lambda: pan_scan_for_backend(self.session.settings.pan_scan, loaded.backend) if pan_scan else "off",
+            views_choice=pan_scan and loaded.has_vision,
         )
         self._update_context_label(None)
         if loaded.notice:  # the model's chat template was set aside for the built-in one

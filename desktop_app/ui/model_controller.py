@@ -25,10 +25,11 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
 from desktop_app.models.download import mirror_endpoint
+from desktop_app.models.fit import default_context_for_files, machine_memory
 from desktop_app.models.gemma_files import ModelSetup, resolve_setup
 from desktop_app.models.hub_token import HubTokens
 from desktop_app.models.registry import LocalModel
-from desktop_app.settings import RuntimeSettings
+from desktop_app.settings import AUTO_CONTEXT, RuntimeSettings
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.download_queue import DownloadQueue
 from desktop_app.ui.engine_bridge import EngineBridge
@@ -318,8 +319,26 @@ class ModelController(QObject):
         self.preferences = dataclasses.replace(self.preferences, runtime=runtime)
         self._set_state(ModelState.LOADING)
         self.runtimeChanged.emit(runtime)
-        projector = self.setup.projector
-        request = LoadRequest.of(self.setup.model.path, projector.path if projector else None, runtime)
+        setup = self.setup
+        if runtime.n_ctx != AUTO_CONTEXT:
+            self._send_load(setup, runtime)
+            return
+
+        def sized() -> RuntimeSettings:
+            """The context this machine holds comfortably (reads its memory: off the UI thread)."""
+            machine = machine_memory()
+            n_ctx = default_context_for_files(setup.model, setup.projector, machine, flash_attn=runtime.flash_attn)
+            return dataclasses.replace(runtime, n_ctx=n_ctx)
+
+        def ready(concrete: RuntimeSettings) -> None:
+            if self.setup is setup and self.state is ModelState.LOADING:
+                self._send_load(setup, concrete)
+
+        self._work.run(sized, ready, self._failed)
+
+    def _send_load(self, setup: ModelSetup, runtime: RuntimeSettings) -> None:
+        projector = setup.projector
+        request = LoadRequest.of(setup.model.path, projector.path if projector else None, runtime)
         self._bridge.load(request)
         self.loadStarted.emit(request)
 

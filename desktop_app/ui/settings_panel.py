@@ -30,13 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.settings import MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
+from desktop_app.settings import AUTO_CONTEXT, MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
 from desktop_app.ui import language, localized
 
 MAX_CONTEXT = 131072
 MIN_CONTEXT = 256
 MAX_THREADS = 512
 MAX_GPU_LAYERS = 999
+MAX_SNAPSHOT_MIB = 1 << 20
 _PROMPT_SAVE_DELAY_MS = 500
 
 
@@ -65,12 +66,14 @@ class SettingsPanel(QScrollArea):
         systemPromptChanged(str): the system prompt settled on this text.
         runtimeApplied(RuntimeSettings): the user asked to reload the model with these.
         languageChosen(str): the user chose this Language setting ("system", "en" or "zh_CN").
+        clearSnapshotsRequested(): the user asked to forget the conversation memory kept on disk.
     """
 
     generationChanged = Signal(object)
     systemPromptChanged = Signal(str)
     runtimeApplied = Signal(object)
     languageChosen = Signal(str)
+    clearSnapshotsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,15 +100,21 @@ class SettingsPanel(QScrollArea):
         self.max_tokens = _integer(1, MAX_OUTPUT_TOKENS, 256)
         self.pan_scan = QComboBox(chat)
         for mode, label in (
+            ("default", self.tr("Default (off on a CPU, wide or tall images on a GPU)")),
             ("off", self.tr("Off")),
             ("auto", self.tr("Wide or tall images")),
             ("on", self.tr("Every large image")),
         ):
             self.pan_scan.addItem(label, mode)
+        # The longest choice would widen the whole panel past its dock (in English and Chinese):
+        # the box keeps a modest width and its list opens as wide as the choices need.
+        self.pan_scan.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.pan_scan.setMinimumContentsLength(16)
+        self.pan_scan.view().setMinimumWidth(self.pan_scan.view().sizeHintForColumn(0) + 24)
         self.pan_scan.setToolTip(
             self.tr(
-                "Pan & Scan also shows the model crops of an image, for detail; "
-                "each crop costs as many tokens as the image."
+                "Pan & Scan also shows the model crops of an image, for detail; each crop costs "
+                "as many tokens as the image, and on a CPU as long an encode (a minute or more)."
             )
         )
         self.pan_scan.setAccessibleName(self.tr("Pan and scan"))
@@ -119,6 +128,15 @@ class SettingsPanel(QScrollArea):
         )
         self.think.setAccessibleName(self.tr("Think before answering"))
         self.think.toggled.connect(self._emit_generation)
+        self.stop_when_full = QCheckBox(self.tr("Stop when the context is full"), chat)
+        self.stop_when_full.setToolTip(
+            self.tr(
+                "Otherwise a long conversation goes on: Gemma keeps the first exchange and the "
+                "newest messages that fit, and a line in the chat shows where what it sees begins."
+            )
+        )
+        self.stop_when_full.setAccessibleName(self.tr("Stop when the context is full"))
+        self.stop_when_full.toggled.connect(self._emit_generation)
         rows: list[tuple[str, QSpinBox | QDoubleSpinBox, str]] = [
             (
                 self.tr("Temperature"),
@@ -139,6 +157,7 @@ class SettingsPanel(QScrollArea):
             form.addRow(label, box)
         form.addRow(self.tr("Pan && Scan"), self.pan_scan)
         form.addRow("", self.think)
+        form.addRow("", self.stop_when_full)
         self._form = form
         self.system_prompt.setAccessibleName(self.tr("System prompt"))
         self.reset_button = QPushButton(self.tr("Gemma defaults"), chat)
@@ -153,6 +172,11 @@ class SettingsPanel(QScrollArea):
         self.context = _integer(MIN_CONTEXT, MAX_CONTEXT, 1024)
         self.context.setSuffix(self.tr(" tokens"))
         self.context.setToolTip(self.tr("How much of the conversation the model can see; more uses more memory."))
+        self.context_auto = QCheckBox(self.tr("Size the context to this computer"), runtime)
+        self.context_auto.setToolTip(
+            self.tr("The largest of 8K to 128K tokens (up to the model's own) that its memory holds comfortably.")
+        )
+        self.context_auto.toggled.connect(lambda auto: self.context.setEnabled(not auto))
         self.threads = _integer(1, MAX_THREADS)
         self.threads.setToolTip(self.tr("CPU threads; the number of physical cores is usually fastest."))
         self.gpu_layers = _integer(-1, MAX_GPU_LAYERS)
@@ -160,8 +184,18 @@ class SettingsPanel(QScrollArea):
         self.gpu_layers.setToolTip(self.tr("Layers to run on the GPU (0: none); ignored without a GPU."))
         self.flash_attention = QCheckBox(self.tr("Flash attention"), runtime)
         self.flash_attention.setToolTip(self.tr("Faster and leaner attention where the backend supports it."))
-        self.disk_cache = QCheckBox(self.tr("Keep image encodings on disk"), runtime)
-        self.disk_cache.setToolTip(self.tr("An image already seen is not encoded again after a restart."))
+        self.disk_cache = QCheckBox(self.tr("Keep image encodings and conversation memory on disk"), runtime)
+        self.disk_cache.setToolTip(
+            self.tr("After a restart, an image already seen is not encoded again and a conversation is not read again.")
+        )
+        self.snapshot_cache = _integer(0, MAX_SNAPSHOT_MIB, 512)
+        self.snapshot_cache.setSuffix(self.tr(" MiB"))
+        self.snapshot_cache.setToolTip(
+            self.tr(
+                "Disk kept for the memory of recent conversations, so returning to one after a restart "
+                "continues at once; the least recently used go first."
+            )
+        )
         for label, box in (
             (self.tr("Context size"), self.context),
             (self.tr("Threads"), self.threads),
@@ -170,10 +204,26 @@ class SettingsPanel(QScrollArea):
             box.setAccessibleName(label)
             box.valueChanged.connect(self._runtime_edited)
             runtime_form.addRow(label, box)
-        for check in (self.flash_attention, self.disk_cache):
+            if box is self.context:
+                runtime_form.addRow("", self.context_auto)
+        for check in (self.context_auto, self.flash_attention, self.disk_cache):
             check.setAccessibleName(check.text())
             check.toggled.connect(self._runtime_edited)
-            runtime_form.addRow("", check)
+            if check is not self.context_auto:
+                runtime_form.addRow("", check)
+        self.snapshot_cache.setAccessibleName(self.tr("Conversation memory on disk"))
+        self.snapshot_cache.valueChanged.connect(self._runtime_edited)
+        runtime_form.addRow(self.tr("Conversation memory"), self.snapshot_cache)
+        memory_row = QHBoxLayout()
+        self.snapshot_usage = QLabel(runtime)
+        self.snapshot_usage.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        memory_row.addWidget(self.snapshot_usage, 1)
+        self.clear_snapshots_button = QPushButton(self.tr("Clear"), runtime)
+        self.clear_snapshots_button.setToolTip(self.tr("Forget the conversation memory kept on disk and in RAM"))
+        self.clear_snapshots_button.setAccessibleName(self.tr("Clear the conversation memory"))
+        self.clear_snapshots_button.clicked.connect(self.clearSnapshotsRequested)
+        memory_row.addWidget(self.clear_snapshots_button)
+        runtime_form.addRow("", memory_row)
         buttons = QHBoxLayout()
         self.apply_button = QPushButton(self.tr("Apply and reload"), runtime)
         self.apply_button.setAccessibleName(self.tr("Apply runtime settings and reload the model"))
@@ -235,6 +285,7 @@ class SettingsPanel(QScrollArea):
             max_tokens=self.max_tokens.value(),
             pan_scan=self.pan_scan.currentData(),
             think=self.think.isChecked(),
+            stop_when_full=self.stop_when_full.isChecked(),
         ).validate()
 
     def set_generation(self, settings: GenerationSettings, system_prompt: str) -> None:
@@ -251,6 +302,7 @@ class SettingsPanel(QScrollArea):
             self.max_tokens,
             self.pan_scan,
             self.think,
+            self.stop_when_full,
         )
         for box in (*boxes, self.system_prompt):
             box.blockSignals(True)
@@ -264,6 +316,7 @@ class SettingsPanel(QScrollArea):
             self.max_tokens.setValue(settings.max_tokens)
             self.pan_scan.setCurrentIndex(max(0, self.pan_scan.findData(settings.pan_scan)))
             self.think.setChecked(settings.think)
+            self.stop_when_full.setChecked(settings.stop_when_full)
             if self.system_prompt.toPlainText() != system_prompt:
                 self.system_prompt.setPlainText(system_prompt)
         finally:
@@ -297,29 +350,53 @@ class SettingsPanel(QScrollArea):
         """The runtime shown; fields this panel does not edit keep their applied values."""
         return dataclasses.replace(
             self._applied_runtime,
-            n_ctx=self.context.value(),
+            n_ctx=AUTO_CONTEXT if self.context_auto.isChecked() else self.context.value(),
             n_threads=self.threads.value(),
             n_gpu_layers=self.gpu_layers.value(),
             flash_attn=self.flash_attention.isChecked(),
             disk_cache=self.disk_cache.isChecked(),
+            snapshot_disk_mib=self.snapshot_cache.value(),
         ).validate()
 
     def set_runtime(self, runtime: RuntimeSettings) -> None:
         """Show the runtime the model was (or will be) loaded with."""
         self._applied_runtime = runtime
-        widgets = (self.context, self.threads, self.gpu_layers, self.flash_attention, self.disk_cache)
+        widgets = (
+            self.context,
+            self.context_auto,
+            self.threads,
+            self.gpu_layers,
+            self.flash_attention,
+            self.disk_cache,
+            self.snapshot_cache,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         try:
-            self.context.setValue(runtime.n_ctx)
+            if runtime.n_ctx != AUTO_CONTEXT:
+                self.context.setValue(runtime.n_ctx)
+            self.context_auto.setChecked(runtime.n_ctx == AUTO_CONTEXT)
+            self.context.setEnabled(runtime.n_ctx != AUTO_CONTEXT)
             self.threads.setValue(runtime.n_threads)
             self.gpu_layers.setValue(runtime.n_gpu_layers)
             self.flash_attention.setChecked(runtime.flash_attn)
             self.disk_cache.setChecked(runtime.disk_cache)
+            self.snapshot_cache.setValue(runtime.snapshot_disk_mib)
         finally:
             for widget in widgets:
                 widget.blockSignals(False)
         self._runtime_edited()
+
+    def set_loaded_context(self, n_ctx: int) -> None:
+        """Show the context the engine holds (what "sized to this computer" came to)."""
+        if self.context_auto.isChecked():
+            self.context.blockSignals(True)
+            self.context.setValue(n_ctx)
+            self.context.blockSignals(False)
+
+    def set_snapshot_usage(self, used: int) -> None:
+        """How much disk the conversation memory takes now."""
+        self.snapshot_usage.setText(self.tr("{size} in use").format(size=localized.size(used)))
 
     def set_context_limit(self, n_ctx_train: int | None) -> None:
         """Let the context go up to what the model was trained for (128K for Gemma 3 4B+)."""

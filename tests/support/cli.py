@@ -9,7 +9,7 @@ from pathlib import Path
 
 METRIC_KEYS = {
     "load_s", "prompt_tokens", "image_tokens", "image_encode_s", "ttft_s",
-    "decode_tokens", "decode_tok_s", "cached_tokens",
+    "decode_tokens", "decode_tok_s", "cached_tokens", "restored", "dropped_turns",
 }
 """The reply metrics every ``--json`` / ``--jsonl`` answer carries, local or on a server."""
 
