@@ -17,7 +17,7 @@ CMAKE_ARGS_metal := -DGGML_METAL=on
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 export CMAKE_ARGS := $(CMAKE_ARGS_$(BACKEND)) $(CMAKE_ARGS)
 
-.PHONY: run test check fuzz install install-test llama-server bench screenshot package smoke-test package-check clean
+.PHONY: run test check fuzz install install-test llama-server bench screenshot translations package smoke-test package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,11 @@ fuzz: install-test
 
 # The window as PNGs anyone can look at (resources/screenshots/): the main window light and dark,
 # the first-run page (always real: the recommendation and the speed estimated here) and the Models
-# page (a model's page and the catalog). Without MODEL the chat is a staged illustration and says
+# page (a model's page and the catalog); and the window in Simplified Chinese, drawn on a real X
+# server (Xvfb) with a CJK font as a user's desktop would (Debian: apt-get install xvfb
+# fonts-noto-cjk and Qt's xcb libraries: libxcb-cursor0 libxcb-icccm4 libxcb-image0
+# libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
+# libxkbcommon-x11-0). Without MODEL the chat is a staged illustration and says
 # so in its status bar; with MODEL=path/to/gemma-3-it.gguf (and MMPROJ=its projector, to ask
 # about the sample photo) it is a real reply, captured from the window with its measured speed.
 MODEL ?=
@@ -72,6 +76,15 @@ screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --welcome --out resources/screenshots/first-run.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --models --out resources/screenshots/models-page.png
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.ui.screenshot --catalog --out resources/screenshots/models-catalog.png
+	@command -v xvfb-run >/dev/null && fc-list :lang=zh-cn | grep -q . || { \
+		echo "main-window-zh.png needs Xvfb and a CJK font: apt-get install xvfb fonts-noto-cjk (see the Makefile)"; exit 1; }
+	xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb $(BIN)/python -m desktop_app.ui.screenshot --language zh_CN --out resources/screenshots/main-window-zh.png
+
+# The window's translations (desktop_app/translations/): the .ts refreshed from the code by
+# pyside6-lupdate, then compiled to the .qm the app loads (both are committed; see
+# packaging/translations.py).  New strings arrive unfinished, to be translated in the .ts.
+translations: install
+	$(BIN)/python packaging/translations.py update
 
 # Linux installers into dist/ (.deb + .tar.gz, portable CPU; VARIANT=cuda for CUDA). The first run
 # compiles llama.cpp's CPU variants (~25 min on 2 cores), cached in build/wheels/.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.keychain import Keychain
 
 SERVICE = "gemma-desktop"
@@ -20,16 +20,14 @@ class ApiKeys:
     def __init__(self) -> None:
         self._keys = Keychain(SERVICE)
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self) -> Sentence | None:
         """One sentence when keys cannot be kept in a keyring, None when they can."""
         if self._keys.available():
             return None
-        return str(
-            UserError(
-                "No system keyring is available (on Linux, a Secret Service such as GNOME Keyring "
-                "or KWallet), so API keys are kept only until Gemma Desktop closes; the command "
-                "line can read one from an environment variable (--api-key-env)."
-            )
+        return Sentence(
+            "No system keyring is available (on Linux, a Secret Service such as GNOME Keyring "
+            "or KWallet), so API keys are kept only until Gemma Desktop closes; the command "
+            "line can read one from an environment variable (--api-key-env)."
         )
 
     def get(self, server: str) -> str:

@@ -26,6 +26,7 @@ def run_gui() -> int:
     from desktop_app.engine.shared import SharedEngine
     from desktop_app.errors import UserError
     from desktop_app.store import ConversationStore
+    from desktop_app.ui import language, localized
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.preferences import load_preferences
@@ -33,15 +34,18 @@ def run_gui() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     QApplication.setApplicationDisplayName(APP_NAME)
+    preferences = load_preferences()
+    # Before the first widget: every string is translated as it is built.
+    language.install(preferences.language)
     try:
         store = ConversationStore()
     except UserError as exc:
         # A damaged or unwritable database: say so in a window, since there may be no terminal.
-        QMessageBox.critical(None, APP_NAME, str(exc))
+        QMessageBox.critical(None, APP_NAME, localized.error(exc))
         return 2
     # One engine for the window and, when switched on, the API server (one model in memory).
     bridge = EngineBridge(shared=SharedEngine(EngineClient()))
-    window = MainWindow(store, bridge, load_preferences())
+    window = MainWindow(store, bridge, preferences)
     # The window owns the store and the engine; closing it (or quitting) shuts both down.
     app.aboutToQuit.connect(window.shutdown)
     # Ctrl+C in the terminal or a logout's SIGTERM quits like the menu does, so a reply still

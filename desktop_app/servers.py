@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from desktop_app import paths
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def save_servers(servers: list[SavedServer], path: Path | None = None) -> None:
         raise UserError(
             "The server list could not be saved to {path}: {reason}.",
             path=path,
-            reason=exc.strerror or type(exc).__name__,
+            reason=os_reason(exc),
         ) from None
 
 

@@ -72,23 +72,24 @@ class GenerationSettings:
     def validate(self) -> GenerationSettings:
         """Return self, or raise UserError naming the first value out of range."""
         checks = [
-            (0.0 <= self.temperature <= 5.0, "temperature must be between 0 and 5"),
-            (0 <= self.top_k <= 1000, "top-k must be between 0 (off) and 1000"),
-            (0.0 < self.top_p <= 1.0, "top-p must be above 0 and at most 1"),
-            (0.0 <= self.min_p < 1.0, "min-p must be at least 0 and below 1"),
-            (0.5 <= self.repeat_penalty <= 2.0, "repeat penalty must be between 0.5 and 2"),
-            (-1 <= self.seed <= 2**32 - 1, "seed must be -1 (random) or between 0 and 4294967295"),
+            (0.0 <= self.temperature <= 5.0, UserError("The temperature must be between 0 and 5.")),
+            (0 <= self.top_k <= 1000, UserError("The top-k must be between 0 (off) and 1000.")),
+            (0.0 < self.top_p <= 1.0, UserError("The top-p must be above 0 and at most 1.")),
+            (0.0 <= self.min_p < 1.0, UserError("The min-p must be at least 0 and below 1.")),
+            (0.5 <= self.repeat_penalty <= 2.0, UserError("The repeat penalty must be between 0.5 and 2.")),
+            (
+                -1 <= self.seed <= 2**32 - 1,
+                UserError("The seed must be -1 (random) or between 0 and 4294967295."),
+            ),
             (
                 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS,
-                f"max tokens must be between 1 and {MAX_OUTPUT_TOKENS}",
+                UserError("The max tokens must be between 1 and {limit}.", limit=str(MAX_OUTPUT_TOKENS)),
             ),
+            (self.pan_scan in PAN_SCAN_MODES, UserError("The pan & scan mode must be default, off, auto or on.")),
         ]
-        checks.append(
-            (self.pan_scan in PAN_SCAN_MODES, "pan & scan mode must be default, off, auto or on")
-        )
-        for ok, message in checks:
+        for ok, problem in checks:
             if not ok:
-                raise UserError(f"The {message}.")
+                raise problem
         return self
 
 

@@ -21,10 +21,12 @@ import keyring
 import pytest
 from keyring.backends import fail
 from PIL import Image
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop_app import gguf_fixtures, paths
 from desktop_app.store import ConversationStore
+from desktop_app.ui import language
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.model_controller import ModelChoice
@@ -39,6 +41,23 @@ from tests.support.window import WINDOW_RUNTIME, wait_ready
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp: QApplication) -> QApplication:
+    """pytest-qt's application with the window in English, as on an English system: the English
+    catalog gives the plural forms ("1 page", "2 pages"), and numbers are written the English
+    way whatever the machine's locale.  A test in Chinese takes :func:`chinese_ui`."""
+    language.install("en")
+    return qapp
+
+
+@pytest.fixture
+def chinese_ui(qapp: QApplication) -> Iterator[None]:
+    """The window in Simplified Chinese for one test; English again afterwards."""
+    language.install("zh_CN")
+    yield
+    language.install("en")
 
 
 @pytest.fixture(autouse=True)

@@ -182,7 +182,12 @@ def _folder_as_model(folder: Path, _models: Models) -> Feed:
 def _template(source: str) -> Callable[[Path, Models], Feed]:
     def prepare(_folder: Path, _models: Models) -> Feed:
         chat_format = prompt.ChatFormat(source, "odd-gemma.gguf")
-        return lambda: chat_format.render([ChatMessage.user("Hi")], "", "off")[2]
+
+        def said() -> str | None:
+            notice = chat_format.render([ChatMessage.user("Hi")], "", "off")[2]
+            return str(notice) if notice is not None else None
+
+        return said
 
     return prepare
 

@@ -122,9 +122,11 @@ def test_a_hostile_template_is_stopped_and_named(name: str) -> None:
 @pytest.mark.parametrize("name", HOSTILE)
 def test_a_hostile_template_costs_one_sentence_and_the_built_in_template_answers(name: str) -> None:
     chat_format = prompt.ChatFormat(HOSTILE[name][0], "evil-gemma.gguf")
-    text, images, notice = chat_format.render(MESSAGES, "", "off")
+    text, images, said = chat_format.render(MESSAGES, "", "off")
     assert (text, images) == prompt.render(MESSAGES, "", None, "off")
-    assert notice is not None and notice.startswith("The chat template in 'evil-gemma.gguf' ")
+    assert said is not None
+    notice = str(said)
+    assert notice.startswith("The chat template in 'evil-gemma.gguf' ")
     assert notice.endswith("uses its built-in Gemma 3 template instead.")
     assert "\n" not in notice and "internal" not in notice
     # Said once: later conversations use the built-in template without another word.
@@ -144,8 +146,8 @@ def test_each_problem_has_its_own_sentence() -> None:
 
 def test_the_template_raising_quotes_its_own_words() -> None:
     chat_format = prompt.ChatFormat(HOSTILE["raises"][0], "m.gguf")
-    notice = chat_format.check()
-    assert notice is not None and "('This template refuses every conversation')" in notice
+    said = chat_format.check()
+    assert said is not None and "('This template refuses every conversation')" in str(said)
 
 
 def test_the_official_template_passes_every_check_and_matches_the_built_in_one() -> None:
@@ -185,8 +187,8 @@ def test_a_template_may_fail_on_one_conversation_only() -> None:
     chat_format = prompt.ChatFormat(PICKY, "picky.gguf")
     assert chat_format.check() is None
     assert chat_format.render([ChatMessage.user("hello")], "", "off")[2] is None
-    _, _, notice = chat_format.render([ChatMessage.user("boom")], "", "off")
-    assert notice is not None and "'picky.gguf'" in notice and "no boom" in notice
+    _, _, said = chat_format.render([ChatMessage.user("boom")], "", "off")
+    assert said is not None and "'picky.gguf'" in str(said) and "no boom" in str(said)
 
 
 # --- inside the engine process --------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_the_engine_reports_a_hostile_template_at_load_and_still_answers(
         client.load(LoadRequest.of(model, None, RUNTIME))
         loaded = client.wait_loaded(timeout=120)
         assert isinstance(loaded, ModelLoaded), loaded
-        assert loaded.notice is not None and f"'{model.name}'" in loaded.notice and words in loaded.notice
+        assert loaded.notice is not None and f"'{model.name}'" in str(loaded.notice) and words in str(loaded.notice)
         events = list(client.stream([ChatMessage.user("Hi")], "", GenerationSettings(max_tokens=4, seed=1)))
     done = events[-1]
     assert isinstance(done, Done) and done.notice is None
@@ -246,7 +248,7 @@ def test_the_engine_reports_a_template_that_fails_on_one_conversation_with_that_
         second = list(client.stream(history, "", settings))[-1]
         third = list(client.stream([ChatMessage.user("boom")], "", settings))[-1]
     assert isinstance(second, Done), second
-    assert second.notice is not None and "'picky.gguf'" in second.notice and "no boom" in second.notice
+    assert second.notice is not None and "'picky.gguf'" in str(second.notice) and "no boom" in str(second.notice)
     assert isinstance(third, Done) and third.notice is None
 
 

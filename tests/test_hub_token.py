@@ -41,8 +41,10 @@ def test_without_a_keyring_the_token_lasts_the_session_and_one_sentence_says_so(
     no_keyring: None, no_hub_login: None
 ) -> None:
     tokens = HubTokens()
-    problem = tokens.keyring_problem()
-    assert problem is not None and problem.startswith("No system keyring is available")
+    said = tokens.keyring_problem()
+    assert said is not None
+    problem = str(said)
+    assert problem.startswith("No system keyring is available")
     assert "only until Gemma Desktop closes" in problem and "HF_TOKEN" in problem
     assert tokens.save(GOOD_TOKEN) == "this session"
     current = tokens.current()

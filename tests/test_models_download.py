@@ -191,7 +191,8 @@ def test_missing_repository(hub: FakeHub) -> None:
 def test_network_failure(online: None) -> None:
     with SocketPort() as port:  # a port where nothing listens
         endpoint = f"http://127.0.0.1:{port}"
-    with pytest.raises(UserError, match=r"Could not reach Hugging Face.*check the internet connection"):
+    # The address tried is named: Hugging Face itself, or (here) another server such as a mirror.
+    with pytest.raises(UserError, match=rf"Could not reach 127.0.0.1:{port} \(the connection was refused.*check the"):
         download_entry(make_entry(), ModelRegistry(), endpoint=endpoint)
 
 
@@ -351,6 +352,69 @@ def test_cli_reports_a_file_the_filesystem_cannot_hold(online: None, models: Mod
     assert result.returncode == 2, result.stderr
     assert "cannot store a file of" in result.stderr and "FAT32" in result.stderr
     assert not list((app_home / "data" / "models").rglob("*.gguf"))
+
+
+# --- a mirror of the hub ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "endpoint"),
+    [
+        ("hf-mirror.com", "https://hf-mirror.com"),
+        ("  https://hf-mirror.com/ ", "https://hf-mirror.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://mirror.example.org/huggingface", "https://mirror.example.org/huggingface"),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_a_mirror_address_is_checked_and_made_whole(typed: str, endpoint: str | None) -> None:
+    assert dl.mirror_endpoint(typed) == endpoint
+
+
+@pytest.mark.parametrize("typed", ["ftp://hf-mirror.com", "https://", "https://hf mirror.com", "https://x.org/?a=1"])
+def test_an_address_that_is_no_mirror_gets_one_sentence(typed: str) -> None:
+    with pytest.raises(UserError, match=r"is not the web address of a mirror; write it like https://hf-mirror.com\."):
+        dl.mirror_endpoint(typed)
+
+
+def test_downloads_name_their_source() -> None:
+    assert dl.source_name("https://hf-mirror.com") == "hf-mirror.com"
+    assert dl.source_name("http://127.0.0.1:8080") == "127.0.0.1:8080"
+    assert dl.source_name("https://huggingface.co") == "Hugging Face"
+    assert dl.source_name(None) == "Hugging Face"  # huggingface_hub's own (no HF_ENDPOINT in the tests)
+
+
+def test_cli_resumes_a_download_through_a_mirror_checks_it_and_says_where_it_came_from(
+    online: None, models: Models, app_home: Path
+) -> None:
+    """``models download --mirror``: the files come from the mirror (HF_ENDPOINT unset), a partial
+    file an earlier run left is resumed with a ranged request, the sha256 the mirror announces is
+    checked, and the output names the mirror."""
+    entry = load_catalog().get("gemma-3-1b-it-qat-q4_0")  # text only, no pinned checksum
+    data = models.tiny.read_bytes()
+    with fake_hub() as mirror:
+        hosted = mirror.add(entry.repo, entry.model_file, data)
+        env = _cli_env(mirror, app_home)
+        del env["HF_ENDPOINT"]  # the hub itself is huggingface.co, which the test never reaches
+        destination = dl.destination_for(entry.repo, entry.model_file)
+        destination.parent.mkdir(parents=True)
+        kept = len(data) // 3
+        destination.with_name(f"{destination.name}.{hosted.sha256[:16]}{dl.PARTIAL_SUFFIX}").write_bytes(data[:kept])
+        host = mirror.hub_url.split("://", 1)[1]
+
+        done = _cli(["models", "download", entry.id, "--mirror", mirror.hub_url], env)
+
+        assert done.returncode == 0, done.stderr
+        assert f"Downloading {entry.name} from {host}." in done.stderr
+        assert done.stdout.strip().endswith(f"(downloaded from {host})")
+        assert destination.read_bytes() == data
+        assert [get.headers.get("range") for get in mirror.cdn_gets()] == [f"bytes={kept}-"]
+        assert ModelRegistry().get(entry.id).downloaded_from == host
+
+        refused = _cli(["models", "download", entry.id, "--mirror", "ftp://hf-mirror.com"], env)
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("error: 'ftp://hf-mirror.com' is not the web address of a mirror")
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_import_a_folder_pairs_projectors_by_width_not_by_name(library: Path) ->
     assert by_file["a.gguf"].mmproj_path == library / "sub" / "zzz.gguf"
     assert by_file["b.gguf"].mmproj_path == library / "projector-for-a.gguf"
     assert all(m.source == "imported" for m in result.models)
-    assert len(result.skipped) == 1 and "notes.gguf" in result.skipped[0]
+    assert len(result.skipped) == 1 and "notes.gguf" in str(result.skipped[0])
     assert sorted(m.id for m in registry.models()) == ["a", "b"]
 
 

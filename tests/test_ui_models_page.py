@@ -408,7 +408,7 @@ def test_a_token_the_hub_refuses_then_one_without_the_licence(
     assert test_keyring.secrets == {}
 
     text = sign_in(qtbot, window, NO_ACCESS_TOKEN)
-    assert f"Signed in as {USER}; it is kept in the system keyring." in text
+    assert f"Signed in as {USER}; the token is kept in the system keyring." in text
     assert f'<a href="https://huggingface.co/{GATED_REPO}">{GATED_REPO}</a>' in text
     assert "not accepted Google's Gemma licence yet" in text
     assert test_keyring.secrets == {(KEYRING_SERVICE, KEYRING_USER): NO_ACCESS_TOKEN}
@@ -437,7 +437,7 @@ def test_without_a_keyring_the_page_says_so_and_keeps_the_token_for_the_session(
     qtbot.waitUntil(box.keyring_note.isVisible, timeout=20_000)
     assert box.keyring_note.text().startswith("No system keyring is available")
     text = sign_in(qtbot, window, GOOD_TOKEN)
-    assert "it is kept only until Gemma Desktop closes, as there is no system keyring" in text
+    assert "the token is kept only until Gemma Desktop closes, as there is no system keyring" in text
     current = window.model_controller.tokens.current()
     assert current is not None and current.source == "this session"
 

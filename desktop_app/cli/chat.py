@@ -56,7 +56,7 @@ from desktop_app.engine.protocol import (
 )
 from desktop_app.engine.remote import RemoteEngine
 from desktop_app.engine.remote_probe import check_url
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.models.fit import context_that_holds, default_context_for_files, machine_memory
 from desktop_app.models.gemma_files import (
     ModelFile,
@@ -296,7 +296,7 @@ def load_model(engine: Engine, request: AnyLoadRequest) -> None:
     _note(result.notice)
 
 
-def _note(notice: str | None) -> None:
+def _note(notice: Sentence | None) -> None:
     """A sentence that is no error (the model's chat template was set aside), on stderr so
     ``--json`` output stays one object."""
     if notice:

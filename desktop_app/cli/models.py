@@ -18,7 +18,7 @@ from desktop_app.cli.parser import Subparsers
 from desktop_app.errors import UserError
 from desktop_app.models import fit
 from desktop_app.models.catalog import load_catalog
-from desktop_app.models.download import DownloadProgress
+from desktop_app.models.download import DownloadProgress, mirror_endpoint, source_name
 from desktop_app.models.gemma_files import ProjectorFile, abilities, inspect_model, inspect_projector
 from desktop_app.models.model_page import ModelPage, describe_target
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry
@@ -62,6 +62,12 @@ def register(subparsers: Subparsers) -> None:
         help="download a catalog model and its projector (gated ones read HF_TOKEN or 'hf auth login')",
     )
     download.add_argument("id", help="catalog id, as 'models list' shows it")
+    download.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="download through this mirror of Hugging Face, e.g. https://hf-mirror.com "
+        "(the window's Download source setting; HF_ENDPOINT works too)",
+    )
     download.set_defaults(func=download_model)
     importing = actions.add_parser("import", help="use a GGUF file, or the GGUFs in a folder, where they are")
     importing.add_argument("path")
@@ -191,9 +197,14 @@ def _image_cost(projector: ProjectorFile) -> str:
 
 def download_model(args: argparse.Namespace) -> int:
     entry = load_catalog().get(args.id)
+    endpoint = mirror_endpoint(args.mirror) if args.mirror else None
+    registry = ModelRegistry()
+    present = registry.find(entry.id)
+    if present is None or not present.available:
+        print(f"Downloading {entry.name} from {source_name(endpoint)}.", file=sys.stderr)
     line = _ProgressLine(sys.stderr)
     try:
-        model = download_entry(entry, ModelRegistry(), on_progress=line.show)
+        model = download_entry(entry, registry, on_progress=line.show, endpoint=endpoint)
     except KeyboardInterrupt:
         line.finish()
         print("Download paused; run the same command again to resume it.", file=sys.stderr)
@@ -201,7 +212,8 @@ def download_model(args: argparse.Namespace) -> int:
     finally:
         line.finish()
     with_projector = f" with its vision projector {model.mmproj_path}" if model.mmproj_path else ""
-    print(f"{model.name} is ready: {model.model_path}{with_projector}")
+    came_from = f" (downloaded from {model.downloaded_from})" if model.downloaded_from else ""
+    print(f"{model.name} is ready: {model.model_path}{with_projector}{came_from}")
     return 0
 
 

@@ -43,7 +43,7 @@ from desktop_app.engine.protocol import (
 )
 from desktop_app.engine.sampler import Sampler
 from desktop_app.engine.snapshots import CacheShape, Key, Snapshot, SnapshotStore
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import DEFAULT_CONTEXT, SWA_FULL_CACHE, GenerationSettings, RuntimeSettings
 from desktop_app.thoughts import THOUGHT_CLOSE, THOUGHT_OPEN, split_reply
 
@@ -192,10 +192,10 @@ def _projector_output_width(mmproj_path: Path) -> int | None:
 
 def _projector_does_not_fit(mmproj_path: Path, model_path: Path) -> UserError:
     return UserError(
-        "The projector {projector} does not fit {name} or is damaged; choose the mmproj file "
+        "The projector {projector} does not fit {model} or is damaged; choose the mmproj file "
         "made for this model.",
         projector=mmproj_path.name,
-        name=model_path.name,
+        model=model_path.name,
     )
 
 
@@ -276,8 +276,8 @@ class LlamaBackend:
         model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
         if not model:
             raise UserError(
-                "llama.cpp could not load {name}: the file is damaged, is not a Gemma model this "
-                "app runs, or there is not enough memory for it.",
+                "llama.cpp could not load {name}: the file is damaged, is not a Gemma model this app "
+                "runs, or there is not enough memory for it.",
                 name=model_path.name,
             )
         self._handles.callback(llama_cpp.llama_model_free, model)
@@ -305,7 +305,7 @@ class LlamaBackend:
         ctx = llama_cpp.llama_init_from_model(model, ctx_params)
         if not ctx:
             raise UserError(
-                "There is not enough memory for a {n_ctx}-token context with {name}; choose a "
+                "There is not enough memory for a context of {n_ctx} tokens with {name}; choose a "
                 "smaller context size.",
                 n_ctx=ctx_params.n_ctx,
                 name=model_path.name,
@@ -366,7 +366,7 @@ class LlamaBackend:
         self._handles.callback(self._embeddings.flush)
         self._n_embd = llama_cpp.llama_model_n_embd_inp(model)
 
-    def take_notice(self) -> str | None:
+    def take_notice(self) -> Sentence | None:
         """A sentence for the user that is no error (the model's chat template was set aside for
         the built-in one), once; None when there is nothing to say."""
         notice, self._notice = self._notice, None
@@ -711,7 +711,7 @@ class LlamaBackend:
         request: GenerateRequest,
         emit: Callable[[str], None],
         received_at: float,
-        on_phase: Callable[[str], None] = lambda _phase: None,
+        on_phase: Callable[[Sentence], None] = lambda _phase: None,
     ) -> tuple[str, FinishReason, Metrics]:
         """Evaluate what is new in the prompt, then stream the reply through ``emit``.
 
@@ -819,7 +819,7 @@ class LlamaBackend:
         settings: GenerationSettings,
         emit: Callable[[str], None],
         received_at: float,
-        on_phase: Callable[[str], None],
+        on_phase: Callable[[Sentence], None],
         restored: Restored | None,
     ) -> tuple[str, FinishReason, Metrics]:
         if len(keys) >= self.n_ctx:
@@ -829,15 +829,15 @@ class LlamaBackend:
                     "This message needs {tokens} tokens, {documents} of them its documents; the "
                     "model holds at most {train} and the context is set to {n_ctx}. Choose a "
                     "larger context size or attach fewer pages.",
-                    tokens=f"{len(keys):,}",
-                    documents=f"{documents:,}",
-                    train=f"{self.n_ctx_train:,}",
-                    n_ctx=f"{self.n_ctx:,}",
+                    tokens=len(keys),
+                    documents=documents,
+                    train=self.n_ctx_train,
+                    n_ctx=self.n_ctx,
                 )
             raise UserError(
-                "This conversation needs {n} tokens but the context holds {n_ctx}; start a new "
-                "chat or choose a larger context size.",
-                n=len(keys),
+                "This conversation needs {tokens} tokens but the context holds {n_ctx}; start a "
+                "new chat or choose a larger context size.",
+                tokens=len(keys),
                 n_ctx=self.n_ctx,
             )
         self._back_to_checkpoint(keys)
@@ -850,10 +850,10 @@ class LlamaBackend:
         reply = ""
         try:
             llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, self._cancel_address)
-            on_phase("reading the prompt")
+            on_phase(Sentence("reading the prompt"))
             encode_s, from_cache = self._evaluate(spans, len(keys), on_phase)
             llama_cpp.llama_set_abort_callback(self._ctx, llama_cpp.ggml_abort_callback(), None)
-            on_phase("writing")
+            on_phase(Sentence("writing"))
             prompt_read_s = time.perf_counter() - received_at
             reply, finish, ttft, decode_tokens, decode_s, thought_tokens = self._stream(settings, emit, received_at)
             if decode_tokens == 0:  # the reply ended at once: it waited for the prompt only
@@ -883,7 +883,7 @@ class LlamaBackend:
         self,
         spans: list[_Span],
         until: int,
-        on_phase: Callable[[str], None],
+        on_phase: Callable[[Sentence], None],
         yield_to: Callable[[], bool] | None = None,
     ) -> tuple[float, int]:
         """Evaluate the prompt's positions from what the cache holds up to ``until`` (never inside
@@ -908,7 +908,7 @@ class LlamaBackend:
             if end > keep:
                 if yield_to is not None and yield_to():
                     raise _Yielded()
-                on_phase(f"encoding image {image_index} of {n_images}")
+                on_phase(Sentence("encoding image {n} of {total}", n=image_index, total=n_images))
                 embedding, spent_s = self._image_embedding(span)
                 if spent_s is None:
                     from_cache += 1

@@ -45,6 +45,7 @@ from desktop_app.engine.protocol import (
     Token,
 )
 from desktop_app.engine.snapshots import SnapshotStore, snapshot_folder
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,16 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.05
 
 
-def describe_exit(code: int | None) -> str:
-    """A person-readable cause for a child's exit status."""
+def describe_exit(code: int | None) -> Sentence:
+    """A person-readable cause for a child's exit status (a reason in parentheses)."""
     if code is None:
-        return "it stopped responding"
+        return Sentence("it stopped responding")
     if code < 0:
         try:
-            return f"it was stopped by {signal.Signals(-code).name}"
+            return Sentence("it was stopped by {signal}", signal=signal.Signals(-code).name)
         except ValueError:
-            return f"it was stopped by signal {-code}"
-    return f"it exited with code {code}"
+            return Sentence("it was stopped by signal {number}", number=str(-code))
+    return Sentence("it exited with code {code}", code=str(code))
 
 
 @dataclass
@@ -275,24 +276,24 @@ class EngineClient(EventReader):
         active, self._active = self._active, None
         if active is None:
             if self._load is not None and not self._killed_for_cancel:
-                return EngineError(
-                    None,
-                    f"The engine stopped while loading the model ({describe_exit(exit_code)}); "
-                    "the file may be damaged or too large for this computer's memory.",
-                    "crashed",
+                stopped = Sentence(
+                    "The engine stopped while loading the model ({reason}); the file may be damaged "
+                    "or too large for this computer's memory.",
+                    reason=describe_exit(exit_code),
                 )
+                return EngineError.saying(None, stopped, "crashed")
             return None
         partial = "".join(active.parts)
         if self._killed_for_cancel:
             self._killed_for_cancel = False
             return Done(active.request_id, partial, "cancelled", Metrics())
         log.error("engine process died: %s", describe_exit(exit_code))
-        return EngineError(
-            active.request_id,
-            f"The engine stopped unexpectedly ({describe_exit(exit_code)}); what was written so "
-            "far is kept, and the engine restarts with your next message.",
-            "crashed",
+        stopped = Sentence(
+            "The engine stopped unexpectedly ({reason}); what was written so far is kept, and the "
+            "engine restarts with your next message.",
+            reason=describe_exit(exit_code),
         )
+        return EngineError.saying(active.request_id, stopped, "crashed")
 
     def close(self) -> None:
         """Ask the engine to exit, then make sure it has."""

@@ -262,25 +262,25 @@ class ContextShortfall:
             problem = UserError(
                 "This message needs {tokens} tokens; the model holds at most {train} and the "
                 "context is set to {n_ctx}.",
-                tokens=f"{self.needed:,}",
-                train=f"{self.n_ctx_train:,}",
-                n_ctx=f"{self.n_ctx:,}",
+                tokens=self.needed,
+                train=self.n_ctx_train,
+                n_ctx=self.n_ctx,
             )
         else:
             problem = UserError(
                 "'{name}' is {tokens} tokens; the model holds at most {train} and the context is "
                 "set to {n_ctx}.",
                 name=self.document,
-                tokens=f"{self.document_tokens:,}",
-                train=f"{self.n_ctx_train:,}",
-                n_ctx=f"{self.n_ctx:,}",
+                tokens=self.document_tokens,
+                train=self.n_ctx_train,
+                n_ctx=self.n_ctx,
             )
         out = [problem]
         if self.larger_context is not None:
             out.append(
                 UserError(
                     "A context of {n_ctx} tokens holds it and fits this computer's memory.",
-                    n_ctx=f"{self.larger_context:,}",
+                    n_ctx=self.larger_context,
                 )
             )
         if self.first_pages:
@@ -406,7 +406,7 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, s
     else:
         path = Path(source)
         label = name or path.name or str(path)
-        size = user_file_size(path, "document", "a document")
+        size = user_file_size(path, "document")
         try:
             with open(path, "rb") as file:
                 _check_size(label, size, file.read(1024))
@@ -474,8 +474,8 @@ def _prepare_pdf(
                 "more than the largest context holds. Split it, or save the pages you need as a "
                 "new PDF.",
                 name=label,
-                pages=f"{page_count:,}",
-                limit=f"{MAX_PAGES:,}",
+                pages=page_count,
+                limit=MAX_PAGES,
             )
         pages: list[DocumentPage] = []
         characters = 0
@@ -500,7 +500,7 @@ def _prepare_pdf(
                     "'{name}' holds more than {limit} characters of text by page {page}, more "
                     "than the largest context holds; save the pages you need as a new PDF.",
                     name=label,
-                    limit=f"{MAX_TEXT_CHARS:,}",
+                    limit=MAX_TEXT_CHARS,
                     page=index + 1,
                 )
     except UserError:
@@ -623,7 +623,7 @@ def _unpaged_document(
             "'{name}' holds more than {limit} characters of text, more than the largest context "
             "holds.",
             name=label,
-            limit=f"{MAX_TEXT_CHARS:,}",
+            limit=MAX_TEXT_CHARS,
         )
     return PreparedDocument(
         name=label,

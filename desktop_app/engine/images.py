@@ -41,7 +41,6 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
 # (and EPS, which shells out to Ghostscript) away from whatever a user drops on the window.
 # Camera JPEGs holding several pictures come back as format "MPO" through the JPEG plugin.
 _ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
-_FORMATS_FOR_PEOPLE = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 
 # Our own decompression-bomb limit, checked on the header before any pixel is decoded.  Pillow's
 # global MAX_IMAGE_PIXELS (about 89 MP, error at twice that) belongs to the whole process; we
@@ -141,7 +140,7 @@ def prepare_image(
 
     data, label, suffix = _read_source(source, name)
     if not data:
-        raise UserError(f"The image '{label}' is empty (0 bytes).")
+        raise UserError("The image '{name}' is empty (0 bytes).", name=label)
 
     image = _decode_checked(data, label, suffix)
     with _pillow_quiet():
@@ -158,18 +157,20 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, s
         data = bytes(source)
         label = name or _PASTED_NAME
         if len(data) > MAX_FILE_BYTES:
-            raise UserError(_too_big_file_message(label, len(data)))
+            raise _too_big_file(label, len(data))
         return data, label, Path(label).suffix.lower()
 
     path = Path(source)
     label = name or path.name or str(path)
-    size = user_file_size(path, "image file", "an image file")
+    size = user_file_size(path, "image")
     if size > MAX_FILE_BYTES:
-        raise UserError(_too_big_file_message(label, size))
+        raise _too_big_file(label, size)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UserError(f"The image file '{path}' could not be read: {os_reason(exc)}.") from None
+        raise UserError(
+            "The image file '{path}' could not be read: {reason}.", path=path, reason=os_reason(exc)
+        ) from None
     return data, label, path.suffix.lower()
 
 
@@ -179,12 +180,12 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
         with _pillow_quiet():
             probe = Image.open(io.BytesIO(data), formats=_open_formats())
     except UnidentifiedImageError:
-        raise UserError(_not_readable_message(data, label, suffix)) from None
+        raise _not_readable(data, label, suffix) from None
     except Image.DecompressionBombError:
-        raise UserError(_bomb_message(label, None)) from None
+        raise _bomb(label, None) from None
     except Exception:
         # A header that names a format but breaks off or contradicts itself.
-        raise UserError(_damaged_message(label)) from None
+        raise _damaged(label) from None
 
     fmt = probe.format or "image"
     try:
@@ -197,9 +198,9 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
     except UserError:
         raise
     except Image.DecompressionBombError:
-        raise UserError(_bomb_message(label, None)) from None
+        raise _bomb(label, None) from None
     except Exception:
-        raise UserError(_damaged_message(label, fmt)) from None
+        raise _damaged(label, fmt) from None
     finally:
         probe.close()
 
@@ -213,9 +214,9 @@ def _decode_checked(data: bytes, label: str, suffix: str) -> Image.Image:
     except UserError:
         raise
     except Image.DecompressionBombError:
-        raise UserError(_bomb_message(label, None)) from None
+        raise _bomb(label, None) from None
     except Exception:
-        raise UserError(_damaged_message(label, fmt)) from None
+        raise _damaged(label, fmt) from None
     return image
 
 
@@ -245,9 +246,9 @@ def _open_formats() -> list[str]:
 def _check_pixel_budget(size: tuple[int, int], label: str) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise UserError(_damaged_message(label))
+        raise _damaged(label)
     if width * height > MAX_SOURCE_PIXELS:
-        raise UserError(_bomb_message(label, size))
+        raise _bomb(label, size)
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -281,8 +282,9 @@ def _to_rgb(image: Image.Image, label: str) -> Image.Image:
         return image.convert("RGB")
     except (ValueError, OSError):
         raise UserError(
-            f"The image '{label}' uses a colour format ({mode}) that Gemma Desktop cannot "
-            "convert to RGB."
+            "The image '{name}' uses a colour format ({mode}) that Gemma Desktop cannot convert to RGB.",
+            name=label,
+            mode=mode,
         ) from None
 
 
@@ -330,20 +332,26 @@ def _bounded(image: Image.Image, max_pixels: int) -> Image.Image:
     return image.resize((new_width, new_height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _not_readable_message(data: bytes, label: str, suffix: str) -> str:
+def _not_readable(data: bytes, label: str, suffix: str) -> UserError:
     """Say whether this is a real image in a format we do not take, or no image at all."""
     if suffix in (".heic", ".heif", ".avif"):
-        return (
-            f"'{label}' is a {suffix[1:].upper()} photo, which Gemma Desktop cannot read; "
-            "export it as JPEG or PNG first."
+        return UserError(
+            "'{name}' is a {format} photo, which Gemma Desktop cannot read; export it as JPEG or PNG first.",
+            name=label,
+            format=suffix[1:].upper(),
         )
     other_format = _identify_any_format(data)
     if other_format:
-        return (
-            f"'{label}' is an image in {other_format} format, which Gemma Desktop cannot use; "
-            f"use a {_FORMATS_FOR_PEOPLE} file."
+        return UserError(
+            "'{name}' is an image in {format} format, which Gemma Desktop cannot use; use a PNG, "
+            "JPEG, WebP, GIF, BMP or TIFF file.",
+            name=label,
+            format=other_format,
         )
-    return f"'{label}' is not an image Gemma Desktop can read; use a {_FORMATS_FOR_PEOPLE} file."
+    return UserError(
+        "'{name}' is not an image Gemma Desktop can read; use a PNG, JPEG, WebP, GIF, BMP or TIFF file.",
+        name=label,
+    )
 
 
 def _identify_any_format(data: bytes) -> str | None:
@@ -356,22 +364,38 @@ def _identify_any_format(data: bytes) -> str | None:
         return None
 
 
-def _damaged_message(label: str, fmt: str | None = None) -> str:
-    kind = f"{fmt} image" if fmt and fmt != "image" else "image"
-    return f"The {kind} '{label}' is damaged or incomplete, so it cannot be used."
+def _damaged(label: str, fmt: str | None = None) -> UserError:
+    if fmt and fmt != "image":
+        return UserError(
+            "The {format} image '{name}' is damaged or incomplete, so it cannot be used.", format=fmt, name=label
+        )
+    return UserError("The image '{name}' is damaged or incomplete, so it cannot be used.", name=label)
 
 
-def _bomb_message(label: str, size: tuple[int, int] | None) -> str:
-    limit = f"the limit is {MAX_SOURCE_PIXELS // 1_000_000} megapixels"
+def _bomb(label: str, size: tuple[int, int] | None) -> UserError:
+    limit = MAX_SOURCE_PIXELS // 1_000_000
     if size is None:
-        return f"The image '{label}' is too large to open safely ({limit})."
-    return f"The image '{label}' is {size[0]}x{size[1]} pixels, too large to open safely ({limit})."
+        return UserError(
+            "The image '{name}' is too large to open safely (the limit is {limit} megapixels).",
+            name=label,
+            limit=limit,
+        )
+    return UserError(
+        "The image '{name}' is {width}x{height} pixels, too large to open safely (the limit is {limit} "
+        "megapixels).",
+        name=label,
+        width=str(size[0]),
+        height=str(size[1]),
+        limit=limit,
+    )
 
 
-def _too_big_file_message(label: str, size: int) -> str:
-    return (
-        f"The image '{label}' is {size / 1_048_576:.0f} MB, more than the "
-        f"{MAX_FILE_BYTES // 1_048_576} MB Gemma Desktop accepts for one image."
+def _too_big_file(label: str, size: int) -> UserError:
+    return UserError(
+        "The image '{name}' is {size} MB, more than the {limit} MB Gemma Desktop accepts for one image.",
+        name=label,
+        size=round(size / 1_048_576),
+        limit=MAX_FILE_BYTES // 1_048_576,
     )
 
 

@@ -26,6 +26,7 @@ from desktop_app.engine.protocol import (
     ModelLoaded,
     TokenCount,
 )
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
 
 _POLL_S = 0.05
@@ -178,7 +179,7 @@ class EventReader(ABC):
             if isinstance(event, (TokenCount, EngineError)) and event.request_id in (request_id, None):
                 return event
             if event is None and not self.alive:
-                return EngineError(request_id, "The engine stopped while counting tokens.", "crashed")
+                return EngineError.saying(request_id, Sentence("The engine stopped while counting tokens."), "crashed")
 
     @abstractmethod
     def generate(
@@ -196,7 +197,7 @@ class EventReader(ABC):
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                return EngineError(None, "The model took too long to load.", "internal")
+                return EngineError.saying(None, Sentence("The model took too long to load."), "internal")
             event = self.next_event(remaining)
             if isinstance(event, (ModelLoaded, EngineError)):
                 return event

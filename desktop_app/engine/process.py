@@ -38,13 +38,15 @@ from desktop_app.engine.protocol import (
     Token,
 )
 from desktop_app.engine.snapshots import SnapshotStore, snapshot_folder
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.logs import setup_logging
 
 if TYPE_CHECKING:
     from desktop_app.engine.backend import LlamaBackend
 
 log = logging.getLogger(__name__)
+
+NO_MODEL = Sentence("No model is loaded yet; open a Gemma model first.")
 
 TOKEN_BATCH_S = 0.033
 """Streamed text is sent at most this often (the first piece at once): the window repaints at
@@ -238,13 +240,14 @@ class _Engine:
             if self.cancel.is_set():  # the load was stopped, not refused
                 name = Path(request.model_path).name
                 cancelled = UserError("Loading {name} was cancelled.", name=name)
-                conn.send(EngineError(None, str(cancelled), "cancelled"))
+                conn.send(EngineError.saying(None, cancelled.sentence, "cancelled"))
             else:
-                conn.send(EngineError(None, str(exc), "user"))
+                conn.send(EngineError.saying(None, exc.sentence, "user"))
             return
         except Exception:
             log.exception("loading %s failed", request.model_path)
-            self.conn.send(EngineError(None, "The model could not be loaded (see the log).", "internal"))
+            failed = Sentence("The model could not be loaded (see the log).")
+            self.conn.send(EngineError.saying(None, failed, "internal"))
             return
         backend = self.backend
         self.unreported_load_s = backend.load_s
@@ -265,38 +268,39 @@ class _Engine:
     def _count(self, request: CountRequest) -> None:
         try:
             if self.backend is None:
-                raise UserError("No model is loaded yet; open a Gemma model first.")
+                raise UserError.saying(NO_MODEL)
             self.conn.send(self.backend.count(request))
         except UserError as exc:
-            self.conn.send(EngineError(request.request_id, str(exc), "user"))
+            self.conn.send(EngineError.saying(request.request_id, exc.sentence, "user"))
         except Exception:
             log.exception("counting tokens failed")
-            failed = "Counting tokens failed inside the engine (see the log)."
-            self.conn.send(EngineError(request.request_id, failed, "internal"))
+            failed = Sentence("Counting tokens failed inside the engine (see the log).")
+            self.conn.send(EngineError.saying(request.request_id, failed, "internal"))
 
     def _generate(self, request: GenerateRequest) -> None:
         received_at = time.perf_counter()
         rid = request.request_id
         conn = self.conn
         if self.backend is None:
-            conn.send(EngineError(rid, "No model is loaded yet; open a Gemma model first.", "user"))
+            conn.send(EngineError.saying(rid, NO_MODEL, "user"))
             return
         batcher = _TokenBatcher(conn, rid)
 
-        def on_phase(phase: str) -> None:
-            conn.send(Progress(rid, phase))
+        def on_phase(phase: Sentence) -> None:
+            conn.send(Progress(rid, str(phase), sentence=phase))
 
         try:
             text, finish, metrics = self.backend.generate(request, batcher.add, received_at, on_phase)
             batcher.flush()
         except UserError as exc:
             batcher.flush()
-            conn.send(EngineError(rid, str(exc), "user"))
+            conn.send(EngineError.saying(rid, exc.sentence, "user"))
             return
         except Exception:
             log.exception("generation failed")
             batcher.flush()
-            conn.send(EngineError(rid, "The reply failed inside the engine (see the log).", "internal"))
+            failed = Sentence("The reply failed inside the engine (see the log).")
+            conn.send(EngineError.saying(rid, failed, "internal"))
             return
         metrics = replace(metrics, load_s=round(self.unreported_load_s, 4))
         conn.send(Done(rid, text, finish, metrics, self.backend.take_notice()))

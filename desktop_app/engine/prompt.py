@@ -34,6 +34,7 @@ from desktop_app.engine.chat_template import TemplateFailure, fallback_notice, r
 from desktop_app.engine.documents import PreparedDocument, document_parts
 from desktop_app.engine.images import PreparedImage, crop_prepared, pan_scan_boxes
 from desktop_app.engine.protocol import ChatMessage, Part
+from desktop_app.errors import Sentence
 from desktop_app.thoughts import split_reply
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ class ChatFormat:
         self.model_name = model_name
         self.architecture = architecture
 
-    def check(self) -> str | None:
+    def check(self) -> Sentence | None:
         """Try the template on a small conversation with a system prompt, an image and a reply
         (done at load, so a broken template is reported before the first message); the
         sentence when it failed and the built-in template took over, else None."""
@@ -291,10 +292,10 @@ class ChatFormat:
 
     def render(
         self, messages: Sequence[ChatMessage], system_prompt: str, pan_scan: str | None, think: bool = False
-    ) -> tuple[str, list[PreparedImage], str | None]:
+    ) -> tuple[str, list[PreparedImage], Sentence | None]:
         """:func:`render` with this model's template; the third item is the sentence saying the
         built-in template took over on this call, else None."""
-        notice = None
+        notice: Sentence | None = None
         if self.template is not None:
             try:
                 return (*render(messages, system_prompt, self.template, pan_scan, think), None)
@@ -303,5 +304,5 @@ class ChatFormat:
                 if self.architecture not in BUILT_IN_FAMILIES:
                     raise refusal(failure, self.model_name) from None
                 self.template = None
-                notice = str(fallback_notice(failure, self.model_name))
+                notice = fallback_notice(failure, self.model_name).sentence
         return (*render(messages, system_prompt, None, pan_scan, think), notice)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import PreparedImage
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings, RuntimeSettings
 
 Role = Literal["user", "assistant"]
@@ -272,9 +273,9 @@ class ModelLoaded:
     """The model's own limit (0 when a server does not say)."""
     has_vision: bool
     thinks: bool = False
-    notice: str | None = None
+    notice: Sentence | None = None
     """A sentence for the user that is no error: the model's own chat template failed, so the
-    built-in Gemma 3 template is used."""
+    built-in Gemma 3 template is used (``str()`` is its English)."""
     server: str | None = None
     """The server it runs on (its name, or its URL); ``model_path`` is then the server's model
     id.  None on this computer."""
@@ -289,11 +290,13 @@ class ModelLoaded:
 @dataclass(frozen=True)
 class Progress:
     """A step of a reply is starting: "reading the prompt", "encoding image 1 of 2", "writing";
-    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1)."""
+    or, with ``request_id`` None, how far loading the model has got ("loading", 0..1).
+    ``sentence`` is the step in words the window translates (``phase`` is its English)."""
 
     request_id: int | None
     phase: str
     fraction: float | None = None
+    sentence: Sentence | None = None
 
 
 @dataclass(frozen=True)
@@ -312,7 +315,7 @@ class Done:
     text: str
     finish_reason: FinishReason
     metrics: Metrics
-    notice: str | None = None
+    notice: Sentence | None = None
     """As :attr:`ModelLoaded.notice`, when the template failed on this conversation only."""
 
 
@@ -355,6 +358,14 @@ class EngineError:
     request_id: int | None
     message: str
     kind: ErrorKind = "internal"
+    sentence: Sentence | None = None
+    """The message as a template and values, so the window can say it in its language (None:
+    ``message`` is all there is)."""
+
+    @staticmethod
+    def saying(request_id: int | None, said: Sentence, kind: ErrorKind) -> EngineError:
+        """The error that says this sentence (``message`` is its English)."""
+        return EngineError(request_id, str(said), kind, said)
 
 
 Event = ModelLoaded | Progress | Token | Done | TokenCount | ImageStatus | ReadAheadDone | EngineError

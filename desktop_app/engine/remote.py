@@ -65,7 +65,7 @@ from desktop_app.engine.remote_probe import (
     positive_int,
     probe,
 )
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class _Connection:
     checked: threading.Event = field(default_factory=threading.Event)
     model: ServerModel | None = None
     client: openai.OpenAI | None = None
-    error: str = ""
+    error: Sentence | None = None
     abandoned: bool = False
     """Replaced by a newer load or the engine closed: its result is not announced."""
 
@@ -155,12 +155,12 @@ class RemoteEngine(EventReader):
             model = probe(request)
             client = client_for(request)
         except UserError as exc:
-            connection.error = str(exc)
-            event: Event = EngineError(None, connection.error, "user")
+            connection.error = exc.sentence
+            event: Event = EngineError.saying(None, exc.sentence, "user")
         except Exception:
             log.exception("checking the server failed")
-            connection.error = "Checking the server failed (see the log)."
-            event = EngineError(None, connection.error, "internal")
+            connection.error = Sentence("Checking the server failed (see the log).")
+            event = EngineError.saying(None, connection.error, "internal")
         else:
             connection.model, connection.client = model, client
             event = ModelLoaded(
@@ -202,7 +202,8 @@ class RemoteEngine(EventReader):
         with self._lock:
             connection = self._connection
         if connection is None:
-            self._events.put(EngineError(request_id, "No server was chosen for this reply.", "internal"))
+            nowhere = Sentence("No server was chosen for this reply.")
+            self._events.put(EngineError.saying(request_id, nowhere, "internal"))
             return request_id
         reply = _Reply(request_id, time.monotonic(), connection, tuple(messages), system_prompt,
                        settings or GenerationSettings())
@@ -247,10 +248,11 @@ class RemoteEngine(EventReader):
             payload = _payload(model, messages, system_prompt, settings)
             tokens = count_prompt(client, request, model, payload)
         except UserError as exc:
-            event: Event = EngineError(request_id, str(exc), "user")
+            event: Event = EngineError.saying(request_id, exc.sentence, "user")
         except Exception:
             log.exception("counting tokens on the server failed")
-            event = EngineError(request_id, "Counting tokens on the server failed (see the log).")
+            failed = Sentence("Counting tokens on the server failed (see the log).")
+            event = EngineError.saying(request_id, failed, "internal")
         else:
             # Without both numbers there is nothing to judge here: 0 and 0 let the message go,
             # and the server refuses it in one sentence if it is too long.
@@ -351,22 +353,23 @@ class RemoteEngine(EventReader):
             self._run(reply)
         except Exception:
             log.exception("the remote reply failed")
-            self._end(reply, EngineError(
-                reply.request_id, "The reply failed inside the app (see the log).", "internal"))
+            failed = Sentence("The reply failed inside the app (see the log).")
+            self._end(reply, EngineError.saying(reply.request_id, failed, "internal"))
 
     def _run(self, reply: _Reply) -> None:
         connection = reply.connection
         try:
             request, model, client = _checked(connection)
         except UserError as exc:
-            self._end(reply, EngineError(reply.request_id, str(exc), "user"))
+            self._end(reply, EngineError.saying(reply.request_id, exc.sentence, "user"))
             return
         settings = reply.settings
         payload = _payload(model, reply.messages, reply.system_prompt, settings)
         if not model.vision and has_images(payload):
-            self._end(reply, EngineError(reply.request_id, str(UserError(
+            blind = Sentence(
                 "The model {model} on {server} cannot see images; remove the images or choose "
-                "a model that can.", model=request.model, server=request.label)), "user"))
+                "a model that can.", model=request.model, server=request.label)
+            self._end(reply, EngineError.saying(reply.request_id, blind, "user"))
             return
         standard, extra = sampling_fields(settings)
         if model.progress:
@@ -404,9 +407,10 @@ class RemoteEngine(EventReader):
             stream.close()
         self.last_server_timings = dict(reply.timings)
         if reply.finish is None:
-            self._end(reply, EngineError(reply.request_id, str(UserError(
+            unfinished = Sentence(
                 "The server {server} ended the reply without finishing it; what it wrote so far "
-                "is kept.", server=request.label)), "user"))
+                "is kept.", server=request.label)
+            self._end(reply, EngineError.saying(reply.request_id, unfinished, "user"))
             return
         text = "".join(reply.parts)
         self._end(reply, Done(reply.request_id, text, reply.finish, self._metrics(reply)))
@@ -416,7 +420,7 @@ class RemoteEngine(EventReader):
             return
         error = sentence(exc, request, "reply")
         log.info("reply from %s failed: %s (%s)", request.label, error, type(exc).__name__)
-        self._end(reply, EngineError(reply.request_id, str(error), "user"))
+        self._end(reply, EngineError.saying(reply.request_id, error.sentence, "user"))
 
     def _take(self, reply: _Reply, chunk: ChatCompletionChunk) -> bool:
         """Turn one chunk into events; False once the reply has been stopped."""
@@ -429,7 +433,8 @@ class RemoteEngine(EventReader):
         if isinstance(progress, dict) and reply.first_token_at is None:
             total, done = positive_int(progress.get("total")), progress.get("processed")
             fraction = min(1.0, done / total) if total and isinstance(done, (int, float)) else None
-            if not self._emit(reply, Progress(reply.request_id, "reading the prompt", fraction)):
+            reading = Sentence("reading the prompt")
+            if not self._emit(reply, Progress(reply.request_id, str(reading), fraction, reading)):
                 return False
         usage = getattr(chunk, "usage", None)
         if usage is not None:
@@ -482,8 +487,9 @@ def _checked(connection: _Connection) -> tuple[ServerLoadRequest, ServerModel, o
     connection.checked.wait()
     request, model, client = connection.request, connection.model, connection.client
     if model is None or client is None:
-        raise UserError(connection.error or str(UserError(
-            "The server {server} could not be used.", server=request.label)))
+        raise UserError.saying(
+            connection.error or Sentence("The server {server} could not be used.", server=request.label)
+        )
     return request, model, client
 
 

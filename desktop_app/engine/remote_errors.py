@@ -94,16 +94,16 @@ def sentence(exc: BaseException, request: ServerLoadRequest, phase: Phase) -> Us
     if _first(exc, httpx2.ReadTimeout) is not None:
         if phase == "reply":
             return UserError(
-                "The server {server} sent nothing for {seconds:.0f} seconds, so the reply was "
+                "The server {server} sent nothing for {seconds} seconds, so the reply was "
                 "stopped; what it wrote so far is kept.",
                 server=server,
-                seconds=request.read_timeout_s,
+                seconds=round(request.read_timeout_s),
             )
         return UserError(
-            "The server {server} accepted the connection but did not answer within {seconds:.0f} "
+            "The server {server} accepted the connection but did not answer within {seconds} "
             "seconds.",
             server=server,
-            seconds=request.read_timeout_s,
+            seconds=round(request.read_timeout_s),
         )
     if _first(exc, httpx2.ConnectTimeout) is not None or _first(exc, httpx2.PoolTimeout):
         return UserError(

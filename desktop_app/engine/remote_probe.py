@@ -182,13 +182,18 @@ def _probe(client: openai.OpenAI, request: ServerLoadRequest) -> ServerModel:
     entry = next((e for e in entries if e["id"] == request.model), None) or next(
         (e for e in entries if e["id"] == f"{request.model}:latest"), None  # Ollama's tag
     )
+    if entry is None and not entries:
+        raise UserError(
+            "The server {server} has no model '{model}'; it offers no models at all.",
+            server=request.label,
+            model=request.model,
+        )
     if entry is None:
-        offered = ", ".join(e["id"] for e in entries) or "none"
         raise UserError(
             "The server {server} has no model '{model}'; it offers: {offered}.",
             server=request.label,
             model=request.model,
-            offered=offered,
+            offered=", ".join(e["id"] for e in entries),
         )
     model_id: str = entry["id"]
     owner = str(entry.get("owned_by", ""))

@@ -46,6 +46,7 @@ from desktop_app.engine.protocol import (
     ReadAheadDone,
     TokenCount,
 )
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ _IDLE_POLL_S = 0.05
 """How long the pump waits for a command when the engine is idle; a new reply ends the wait at
 once (it is a queue ``get``), so this only paces the look for stray engine events."""
 
-WAITING_PHASE = "waiting for another reply to finish"
+WAITING = Sentence("waiting for another reply to finish")
 """The ``Progress`` phase a reply hears when it has to queue behind another (the window shows
 it, so a reply the user asked for while a program's is running does not look stuck)."""
 
@@ -288,7 +289,7 @@ class SharedEngine:
         if isinstance(command, _Submit):
             ticket = command.ticket
             if self._running is not None or self._pending:
-                ticket.sink(Progress(ticket.request_id, WAITING_PHASE))
+                ticket.sink(Progress(ticket.request_id, str(WAITING), sentence=WAITING))
             self._pending.append(ticket)
         elif isinstance(command, _Count):
             ticket = command.ticket
@@ -296,7 +297,8 @@ class SharedEngine:
                 engine_id = self._engine.count_tokens(ticket.messages, ticket.system_prompt, ticket.settings)
             except Exception:
                 log.exception("sending the count request failed")
-                ticket.sink(EngineError(ticket.request_id, "The engine could not be asked to count tokens."))
+                unasked = Sentence("The engine could not be asked to count tokens.")
+                ticket.sink(EngineError.saying(ticket.request_id, unasked, "internal"))
                 return
             self._counting[engine_id] = ticket
         elif isinstance(command, _Cancel):
@@ -321,9 +323,8 @@ class SharedEngine:
             except Exception:
                 log.exception("sending the load request failed")
                 self._loading = False
-                self._broadcast(
-                    EngineError(None, "The engine could not be started to load the model (see the log).")
-                )
+                unstarted = Sentence("The engine could not be started to load the model (see the log).")
+                self._broadcast(EngineError.saying(None, unstarted, "internal"))
 
     def _start_next(self) -> None:
         if self._running is not None or self._loading or not self._pending:
@@ -335,9 +336,8 @@ class SharedEngine:
             )
         except Exception:
             log.exception("sending the generate request failed")
-            ticket.sink(
-                EngineError(ticket.request_id, "The message could not be sent to the engine (see the log).")
-            )
+            unsent = Sentence("The message could not be sent to the engine (see the log).")
+            ticket.sink(EngineError.saying(ticket.request_id, unsent, "internal"))
             return
         self._running = _Running(ticket, engine_id)
 
@@ -369,7 +369,8 @@ class SharedEngine:
     def _fail_counts(self) -> None:
         counting, self._counting = self._counting, {}
         for ticket in counting.values():
-            ticket.sink(EngineError(ticket.request_id, "The engine stopped while counting tokens.", "crashed"))
+            stopped = Sentence("The engine stopped while counting tokens.")
+            ticket.sink(EngineError.saying(ticket.request_id, stopped, "crashed"))
 
     def _broadcast(self, event: Event) -> None:
         with self._subscribers_lock:

@@ -106,8 +106,8 @@ class Catalog:
             if entry.id == entry_id:
                 return entry
         raise UserError(
-            f"There is no catalog model called '{entry_id}'; "
-            "run 'models list' to see the ids you can download."
+            "There is no catalog model called '{id}'; run 'models list' to see the ids you can download.",
+            id=entry_id,
         )
 
     def recommend(self, machine: MachineMemory, speed: MachineSpeed) -> CatalogEntry:

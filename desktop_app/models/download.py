@@ -18,6 +18,10 @@ error classes such as ``GatedRepoError``) and ``file_download.http_get`` (the ra
 GET that ``hf_hub_download`` itself uses, with its tqdm hook for progress).  The hub's ETag of an
 LFS file is its sha256; every file is hashed after the transfer and only then renamed to its
 final name, so nothing half-made ever looks complete.
+
+A mirror of the hub (``https://hf-mirror.com`` and the like, :func:`mirror_endpoint`) is just
+another ``endpoint``: the same calls, the same headers, the same resume and checksum, and
+messages name it (:func:`source_name`) instead of Hugging Face.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
+from urllib.parse import urlsplit
 
 import httpx2
-from huggingface_hub import HfApi, HfFileMetadata, get_hf_file_metadata, get_token, hf_hub_url
+from huggingface_hub import HfApi, HfFileMetadata, constants, get_hf_file_metadata, get_token, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -49,10 +54,10 @@ from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers
 
 from desktop_app import __version__, paths
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError, os_reason
 from desktop_app.models.catalog import CatalogEntry
 from desktop_app.models.hub_token import keyring_token
-from desktop_app.models.sizes import MIB, format_size
+from desktop_app.models.sizes import MIB, ByteSize
 
 DISK_MARGIN = 256 * MIB
 """Left free after a download, so the disk is never filled to its last byte."""
@@ -63,6 +68,8 @@ SPEED_WINDOW_S = 5.0
 
 PARTIAL_SUFFIX = ".incomplete"
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"
+HUB_NAME = "Hugging Face"
+HUB_HOST = "huggingface.co"
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 
@@ -153,6 +160,8 @@ class DownloadedFiles:
     model_sha256: str
     mmproj_path: Path | None
     mmproj_sha256: str | None
+    source: str = HUB_NAME
+    """Where they came from (:func:`source_name`)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,41 @@ class TokenCheck:
     @staticmethod
     def licence_page(repo: str) -> str:
         return f"https://huggingface.co/{repo}"
+
+
+def mirror_endpoint(address: str) -> str | None:
+    """The base URL of a mirror of the Hugging Face hub as the user wrote it, checked and made
+    whole ("hf-mirror.com" becomes "https://hf-mirror.com"); None for an empty address: no mirror.
+
+    A mirror is what ``HF_ENDPOINT`` points huggingface-hub at: a server that answers the hub's
+    file API (``/{repo}/resolve/{revision}/{file}``) with the hub's headers, the sha256 among
+    them, so resuming and checking a download work through it unchanged.
+    """
+    text = address.strip()
+    if not text:
+        return None
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in text)
+    ):
+        raise UserError(
+            "'{address}' is not the web address of a mirror; write it like https://hf-mirror.com.",
+            address=address.strip(),
+        )
+    return text.rstrip("/")
+
+
+def source_name(endpoint: str | None) -> str:
+    """How messages name where downloads come from: "Hugging Face", or a mirror by its host
+    (``endpoint`` None: huggingface-hub's own, which ``HF_ENDPOINT`` may point at a mirror)."""
+    host = urlsplit(endpoint or constants.ENDPOINT).netloc
+    return HUB_NAME if host in ("", HUB_HOST) else host
 
 
 def resolve_token(token: str | None) -> str | None:
@@ -209,9 +253,12 @@ def check_disk_space(plan: DownloadPlan) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed + DISK_MARGIN:
         raise UserError(
-            f"Downloading {plan.entry.name} needs {format_size(needed + DISK_MARGIN)} of free "
-            f"disk space in {folder}, but only {format_size(free)} is free; free some space and "
-            "try again."
+            "Downloading {name} needs {needed} of free disk space in {folder}, but only {free} is "
+            "free; free some space and try again.",
+            name=plan.entry.name,
+            needed=ByteSize(needed + DISK_MARGIN),
+            folder=folder,
+            free=ByteSize(free),
         )
 
 
@@ -254,9 +301,9 @@ def check_room(entries: Iterable[CatalogEntry]) -> None:
             "Downloading {name} needs about {needed} of free disk space in {folder} (with the "
             "downloads queued before it), but only {free} is free; free some space and try again.",
             name=entries[-1].name,
-            needed=format_size(needed + DISK_MARGIN),
-            folder=str(folder),
-            free=format_size(free),
+            needed=ByteSize(needed + DISK_MARGIN),
+            folder=folder,
+            free=ByteSize(free),
         )
 
 
@@ -285,6 +332,7 @@ def run_download(
         model_sha256=plan.model.sha256,
         mmproj_path=plan.mmproj.destination if plan.mmproj else None,
         mmproj_sha256=plan.mmproj.sha256 if plan.mmproj else None,
+        source=source_name(plan.endpoint),
     )
 
 
@@ -364,7 +412,7 @@ def _file_metadata(repo: str, filename: str, token: str | None, endpoint: str | 
     except GatedRepoError:
         raise
     except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
-        raise _hub_error(exc, repo, filename, token) from None
+        raise _hub_error(exc, repo, filename, token, endpoint) from None
 
 
 def _remote_file(
@@ -377,50 +425,69 @@ def _remote_file(
     try:
         meta = _file_metadata(entry.repo, filename, token, endpoint)
     except GatedRepoError as exc:
-        raise _hub_error(exc, entry.repo, filename, token) from None
+        raise _hub_error(exc, entry.repo, filename, token, endpoint) from None
     sha256 = (meta.etag or "").lower()
+    source = source_name(endpoint)
     if len(sha256) != 64 or not set(sha256) <= _SHA256_HEX:
         raise UserError(
-            f"Hugging Face gave no sha256 checksum for {filename} in {entry.repo}, so a download "
-            "could not be verified and was not started."
+            "{source} gave no sha256 checksum for {file} in {repo}, so a download could not be "
+            "verified and was not started.",
+            source=source,
+            file=filename,
+            repo=entry.repo,
         )
     if pinned_sha256 is not None and sha256 != pinned_sha256:
         raise UserError(
-            f"The file {filename} in {entry.repo} has changed since this version of Gemma Desktop "
-            "was made (its checksum differs from the catalog's), so it was not downloaded; "
-            "import a file you trust instead."
+            "The file {file} in {repo} has changed since this version of Gemma Desktop was made "
+            "(its checksum differs from the catalog's), so it was not downloaded; import a file "
+            "you trust instead.",
+            file=filename,
+            repo=entry.repo,
         )
     if meta.size is None:
         raise UserError(
-            f"Hugging Face did not report the size of {filename} in {entry.repo}; try again later."
+            "{source} did not report the size of {file} in {repo}; try again later.",
+            source=source,
+            file=filename,
+            repo=entry.repo,
         )
     return RemoteFile(entry.repo, filename, meta.size, sha256, destination_for(entry.repo, filename))
 
 
-def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> UserError:
-    """One sentence for each way the hub or the network can say no."""
-    page = f"https://huggingface.co/{repo}"
+def _hub_error(exc: Exception, repo: str, filename: str, token: str | None, endpoint: str | None) -> UserError:
+    """One sentence for each way the hub (or the mirror) or the network can say no."""
+    page = TokenCheck.licence_page(repo)
+    source = source_name(endpoint)
     if isinstance(exc, OfflineModeIsEnabled):
         return UserError("Downloads are switched off because HF_HUB_OFFLINE is set; unset it to download models.")
     if isinstance(exc, GatedRepoError):
         if token:
             return UserError(
-                f"Your Hugging Face token has no access to {repo}: accept Google's Gemma licence "
-                f"at {page} with the same account, then try again."
+                "Your Hugging Face token has no access to {repo}: accept Google's Gemma licence at "
+                "{page} with the same account, then try again.",
+                repo=repo,
+                page=page,
             )
         return UserError(
-            f"{repo} is gated: accept Google's Gemma licence at {page}, then give Gemma Desktop "
-            "a Hugging Face token (on the Models page, with HF_TOKEN or with 'hf auth login')."
+            "{repo} is gated: accept Google's Gemma licence at {page}, then give Gemma Desktop a "
+            "Hugging Face token (on the Models page, with HF_TOKEN or with 'hf auth login').",
+            repo=repo,
+            page=page,
         )
     if isinstance(exc, RepositoryNotFoundError):
         return UserError(
-            f"The repository {repo} was not found on Hugging Face (a private or gated one also "
-            "needs a token with access to it)."
+            "The repository {repo} was not found on {source} (a private or gated one also needs "
+            "a token with access to it).",
+            repo=repo,
+            source=source,
         )
     if isinstance(exc, (EntryNotFoundError, RevisionNotFoundError)):
         return UserError(
-            f"The file {filename} is no longer in {repo} on Hugging Face, so the catalog is out "
-            "of date; choose another model or import a file."
+            "The file {file} is no longer in {repo} on {source}, so the catalog is out of date; "
+            "choose another model or import a file.",
+            file=filename,
+            repo=repo,
+            source=source,
         )
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else 0
@@ -431,27 +498,38 @@ def _hub_error(exc: Exception, repo: str, filename: str, token: str | None) -> U
             )
         if status == 429:
             return UserError(
-                "Hugging Face is limiting downloads right now (HTTP 429); wait a few minutes and try again."
+                "{source} is limiting downloads right now (HTTP 429); wait a few minutes and try again.",
+                source=source,
             )
         if status >= 500:
             return UserError(
-                f"Hugging Face had a server error (HTTP {status}); try again later, and the "
-                "download will resume where it stopped."
+                "{source} had a server error (HTTP {status}); try again later, and the download "
+                "will resume where it stopped.",
+                source=source,
+                status=status,
             )
-        return UserError(f"Hugging Face answered HTTP {status} for {filename} in {repo}.")
+        return UserError(
+            "{source} answered HTTP {status} for {file} in {repo}.",
+            source=source,
+            status=status,
+            file=filename,
+            repo=repo,
+        )
     return UserError(
-        f"Could not reach Hugging Face ({network_reason(exc)}); check the internet connection "
-        "and try again, and the download will resume where it stopped."
+        "Could not reach {source} ({reason}); check the internet connection and try again, and "
+        "the download will resume where it stopped.",
+        source=source,
+        reason=network_reason(exc),
     )
 
 
-def network_reason(exc: Exception) -> str:
-    """Why a connection failed, as the middle of a sentence."""
+def network_reason(exc: Exception) -> Sentence:
+    """Why a connection failed (a reason in parentheses)."""
     if isinstance(exc, httpx2.TimeoutException):
-        return "the connection timed out"
+        return Sentence("the connection timed out")
     if isinstance(exc, httpx2.ConnectError):
-        return "the connection was refused or the name could not be resolved"
-    return "the connection broke"
+        return Sentence("the connection was refused or the name could not be resolved")
+    return Sentence("the connection broke")
 
 
 # --- the transfer ---------------------------------------------------------------------------------
@@ -492,15 +570,17 @@ def _fetch(remote: RemoteFile, plan: DownloadPlan, tracker: _Tracker) -> None:
     except DownloadCancelled:
         raise
     except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.TransportError) as exc:
-        raise _hub_error(exc, remote.repo, remote.filename, plan.token) from None
+        raise _hub_error(exc, remote.repo, remote.filename, plan.token, plan.endpoint) from None
     except OSError as exc:
         raise _write_error(exc, remote) from None
     tracker.verifying(remote)
     if _sha256(partial, tracker) != remote.sha256:
         partial.unlink()
         raise UserError(
-            f"The downloaded {remote.filename} is damaged (its sha256 does not match Hugging "
-            "Face's), so it was deleted; run the download again."
+            "The downloaded {file} is damaged (its sha256 does not match the one {source} "
+            "announced), so it was deleted; run the download again.",
+            file=remote.filename,
+            source=source_name(plan.endpoint),
         )
     os.replace(partial, remote.destination)
 
@@ -525,23 +605,27 @@ def _write_error(exc: OSError, remote: RemoteFile) -> UserError:
     folder = remote.destination.parent
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return UserError(
-            f"The disk holding {folder} is full; free some space and run the download again to "
-            "resume where it stopped."
+            "The disk holding {folder} is full; free some space and run the download again to "
+            "resume where it stopped.",
+            folder=folder,
         )
     if exc.errno == errno.EFBIG:
         return UserError(
-            f"The drive holding {folder} cannot store a file of {format_size(remote.size)} "
-            "(FAT32 drives stop at 4 GB); keep the models on an NTFS, APFS or ext4 drive."
+            "The drive holding {folder} cannot store a file of {size} (FAT32 drives stop at 4 GB); "
+            "keep the models on an NTFS, APFS or ext4 drive.",
+            folder=folder,
+            size=ByteSize(remote.size),
         )
     if exc.errno is None:
         # http_get's "Consistency check failed": the body ended before the announced size.
         if remote.partial_path.exists() and remote.partial_path.stat().st_size > remote.size:
             remote.partial_path.unlink()
         return UserError(
-            f"The download of {remote.filename} stopped before the end (the connection broke); "
-            "run it again to resume where it stopped."
+            "The download of {file} stopped before the end (the connection broke); run it again "
+            "to resume where it stopped.",
+            file=remote.filename,
         )
-    return UserError(f"Could not write {remote.partial_path}: {(exc.strerror or str(exc)).lower()}.")
+    return UserError("Could not write {path}: {reason}.", path=remote.partial_path, reason=os_reason(exc))
 
 
 def _sha256(path: Path, tracker: _Tracker) -> str:
@@ -590,7 +674,7 @@ class _Tracker:
         if self._cancel.is_set():
             name = self._remote.filename if self._remote else self._plan.entry.name
             raise DownloadCancelled(
-                f"The download of {name} was cancelled; start it again to resume where it stopped."
+                "The download of {name} was cancelled; start it again to resume where it stopped.", name=name
             )
 
     def start(self, remote: RemoteFile) -> None:

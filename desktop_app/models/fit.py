@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Literal
 
 import psutil
 
-from desktop_app.errors import UserError
-from desktop_app.models.sizes import GIB, MIB, format_size
+from desktop_app.errors import Sentence, UserError
+from desktop_app.models.sizes import GIB, MIB, ByteSize
 from desktop_app.settings import SWA_FULL_CACHE
 
 if TYPE_CHECKING:
@@ -219,9 +219,14 @@ class FitVerdict:
     """The answer shown before loading: a level, one sentence for the user, and the numbers."""
 
     level: FitLevel
-    sentence: str
+    said: Sentence
     estimate: MemoryEstimate
     on_gpu: bool
+
+    @property
+    def sentence(self) -> str:
+        """The sentence in English (the window translates ``said``)."""
+        return str(self.said)
 
 
 def swa_cache_cells(n_ctx: int, sliding_window: int, n_ubatch: int = DEFAULT_UBATCH) -> int:
@@ -338,35 +343,69 @@ def check_fit(
 
     estimate = estimate_at(n_ctx)
     level, on_gpu = _level(estimate, machine)
-    needs = f"{label} needs about {format_size(estimate.total)} with {n_ctx:,} tokens of context"
+    # Every case is its own whole sentence, so a translation never has to join fragments.
+    facts = {"name": label, "needed": ByteSize(estimate.total), "n_ctx": n_ctx}
     if level == "fits":
-        where = (
-            f"{format_size(_gpu_budget(machine) or 0)} free on the GPU"
-            if on_gpu
-            else f"{format_size(_ram_budget(machine))} of memory is free"
-        )
-        return FitVerdict(level, f"{needs} and {where}, so it fits.", estimate, on_gpu)
+        if on_gpu:
+            said = Sentence(
+                "{name} needs about {needed} with {n_ctx} tokens of context and {free} is free on the "
+                "GPU, so it fits.",
+                free=ByteSize(_gpu_budget(machine) or 0),
+                **facts,
+            )
+        else:
+            said = Sentence(
+                "{name} needs about {needed} with {n_ctx} tokens of context and {free} of memory is "
+                "free, so it fits.",
+                free=ByteSize(_ram_budget(machine)),
+                **facts,
+            )
+        return FitVerdict(level, said, estimate, on_gpu)
 
     smaller = [c for c in CONTEXT_STEPS if c < n_ctx and _level(estimate_at(c), machine)[0] == "fits"]
-    if smaller:
-        advice = f"a context of {smaller[-1]:,} tokens would fit, or choose a smaller quantisation"
-    else:
-        least = estimate_at(min(CONTEXT_STEPS[0], n_ctx)).total
-        advice = (
-            "choose a smaller quantisation or model (even "
-            f"{min(CONTEXT_STEPS[0], n_ctx):,} tokens of context need {format_size(least)})"
-        )
+    least_ctx = min(CONTEXT_STEPS[0], n_ctx)
+    least = ByteSize(estimate_at(least_ctx).total)
     if level == "tight":
-        sentence = (
-            f"{needs} but only {format_size(_ram_budget(machine))} of memory is free, so close "
-            f"other programs first; {advice}."
+        free = ByteSize(_ram_budget(machine))
+        if smaller:
+            said = Sentence(
+                "{name} needs about {needed} with {n_ctx} tokens of context but only {free} of memory "
+                "is free, so close other programs first; a context of {smaller} tokens would fit, or "
+                "choose a smaller quantisation.",
+                free=free,
+                smaller=smaller[-1],
+                **facts,
+            )
+        else:
+            said = Sentence(
+                "{name} needs about {needed} with {n_ctx} tokens of context but only {free} of memory "
+                "is free, so close other programs first; choose a smaller quantisation or model (even "
+                "{least_ctx} tokens of context need {least}).",
+                free=free,
+                least_ctx=least_ctx,
+                least=least,
+                **facts,
+            )
+    elif smaller:
+        said = Sentence(
+            "{name} needs about {needed} with {n_ctx} tokens of context, more than this computer's "
+            "{total} of memory; a context of {smaller} tokens would fit, or choose a smaller "
+            "quantisation.",
+            total=ByteSize(machine.total_ram),
+            smaller=smaller[-1],
+            **facts,
         )
     else:
-        sentence = (
-            f"{needs}, more than this computer's {format_size(machine.total_ram)} of memory; "
-            f"{advice}."
+        said = Sentence(
+            "{name} needs about {needed} with {n_ctx} tokens of context, more than this computer's "
+            "{total} of memory; choose a smaller quantisation or model (even {least_ctx} tokens of "
+            "context need {least}).",
+            total=ByteSize(machine.total_ram),
+            least_ctx=least_ctx,
+            least=least,
+            **facts,
         )
-    return FitVerdict(level, sentence, estimate, on_gpu)
+    return FitVerdict(level, said, estimate, on_gpu)
 
 
 def check_files_fit(

@@ -356,9 +356,9 @@ def check_pair(model: ModelFile, projector: ProjectorFile) -> None:
             "The projector {projector} produces {projector_width}-wide embeddings but model "
             "{model} expects {model_width}; choose the projector made for this model.",
             projector=projector.display_name,
-            projector_width=projector.embedding_length,
+            projector_width=str(projector.embedding_length),  # a dimension: no thousands separator
             model=model.display_name,
-            model_width=model.embedding_length,
+            model_width=str(model.embedding_length),
         )
 
 

@@ -38,7 +38,7 @@ def read_header(path: str | Path) -> GGUFHeader:
     """
     path = Path(path)
     label = path.name or str(path)
-    file_size = user_file_size(path, "GGUF file", "a GGUF file")
+    file_size = user_file_size(path, "gguf")
     if file_size == 0:
         raise UserError("'{name}' is empty (0 bytes), so it is not a GGUF file.", name=label)
     _check_signature(path, label)

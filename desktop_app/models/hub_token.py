@@ -19,7 +19,7 @@ from typing import Literal
 
 from huggingface_hub import get_token
 
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence
 from desktop_app.keychain import Keychain
 
 KEYRING_SERVICE = "gemma-desktop-huggingface"
@@ -49,16 +49,14 @@ class HubTokens:
     def __init__(self) -> None:
         self._keychain = Keychain(KEYRING_SERVICE)
 
-    def keyring_problem(self) -> str | None:
+    def keyring_problem(self) -> Sentence | None:
         """One sentence when a token cannot be kept in a keyring, None when it can."""
         if self._keychain.available():
             return None
-        return str(
-            UserError(
-                "No system keyring is available (on Linux, a Secret Service such as GNOME "
-                "Keyring or KWallet), so the token is kept only until Gemma Desktop closes; "
-                "to keep one, set HF_TOKEN or run 'hf auth login'."
-            )
+        return Sentence(
+            "No system keyring is available (on Linux, a Secret Service such as GNOME Keyring or "
+            "KWallet), so the token is kept only until Gemma Desktop closes; to keep one, set "
+            "HF_TOKEN or run 'hf auth login'."
         )
 
     def current(self) -> HubToken | None:

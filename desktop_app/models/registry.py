@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from desktop_app import paths
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.models.catalog import CatalogEntry
 from desktop_app.models.download import (
     DownloadedFiles,
@@ -62,6 +62,9 @@ class LocalModel:
     catalog_id: str | None = None
     model_sha256: str | None = None
     mmproj_sha256: str | None = None
+    downloaded_from: str | None = None
+    """Where a download came from: "Hugging Face" or a mirror's host (None: imported, or
+    downloaded by a version that did not record it)."""
 
     @property
     def has_vision(self) -> bool:
@@ -78,7 +81,7 @@ class ImportResult:
     """What an import added or updated, and one sentence per file it left out."""
 
     models: tuple[LocalModel, ...]
-    skipped: tuple[str, ...]
+    skipped: tuple[Sentence, ...]
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,7 @@ class ModelRegistry:
     def get(self, model_id: str) -> LocalModel:
         model = self.find(model_id)
         if model is None:
-            raise UserError(
-                f"There is no local model called '{model_id}'; run 'models list' to see them."
-            )
+            raise _no_such_model(model_id)
         return model
 
     def verified_files(self) -> dict[Path, str]:
@@ -138,6 +139,7 @@ class ModelRegistry:
             catalog_id=entry.id,
             model_sha256=files.model_sha256,
             mmproj_sha256=files.mmproj_sha256,
+            downloaded_from=files.source,
         )
         records = [m for m in self._load() if m.id != entry.id]
         self._save([*records, record])
@@ -152,19 +154,19 @@ class ModelRegistry:
         """
         root = Path(path).expanduser()
         if not root.exists():
-            raise UserError(f"'{root}' does not exist.")
+            raise UserError("'{path}' does not exist.", path=root)
         root = root.resolve()
         files = sorted(p for p in root.rglob("*.gguf") if p.is_file()) if root.is_dir() else [root]
         if not files:
-            raise UserError(f"No GGUF files were found in {root}.")
+            raise UserError("No GGUF files were found in {folder}.", folder=root)
 
         infos: list[GemmaFile] = []
-        skipped: list[str] = []
+        skipped: list[Sentence] = []
         for file in files:
             try:
                 infos.append(inspect_gguf(file))
             except UserError as exc:
-                skipped.append(str(exc))
+                skipped.append(exc.sentence)
         models = [i for i in infos if isinstance(i, ModelFile)]
         projectors = [i for i in infos if isinstance(i, ProjectorFile)]
 
@@ -202,9 +204,12 @@ class ModelRegistry:
             ]
             if not takers:
                 skipped.append(
-                    f"'{projector.display_name}' is a vision projector for "
-                    f"{projector.embedding_length}-wide models and no known model fits it; import "
-                    "its Gemma 3 model too."
+                    Sentence(
+                        "'{name}' is a vision projector for {width}-wide models and no known model "
+                        "fits it; import its Gemma 3 model too.",
+                        name=projector.display_name,
+                        width=str(projector.embedding_length),
+                    )
                 )
                 continue
             for taker in takers:
@@ -214,12 +219,14 @@ class ModelRegistry:
 
         if not changed:
             if not skipped:
-                raise UserError(f"Everything in {root} is already in the list of models.")
+                raise UserError("Everything in {folder} is already in the list of models.", folder=root)
             if len(skipped) == 1:
-                raise UserError(skipped[0])
+                raise UserError.saying(skipped[0])
             raise UserError(
-                f"None of the {len(files)} GGUF files in {root} could be imported "
-                f"(the first: {skipped[0].rstrip('.')})."
+                "None of the {count} GGUF files in {folder} could be imported. The first: {reason}",
+                count=len(files),
+                folder=root,
+                reason=skipped[0],
             )
         self._save(records)
         return ImportResult(tuple(changed), tuple(skipped))
@@ -233,7 +240,7 @@ class ModelRegistry:
         records = self._load()
         target = next((m for m in records if m.id == model_id), None)
         if target is None:
-            raise UserError(f"There is no local model called '{model_id}'; run 'models list' to see them.")
+            raise _no_such_model(model_id)
         remaining = [m for m in records if m.id != model_id]
         deleted: list[Path] = []
         if target.source == "downloaded":
@@ -291,8 +298,9 @@ class ModelRegistry:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("unreadable model registry %s: %r", self.path, exc)
             raise UserError(
-                f"The list of models in {self.path} is damaged; delete that file and import or "
-                "download your models again (downloaded files are found and kept)."
+                "The list of models in {path} is damaged; delete that file and import or download "
+                "your models again (downloaded files are found and kept).",
+                path=self.path,
             ) from None
 
     def _save(self, records: list[LocalModel]) -> None:
@@ -345,6 +353,10 @@ def unfinished_downloads(entries: Iterable[CatalogEntry], registry: ModelRegistr
     return found
 
 
+def _no_such_model(model_id: str) -> UserError:
+    return UserError("There is no local model called '{id}'; run 'models list' to see them.", id=model_id)
+
+
 def _display_name(info: ModelFile) -> str:
     base = info.name or info.path.stem
     return f"{base} ({info.quantization})" if info.quantization else base
@@ -388,4 +400,5 @@ def _from_json(raw: dict[str, Any]) -> LocalModel:
         catalog_id=raw.get("catalog_id"),
         model_sha256=raw.get("model_sha256"),
         mmproj_sha256=raw.get("mmproj_sha256"),
+        downloaded_from=raw.get("downloaded_from"),
     )

@@ -103,11 +103,12 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)):
+            # str(): a port is a name, not an amount (no thousands separator, in any language).
             raise UserError(
-                "Port {port} is already in use; choose another with --port.", port=port
+                "Port {port} is already in use; choose another with --port.", port=str(port)
             ) from None
         raise UserError(
-            "The server cannot listen on {host}:{port}: {reason}.", host=host, port=port, reason=os_reason(exc)
+            "The server cannot listen on {host}:{port}: {reason}.", host=host, port=str(port), reason=os_reason(exc)
         ) from None
     sock.listen(128)
     return sock

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -54,29 +54,31 @@ _CODE_BY_MESSAGE = {
 }
 
 
-def _damaged(path: Path) -> str:
-    return (
-        f"The conversations database at {path} is damaged or is not a Gemma Desktop database, "
-        "so it was left as it is; move it elsewhere to start a new one, or restore it from a "
-        "backup."
+def _damaged(path: Path) -> UserError:
+    return UserError(
+        "The conversations database at {path} is damaged or is not a Gemma Desktop database, so it "
+        "was left as it is; move it elsewhere to start a new one, or restore it from a backup.",
+        path=path,
     )
 
 
-def _disk_full(where: object) -> str:
-    return (
-        f"The disk that holds {where} is full, so the conversation could not be saved; free "
-        "some space and try again."
+def _disk_full(where: object) -> UserError:
+    return UserError(
+        "The disk that holds {path} is full, so the conversation could not be saved; free some "
+        "space and try again.",
+        path=where,
     )
 
 
-def _read_only(path: Path) -> str:
-    return (
-        f"The conversations database at {path} cannot be written because its folder or disk is "
-        "read-only; make it writable, or set GEMMA_DESKTOP_HOME to a writable folder."
+def _read_only(path: Path) -> UserError:
+    return UserError(
+        "The conversations database at {path} cannot be written because its folder or disk is "
+        "read-only; make it writable, or set GEMMA_DESKTOP_HOME to a writable folder.",
+        path=path,
     )
 
 
-def _sqlite_error_sentence(exc: sqlite3.Error, path: Path) -> str | None:
+def _sqlite_error(exc: sqlite3.Error, path: Path) -> UserError | None:
     """The sentence for a SQLite failure the user can fix, or None for a bug."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
@@ -87,38 +89,42 @@ def _sqlite_error_sentence(exc: sqlite3.Error, path: Path) -> str | None:
     if primary == _SQLITE_FULL:
         return _disk_full(path.parent)
     if primary == _SQLITE_IOERR:
-        return (
-            f"The conversations database at {path} could not be read or written because of a "
-            "disk error; check that the disk is connected and has free space."
+        return UserError(
+            "The conversations database at {path} could not be read or written because of a disk "
+            "error; check that the disk is connected and has free space.",
+            path=path,
         )
     if primary in (_SQLITE_READONLY, _SQLITE_PERM):
         return _read_only(path)
     if primary == _SQLITE_CANTOPEN:
         if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
             return _read_only(path)
-        return (
-            f"The conversations database at {path} could not be opened; check that its folder "
-            "exists and can be written to."
+        return UserError(
+            "The conversations database at {path} could not be opened; check that its folder "
+            "exists and can be written to.",
+            path=path,
         )
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        return (
-            f"The conversations database at {path} is locked by another program; close other "
-            "copies of Gemma Desktop and try again."
+        return UserError(
+            "The conversations database at {path} is locked by another program; close other "
+            "copies of Gemma Desktop and try again.",
+            path=path,
         )
     if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
         return _damaged(path)
     return None
 
 
-def _os_error_sentence(exc: OSError, path: Path) -> str | None:
+def _os_error(exc: OSError, path: Path) -> UserError | None:
     """The sentence for a file-system failure (attachments, backups) the user can fix, or None."""
     where = exc.filename or path.parent
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return _disk_full(where)
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return (
-            f"Gemma Desktop cannot write to {where} because it is read-only; make it writable, "
-            "or set GEMMA_DESKTOP_HOME to a writable folder."
+        return UserError(
+            "Gemma Desktop cannot write to {path} because it is read-only; make it writable, or set "
+            "GEMMA_DESKTOP_HOME to a writable folder.",
+            path=where,
         )
     return None
 
@@ -129,17 +135,17 @@ def known_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        sentence = _sqlite_error_sentence(exc, path)
-        if sentence is None:
+        problem = _sqlite_error(exc, path)
+        if problem is None:
             raise
-        log.warning("conversation store: %s (%r)", sentence, exc)
-        raise UserError(sentence) from exc
+        log.warning("conversation store: %s (%r)", problem, exc)
+        raise problem from exc
     except OSError as exc:
-        sentence = _os_error_sentence(exc, path)
-        if sentence is None:
+        problem = _os_error(exc, path)
+        if problem is None:
             raise
-        log.warning("conversation store: %s (%r)", sentence, exc)
-        raise UserError(sentence) from exc
+        log.warning("conversation store: %s (%r)", problem, exc)
+        raise problem from exc
 
 
 @contextlib.contextmanager
@@ -351,7 +357,7 @@ def _refuse_non_sqlite(path: Path) -> None:
     except FileNotFoundError:
         return
     if header and header != _SQLITE_HEADER:
-        raise UserError(_damaged(path))
+        raise _damaged(path)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
@@ -363,14 +369,18 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         return
     if app_id != APPLICATION_ID or version < 1:
         raise UserError(
-            f"The file at {path} belongs to another program, not Gemma Desktop, so it was left "
-            "as it is; move it elsewhere and Gemma Desktop will start a new database there."
+            "The file at {path} belongs to another program, not Gemma Desktop, so it was left as it "
+            "is; move it elsewhere and Gemma Desktop will start a new database there.",
+            path=path,
         )
     if version > SCHEMA_VERSION:
         raise UserError(
-            f"The conversations database at {path} was written by a newer version of Gemma "
-            f"Desktop (schema {version}, this one knows up to {SCHEMA_VERSION}), so it was left "
-            "as it is; update Gemma Desktop to open it."
+            "The conversations database at {path} was written by a newer version of Gemma Desktop "
+            "(schema {version}, this one knows up to {known}), so it was left as it is; update Gemma "
+            "Desktop to open it.",
+            path=path,
+            version=version,
+            known=SCHEMA_VERSION,
         )
 
 
@@ -399,8 +409,9 @@ def open_database(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(
-            f"The folder {path.parent} for the conversations database could not be created "
-            f"({exc.strerror or exc})."
+            "The folder {folder} for the conversations database could not be created ({reason}).",
+            folder=path.parent,
+            reason=os_reason(exc),
         ) from exc
     with known_errors(path):
         _refuse_non_sqlite(path)

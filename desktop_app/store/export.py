@@ -79,7 +79,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from desktop_app import __version__
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 from desktop_app.settings import generation_from_dict, to_dict
 from desktop_app.store.store import (
     FINISH_REASONS,
@@ -147,7 +147,7 @@ def export_conversation(
         _write_atomically(out, text.encode("utf-8"))
     except OSError as exc:
         raise UserError(
-            f"The export could not be written to {out} ({exc.strerror or exc})."
+            "The export could not be written to {path} ({reason}).", path=out, reason=os_reason(exc)
         ) from exc
     return out
 
@@ -348,7 +348,7 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
         size = path.stat().st_size
         if size > MAX_IMPORT_BYTES:
             raise UserError(
-                "The file {path} is {size:,} bytes, more than the {limit:,} a conversation export "
+                "The file {path} is {size} bytes, more than the {limit} a conversation export "
                 "may be, so nothing was imported.",
                 path=str(path),
                 size=size,
@@ -359,10 +359,10 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
             # grows meanwhile is read cut short, and then is not JSON.
             raw = handle.read(size)
     except FileNotFoundError as exc:
-        raise UserError(f"There is no file at {path}.") from exc
+        raise UserError("There is no file at {path}.", path=path) from exc
     except OSError as exc:
-        raise UserError(f"The file {path} could not be read ({exc.strerror or exc}).") from exc
-    foreign = UserError(f"The file {path} is not a conversation exported by Gemma Desktop.")
+        raise UserError("The file {path} could not be read ({reason}).", path=path, reason=os_reason(exc)) from exc
+    foreign = UserError("The file {path} is not a conversation exported by Gemma Desktop.", path=path)
     try:
         document = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
@@ -374,8 +374,10 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
     version = document.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise UserError(
-            f"The file {path} was exported by a newer version of Gemma Desktop (format version "
-            f"{version}); update Gemma Desktop to import it."
+            "The file {path} was exported by a newer version of Gemma Desktop (format version "
+            "{version}); update Gemma Desktop to import it.",
+            path=path,
+            version=version,
         )
     try:
         if version != FORMAT_VERSION:
@@ -383,7 +385,9 @@ def _read_export(path: Path, read_document: DocumentReader | None) -> Conversati
         return _draft(document, path, read_document)
     except _Damaged as exc:
         raise UserError(
-            f"The conversation export {path} is damaged ({exc}), so nothing was imported."
+            "The conversation export {path} is damaged ({reason}), so nothing was imported.",
+            path=path,
+            reason=str(exc),
         ) from exc
 
 
@@ -434,8 +438,8 @@ def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader |
     title = _get(conversation, "title", str, where)
     if len(title) > MAX_TITLE_CHARS:
         raise UserError(
-            "The conversation export {path} has a title of {count:,} characters, more than the "
-            "{limit:,} a title may have, so nothing was imported.",
+            "The conversation export {path} has a title of {count} characters, more than the "
+            "{limit} a title may have, so nothing was imported.",
             path=str(path),
             count=len(title),
             limit=MAX_TITLE_CHARS,
@@ -443,8 +447,8 @@ def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader |
     system_prompt = _get(conversation, "system_prompt", str, where, default="")
     if len(system_prompt) > MAX_MESSAGE_CHARS:
         raise UserError(
-            "The conversation export {path} has a system prompt of {count:,} characters, more "
-            "than the {limit:,} a message may have, so nothing was imported.",
+            "The conversation export {path} has a system prompt of {count} characters, more "
+            "than the {limit} a message may have, so nothing was imported.",
             path=str(path),
             count=len(system_prompt),
             limit=MAX_MESSAGE_CHARS,
@@ -452,7 +456,7 @@ def _draft(document: dict[str, Any], path: Path, read_document: DocumentReader |
     messages = _get(document, "messages", list, "")
     if len(messages) > MAX_MESSAGES:
         raise UserError(
-            "The conversation export {path} has {count:,} messages, more than the {limit:,} a "
+            "The conversation export {path} has {count} messages, more than the {limit} a "
             "conversation may have, so nothing was imported.",
             path=str(path),
             count=len(messages),
@@ -495,8 +499,8 @@ def _message_draft(item: Any, number: int, path: Path, read_document: DocumentRe
     text = _get(item, "text", str, where)
     if len(text) > MAX_MESSAGE_CHARS:
         raise UserError(
-            "Message {number} of the conversation export {path} has {count:,} characters, more "
-            "than the {limit:,} a message may have, so nothing was imported.",
+            "Message {number} of the conversation export {path} has {count} characters, more "
+            "than the {limit} a message may have, so nothing was imported.",
             number=number,
             path=str(path),
             count=len(text),
@@ -505,7 +509,7 @@ def _message_draft(item: Any, number: int, path: Path, read_document: DocumentRe
     attachments = _get(item, "attachments", list, where, default=[])
     if len(attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
         raise UserError(
-            "Message {number} of the conversation export {path} has {count:,} attachments, more "
+            "Message {number} of the conversation export {path} has {count} attachments, more "
             "than the {limit} a message may have, so nothing was imported.",
             number=number,
             path=str(path),
@@ -515,8 +519,8 @@ def _message_draft(item: Any, number: int, path: Path, read_document: DocumentRe
     thought = _get(item, "thought", str, where, default="") if role == "assistant" else ""
     if len(thought) > MAX_MESSAGE_CHARS:
         raise UserError(
-            "Message {number} of the conversation export {path} has a thought of {count:,} "
-            "characters, more than the {limit:,} a message may have, so nothing was imported.",
+            "Message {number} of the conversation export {path} has a thought of {count} "
+            "characters, more than the {limit} a message may have, so nothing was imported.",
             number=number,
             path=str(path),
             count=len(thought),
@@ -561,7 +565,7 @@ def _attachment_draft(
     if len(encoded) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4:
         raise UserError(
             "Attachment {index} of message {number} in the conversation export {path} is larger "
-            "than the {limit:,} bytes an attached file may have, so nothing was imported.",
+            "than the {limit} bytes an attached file may have, so nothing was imported.",
             index=index,
             number=number,
             path=str(path),

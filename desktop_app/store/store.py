@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from desktop_app import paths
-from desktop_app.errors import UserError
+from desktop_app.errors import UserError, os_reason
 from desktop_app.settings import GenerationSettings, generation_from_dict, to_dict
 from desktop_app.store import database
 from desktop_app.store.attachment_files import AttachmentFiles, relative_path
@@ -236,8 +236,10 @@ class ConversationStore:
                 root = attachments_dir or paths.attachments_dir()
             except OSError as exc:
                 raise UserError(
-                    f"The data folder {exc.filename} could not be created "
-                    f"({exc.strerror or exc}); set GEMMA_DESKTOP_HOME to a folder that can be."
+                    "The data folder {folder} could not be created ({reason}); set GEMMA_DESKTOP_HOME "
+                    "to a folder that can be.",
+                    folder=exc.filename,
+                    reason=os_reason(exc),
                 ) from exc
         else:
             self.path = Path(path)
@@ -883,7 +885,7 @@ class ConversationStore:
     @staticmethod
     def _not_found(conversation_id: int) -> ConversationNotFound:
         return ConversationNotFound(
-            f"There is no conversation with id {conversation_id}; it may have been deleted."
+            "There is no conversation with id {id}; it may have been deleted.", id=str(conversation_id)
         )
 
 

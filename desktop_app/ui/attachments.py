@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QMimeData
 from PySide6.QtGui import QImage, QImageWriter
 
 from desktop_app.engine.documents import PreparedDocument, is_image_file, prepare_document
@@ -163,7 +163,9 @@ def _read_original(payload: Path | bytes, name: str) -> bytes:
     try:
         return payload.read_bytes()
     except OSError as exc:
-        raise UserError(f"The image file '{name}' could not be read again: {exc.strerror}.") from None
+        raise UserError(
+            "The image file '{name}' could not be read again: {reason}.", name=name, reason=os_reason(exc)
+        ) from None
 
 
 def _stored_form(original: bytes, image: PreparedImage) -> tuple[bytes, str, tuple[int, int]]:
@@ -203,10 +205,12 @@ def sources_from_mime(mime: QMimeData) -> tuple[list[ImageSource], list[str]]:
     if mime.hasImage():
         image = QImage(mime.imageData())
         if not image.isNull():
-            return [ImageSource(image, "pasted image")], []
+            return [ImageSource(image, QCoreApplication.translate("Attachments", "pasted image"))], []
     remote = [url.toString() for url in mime.urls() if not url.isLocalFile()]
     return [], [
-        f"'{url}' is not a file on this computer; save it first, then attach the file."
+        QCoreApplication.translate(
+            "Attachments", "'{url}' is not a file on this computer; save it first, then attach the file."
+        ).format(url=url)
         for url in remote
     ]
 
@@ -224,4 +228,4 @@ def _raw_format(mime: QMimeData) -> str | None:
 
 
 def _pasted_name(mime_type: str) -> str:
-    return f"pasted image.{mime_type.split('/')[1]}"
+    return QCoreApplication.translate("Attachments", "pasted image") + "." + mime_type.split("/")[1]

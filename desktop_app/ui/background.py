@@ -1,7 +1,7 @@
 """Runs slow plain-Python work (decoding an image, reading a GGUF header) off the UI thread.
 
 One mechanism for all such work: a function runs on a private thread pool and its result or its
-:class:`UserError` sentence comes back to a callback on the UI thread.
+:class:`UserError` sentence comes back to a callback on the UI thread, in the window's language.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
+from desktop_app.ui import localized
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,13 @@ class BackgroundWork(QObject):
     Signals:
         succeeded(int, object): the job with this ticket returned this value (internal: routes
             the result to the job's callback on the owning thread).
-        failed(int, str): the job raised; the sentence is the UserError's, or a generic one for
-            a bug (whose traceback goes to the log).
+        failed(int, Sentence): the job raised; the sentence is the UserError's, or a generic one
+            for a bug (whose traceback goes to the log).  The callback gets it in the window's
+            language.
     """
 
     succeeded = Signal(int, object)
-    failed = Signal(int, str)
+    failed = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
@@ -56,10 +58,10 @@ class BackgroundWork(QObject):
             try:
                 result = function()
             except UserError as exc:
-                self.failed.emit(ticket, str(exc))
+                self.failed.emit(ticket, exc.sentence)
             except Exception:
                 log.exception("background job failed")
-                self.failed.emit(ticket, self.tr("Something went wrong (details are in the log)."))
+                self.failed.emit(ticket, Sentence("Something went wrong (details are in the log)."))
             else:
                 self.succeeded.emit(ticket, result)
 
@@ -81,7 +83,7 @@ class BackgroundWork(QObject):
         if callbacks is not None:
             callbacks[0](result)
 
-    def _on_failed(self, ticket: int, message: str) -> None:
+    def _on_failed(self, ticket: int, said: Sentence) -> None:
         callbacks = self._callbacks.pop(ticket, None)
         if callbacks is not None:
-            callbacks[1](message)
+            callbacks[1](localized.sentence(said))

@@ -4,7 +4,8 @@ Each entry is a card: size, memory it needs, whether it fits this machine and ho
 write here (the same estimates as ``models list``), a badge for Google's gated builds, and its
 download's progress, speed and time left with Pause, Resume and Cancel.  Downloads run one after
 another in the :class:`DownloadQueue`; the model and its projector always come as a pair.  Above
-the cards, the Hugging Face sign-in the gated builds need (:class:`HubSignIn`).
+the cards, where downloads come from (Hugging Face or a mirror of it, :class:`DownloadSource`);
+above the gated builds, the Hugging Face sign-in they need (:class:`HubSignIn`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.errors import Sentence
 from desktop_app.models.catalog import CatalogEntry, load_catalog
 from desktop_app.models.download import TOKENS_PAGE, TokenCheck, check_token
 from desktop_app.models.fit import FitVerdict, machine_memory
 from desktop_app.models.hub_token import HubToken, HubTokens, TokenSource
-from desktop_app.models.sizes import format_size
 from desktop_app.models.speed import SpeedEstimate, measure_machine_speed
 from desktop_app.settings import DEFAULT_CONTEXT
+from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.download_queue import DownloadItem, DownloadQueue, DownloadStatus, describe_download
 from desktop_app.ui.widgets import ability_words
@@ -104,7 +106,7 @@ class CatalogCard(QFrame):
         heading.addWidget(_badge(entry.family.label, self.tr("The model family of this build"), self))
         heading.addWidget(
             _badge(
-                ability_words(self, entry.abilities),
+                ability_words(entry.abilities),
                 self.tr("Comes with its vision projector") if entry.has_vision else self.tr("No vision projector"),
                 self,
             )
@@ -156,17 +158,17 @@ class CatalogCard(QFrame):
     def set_here(self, here: HereAndNow | None) -> None:
         """Show the size, the memory it needs and (once judged) how it would do here."""
         facts = [
-            self.tr("{size} download").format(size=format_size(self.entry.download_size)),
+            self.tr("{size} download").format(size=localized.size(self.entry.download_size)),
             self.tr("needs {n} GB of memory").format(n=self.entry.min_ram_gb),
         ]
         if here is not None:
-            level = {
-                "fits": self.tr("fits here"),
-                "tight": self.tr("tight here"),
-                "will not fit": self.tr("will not fit here"),
+            how = {
+                "fits": self.tr("fits here, about {rate} tokens/s"),
+                "tight": self.tr("tight here, about {rate} tokens/s"),
+                "will not fit": self.tr("will not fit here, about {rate} tokens/s"),
             }[here.verdict.level]
-            facts.append(self.tr("{level}, about {rate} tokens/s").format(level=level, rate=here.speed.rounded))
-            self.facts.setToolTip(here.verdict.sentence)
+            facts.append(how.format(rate=here.speed.rounded))
+            self.facts.setToolTip(localized.sentence(here.verdict.said))
         self.facts.setText(" · ".join(facts))
 
     def set_downloaded(self, downloaded: bool) -> None:
@@ -196,6 +198,66 @@ class CatalogCard(QFrame):
         if item is not None:
             self.progress.setValue(int(item.fraction * 1000))
             self.status.setText(describe_download(item))
+
+
+class DownloadSource(QGroupBox):
+    """Where downloads come from: Hugging Face, or a mirror of it that the user names.
+
+    Signals:
+        mirrorChosen(str): the user wants downloads to come from this address (empty: from
+            Hugging Face itself); answer with :meth:`show_source` or :meth:`show_problem`.
+    """
+
+    mirrorChosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(self.tr("Download source"), parent)
+        layout = QVBoxLayout(self)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName(self.tr("Download source"))
+        layout.addWidget(self.status)
+        row = QHBoxLayout()
+        self.address = QLineEdit(self)
+        self.address.setPlaceholderText("https://hf-mirror.com")
+        self.address.setAccessibleName(self.tr("Mirror address"))
+        self.address.returnPressed.connect(self._use_mirror)
+        row.addWidget(self.address, 1)
+        self.mirror_button = QPushButton(self.tr("Use this mirror"), self)
+        self.mirror_button.clicked.connect(self._use_mirror)
+        row.addWidget(self.mirror_button)
+        self.hub_button = QPushButton(self.tr("Use Hugging Face"), self)
+        self.hub_button.clicked.connect(lambda: self.mirrorChosen.emit(""))
+        row.addWidget(self.hub_button)
+        layout.addLayout(row)
+        note = QLabel(
+            self.tr(
+                "Where Hugging Face is slow or out of reach, downloads can come from a mirror that "
+                "serves its files, such as https://hf-mirror.com. Sizes and checksums are checked the "
+                "same way, and a paused download resumes from either."
+            ),
+            self,
+        )
+        note.setWordWrap(True)
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout.addWidget(note)
+
+    def show_source(self, mirror: str | None) -> None:
+        """Say where downloads come from now."""
+        if mirror:
+            self.status.setText(self.tr("Downloads come from the mirror {address}.").format(address=mirror))
+            self.address.setText(mirror)
+        else:
+            self.status.setText(self.tr("Downloads come from Hugging Face."))
+            self.address.clear()
+        self.hub_button.setVisible(bool(mirror))
+
+    def show_problem(self, message: str) -> None:
+        """The address was refused: say why; what was typed stays."""
+        self.status.setText(message)
+
+    def _use_mirror(self) -> None:
+        self.mirrorChosen.emit(self.address.text())
 
 
 class HubSignIn(QGroupBox):
@@ -244,7 +306,7 @@ class HubSignIn(QGroupBox):
     def refresh(self) -> None:
         """Say which token downloads use now, and whether a keyring can keep one (off the UI thread)."""
 
-        def look() -> tuple[HubToken | None, str | None]:
+        def look() -> tuple[HubToken | None, Sentence | None]:
             return self._tokens.current(), self._tokens.keyring_problem()
 
         self._work.run(look, lambda found: self._show_current(*found), self._show_error)
@@ -266,8 +328,8 @@ class HubSignIn(QGroupBox):
     def sign_out(self) -> None:
         self._work.run(self._tokens.forget, lambda _none: self.refresh(), self._show_error)
 
-    def _show_current(self, token: HubToken | None, keyring_problem: str | None) -> None:
-        self.keyring_note.setText(keyring_problem or "")
+    def _show_current(self, token: HubToken | None, keyring_problem: Sentence | None) -> None:
+        self.keyring_note.setText(localized.sentence(keyring_problem) if keyring_problem else "")
         self.keyring_note.setVisible(keyring_problem is not None)
         self.sign_out_button.setVisible(token is not None and token.source in ("keyring", "this session"))
         if token is None:
@@ -279,25 +341,33 @@ class HubSignIn(QGroupBox):
                 ).format(page=TOKENS_PAGE)
             )
             return
-        where = {
-            "keyring": self.tr("the token saved in the system keyring"),
-            "this session": self.tr("the token entered in this session (no keyring keeps it)"),
-            "HF_TOKEN": self.tr("the token in HF_TOKEN"),
-            "hf auth login": self.tr("huggingface-hub's own login ('hf auth login')"),
-        }[token.source]
         self.status.setText(
-            self.tr("Gated downloads use {where}; paste another token to replace it.").format(where=escape(where))
+            {
+                "keyring": self.tr(
+                    "Gated downloads use the token saved in the system keyring; paste another token to replace it."
+                ),
+                "this session": self.tr(
+                    "Gated downloads use the token entered in this session (no keyring keeps it); paste another "
+                    "token to replace it."
+                ),
+                "HF_TOKEN": self.tr("Gated downloads use the token in HF_TOKEN; paste another token to replace it."),
+                "hf auth login": self.tr(
+                    "Gated downloads use huggingface-hub's own login ('hf auth login'); paste another token to "
+                    "replace it."
+                ),
+            }[token.source]
         )
 
     def _signed_in(self, check: TokenCheck, where: TokenSource) -> None:
         self.sign_in_button.setEnabled(True)
         self.token_edit.clear()
-        kept = (
-            self.tr("it is kept in the system keyring")
-            if where == "keyring"
-            else self.tr("it is kept only until Gemma Desktop closes, as there is no system keyring")
-        )
-        text = self.tr("Signed in as {user}; {kept}.").format(user=escape(check.user), kept=kept)
+        if where == "keyring":
+            text = self.tr("Signed in as {user}; the token is kept in the system keyring.")
+        else:
+            text = self.tr(
+                "Signed in as {user}; the token is kept only until Gemma Desktop closes, as there is no system keyring."
+            )
+        text = text.format(user=escape(check.user))
         if check.not_accepted:
             links = ", ".join(
                 f'<a href="{TokenCheck.licence_page(repo)}">{escape(repo)}</a>' for repo in check.not_accepted
@@ -346,6 +416,9 @@ class CatalogTab(QWidget):
         self.refused.setWordWrap(True)
         self.refused.hide()
         column.addWidget(self.refused)
+        self.source = DownloadSource(body)
+        self.source.show_source(queue.mirror)
+        column.addWidget(self.source)
         self.cards: dict[str, CatalogCard] = {}
         entries = list(load_catalog())
         for gated, heading in (

@@ -40,7 +40,7 @@ from desktop_app.engine.protocol import (
     alternating_turns,
     conversation_thread,
 )
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.settings import GenerationSettings
 from desktop_app.store import (
     Attachment,
@@ -51,6 +51,7 @@ from desktop_app.store import (
     StreamingWriter,
 )
 from desktop_app.thoughts import split_reply, unanswered
+from desktop_app.ui import localized
 from desktop_app.ui.attachments import (
     Attachment as NewAttachment,
 )
@@ -222,7 +223,7 @@ class ChatSession(QObject):
                     self.conversation.id, server=server
                 )
             except UserError as exc:
-                self.notice.emit(str(exc))
+                self.notice.emit(localized.error(exc))
                 return
             self.conversationChanged.emit(self.conversation)
 
@@ -255,7 +256,7 @@ class ChatSession(QObject):
             conversation = self._store.get_conversation(conversation_id)
             messages = self._store.messages(conversation_id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             self.listChanged.emit()
             return
         self._detach_reply()
@@ -293,7 +294,7 @@ class ChatSession(QObject):
                 self.conversation.id, settings, system_prompt=system_prompt
             )
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
 
     def _reset_view(self) -> None:
         self._epoch += 1
@@ -371,7 +372,7 @@ class ChatSession(QObject):
             views = [a.image.pan_scan if isinstance(a, PreparedAttachment) else None for a in attachments]
             message = self._store.add_user_message(conversation.id, text, hashes, names, cuts, views)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             return False
         self._end_edit()
         self.messages.append(message)
@@ -389,7 +390,7 @@ class ChatSession(QObject):
             try:
                 self._store.delete_messages_from(self.conversation.id, last.position)
             except UserError as exc:
-                self.notice.emit(str(exc))
+                self.notice.emit(localized.error(exc))
                 return
             self.messages.pop()
             self._view.remove_from(len(self.messages))
@@ -455,7 +456,7 @@ class ChatSession(QObject):
         try:
             message_id = self._store.begin_assistant_message(self.conversation.id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
             return
         widget = self._view.add_message("assistant", "")
         widget.set_outcome(None, {})
@@ -481,11 +482,10 @@ class ChatSession(QObject):
             return  # each arrival (see _prepare_stored) calls this again
         missing = {a.sha256 for m in self.messages for a in m.attachments} & set(self._unavailable)
         if missing:
-            self.notice.emit(
-                self.tr("{n} earlier attachment(s) of this conversation could not be read and were left out.").format(
-                    n=len(missing)
-                )
+            left_out = self.tr(
+                "%n earlier attachment(s) of this conversation could not be read and were left out.", "", len(missing)
             )
+            self.notice.emit(left_out)
         reply.sent = True
         self.aboutToAsk.emit(self._server)
         self._bridge.generate(
@@ -570,7 +570,7 @@ class ChatSession(QObject):
             try:
                 self._reply.writer.flush()
             except UserError as exc:
-                self.notice.emit(str(exc))
+                self.notice.emit(localized.error(exc))
 
     def _on_finished(self, done: Done) -> None:
         reply = self._reply
@@ -578,7 +578,7 @@ class ChatSession(QObject):
             return
         self._bridge.take_text()  # the final text is in ``done``
         if done.notice:
-            self.notice.emit(done.notice)
+            self.notice.emit(localized.sentence(done.notice))
         self._finish(reply, done.finish_reason, dataclasses.asdict(done.metrics), None, done.text)
 
     def _on_failed(self, error: EngineError) -> None:
@@ -586,7 +586,11 @@ class ChatSession(QObject):
         if reply is None:
             return
         reason: FinishReason = "crashed" if error.kind == "crashed" else "error"
-        self._finish(reply, reason, {"error": error.message}, error.message)
+        # The English for exports and the command line, the sentence to show it translated later.
+        metrics: dict[str, object] = {"error": error.message}
+        if error.sentence is not None:
+            metrics["error_sentence"] = error.sentence.to_json()
+        self._finish(reply, reason, metrics, localized.engine_error(error))
 
     def _finish(
         self,
@@ -604,7 +608,7 @@ class ChatSession(QObject):
         try:
             self._store.finish_assistant_message(reply.message_id, final, finish_reason, metrics)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
         if reply.widget is not None:
             reply.widget.set_text(final)
             reply.widget.set_outcome(finish_reason, metrics)
@@ -637,7 +641,7 @@ class ChatSession(QObject):
         try:
             self.messages = self._store.messages(self.conversation.id)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
 
     # ------------------------------------------------------------------------ display
     def _show_message(self, message: Message) -> None:
@@ -657,16 +661,22 @@ class ChatSession(QObject):
             finish = message.finish_reason or "interrupted"
             widget.set_outcome(finish, message.metrics)
             if message.finish_reason in ("crashed", "error"):
-                error = message.metrics.get("error") or self.tr("This reply was cut short by an error.")
-                widget.set_error(str(error))
+                widget.set_error(self._stored_error(message.metrics))
             else:
                 widget.set_error(self._unanswered(message.text, finish))
+
+    def _stored_error(self, metrics: Mapping[str, object]) -> str:
+        """Why a stored reply failed, in the window's language when its sentence was kept."""
+        said = Sentence.from_json(metrics.get("error_sentence"))
+        if said is not None:
+            return localized.sentence(said)
+        return str(metrics.get("error") or self.tr("This reply was cut short by an error."))
 
     @staticmethod
     def _unanswered(text: str, finish_reason: str) -> str | None:
         """Why a reply that thought has no answer, in one sentence (None when it has one)."""
         problem = unanswered(split_reply(text), finish_reason)
-        return str(problem) if problem is not None else None
+        return localized.error(problem) if problem is not None else None
 
     def _prepare_stored(self, key: str, attachment: Attachment, name: str) -> None:
         self._preparing.add(key)

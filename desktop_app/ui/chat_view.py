@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.thoughts import SplitReply, split_reply
+from desktop_app.ui import localized
 from desktop_app.ui.markdown_view import MarkdownView, blend
 
 MESSAGE_WIDTH = 860
@@ -39,6 +40,19 @@ THUMBNAIL_SHOWN_PX = 96
 
 THOUGHT_LINES_SHOWN = 10
 """An opened thought shows about this many lines and scrolls within itself beyond them."""
+
+
+def metric_count(metrics: Mapping[str, Any], key: str) -> int:
+    """A count from stored metrics (numbers in JSON); anything else counts as none."""
+    value = metrics.get(key)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _decimal(metrics: Mapping[str, Any], key: str, places: int) -> str:
+    """A measurement from stored metrics with this many decimals, the locale's way."""
+    value = metrics.get(key)
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    return localized.decimal(number, places)
 
 
 @dataclass(frozen=True)
@@ -253,11 +267,12 @@ class MessageWidget(QFrame):
         if finish_reason is None:
             parts.append(self.tr("Writing…"))
         if metrics.get("decode_tokens"):
-            parts.append(self.tr("first token {s:.2f} s").format(s=metrics.get("ttft_s", 0.0)))
-            parts.append(self.tr("{rate:.1f} tokens/s").format(rate=metrics.get("decode_tok_s", 0.0)))
-            parts.append(self.tr("{n} tokens").format(n=metrics["decode_tokens"]))
+            parts.append(self.tr("first token {s} s").format(s=_decimal(metrics, "ttft_s", 2)))
+            parts.append(self.tr("{rate} tokens/s").format(rate=_decimal(metrics, "decode_tok_s", 1)))
+            parts.append(self.tr("%Ln token(s)", "", metric_count(metrics, "decode_tokens")))
         if metrics.get("thought_tokens"):
-            parts.append(self.tr("{n} of them thinking").format(n=metrics["thought_tokens"]))
+            thought = localized.number(metric_count(metrics, "thought_tokens"))
+            parts.append(self.tr("{n} of them thinking").format(n=thought))
         ending = self._ending(finish_reason)
         if ending:
             parts.append(ending)
@@ -279,21 +294,22 @@ class MessageWidget(QFrame):
         if not metrics:
             return ""
         lines = [
-            self.tr("Time to first token: {s:.3f} s").format(s=metrics.get("ttft_s", 0.0)),
-            self.tr("Speed: {rate:.1f} tokens/s").format(rate=metrics.get("decode_tok_s", 0.0)),
-            self.tr("Reply tokens: {n}").format(n=metrics.get("decode_tokens", 0)),
+            self.tr("Time to first token: {s} s").format(s=_decimal(metrics, "ttft_s", 3)),
+            self.tr("Speed: {rate} tokens/s").format(rate=_decimal(metrics, "decode_tok_s", 1)),
+            self.tr("Reply tokens: {n}").format(n=localized.number(metric_count(metrics, "decode_tokens"))),
             self.tr("Prompt tokens: {n} ({cached} reused from cache)").format(
-                n=metrics.get("prompt_tokens", 0), cached=metrics.get("cached_tokens", 0)
+                n=localized.number(metric_count(metrics, "prompt_tokens")),
+                cached=localized.number(metric_count(metrics, "cached_tokens")),
             ),
         ]
         if metrics.get("image_tokens"):
             lines.append(
-                self.tr("Image tokens: {n}, encoded in {s:.2f} s").format(
-                    n=metrics["image_tokens"], s=metrics.get("image_encode_s", 0.0)
+                self.tr("Image tokens: {n}, encoded in {s} s").format(
+                    n=localized.number(metric_count(metrics, "image_tokens")), s=_decimal(metrics, "image_encode_s", 2)
                 )
             )
         if metrics.get("load_s"):
-            lines.append(self.tr("Model load: {s:.2f} s").format(s=metrics["load_s"]))
+            lines.append(self.tr("Model load: {s} s").format(s=_decimal(metrics, "load_s", 2)))
         return "\n".join(lines)
 
     def set_error(self, message: str | None) -> None:
@@ -427,9 +443,11 @@ class ChatView(QScrollArea):
             return
         self.context_start.setText(
             self.tr(
-                "Gemma sees the first exchange and what follows this line; the {n} messages "
-                "between them no longer fit its context."
-            ).format(n=left_out)
+                "Gemma sees the first exchange and what follows this line; the %n message(s) "
+                "between them no longer fit its context.",
+                "",
+                left_out,
+            )
         )
         self._column.insertWidget(self._column.indexOf(self._messages[index]), self.context_start)
         self.context_start.show()

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from desktop_app.engine import documents, images
 from desktop_app.engine.documents import PreparedDocument
 from desktop_app.engine.images import view_count
+from desktop_app.ui import localized
 from desktop_app.ui.attachments import (
     Attachment,
     DocumentAttachment,
@@ -155,15 +156,17 @@ class AttachmentChip(QFrame):
     def show_cost(self, views: int, tokens: int) -> None:
         """What this image will cost the context: one view, or the whole plus Pan & Scan crops."""
         if views == 1:
-            self.cost.setText(self.tr("{tokens} tokens").format(tokens=f"{tokens:,}"))
-            self.cost.setToolTip(self.tr("The model sees this image as {tokens} tokens.").format(tokens=f"{tokens:,}"))
+            self.cost.setText(self.tr("%Ln token(s)", "", tokens))
+            self.cost.setToolTip(self.tr("The model sees this image as %Ln token(s).", "", tokens))
         else:
-            self.cost.setText(self.tr("{views} views · {tokens} tokens").format(views=views, tokens=f"{tokens:,}"))
+            self.cost.setText(" · ".join((self.tr("%Ln view(s)", "", views), self.tr("%Ln token(s)", "", tokens))))
             self.cost.setToolTip(
                 self.tr(
-                    "Pan & Scan: the model sees the whole image and {crops} crops of it, "
-                    "{tokens} tokens in all. The switch below reads it as one view."
-                ).format(crops=views - 1, tokens=f"{tokens:,}")
+                    "Pan & Scan: the model sees the whole image and %n crop(s) of it, "
+                    "{tokens} tokens in all. The switch below reads it as one view.",
+                    "",
+                    views - 1,
+                ).format(tokens=localized.number(tokens))
             )
         self.cost.show()
 
@@ -172,14 +175,14 @@ class AttachmentChip(QFrame):
         self.views.blockSignals(True)
         self.views.setChecked(many)
         self.views.blockSignals(False)
-        self.views.setText(
-            self.tr("{views} views, for small text").format(views=views) if many else self.tr("One view")
-        )
+        self.views.setText(self.tr("%n view(s), for small text", "", views) if many else self.tr("One view"))
         self.views.setToolTip(
             self.tr(
-                "One view: {one} tokens and one encode. {views} views (the whole image and crops "
-                "of it, for small text): {many} tokens and {views} encodes. Click to switch."
-            ).format(one=f"{tokens_per_view:,}", views=views, many=f"{views * tokens_per_view:,}")
+                "One view: {one} tokens and one encode. %n views (the whole image and crops of it, "
+                "for small text): {many} tokens and %n encodes. Click to switch.",
+                "",
+                views,
+            ).format(one=localized.number(tokens_per_view), many=localized.number(views * tokens_per_view))
         )
         self.views.show()
 
@@ -214,17 +217,16 @@ class AttachmentChip(QFrame):
         document = self.attachment.document
         parts = []
         if document.paged:
-            parts.append(self.tr("{pages} pages").format(pages=f"{document.page_count:,}"))
+            parts.append(self.tr("%Ln page(s)", "", document.page_count))
         if tokens is None:
             parts.append(self.tr("counting…"))
+            tip = self.tr("The model's tokenizer is counting this document.")
         else:
-            parts.append(self.tr("{tokens} tokens").format(tokens=f"{tokens + scan_tokens:,}"))
+            parts.append(self.tr("%Ln token(s)", "", tokens + scan_tokens))
+            tip = self.tr("The model reads this document as %Ln token(s).", "", tokens + scan_tokens)
         self.cost.setText(" · ".join(parts))
-        tip = self.tr("The model reads this document as {tokens} tokens.").format(
-            tokens=f"{tokens + scan_tokens:,}" if tokens is not None else "…"
-        )
         if document.scans:
-            tip += " " + self.tr("{n} scanned pages are read as images.").format(n=len(document.scans))
+            tip += " " + self.tr("%Ln scanned page(s) are read as images.", "", len(document.scans))
         self.cost.setToolTip(tip)
         self.cost.show()
 

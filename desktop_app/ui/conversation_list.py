@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.store import Conversation
+from desktop_app.ui import localized
 
 _ID = Qt.ItemDataRole.UserRole
 _SEARCH_DELAY_MS = 200
@@ -103,7 +104,7 @@ class ConversationList(QWidget):
                 item.setData(_ID, conversation.id)
                 item.setSizeHint(QSize(0, row_height))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                when = conversation.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                when = localized.date_time(conversation.updated_at)
                 item.setToolTip(self.tr("Last activity {when}").format(when=when))
                 self.list.addItem(item)
                 if conversation.id == current:

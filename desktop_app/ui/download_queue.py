@@ -20,12 +20,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.models.catalog import CatalogEntry, load_catalog
-from desktop_app.models.download import DownloadCancelled, DownloadProgress, check_room, entry_destinations
+from desktop_app.models.download import (
+    HUB_NAME,
+    DownloadCancelled,
+    DownloadProgress,
+    check_room,
+    entry_destinations,
+    source_name,
+)
 from desktop_app.models.hub_token import HubTokens
 from desktop_app.models.registry import LocalModel, ModelRegistry, download_entry, unfinished_downloads
-from desktop_app.models.sizes import format_size
+from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,8 @@ class DownloadItem:
     """The last report while it runs (speed, time left, file, phase)."""
     message: str | None = None
     """Why it stopped, in one sentence (paused or failed)."""
+    source: str = HUB_NAME
+    """Where it comes from: "Hugging Face" or the mirror's host (:func:`source_name`)."""
 
     @property
     def fraction(self) -> float:
@@ -62,29 +71,39 @@ class DownloadItem:
 
 
 def describe_download(item: DownloadItem) -> str:
-    """One line about a download for the window: what it does now, how far, how fast, how long."""
-
-    def tr(text: str) -> str:
-        return QCoreApplication.translate("Downloads", text)
-
-    sizes = tr("{done} of {total}").format(done=format_size(item.done_bytes), total=format_size(item.total_bytes))
+    """One line about a download for the window: what it does now, where from, how far, how fast,
+    how long."""
+    sizes = QCoreApplication.translate("Downloads", "{done} of {total}").format(
+        done=localized.size(item.done_bytes), total=localized.size(item.total_bytes)
+    )
     if item.status is DownloadStatus.QUEUED:
-        queued = tr("Queued behind the download in progress")
+        queued = QCoreApplication.translate("Downloads", "Queued behind the download in progress")
         return f"{queued} · {sizes}" if item.done_bytes else queued
     if item.status is not DownloadStatus.DOWNLOADING:
-        return f"{item.message} ({sizes})" if item.message else tr("Paused") + " · " + sizes
+        if item.message:
+            return f"{item.message} ({sizes})"
+        return QCoreApplication.translate("Downloads", "Paused") + " · " + sizes
     progress = item.progress
     if progress is None:
-        return tr("Asking Hugging Face for the files…")
+        return QCoreApplication.translate("Downloads", "Asking {source} for the files…").format(source=item.source)
     if progress.phase == "verifying":
-        parts = [tr("Verifying {file}").format(file=progress.filename), sizes]
+        doing = QCoreApplication.translate("Downloads", "Verifying {file}").format(file=progress.filename)
     else:
-        parts = [tr("Downloading {file}").format(file=progress.filename), sizes]
+        doing = QCoreApplication.translate("Downloads", "Downloading {file} from {source}").format(
+            file=progress.filename, source=item.source
+        )
+    parts = [doing, sizes]
     if progress.bytes_per_second:
-        parts.append(tr("{speed}/s").format(speed=format_size(progress.bytes_per_second)))
+        parts.append(
+            QCoreApplication.translate("Downloads", "{speed}/s").format(speed=localized.size(progress.bytes_per_second))
+        )
     if progress.seconds_left is not None:
         minutes = int(progress.seconds_left // 60)
-        parts.append(tr("about {n} min left").format(n=minutes) if minutes else tr("less than a minute left"))
+        parts.append(
+            QCoreApplication.translate("Downloads", "about %n min left", "", minutes)
+            if minutes
+            else QCoreApplication.translate("Downloads", "less than a minute left")
+        )
     return " · ".join(parts)
 
 
@@ -99,7 +118,7 @@ class DownloadQueue(QObject):
         refused(str, str): the entry with this id was not queued, and why (no room on the disk).
         _reported(str, object): internal: a progress report from the download thread.
         _ended(str, object): internal: the download thread ended with a LocalModel, a
-            DownloadCancelled or a sentence.
+            DownloadCancelled or a Sentence saying why it failed.
     """
 
     changed = Signal(object)
@@ -113,6 +132,9 @@ class DownloadQueue(QObject):
         super().__init__(parent)
         self.endpoint: str | None = None
         """The hub to use; None means huggingface_hub's own (which honours HF_ENDPOINT)."""
+        self.mirror: str | None = None
+        """A mirror of the hub that downloads (and only downloads) go through instead of
+        ``endpoint``: the Models page's Download source setting."""
         self._work = work
         self._tokens = tokens
         self._items: dict[str, DownloadItem] = {}
@@ -214,11 +236,14 @@ class DownloadQueue(QObject):
         entry = waiting.entry
         self._active = entry.id
         self._cancel.clear()
-        self._set(replace(waiting, status=DownloadStatus.DOWNLOADING, message=None))
-        self._thread = threading.Thread(target=self._run, args=(entry,), name="model-download", daemon=True)
+        endpoint = self.mirror or self.endpoint
+        self._set(replace(waiting, status=DownloadStatus.DOWNLOADING, message=None, source=source_name(endpoint)))
+        self._thread = threading.Thread(
+            target=self._run, args=(entry, endpoint), name="model-download", daemon=True
+        )
         self._thread.start()
 
-    def _run(self, entry: CatalogEntry) -> None:
+    def _run(self, entry: CatalogEntry, endpoint: str | None) -> None:
         """The download thread: every outcome goes back to the UI thread through ``_ended``."""
         outcome: object
         try:
@@ -229,15 +254,15 @@ class DownloadQueue(QObject):
                 token=token.value if token else None,
                 on_progress=lambda progress: self._report(entry.id, progress),
                 cancel=self._cancel,
-                endpoint=self.endpoint,
+                endpoint=endpoint,
             )
         except DownloadCancelled as exc:
             outcome = exc
         except UserError as exc:
-            outcome = str(exc)
+            outcome = exc.sentence
         except Exception:
             log.exception("downloading %s failed", entry.id)
-            outcome = self.tr("The download failed (details are in the log).")
+            outcome = Sentence("The download failed (details are in the log).")
         self._ended.emit(entry.id, outcome)
 
     def _report(self, entry_id: str, progress: DownloadProgress) -> None:
@@ -265,9 +290,10 @@ class DownloadQueue(QObject):
             self._discard(entry_id)
         elif item is not None:
             paused = isinstance(outcome, DownloadCancelled)
-            message = (
-                self.tr("Download paused; resume it to continue where it stopped.") if paused else str(outcome)
-            )
+            if paused:
+                message = self.tr("Download paused; resume it to continue where it stopped.")
+            else:
+                message = localized.sentence(outcome) if isinstance(outcome, Sentence) else str(outcome)
             status = DownloadStatus.PAUSED if paused else DownloadStatus.FAILED
             self._set(replace(item, status=status, progress=None, message=message))
         self._next()

@@ -32,7 +32,9 @@ from desktop_app.engine.protocol import (
     TokenCount,
 )
 from desktop_app.engine.shared import SharedEngine
+from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
+from desktop_app.ui import localized
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ class EngineBridge(QObject):
 
     Signals (all delivered queued on the thread that owns the bridge):
         modelLoaded(ModelLoaded): the engine holds a model now (also after a restart reload).
-        loadFailed(str): loading failed or the engine died while loading; one sentence.
+        loadFailed(str): loading failed or the engine died while loading; one sentence, in the
+            window's language (as are the other sentences here).
         loadProgress(float): how far loading the model has got (0..1).
         loadCancelled(str): a load stopped by :meth:`cancel_load`; no model is loaded.
         progress(Progress): a long step of the current request is under way.
@@ -118,8 +121,8 @@ class EngineBridge(QObject):
                 self.client.load(request() if callable(request) else request)
             except Exception:
                 log.exception("sending the load request failed")
-                self.loadFailed.emit("The engine could not be started to load the model (see the log)."
-                )
+                failed = Sentence("The engine could not be started to load the model (see the log).")
+                self.loadFailed.emit(localized.sentence(failed))
 
         self._requests.put(job)
 
@@ -147,10 +150,8 @@ class EngineBridge(QObject):
             except Exception:
                 log.exception("sending the generate request failed")
                 self._current = None
-                self.replyFailed.emit(EngineError(
-                        None, "The message could not be sent to the engine (see the log).", "internal"
-                    )
-                )
+                failed = Sentence("The message could not be sent to the engine (see the log).")
+                self.replyFailed.emit(EngineError.saying(None, failed, "internal"))
                 return
             if self._stop_wanted.is_set():  # Stop pressed before the request went out
                 self.client.cancel()
@@ -169,7 +170,8 @@ class EngineBridge(QObject):
                 self._counts[self.client.count_tokens(messages, system_prompt, settings)] = key
             except Exception:
                 log.exception("sending the count request failed")
-                self.countFailed.emit(key, "The engine could not be asked to count tokens (see the log).")
+                failed = Sentence("The engine could not be asked to count tokens (see the log).")
+                self.countFailed.emit(key, localized.sentence(failed))
 
         self._requests.put(job)
 
@@ -263,7 +265,7 @@ class EngineBridge(QObject):
             if isinstance(event, TokenCount):
                 self.tokensCounted.emit(key, event)
             else:
-                self.countFailed.emit(key, event.message)
+                self.countFailed.emit(key, localized.engine_error(event))
             return
         if isinstance(event, Token):
             if event.request_id != self._current:
@@ -275,9 +277,9 @@ class EngineBridge(QObject):
                 self.textArrived.emit()
         elif isinstance(event, (Done, EngineError)):
             if isinstance(event, EngineError) and event.request_id is None and event.kind == "cancelled":
-                self.loadCancelled.emit(event.message)
+                self.loadCancelled.emit(localized.engine_error(event))
             elif event.request_id is None:
-                self.loadFailed.emit(event.message)
+                self.loadFailed.emit(localized.engine_error(event))
             elif event.request_id == self._current:
                 self._current = None
                 (self.replyFinished if isinstance(event, Done) else self.replyFailed).emit(event)

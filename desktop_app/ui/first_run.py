@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from desktop_app.models.download import HUB_NAME
 from desktop_app.models.registry import LocalModel
-from desktop_app.models.sizes import format_size
+from desktop_app.ui import localized
 from desktop_app.ui.download_queue import DownloadItem, DownloadStatus, describe_download
 from desktop_app.ui.model_download import Recommendation
 
@@ -136,17 +137,21 @@ class FirstRunPanel(QWidget):
         fits this machine."""
         entry = recommendation.entry
         speed = recommendation.speed
-        where = self.tr("on the CPU") if speed.device == "CPU" else self.tr("on the GPU")
         self.recommendation.setText(
-            self.tr(
-                "Recommended for this computer: {name}, a {size} download, expected to write about "
-                "{speed} tokens a second here ({where}). {verdict}"
-            ).format(
+            {
+                "CPU": self.tr(
+                    "Recommended for this computer: {name}, a {size} download, expected to write about "
+                    "{speed} tokens a second here (on the CPU). {verdict}"
+                ),
+                "GPU": self.tr(
+                    "Recommended for this computer: {name}, a {size} download, expected to write about "
+                    "{speed} tokens a second here (on the GPU). {verdict}"
+                ),
+            }["CPU" if speed.device == "CPU" else "GPU"].format(
                 name=entry.name,
-                size=format_size(entry.download_size),
+                size=localized.size(entry.download_size),
                 speed=speed.rounded,
-                where=where,
-                verdict=recommendation.verdict.sentence,
+                verdict=localized.sentence(recommendation.verdict.said),
             )
         )
         self.recommendation.show()
@@ -174,7 +179,11 @@ class FirstRunPanel(QWidget):
         if model.catalog_id != self.entry_id:
             return
         self.cancel_button.hide()
-        self.progress_label.setText(self.tr("Downloaded; loading {name}…").format(name=model.name))
+        self.progress_label.setText(
+            self.tr("Downloaded from {source}; loading {name}…").format(
+                source=model.downloaded_from or HUB_NAME, name=model.name
+            )
+        )
 
     def show_refused(self, entry_id: str, message: str) -> None:
         """The download was not started (no room on the disk): say why."""

@@ -10,6 +10,7 @@ are the :class:`ModelController`'s business, the open conversation's replies the
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,18 +41,19 @@ from desktop_app.models.fit import context_that_holds, machine_memory
 from desktop_app.models.gemma_files import ModelSetup
 from desktop_app.models.registry import LocalModel
 from desktop_app.store import Conversation, ConversationServer, ConversationStore
+from desktop_app.ui import localized
 from desktop_app.ui.api_switch import ApiServerSwitch
 from desktop_app.ui.attachments import Attachment, DocumentAttachment, PreparedAttachment, mime_has_images
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.chat_session import ChatSession
-from desktop_app.ui.chat_view import ChatView
+from desktop_app.ui.chat_view import ChatView, metric_count
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.first_run import FirstRunPanel
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
 from desktop_app.ui.models_page import ModelsPage
-from desktop_app.ui.preferences import Preferences
+from desktop_app.ui.preferences import Preferences, save_preferences
 from desktop_app.ui.runs_on import RunsOnBox
 from desktop_app.ui.server_controller import ServerController
 from desktop_app.ui.server_dialog import ServerDialog
@@ -59,9 +61,9 @@ from desktop_app.ui.settings_panel import SettingsPanel
 from desktop_app.ui.widgets import NoticeBar, dismiss_button
 
 
-def _count(value: object) -> int:
-    """A token count from stored metrics (numbers in JSON); anything else counts as none."""
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+def _without_mnemonic(text: str) -> str:
+    """An action's text for its tooltip: no "&" mnemonic (nor a translation's "(&F)"), no "…"."""
+    return re.sub(r"\s*\(&\w\)", "", text).replace("&", "").rstrip("…").strip()
 
 
 class ChatPane(QWidget):
@@ -122,6 +124,7 @@ class MainWindow(QMainWindow):
         self.settings_panel = SettingsPanel(self)
         self.settings_panel.set_runtime(preferences.runtime)
         self.settings_panel.set_runtime_enabled(True)
+        self.settings_panel.set_language(preferences.language)
 
         self.chat_pane = ChatPane(self)
         pane = QVBoxLayout(self.chat_pane)
@@ -253,6 +256,8 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         for action in (self.new_action, self.open_action, self.models_action, self.settings_action):
+            # Qt drops the "&" of a button's text but would keep a translation's "(&N)" as "(N)".
+            action.setIconText(_without_mnemonic(action.text()))
             toolbar.addAction(action)
             self.addAction(action)
         toolbar.addSeparator()
@@ -279,7 +284,7 @@ class MainWindow(QMainWindow):
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
             tip = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({tip})")
+            action.setToolTip(f"{_without_mnemonic(text)} ({tip})")
         action.triggered.connect(slot)
         self.addAction(action)
         return action
@@ -307,6 +312,7 @@ class MainWindow(QMainWindow):
         self.session.sent.connect(self._sent)
         self.session.doesNotFit.connect(self._offer_what_fits)
         self.settings_panel.systemPromptChanged.connect(self.session.update_system_prompt)
+        self.settings_panel.languageChosen.connect(self._choose_language)
         self.settings_panel.clearSnapshotsRequested.connect(self._clear_snapshots)
         self.session.busyChanged.connect(self.model_controller.set_busy)
         self.session.busyChanged.connect(self._busy_changed)
@@ -437,7 +443,7 @@ class MainWindow(QMainWindow):
         try:
             found = self.store.list_conversations(self.conversations.query() or None)
         except UserError as exc:
-            self.show_notice(str(exc))
+            self.show_notice(localized.error(exc))
             return
         current = self.session.conversation.id if self.session.conversation else None
         self.conversations.set_conversations(found, current)
@@ -449,7 +455,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.rename(conversation_id, title)
         except UserError as exc:
-            self.show_notice(str(exc))
+            self.show_notice(localized.error(exc))
         self._refresh_list()
 
     def _delete(self, conversation_id: int) -> None:
@@ -469,7 +475,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.delete_conversation(conversation_id)
         except UserError as exc:
-            self.show_notice(str(exc))
+            self.show_notice(localized.error(exc))
         self._refresh_list()
 
     def _conversation_changed(self, conversation: Conversation | None) -> None:
@@ -482,6 +488,12 @@ class MainWindow(QMainWindow):
             self.run_on(conversation.server)
         if conversation is not None and conversation.server is None:
             self.model_controller.follow(conversation.model_path, conversation.mmproj_path)
+
+    def _choose_language(self, choice: str) -> None:
+        """Keep the Language setting; the window takes it at the next start (the panel says so)."""
+        controller = self.model_controller
+        controller.preferences = dataclasses.replace(controller.preferences, language=choice)
+        save_preferences(controller.preferences)
 
     # --------------------------------------------------------------------- sending
     def _send(self, text: str, attachments: list[Attachment]) -> None:
@@ -513,7 +525,7 @@ class MainWindow(QMainWindow):
             shortfall = shortfall_of([d.document for d in documents], needed=count.prompt_tokens,
                                      document_tokens=count.document_tokens, n_ctx=count.n_ctx,
                                      n_ctx_train=count.n_ctx, larger_context=None)
-            self.composer.show_offers(" ".join(str(s) for s in shortfall.sentences()), [])
+            self.composer.show_offers(" ".join(localized.error(s) for s in shortfall.sentences()), [])
             return
         if files is None or loaded is None or not documents:
             return
@@ -534,7 +546,7 @@ class MainWindow(QMainWindow):
             if shortfall.larger_context is not None:
                 size = shortfall.larger_context
                 offers.append((
-                    self.tr("Use a {n}-token context").format(n=f"{size:,}"),
+                    self.tr("Use a context of {n} tokens").format(n=localized.number(size)),
                     lambda: self.model_controller.apply_runtime(
                         dataclasses.replace(self.model_controller.preferences.runtime, n_ctx=size)
                     ),
@@ -543,10 +555,10 @@ class MainWindow(QMainWindow):
             if shortfall.first_pages and cut is not None:
                 pages = shortfall.first_pages
                 offers.append((
-                    self.tr("Send the first {n} pages").format(n=pages),
+                    self.tr("Send the first %n page(s)", "", pages),
                     lambda: self._send_first_pages(cut, pages),
                 ))
-            self.composer.show_offers(" ".join(str(s) for s in shortfall.sentences()), offers)
+            self.composer.show_offers(" ".join(localized.error(s) for s in shortfall.sentences()), offers)
 
         self.work.run(larger, offer, lambda _message: offer(None))
 
@@ -566,12 +578,13 @@ class MainWindow(QMainWindow):
     def _progress(self, progress: Progress) -> None:
         """A long step of the reply (reading the prompt, encoding an image) is under way."""
         if self.session.busy:
-            self.status_state.setText(self.tr("Generating… ({phase})").format(phase=progress.phase))
+            phase = localized.sentence(progress.sentence) if progress.sentence is not None else progress.phase
+            self.status_state.setText(self.tr("Generating… ({phase})").format(phase=phase))
 
     def _reply_ended(self, metrics: dict[str, object]) -> None:
         rate = metrics.get("decode_tok_s")
-        if rate:
-            self.status_speed.setText(self.tr("{rate:.1f} tok/s").format(rate=rate))
+        if isinstance(rate, (int, float)) and rate:
+            self.show_speed(rate)
         self._update_context_label(metrics)
         self._show_snapshot_usage()
 
@@ -581,6 +594,23 @@ class MainWindow(QMainWindow):
     def _clear_snapshots(self) -> None:
         self.bridge.clear_snapshots()
         self.settings_panel.set_snapshot_usage(0)
+
+    def show_speed(self, rate: float) -> None:
+        """The decode speed of the last reply, in the status bar."""
+        self.status_speed.setText(self.tr("{rate} tok/s").format(rate=localized.decimal(rate, 1)))
+
+    def show_context(self, used: int | None, size: int) -> None:
+        """The context in use after the last reply, of its size, and what the attachments add."""
+        shown = localized.number(used) if used is not None else "–"
+        attached = self.composer.attached_tokens
+        if attached:
+            text = self.tr("Context {used} / {size} (+{attached} attached)").format(
+                used=shown, size=localized.number(size), attached=localized.number(attached)
+            )
+        else:
+            text = self.tr("Context {used} / {size}").format(used=shown, size=localized.number(size))
+        self.status_context.setText(text)
+        self.status_context.setToolTip(self.tr("Tokens of this conversation the model holds, of its context size"))
 
     def _update_context_label(self, metrics: dict[str, object] | None) -> None:
         """Context in use after the last reply: its prompt plus what it wrote."""
@@ -596,15 +626,8 @@ class MainWindow(QMainWindow):
             last = next((m for m in replies if m.metrics.get("prompt_tokens")), None)
             metrics = dict(last.metrics) if last else None
         if metrics and metrics.get("prompt_tokens"):
-            used = _count(metrics["prompt_tokens"]) + _count(metrics.get("decode_tokens"))
-        text = self.tr("Context {used} / {size}").format(
-            used=f"{used:,}" if used is not None else "–", size=f"{loaded.n_ctx:,}"
-        )
-        attached = self.composer.attached_tokens
-        if attached:
-            text += self.tr(" (+{tokens} attached)").format(tokens=f"{attached:,}")
-        self.status_context.setText(text)
-        self.status_context.setToolTip(self.tr("Tokens of this conversation the model holds, of its context size"))
+            used = metric_count(metrics, "prompt_tokens") + metric_count(metrics, "decode_tokens")
+        self.show_context(used, loaded.n_ctx)
 
     # ---------------------------------------------------------------------- models
     def open_model_dialog(self) -> None:
@@ -689,7 +712,7 @@ class MainWindow(QMainWindow):
         )
         self._update_context_label(None)
         if loaded.notice:  # the model's chat template was set aside for the built-in one
-            self.show_notice(loaded.notice)
+            self.show_notice(localized.sentence(loaded.notice))
 
     def _load_progress(self, fraction: float) -> None:
         self.status_progress.setRange(0, 100)

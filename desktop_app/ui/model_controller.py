@@ -24,6 +24,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.engine.protocol import LoadRequest, ModelLoaded
+from desktop_app.models.download import mirror_endpoint
 from desktop_app.models.fit import default_context_for_files, machine_memory
 from desktop_app.models.gemma_files import ModelSetup, resolve_setup
 from desktop_app.models.hub_token import HubTokens
@@ -127,6 +128,7 @@ class ModelController(QObject):
         """The Hugging Face token gated downloads use (the Models page signs in with it)."""
         self.download = DownloadQueue(work, self.tokens, self)
         """The catalog's downloads (the recommended one on first run among them)."""
+        self.download.mirror = preferences.download_mirror
         self._recommendation: Recommendation | None = None
         self._busy = False
         self._previous: ModelSetup | None = None
@@ -208,6 +210,15 @@ class ModelController(QObject):
         and conversations held with another model keep theirs."""
         self.preferences = self.preferences.with_default(choice.model, choice.projector)
         save_preferences(self.preferences)
+
+    def use_mirror(self, address: str) -> None:
+        """Download through this mirror of the Hugging Face hub from now on (an empty address:
+        from the hub itself), and remember it; UserError for an address that is not one.  A
+        download under way carries on from where it started."""
+        mirror = mirror_endpoint(address)
+        self.preferences = dataclasses.replace(self.preferences, download_mirror=mirror)
+        save_preferences(self.preferences)
+        self.download.mirror = mirror
 
     def for_new_chat(self) -> None:
         """A new chat begins: switch to the model chosen for new chats, if another is in use."""

@@ -35,12 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.errors import UserError
 from desktop_app.models.fit import machine_memory
 from desktop_app.models.gemma_files import abilities, inspect_model, projector_beside
 from desktop_app.models.model_page import ModelPage, describe_local
 from desktop_app.models.registry import ImportResult, LocalModel, ModelRegistry, Removal
-from desktop_app.models.sizes import format_parameters, format_size
+from desktop_app.models.sizes import format_parameters
 from desktop_app.models.speed import measure_machine_speed
+from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.catalog_view import CatalogTab
 from desktop_app.ui.model_controller import ModelChoice, ModelController, ModelState
@@ -190,7 +192,7 @@ class ModelDetails(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setAccessibleName(label)
             self.values[key] = value
-            self.form.addRow(label + ":", value)
+            self.form.addRow(self.tr("{field}:").format(field=label), value)
         layout.addLayout(self.form)
         layout.addStretch(1)
         self.show_nothing()
@@ -229,51 +231,55 @@ class ModelDetails(QWidget):
         model, projector = page.model, page.projector
         value = self.values
         value["architecture"].setText(model.architecture)
-        value["parameters"].setText(f"{format_parameters(model.parameter_count)} ({model.parameter_count:,})")
-        value["quantization"].setText(model.quantization or self.tr("unknown"))
-        value["file_size"].setText(format_size(model.file_size))
-        value["context"].setText(
-            self.tr("{n} tokens").format(n=f"{model.context_length:,}") if model.context_length else self.tr("unknown")
+        value["parameters"].setText(
+            f"{format_parameters(model.parameter_count)} ({localized.number(model.parameter_count)})"
         )
-        layers = str(model.block_count) if model.block_count else self.tr("unknown")
+        value["quantization"].setText(model.quantization or self.tr("unknown"))
+        value["file_size"].setText(localized.size(model.file_size))
+        value["context"].setText(
+            self.tr("%Ln token(s)", "", model.context_length) if model.context_length else self.tr("unknown")
+        )
+        layers = localized.number(model.block_count) if model.block_count else self.tr("unknown")
         if model.sliding_window:
             layers = self.tr("{layers}, with a sliding window of {window} tokens").format(
-                layers=layers, window=f"{model.sliding_window:,}"
+                layers=layers, window=localized.number(model.sliding_window)
             )
         value["layers"].setText(layers)
         value["template"].setText(
             self.tr("its own") if model.chat_template else self.tr("none; the built-in Gemma 3 template is used")
         )
         value["license"].setText(model.license or self.tr("not stated in the file"))
-        value["abilities"].setText(ability_words(self, abilities(model.family, page.vision)))
+        value["abilities"].setText(ability_words(abilities(model.family, page.vision)))
         if projector is None:
             value["projector"].setText(self.tr("none, so it cannot see images"))
         else:
             low, high = projector.image_token_range
-            cost = (
-                self.tr("{size} px images, {tokens} tokens each").format(size=projector.image_size, tokens=low)
-                if low == high
-                else self.tr("images at their own size, {low} to {high} tokens each").format(
-                    low=low, high=f"{high:,}"
+            if low == high:
+                text = self.tr(
+                    "{name}: {size} px images, {tokens} tokens each; encoder of {params} parameters, {bytes}"
                 )
-            )
+            else:
+                text = self.tr(
+                    "{name}: images at their own size, {low} to {high} tokens each; encoder of {params} "
+                    "parameters, {bytes}"
+                )
             value["projector"].setText(
-                self.tr("{name}: {cost}; encoder of {params} parameters, {bytes}").format(
+                text.format(
                     name=projector.display_name,
-                    cost=cost,
+                    size=projector.image_size,
+                    tokens=localized.number(low),
+                    low=localized.number(low),
+                    high=localized.number(high),
                     params=format_parameters(projector.parameter_count),
-                    bytes=format_size(projector.file_size),
+                    bytes=localized.size(projector.file_size),
                 )
             )
-        value["memory"].setText(page.verdict.sentence)  # it names the memory and the context
-        where = self.tr("on the CPU") if page.speed.device == "CPU" else self.tr("on the GPU ({device})").format(
-            device=page.speed.device
-        )
-        value["speed"].setText(
-            self.tr("about {rate} tokens a second {where}, at the start of a conversation").format(
-                rate=page.speed.rounded, where=where
-            )
-        )
+        value["memory"].setText(localized.sentence(page.verdict.said))  # it names the memory and the context
+        if page.speed.device == "CPU":
+            speed = self.tr("about {rate} tokens a second on the CPU, at the start of a conversation")
+        else:
+            speed = self.tr("about {rate} tokens a second on the GPU ({device}), at the start of a conversation")
+        value["speed"].setText(speed.format(rate=page.speed.rounded, device=page.speed.device))
         self.problem.hide()
         self._show_form(True)
         for button in (self.use_button, self.default_button, self.projector_button):
@@ -297,6 +303,10 @@ class ModelDetails(QWidget):
 
     # ------------------------------------------------------------------------ private
     def _where(self, model: LocalModel) -> str:
+        if model.source == "downloaded" and model.downloaded_from:
+            return self.tr("Downloaded by Gemma Desktop from {source} into {folder}").format(
+                source=model.downloaded_from, folder=model.model_path.parent
+            )
         if model.source == "downloaded":
             return self.tr("Downloaded by Gemma Desktop into {folder}").format(folder=model.model_path.parent)
         return self.tr("Imported; the file stays at {path}").format(path=model.model_path)
@@ -334,6 +344,8 @@ class ModelsPage(QWidget):
         self._controller = controller
         self._work = work
         self._listed: list[Listed] = []
+        self.listed_once = False
+        """True once the list of local models was read (or given) the first time."""
         self._page_ticket: int | None = None
         self._loading: float | None = None
 
@@ -396,6 +408,7 @@ class ModelsPage(QWidget):
         self.details.removeRequested.connect(self.remove)
         self.details.cancelLoadRequested.connect(controller.cancel_load)
         self.catalog.showLocal.connect(self.show_catalog_model)
+        self.catalog.source.mirrorChosen.connect(self._use_mirror)
         controller.stateChanged.connect(lambda _state: self._show_state())
         controller.modelLoaded.connect(lambda _loaded: self._on_loaded())
         controller.loadProgress.connect(self._on_progress)
@@ -441,6 +454,7 @@ class ModelsPage(QWidget):
 
     def _fill(self, listed: list[Listed], keep: str | None) -> None:
         self._listed = listed
+        self.listed_once = True
         self.catalog.set_downloaded({e.model.catalog_id for e in listed if e.model.catalog_id})
         self.tabs.setTabText(0, self.tr("On this computer ({n})").format(n=len(listed)))
         self.model_list.blockSignals(True)
@@ -471,7 +485,7 @@ class ModelsPage(QWidget):
             second = " · ".join(
                 (
                     model.model_path.name,  # two builds may share a name; their files do not
-                    format_size(entry.size),
+                    localized.size(entry.size),
                     self.tr("text and images") if model.has_vision else self.tr("text only"),
                     self.tr("downloaded") if model.source == "downloaded" else self.tr("imported"),
                 )
@@ -562,6 +576,14 @@ class ModelsPage(QWidget):
         self.notice.show_message(self.tr("New chats start with {name} from now on.").format(name=name))
         self._show_state()
 
+    def _use_mirror(self, address: str) -> None:
+        try:
+            self._controller.use_mirror(address)
+        except UserError as exc:
+            self.catalog.source.show_problem(localized.error(exc))
+            return
+        self.catalog.source.show_source(self._controller.download.mirror)
+
     def import_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(
             self, self.tr("Add a Gemma 3 model"), "", self.tr("GGUF models (*.gguf);;All files (*)")
@@ -576,7 +598,7 @@ class ModelsPage(QWidget):
             names = ", ".join(m.name for m in result.models)
             text = self.tr("Added {names}; the files stay where they are.").format(names=names)
             if result.skipped:
-                text += " " + " ".join(result.skipped)
+                text += " " + " ".join(localized.sentence(reason) for reason in result.skipped)
             self.notice.show_message(text)
             self.refresh(select=result.models[0].id if result.models else None)
 
@@ -637,7 +659,7 @@ class ModelsPage(QWidget):
             question = self.tr(
                 "Delete {name}? Its files ({size}) are deleted from Gemma Desktop's models folder; "
                 "downloading it again takes as long as the first time."
-            ).format(name=model.name, size=format_size(listed.size or 0))
+            ).format(name=model.name, size=localized.size(listed.size or 0))
         else:
             question = self.tr(
                 "Remove {name} from the list? The file is not deleted; it stays at {path}."

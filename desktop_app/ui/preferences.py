@@ -1,5 +1,5 @@
 """What the window remembers between runs: the last model and projector, the model new chats start
-with, and the runtime settings.
+with, the runtime settings, the window's language and the download mirror.
 
 A small JSON file in the config dir, written atomically (temporary file, then rename) so a crash
 while saving leaves the previous version.  A missing or damaged file means defaults, not an error:
@@ -18,6 +18,7 @@ from typing import Any
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.settings import RuntimeSettings, runtime_from_dict, to_dict
+from desktop_app.ui.language import LANGUAGE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class Preferences:
     """The model a new chat starts with ("Use for new chats" on the Models page); None: the
     model in use carries on."""
     default_mmproj: str | None = None
+    language: str = "system"
+    """The Language setting: "system", "en" or "zh_CN" (:mod:`desktop_app.ui.language`)."""
+    download_mirror: str | None = None
+    """The base URL of a mirror of the Hugging Face hub that downloads go through (None: the hub
+    itself), as :func:`~desktop_app.models.download.mirror_endpoint` checked it."""
 
     def with_model(self, model: Path, mmproj: Path | None) -> Preferences:
         return replace(self, last_model=str(model), last_mmproj=str(mmproj) if mmproj else None)
@@ -62,6 +68,8 @@ def load_preferences(path: Path | None = None) -> Preferences:
             runtime=runtime,
             default_model=data.get("default_model") or None,
             default_mmproj=data.get("default_mmproj") or None,
+            language=str(data.get("language")) if data.get("language") in LANGUAGE_CHOICES else "system",
+            download_mirror=data.get("download_mirror") or None,
         )
     except FileNotFoundError:
         return Preferences()
@@ -79,6 +87,8 @@ def save_preferences(preferences: Preferences, path: Path | None = None) -> None
         "last_mmproj": preferences.last_mmproj,
         "default_model": preferences.default_model,
         "default_mmproj": preferences.default_mmproj,
+        "language": preferences.language,
+        "download_mirror": preferences.download_mirror,
         "runtime": to_dict(preferences.runtime),
     }
     temporary = path.with_name(path.name + ".tmp")

@@ -1,6 +1,6 @@
 """Write a PNG of the window, so anyone can look at it: a real reply, or a labelled illustration.
 
-    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings]
+    python -m desktop_app.ui.screenshot --out window.png [--dark] [--settings] [--language zh_CN]
         [--welcome | --models | --catalog] [--size 1280x820]
         [--model GGUF [--mmproj GGUF] [--image PATH] [--prompt TEXT]... [--seed N] [--max-tokens N]]
 
@@ -14,6 +14,9 @@ recommended download with the speed estimated on this machine, all real.  ``--mo
 Models page with a Gemma 3 4B's page (its numbers are those of the real 4B QAT build; memory and
 speed are this machine's estimates for it), ``--catalog`` the catalog with a download under way;
 both are illustrations too, and say so.
+
+``--language zh_CN`` draws the window in Simplified Chinese, the staged conversation written in
+Chinese (it needs a CJK font: ``make screenshot`` runs it under Xvfb with Noto Sans CJK).
 
 It needs no display (Qt's offscreen platform unless ``QT_QPA_PLATFORM`` says otherwise); the data
 folder is a throwaway one, so the user's own conversations are neither shown nor touched.
@@ -65,6 +68,32 @@ OTHER_TITLES = (
     "Regex for ISO dates",
 )
 
+QUESTION_ZH = "这是谁？怎样用 Python 把这张照片缩小一份？"
+
+REPLY_ZH = """这看起来是**格蕾丝·霍珀海军少将**的正式肖像。她是计算机科学家，曾主导 COBOL 的相关工作，\
+照片中她身着美国海军礼服。
+
+- **制服**：深色军装外套，佩戴多排勋表，头戴白顶军帽。
+- **背景**：美国国旗，这是海军官方肖像的常见布置。
+
+要按原比例缩小一份，可以用 Pillow：
+
+```python
+from PIL import Image
+
+with Image.open("grace_hopper.jpg") as photo:
+    photo.thumbnail((512, 512))  # 缩放到 512×512 以内
+    photo.save("hopper-small.jpg", quality=90)
+```
+
+`thumbnail` 只会缩小，所以原本就小的照片会保持不变。"""
+
+OTHER_TITLES_ZH = (
+    "Gemma 3 的滑动窗口注意力",
+    "翻译菜单照片",
+    "匹配 ISO 日期的正则表达式",
+)
+
 REPLY_TIMEOUT_S = 600.0
 """A real reply on a slow CPU (a 4B model with an image: a minute or two) must not be cut off."""
 
@@ -75,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true", help="use a dark palette (Fusion style)")
     parser.add_argument("--size", default="1280x820", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--settings", action="store_true", help="show the settings panel too")
+    parser.add_argument("--language", choices=("en", "zh_CN"), default="en", help="the window's language")
     pages = parser.add_mutually_exclusive_group()
     pages.add_argument("--welcome", action="store_true", help="show the first-run page instead")
     pages.add_argument("--models", action="store_true", help="show the Models page with a model's page")
@@ -102,18 +132,21 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int], page: str) -> int:
 
     from desktop_app import APP_NAME
     from desktop_app.store import ConversationStore
+    from desktop_app.ui import language
     from desktop_app.ui.engine_bridge import EngineBridge
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.preferences import Preferences
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
+    language.install(args.language)
     if args.dark:
         QApplication.setStyle("Fusion")
         QApplication.setPalette(_dark_palette())
     store = ConversationStore()
-    staged = None if page == "welcome" or args.model else _write_conversation(store)
-    window = MainWindow(store, EngineBridge(), Preferences())
+    chinese = args.language == "zh_CN"
+    staged = None if page == "welcome" or args.model else _write_conversation(store, chinese=chinese)
+    window = MainWindow(store, EngineBridge(), Preferences(language=args.language))
     window.resize(*size)
     window.settings_dock.setVisible(args.settings)
     window.show()
@@ -133,7 +166,7 @@ def _shoot(args: argparse.Namespace, size: tuple[int, int], page: str) -> int:
             else:
                 window.show_models()
                 # The page reads the (empty) list of this throwaway home first; the samples follow.
-                _settle(app, lambda: "(0)" in window.models_page.tabs.tabText(0))
+                _settle(app, lambda: window.models_page.listed_once)
                 _show_sample_models(window, catalog=page == "catalog")
                 _settle(app, lambda: page == "models" or window.models_page.catalog.judged)
         window.composer.edit.setFocus()
@@ -183,17 +216,17 @@ def _save(window: MainWindow, out: Path) -> int:
     return 0
 
 
-def _write_conversation(store: ConversationStore) -> int:
-    for title in OTHER_TITLES:
+def _write_conversation(store: ConversationStore, *, chinese: bool) -> int:
+    for title in OTHER_TITLES_ZH if chinese else OTHER_TITLES:
         other = store.create_conversation(title)
         store.add_user_message(other.id, title)
     conversation = store.create_conversation()
     data, mime, width, height = _sample_photo()
     sha256 = store.add_attachment(data, mime, width, height)
-    store.add_user_message(conversation.id, QUESTION, [sha256])
+    store.add_user_message(conversation.id, QUESTION_ZH if chinese else QUESTION, [sha256])
     reply = store.begin_assistant_message(conversation.id)
     # No metrics: a staged reply was never timed, so it shows no speed.
-    store.finish_assistant_message(reply, REPLY, "stop", {})
+    store.finish_assistant_message(reply, REPLY_ZH if chinese else REPLY, "stop", {})
     return conversation.id
 
 
@@ -217,10 +250,12 @@ def _sample_photo() -> tuple[bytes, str, int, int]:
 def _label_as_illustration(window: MainWindow, page: str = "chat") -> None:
     """The status bar says what the picture is: no model ran, the reply (or the models' list) was
     written by hand."""
+    from PySide6.QtCore import QCoreApplication
+
     window.status_model.setText(
-        window.tr("Illustration: a staged conversation, not a generated reply")
+        QCoreApplication.translate("Screenshot", "Illustration: a staged conversation, not a generated reply")
         if page == "chat"
-        else window.tr("Illustration: sample models, not files on this computer")
+        else QCoreApplication.translate("Screenshot", "Illustration: sample models, not files on this computer")
     )
     for label in (window.status_backend, window.status_state, window.status_speed, window.status_context):
         label.setText("")

@@ -16,6 +16,7 @@ from desktop_app.engine.remote import RemoteEngine
 from desktop_app.errors import UserError
 from desktop_app.servers import SavedServer, load_servers, save_servers
 from desktop_app.store import ConversationServer
+from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 from desktop_app.ui.engine_bridge import EngineBridge
 from desktop_app.ui.server_dialog import ServerChoice, unencrypted_warning
@@ -65,7 +66,7 @@ class ServerController(QObject):
         try:
             save_servers(servers)
         except UserError as exc:
-            self.notice.emit(str(exc))
+            self.notice.emit(localized.error(exc))
         self.servers = servers
         name, key = choice.server.name, choice.api_key
         self._work.run(lambda: self.keys.put(name, key), self._key_kept, self.notice.emit)
@@ -77,8 +78,8 @@ class ServerController(QObject):
     def _key_kept(self, in_keyring: bool) -> None:
         if not in_keyring:
             reason = self.keys.unavailable_reason()
-            if reason:
-                self.notice.emit(reason)
+            if reason is not None:
+                self.notice.emit(localized.sentence(reason))
 
     # ------------------------------------------------------------------------ sending
     def prepare(self, target: ConversationServer) -> None:

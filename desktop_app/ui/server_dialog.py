@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 from desktop_app.api_keys import ApiKeys
 from desktop_app.engine.protocol import ServerLoadRequest
 from desktop_app.engine.remote_probe import check_url, list_models
-from desktop_app.errors import UserError
+from desktop_app.errors import Sentence, UserError
 from desktop_app.servers import SavedServer, travels_unencrypted
+from desktop_app.ui import localized
 from desktop_app.ui.background import BackgroundWork
 
 
@@ -149,7 +150,7 @@ class ServerDialog(QDialog):
         try:
             request = self._request("")
         except UserError as exc:
-            self._show_error(str(exc))
+            self._show_error(localized.error(exc))
             return
         self._show_error("")
         self.list_button.setEnabled(False)
@@ -182,8 +183,8 @@ class ServerDialog(QDialog):
         self.list_button.setText(self.tr("List models"))
         self._show_error(message)
 
-    def _keyring_checked(self, reason: str | None) -> None:
-        self.keyring_note.setText(reason or "")
+    def _keyring_checked(self, reason: Sentence | None) -> None:
+        self.keyring_note.setText(localized.sentence(reason) if reason is not None else "")
         self.keyring_note.setVisible(bool(reason))
 
     def _url_changed(self, url: str) -> None:
@@ -213,7 +214,7 @@ class ServerDialog(QDialog):
         try:
             request = self._request(model)
         except UserError as exc:
-            self._show_error(str(exc))
+            self._show_error(localized.error(exc))
             return
         self.choice = ServerChoice(SavedServer(name, request.base_url, request.ca_file),
                                    request.api_key, model)

@@ -1,9 +1,10 @@
-"""The settings panel: how the open conversation is answered, and how the model is run.
+"""The settings panel: how the open conversation is answered, how the model is run, and the
+window's language.
 
 Every field is a spin box or check box whose range is the one ``GenerationSettings.validate`` and
 ``RuntimeSettings.validate`` accept (a test holds the two together), so an invalid value cannot
 be entered.  Sampling settings and the system prompt belong to the conversation; runtime settings
-apply to every conversation and reload the model.
+apply to every conversation and reload the model; the language applies at the next start.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.models.sizes import format_size
 from desktop_app.settings import AUTO_CONTEXT, MAX_OUTPUT_TOKENS, GenerationSettings, RuntimeSettings
+from desktop_app.ui import language, localized
 
 MAX_CONTEXT = 131072
 MIN_CONTEXT = 256
@@ -64,12 +65,14 @@ class SettingsPanel(QScrollArea):
         generationChanged(GenerationSettings): the user changed a sampling setting.
         systemPromptChanged(str): the system prompt settled on this text.
         runtimeApplied(RuntimeSettings): the user asked to reload the model with these.
+        languageChosen(str): the user chose this Language setting ("system", "en" or "zh_CN").
         clearSnapshotsRequested(): the user asked to forget the conversation memory kept on disk.
     """
 
     generationChanged = Signal(object)
     systemPromptChanged = Signal(str)
     runtimeApplied = Signal(object)
+    languageChosen = Signal(str)
     clearSnapshotsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -103,6 +106,11 @@ class SettingsPanel(QScrollArea):
             ("on", self.tr("Every large image")),
         ):
             self.pan_scan.addItem(label, mode)
+        # The longest choice would widen the whole panel past its dock (in English and Chinese):
+        # the box keeps a modest width and its list opens as wide as the choices need.
+        self.pan_scan.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.pan_scan.setMinimumContentsLength(16)
+        self.pan_scan.view().setMinimumWidth(self.pan_scan.view().sizeHintForColumn(0) + 24)
         self.pan_scan.setToolTip(
             self.tr(
                 "Pan & Scan also shows the model crops of an image, for detail; each crop costs "
@@ -228,6 +236,24 @@ class SettingsPanel(QScrollArea):
         self.context_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         runtime_form.addRow(self.context_note)
         column.addWidget(runtime)
+
+        window = QGroupBox(self.tr("Window"), content)
+        window_form = QFormLayout(window)
+        self.language = QComboBox(window)
+        system = language.language_name(language.resolve("system"))
+        self.language.addItem(self.tr("As the system ({language})").format(language=system), "system")
+        for choice in ("en", "zh_CN"):
+            self.language.addItem(language.language_name(choice), choice)
+        self.language.setAccessibleName(self.tr("Language"))
+        self.language.setToolTip(self.tr("The language of the window; it changes at the next start."))
+        self.language.currentIndexChanged.connect(self._language_chosen)
+        window_form.addRow(self.tr("Language"), self.language)
+        self.language_note = QLabel(window)
+        self.language_note.setWordWrap(True)
+        self.language_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.language_note.hide()
+        window_form.addRow(self.language_note)
+        column.addWidget(window)
         column.addStretch(1)
         self.setWidget(content)
 
@@ -370,14 +396,16 @@ class SettingsPanel(QScrollArea):
 
     def set_snapshot_usage(self, used: int) -> None:
         """How much disk the conversation memory takes now."""
-        self.snapshot_usage.setText(self.tr("{size} in use").format(size=format_size(used)))
+        self.snapshot_usage.setText(self.tr("{size} in use").format(size=localized.size(used)))
 
     def set_context_limit(self, n_ctx_train: int | None) -> None:
         """Let the context go up to what the model was trained for (128K for Gemma 3 4B+)."""
         limit = min(MAX_CONTEXT, n_ctx_train) if n_ctx_train else MAX_CONTEXT
         self.context.setMaximum(max(MIN_CONTEXT, limit))
         self.context_note.setText(
-            self.tr("This model handles up to {n:,} tokens of context.").format(n=limit) if n_ctx_train else ""
+            self.tr("This model handles up to {n} tokens of context.").format(n=localized.number(limit))
+            if n_ctx_train
+            else ""
         )
         self._runtime_edited()
 
@@ -385,6 +413,28 @@ class SettingsPanel(QScrollArea):
         """Reloading is only possible with a model chosen and no reply running."""
         self._can_apply = enabled
         self._runtime_edited()
+
+    # ---------------------------------------------------------------------- language
+    def set_language(self, choice: str) -> None:
+        """Show the Language setting as saved, without announcing it as a change."""
+        self.language.blockSignals(True)
+        self.language.setCurrentIndex(max(0, self.language.findData(choice)))
+        self.language.blockSignals(False)
+        self._show_language_note()
+
+    def _language_chosen(self) -> None:
+        self._show_language_note()
+        self.languageChosen.emit(self.language.currentData())
+
+    def _show_language_note(self) -> None:
+        """Say when the chosen language differs from the one the window is in."""
+        chosen = language.resolve(self.language.currentData())
+        self.language_note.setText(
+            self.tr("The window changes to {language} when Gemma Desktop starts again.").format(
+                language=language.language_name(chosen)
+            )
+        )
+        self.language_note.setVisible(chosen != language.current())
 
     def _runtime_edited(self) -> None:
         changed = self.runtime() != self._applied_runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
 
@@ -14,7 +14,7 @@ def dismiss_button(parent: QWidget, accessible_name: str) -> QToolButton:
     button = QToolButton(parent)
     button.setIcon(parent.style().standardIcon(QStyle.StandardPixmap.SP_DialogCloseButton))
     button.setAutoRaise(True)
-    button.setToolTip(parent.tr("Dismiss"))
+    button.setToolTip(QCoreApplication.translate("Widgets", "Dismiss"))
     button.setAccessibleName(accessible_name)
     return button
 
@@ -67,11 +67,17 @@ class NoticeBar(QFrame):
             callback()
 
 
-def ability_words(widget: QWidget, abilities: tuple[str, ...]) -> str:
+def ability_words(abilities: tuple[str, ...]) -> str:
     """What a model can do, for people: "text only", "text and images", "text, images and
-    thinking" (``abilities`` as :func:`desktop_app.models.gemma_files.abilities` names them)."""
-    words = {"text": widget.tr("text"), "images": widget.tr("images"), "thinking": widget.tr("thinking")}
-    named = [words[ability] for ability in abilities]
-    if len(named) == 1:
-        return widget.tr("{ability} only").format(ability=named[0])
-    return widget.tr("{some} and {last}").format(some=", ".join(named[:-1]), last=named[-1])
+    thinking" (``abilities`` as :func:`desktop_app.models.gemma_files.abilities` names them).
+
+    Each combination is its own phrase, so a translation never joins words its own grammar
+    would join differently (Chinese lists with "、").
+    """
+    phrases = {
+        ("text",): QCoreApplication.translate("Abilities", "text only"),
+        ("text", "images"): QCoreApplication.translate("Abilities", "text and images"),
+        ("text", "thinking"): QCoreApplication.translate("Abilities", "text and thinking"),
+        ("text", "images", "thinking"): QCoreApplication.translate("Abilities", "text, images and thinking"),
+    }
+    return phrases.get(tuple(abilities)) or ", ".join(abilities)

@@ -5,8 +5,9 @@ process is started by a pickled reference, so import analysis alone can miss mod
 every submodule (the C extension ``desktop_app.engine._candidates`` among them).  uvicorn loads
 the protocol, loop and lifespan classes the API server picks (``desktop_app.server.runner``) by
 name, so those three modules are named here.
-``desktop_app/data`` (the Gemma 3 catalog) is the package's only data; the extension's C source
-is not shipped.
+The package's data: ``desktop_app/data`` (the Gemma 3 catalog) and the window's compiled
+translations (``translations/*.qm``; their ``.ts`` sources are not shipped, nor is the
+extension's C source).  Qt's own ``qtbase_*.qm`` come with PyInstaller's PySide6 hooks.
 """
 
 from PyInstaller.utils.hooks import collect_data_files, collect_submodules
@@ -17,4 +18,4 @@ hiddenimports = [
     "uvicorn.loops.asyncio",
     "uvicorn.lifespan.off",
 ]
-datas = collect_data_files("desktop_app", includes=["data/*.json"])
+datas = collect_data_files("desktop_app", includes=["data/*.json", "translations/*.qm"])
