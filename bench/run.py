@@ -1092,7 +1092,7 @@ def summarise(results: dict) -> list[dict]:
             f"text extraction of a {docs['pages']}-page text PDF", extract, None, None, "<= 3 s",
             extract is not None and extract <= 3.0, "s",
             f"prepare_document, median of {len(docs['extract_s'])}; {docs['characters']:,} "
-            f"characters, {docs['pdf_bytes'] / 1e6:.1f} MB PDF made by tests/document_files.py"))
+            f"characters, {docs['pdf_bytes'] / 1e6:.1f} MB PDF made by tests/support/document_files.py"))
         out.append(metric(
             "document tokenisation tok/s", docs["ours_tok_s"], docs["native_tok_s"], docs["ratio"],
             "informational", None, "tok/s",

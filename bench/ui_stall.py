@@ -30,7 +30,7 @@ Two measurements, both on the real UI code (desktop_app/ui):
    blank-line block boundary, so they measure what streaming costs inside one long block.
 
 3. **Stalls while a large document is attached.**  The same window, the model loaded; a
-   ``DOCUMENT_PAGES``-page text PDF (made by ``tests/document_files.py``) is attached through the
+   ``DOCUMENT_PAGES``-page text PDF (made by ``tests/support/document_files.py``) is attached through the
    composer as a drop would attach it: read off the UI thread, shown as a chip, counted by the
    engine.  The tick monitor runs from the attach until the chip shows its token count.
    Reported: the longest stall, the 99th percentile gap, gaps over 50 ms, and how long the
