@@ -2739,6 +2739,10 @@
         <translation>窗口的语言；下次启动时生效。</translation>
     </message>
     <message>
+        <source>Automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
         <source>{size} in use</source>
         <translation>已用 {size}</translation>
     </message>

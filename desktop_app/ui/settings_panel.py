@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -77,7 +77,10 @@ class SettingsPanel(QScrollArea):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._loaded_context: int | None = None
         self.setWidgetResizable(True)
+        # A panel in a dock scrolls up and down, never sideways: its rows fit the dock's width.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         content = QWidget(self)
         column = QVBoxLayout(content)
 
@@ -176,7 +179,7 @@ class SettingsPanel(QScrollArea):
         self.context_auto.setToolTip(
             self.tr("The largest of 8K to 128K tokens (up to the model's own) that its memory holds comfortably.")
         )
-        self.context_auto.toggled.connect(lambda auto: self.context.setEnabled(not auto))
+        self.context_auto.toggled.connect(self._show_context_auto)
         self.threads = _integer(1, MAX_THREADS)
         self.threads.setToolTip(self.tr("CPU threads; the number of physical cores is usually fastest."))
         self.gpu_layers = _integer(-1, MAX_GPU_LAYERS)
@@ -209,8 +212,9 @@ class SettingsPanel(QScrollArea):
         for check in (self.context_auto, self.flash_attention, self.disk_cache):
             check.setAccessibleName(check.text())
             check.toggled.connect(self._runtime_edited)
-            if check is not self.context_auto:
-                runtime_form.addRow("", check)
+        runtime_form.addRow("", self.flash_attention)
+        # The longest option spans the form: under the fields it would widen the panel past its dock.
+        runtime_form.addRow(self.disk_cache)
         self.snapshot_cache.setAccessibleName(self.tr("Conversation memory on disk"))
         self.snapshot_cache.valueChanged.connect(self._runtime_edited)
         runtime_form.addRow(self.tr("Conversation memory"), self.snapshot_cache)
@@ -376,7 +380,7 @@ class SettingsPanel(QScrollArea):
             if runtime.n_ctx != AUTO_CONTEXT:
                 self.context.setValue(runtime.n_ctx)
             self.context_auto.setChecked(runtime.n_ctx == AUTO_CONTEXT)
-            self.context.setEnabled(runtime.n_ctx != AUTO_CONTEXT)
+            self._show_context_auto(runtime.n_ctx == AUTO_CONTEXT)
             self.threads.setValue(runtime.n_threads)
             self.gpu_layers.setValue(runtime.n_gpu_layers)
             self.flash_attention.setChecked(runtime.flash_attn)
@@ -387,8 +391,19 @@ class SettingsPanel(QScrollArea):
                 widget.blockSignals(False)
         self._runtime_edited()
 
+    def _show_context_auto(self, auto: bool) -> None:
+        """A context sized to this computer is only a number once a model is loaded: until then
+        the box reads "Automatic" (its lowest value stands for it) rather than a size never chosen."""
+        self.context.setEnabled(not auto)
+        self.context.setSpecialValueText(self.tr("Automatic") if auto else "")
+        if auto and self._loaded_context is None:
+            self.context.blockSignals(True)
+            self.context.setValue(self.context.minimum())
+            self.context.blockSignals(False)
+
     def set_loaded_context(self, n_ctx: int) -> None:
         """Show the context the engine holds (what "sized to this computer" came to)."""
+        self._loaded_context = n_ctx
         if self.context_auto.isChecked():
             self.context.blockSignals(True)
             self.context.setValue(n_ctx)
