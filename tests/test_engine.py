@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -15,9 +16,10 @@ import pytest
 
 from desktop_app import gguf_fixtures
 from desktop_app.engine import backend as backend_module
+from desktop_app.engine import prompt
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.client import EngineClient
-from desktop_app.engine.images import prepare_image
+from desktop_app.engine.images import PreparedImage, prepare_image
 from desktop_app.engine.protocol import (
     ChatMessage,
     Done,
@@ -409,3 +411,72 @@ def test_a_reply_that_ends_before_its_first_token_reports_the_prompt_reading_as_
         engine.close()
     assert (text, finish, metrics.decode_tokens) == ("", "stop", 0)
     assert metrics.prompt_tokens > 0 and metrics.ttft_s >= 100.0
+
+
+def _joint_keys(engine: backend_module.LlamaBackend, text: str, images: list[PreparedImage]) -> list[object]:
+    """What ``mtmd_tokenize`` makes of the whole text and its pictures in one call, as keys."""
+    from llama_cpp import mtmd_cpp as mtmd
+
+    bitmaps = []
+    for image in images:
+        pixels = (ctypes.c_uint8 * len(image.rgb)).from_buffer_copy(image.rgb)
+        bitmap = mtmd.mtmd_bitmap_init(image.width, image.height, pixels)
+        mtmd.mtmd_bitmap_set_id(bitmap, image.sha256.encode())
+        bitmaps.append(bitmap)
+    chunks = mtmd.mtmd_input_chunks_init()
+    data = text.encode()
+    text_in = mtmd.mtmd_input_text(data, len(data), False, True)
+    array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
+    try:
+        assert mtmd.mtmd_tokenize(engine._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps)) == 0
+        keys: list[object] = []
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                n = ctypes.c_size_t()
+                tokens = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                keys += [tokens[j] for j in range(n.value)]
+            else:
+                sha = mtmd.mtmd_input_chunk_get_id(chunk).decode()
+                keys += [(sha, j) for j in range(mtmd.mtmd_input_chunk_get_n_tokens(chunk))]
+        return keys
+    finally:
+        mtmd.mtmd_input_chunks_free(chunks)
+        for bitmap in bitmaps:
+            mtmd.mtmd_bitmap_free(bitmap)
+
+
+def test_pictures_tokenized_alone_and_kept_give_exactly_mtmds_tokens(
+    models: Models, image_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = backend_module.LlamaBackend(
+        models.tiny, models.mmproj, RUNTIME, CancelFlag(multiprocessing.get_context("spawn"))
+    )
+    try:
+        first, second = prepare_image(image_file), prepare_image(PHOTO)
+        marker = prompt.MEDIA_MARKER
+        text = f"<start_of_turn>user\nLook {marker} and{marker}\n<end_of_turn>\n<start_of_turn>model\n{marker}"
+        pictures = [first, second, first]
+        with engine._spans(text, pictures) as spans:
+            assert engine._keys(spans) == _joint_keys(engine, text, pictures)
+        # Read again (the next turn, the read-ahead, settling): no picture is prepared again.
+        prepared: list[str] = []
+        original = engine._tokenize_image
+
+        def tokenize_image(image: PreparedImage) -> object:
+            prepared.append(image.sha256)
+            return original(image)
+
+        monkeypatch.setattr(engine, "_tokenize_image", tokenize_image)
+        with engine._spans(text + " more", pictures) as spans:
+            assert engine._keys(spans) == _joint_keys(engine, text + " more", pictures)
+        assert prepared == []
+        # Only the newest few are kept once no prompt uses them.
+        count = backend_module.IMAGE_CHUNKS_KEPT + 3
+        many = [prepare_image(image_file, max_pixels=2000 + 200 * i) for i in range(count)]
+        assert len({image.sha256 for image in many}) == len(many)
+        with engine._spans(marker * len(many), many):
+            pass
+        assert len(engine._image_chunks._entries) == backend_module.IMAGE_CHUNKS_KEPT
+    finally:
+        engine.close()
