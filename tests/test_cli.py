@@ -202,8 +202,9 @@ def test_engine_crash_mid_reply_exits_1_with_one_line(app_home: Path, models: Mo
     wrapper = app_home.parent / "wrapper.py"
     wrapper.write_text(script)
     result = subprocess.run(
+        # A seed whose reply is long: an unseeded one may end at its first token, before any is streamed.
         [sys.executable, str(wrapper), "ask", "--model", str(models.tiny), "--max-tokens", "8192",
-         "--ctx", "8192", "go"],
+         "--ctx", "8192", "--seed", str(LONG_SEED), STORY],
         capture_output=True, text=True, timeout=120,
     )
     assert_one_clear_line(result, 1, "engine stopped unexpectedly", "SIGKILL")
