@@ -429,17 +429,7 @@ def _joint_keys(engine: backend_module.LlamaBackend, text: str, images: list[Pre
     array = (mtmd.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
     try:
         assert mtmd.mtmd_tokenize(engine._mtmd, chunks, ctypes.byref(text_in), array, len(bitmaps)) == 0
-        keys: list[object] = []
-        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-            if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                n = ctypes.c_size_t()
-                tokens = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                keys += [tokens[j] for j in range(n.value)]
-            else:
-                sha = mtmd.mtmd_input_chunk_get_id(chunk).decode()
-                keys += [(sha, j) for j in range(mtmd.mtmd_input_chunk_get_n_tokens(chunk))]
-        return keys
+        return list(engine._keys(backend_module.chunk_spans(chunks)))
     finally:
         mtmd.mtmd_input_chunks_free(chunks)
         for bitmap in bitmaps:

@@ -88,6 +88,24 @@ class _ImageSpan:
 
 _Span = _TextSpan | _ImageSpan
 
+def chunk_spans(chunks: ctypes.c_void_p) -> list[_Span]:
+    """What ``mtmd_tokenize`` put in a chunk list, as spans (image spans point into the list)."""
+    spans: list[_Span] = []
+    for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+        chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+        kind = mtmd.mtmd_input_chunk_get_type(chunk)
+        if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+            n = ctypes.c_size_t()
+            ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+            spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
+        elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+            sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
+            spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
+        else:
+            raise RuntimeError(f"unexpected mtmd chunk type {kind}")
+    return spans
+
+
 IMAGE_CHUNKS_KEPT = 8
 """Single-image tokenizations kept between prompts (about 9.6 MB each for Gemma 3's 896 px)."""
 
@@ -512,19 +530,7 @@ class LlamaBackend:
                 rc = mtmd.mtmd_tokenize(self._mtmd, chunks, ctypes.byref(text_in), array, 1)
                 if rc != 0:
                     raise RuntimeError(f"mtmd_tokenize failed with {rc}")
-                spans: list[_Span] = []
-                for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-                    chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-                    kind = mtmd.mtmd_input_chunk_get_type(chunk)
-                    if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                        n = ctypes.c_size_t()
-                        ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                        spans.append(_TextSpan([ptr[j] for j in range(n.value)]))
-                    elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                        sha = (mtmd.mtmd_input_chunk_get_id(chunk) or b"").decode()
-                        spans.append(_ImageSpan(chunk, sha, mtmd.mtmd_input_chunk_get_n_tokens(chunk)))
-                    else:
-                        raise RuntimeError(f"unexpected mtmd chunk type {kind}")
+                spans = chunk_spans(chunks)
             except BaseException:
                 mtmd.mtmd_input_chunks_free(chunks)
                 raise
