@@ -35,7 +35,9 @@ What is compared (ratios are always "ours / llama.cpp tool", or ours-turn-2 / ou
   (``metrics.ttft_s``, alternating order); ``restart``, a follow-up in a ~4K-token thread as the
   first request of a new engine process (its snapshot on disk) vs the same messages read fresh;
   ``ahead``, a message whose image (real-shaped encoder) was attached, encoded and read ahead
-  before Send vs the same message without the image; ``snapshot``, ``bench/snapshot_cost.py``:
+  before Send vs the same message without the image, with two controls that say where the ratio
+  comes from (the same question in a thread as long as the picture, and that just after another
+  picture was encoded); ``snapshot``, ``bench/snapshot_cost.py``:
   snapshot bytes per token against llama.cpp's own report of its KV cache, and save/restore
   milliseconds per 1,000 tokens.
 * documents (``--only documents`` runs this phase alone and adds it to the recorded results):
@@ -832,56 +834,80 @@ def phase_restart_thread(model: Path, threads: int, rounds: int) -> dict:
     return {"rounds": rows}
 
 
+AHEAD_FILLER = " ".join(["The quick brown fox jumps over the lazy dog."] * 25)
+"""Words that take about as many positions as the picture (256 and its delimiters): the controls'
+opening, so their question is read with as much in memory as the image side's."""
+
+
 def phase_image_ahead(model: Path, mmproj: Path, threads: int, rounds: int, base_image) -> dict:
     """An image attached at least its encode time before Send, against the same message
-    without the image (real-shaped encoder).  Each round: two new threads with the same first
-    exchange; in one, the text-only question; in the other, the image is attached (the window's
+    without the image (real-shaped encoder).  Each round: new threads with the same first
+    exchange; in one, the text-only question; in another, the image is attached (the window's
     ``prefetch_image`` and ``read_ahead``), the engine left to encode and read it, then the same
-    question sent with it.  Both measured requests follow a turn of their own thread."""
+    question sent with it.  Every measured request follows a turn of its own thread.
+
+    Two controls say where the ratio comes from, since the app does nothing at Send for a
+    picture read ahead: ``long``, the text-only question in a thread whose opening has words in
+    place of the picture's positions (what llama.cpp pays to read the question with that much
+    in memory), and ``long_encoded``, the same after another picture was encoded just before
+    Send (what the encoder having just run costs the next decode).  The image side against
+    ``long_encoded`` is what is left to the picture itself."""
     from desktop_app.engine.protocol import ChatMessage, EngineError, ImageStatus, ReadAheadDone
 
+    def wait_for(kind: type) -> float:
+        started = time.perf_counter()
+        while True:
+            event = engine.client.next_event(timeout=900)
+            if isinstance(event, EngineError) or event is None:
+                raise RuntimeError(f"read-ahead failed: {event}")
+            if isinstance(event, kind):
+                return time.perf_counter() - started
+
     rows = []
+    sides = ("text", "image", "long", "long_encoded")
     with Engine(model, mmproj, threads) as engine:
         engine.ask([ChatMessage.user("Hello.")], temperature=0.0, max_tokens=2)  # warm-up
         for r in range(rounds):
             image = image_variant(base_image, 40_000 + r)
-            opening = [ChatMessage.user("I will show you a picture in a moment.")]
             row: dict[str, Any] = {"round": r, "loadavg": loadavg()}
-            for side in ("text", "image") if r % 2 == 0 else ("image", "text"):
+            for side in sides if r % 2 == 0 else sides[::-1]:
                 thread = f"{side}-{r}"
+                words = "I will show you a picture in a moment."
+                opening = [ChatMessage.user(f"{words} {AHEAD_FILLER}" if side.startswith("long") else words)]
                 done, _ = engine.ask(opening, thread=thread, temperature=0.0, max_tokens=8)
                 history = [*opening, ChatMessage.assistant(done.text)]
+                message = [*history, ChatMessage.user(QUESTION_1)]
                 if side == "image":
-                    attached = time.perf_counter()
                     engine.client.prefetch_image(image, "off")
                     engine.client.read_ahead([*history, ChatMessage.user(image)], "", None, thread=thread)
-                    while True:
-                        event = engine.client.next_event(timeout=900)
-                        if isinstance(event, EngineError) or event is None:
-                            raise RuntimeError(f"read-ahead failed: {event}")
-                        if isinstance(event, ImageStatus) and event.state == "ready":
-                            row["encode_wait_s"] = round(time.perf_counter() - attached, 3)
-                        if isinstance(event, ReadAheadDone):
-                            row["ready_after_s"] = round(time.perf_counter() - attached, 3)
-                            break
+                    row["ready_after_s"] = round(wait_for(ReadAheadDone), 3)
                     message = [*history, ChatMessage.user(image, QUESTION_1)]
-                else:
-                    message = [*history, ChatMessage.user(QUESTION_1)]
+                elif side == "long_encoded":
+                    engine.client.prefetch_image(image_variant(base_image, 60_000 + r), "off")
+                    while not isinstance(event := engine.client.next_event(timeout=900), ImageStatus) \
+                            or event.state != "ready":
+                        if isinstance(event, EngineError) or event is None:
+                            raise RuntimeError(f"encode failed: {event}")
                 METER.wait_quiet(QUIET_LIMIT, 20)
                 (done, _), others = METER.measure(
                     lambda message=message, thread=thread: engine.ask(
                         message, thread=thread, temperature=0.0, max_tokens=8))
                 m = done.metrics
                 row[f"{side}_ttft_s"] = m.ttft_s
+                row[f"{side}_prompt_tokens"] = m.prompt_tokens
                 row[f"{side}_new_tokens"] = m.prompt_tokens - m.cached_tokens
                 row[f"{side}_image_encode_s"] = m.image_encode_s
                 row[f"others_{side}"] = None if others is None else round(others, 3)
-            row["ratio"] = row["image_ttft_s"] / row["text_ttft_s"] if row["text_ttft_s"] else None
-            row["clean"] = max(row["others_text"] or 0, row["others_image"] or 0) <= QUIET_LIMIT
+            text = row["text_ttft_s"]
+            row["ratio"] = row["image_ttft_s"] / text if text else None
+            row["long_ratio"] = row["long_ttft_s"] / text if text else None
+            row["long_encoded_ratio"] = row["long_encoded_ttft_s"] / text if text else None
+            row["clean"] = max(row[f"others_{side}"] or 0 for side in sides) <= QUIET_LIMIT
             rows.append(row)
             log(f"  round {r + 1}/{rounds}: with the image read ahead {row['image_ttft_s']:.4f}s "
                 f"(encode + read took {row['ready_after_s']}s before Send), without it "
-                f"{row['text_ttft_s']:.4f}s, x{row['ratio']:.2f}")
+                f"{text:.4f}s, x{row['ratio']:.2f}; controls: as long x{row['long_ratio']:.2f}, "
+                f"as long after an encode x{row['long_encoded_ratio']:.2f}")
     return {"rounds": rows}
 
 
@@ -1060,12 +1086,22 @@ def summarise(results: dict) -> list[dict]:
         ratio = median(ratios)
         sides = {"switch": ("switch", "live"), "restart_thread": ("restored", "fresh"),
                  "ahead": ("image", "text")}[key]
+        controls = ""
+        if key == "ahead" and all(r.get("long_encoded_ratio") for r in rows):
+            long_ratio = median([r["long_ratio"] for r in rows])
+            encoded_ratio = median([r["long_encoded_ratio"] for r in rows])
+            left = median([r["image_ttft_s"] / r["long_encoded_ttft_s"] for r in rows])
+            controls = (
+                f"; controls, same question without the image: in a thread as long as the picture "
+                f"x{long_ratio:.3f} (llama.cpp reading it with that much in memory), the same just "
+                f"after another picture was encoded x{encoded_ratio:.3f}; the image side against "
+                f"that last control x{left:.3f} (what is left to the picture itself)")
         out.append(metric(
             label, median([r[f"{sides[0]}_ttft_s"] for r in rows]),
             median([r[f"{sides[1]}_ttft_s"] for r in rows]), ratio, target,
             ratio is not None and ratio <= limit, "s",
             f"median ratio of {basis}; ratio IQR {quartiles(ratios)}; the 'tool' column holds the "
-            f"{sides[1]} side"))
+            f"{sides[1]} side" + controls))
     cost = results.get("snapshot_cost")
     if cost and cost.get("rows"):
         longest = cost["rows"][-1]
