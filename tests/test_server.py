@@ -658,3 +658,51 @@ def test_a_lane_counts_tokens_without_waiting_for_its_turn(engine: RecordingEngi
         assert event.prompt_tokens == counted.prompt_tokens
     finally:
         lane.close()
+
+
+class _CountingClient(EngineClient):
+    """An engine client that counts how often it is read."""
+
+    reads = 0
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        self.reads += 1
+        return super().next_event(timeout)
+
+
+def test_a_waiting_reader_is_woken_once_however_often_it_is_woken() -> None:
+    client = EngineClient()  # no engine process: only a wake can end the wait
+    got: list[Event | None] = []
+    reader = threading.Thread(target=lambda: got.append(client.next_event()))
+    reader.start()
+    for _ in range(3):
+        client.wake()
+    reader.join(timeout=30)
+    assert not reader.is_alive() and got == [None]
+    assert client.next_event(timeout=0) is None  # the three wakes left nothing behind to consume
+    client.close()
+
+
+def test_the_shared_engine_sleeps_until_the_engine_or_a_caller_has_something(models: Models) -> None:
+    """Its pump reads the engine when an event comes or a command wakes it, never on a timer: a
+    poll every 20 ms took ~0.7% of the cores a 45 s image encode runs on (2 cores, measured)."""
+    client = _CountingClient()
+    with SharedEngine(client) as shared:
+        loaded = threading.Event()
+        shared.subscribe(lambda event: loaded.set() if isinstance(event, ModelLoaded) else None)
+        shared.load(LoadRequest.of(models.tiny, None, RUNTIME))
+        assert loaded.wait(120)
+        idle_from = client.reads
+        threading.Event().wait(0.5)  # a pump on a timer would read the engine 10-25 times meanwhile
+        assert client.reads - idle_from == 0
+        ended: list[Event] = []
+        finished = threading.Event()
+
+        def sink(event: Event) -> None:
+            if isinstance(event, (Done, EngineError)):
+                ended.append(event)
+                finished.set()
+
+        shared.submit([ChatMessage.user("Hello")], "", GenerationSettings(max_tokens=4, **GREEDY), sink)
+        assert finished.wait(120), "a reply submitted to a sleeping pump was never started"
+        assert isinstance(ended[0], Done) and ended[0].metrics.decode_tokens > 0

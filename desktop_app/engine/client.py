@@ -4,8 +4,10 @@ The engine is a ``spawn``ed child (the same on Windows, macOS and Linux, and fro
 native crash in llama.cpp costs a restart, never the window or the conversation.  This module
 never imports llama.cpp.
 
-Threading: ``next_event`` is meant for one reader thread; ``cancel`` may be called from any thread
-(it only sets a shared flag, or kills the child for a stop that cannot wait).
+Threading: ``next_event`` is meant for one reader thread; ``cancel`` and ``wake`` may be called
+from any thread (``cancel`` only sets a shared flag, or kills the child for a stop that cannot
+wait).  Reading never polls: it sleeps in the OS until the child sends something, exits, or
+``wake`` is called, so an engine at work shares its cores with nothing here.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import logging
 import multiprocessing
 import signal
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 
 from desktop_app.engine.cancel import CancelFlag
 from desktop_app.engine.images import PreparedImage
@@ -49,8 +50,6 @@ from desktop_app.errors import Sentence
 from desktop_app.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
-
-_POLL_S = 0.05
 
 
 def describe_exit(code: int | None) -> Sentence:
@@ -86,6 +85,9 @@ class EngineClient(EventReader):
         self._active: _Active | None = None
         self._killed_for_cancel = False
         self.loaded: ModelLoaded | None = None
+        self._wake_reader, self._wake_writer = self._mp.Pipe(duplex=False)
+        self._wake_lock = threading.Lock()
+        self._woken = False
 
     # ------------------------------------------------------------------------- process
     @property
@@ -234,29 +236,39 @@ class EngineClient(EventReader):
 
     # -------------------------------------------------------------------------- events
     def next_event(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None after ``timeout`` seconds; a dead engine becomes an event."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                conn, proc = self._conn, self._proc
-            if conn is None or proc is None:
-                return None if self._active is None else self._lost(None)
-            wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
+        """The next event, or None after ``timeout`` seconds or after :meth:`wake`; a dead
+        engine becomes an event."""
+        with self._lock:
+            conn, proc = self._conn, self._proc
+        if conn is None or proc is None:
+            if self._active is not None:
+                return self._lost(None)
+            waitables: list[Connection | int] = [self._wake_reader]  # only a wake can come
+        else:
+            waitables = [conn, proc.sentinel, self._wake_reader]
+        ready = wait(waitables, timeout)
+        if conn is not None and conn in ready:
             try:
-                if conn.poll(wait):
-                    return self._track(conn.recv())
+                return self._track(conn.recv())
             except (EOFError, OSError):
                 return self._lost(self._reap())
-            if not proc.is_alive():
-                # Drain what it sent before dying; then report the death.
-                try:
-                    while conn.poll(0):
-                        return self._track(conn.recv())
-                except (EOFError, OSError):
-                    pass
-                return self._lost(self._reap())
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
+        if proc is not None and proc.sentinel in ready:
+            # It exited: what it sent before dying was read above, one event a call; now the death.
+            return self._lost(self._reap())
+        if self._wake_reader in ready:
+            with self._wake_lock:
+                self._wake_reader.recv_bytes()
+                self._woken = False
+        return None
+
+    def wake(self) -> None:
+        """Make the ``next_event`` waiting now (or the next one) return None at once, however
+        often this is called before it does: a reader that also waits for other work (the
+        shared engine's pump, for its callers' commands) needs no polling."""
+        with self._wake_lock:
+            if not self._woken:
+                self._woken = True
+                self._wake_writer.send_bytes(b"w")
 
     def _track(self, event: Event) -> Event:
         active = self._active

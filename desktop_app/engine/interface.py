@@ -123,7 +123,13 @@ class Engine(Protocol):
         ...
 
     def next_event(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None after ``timeout`` seconds."""
+        """The next event, or None after ``timeout`` seconds or after :meth:`wake`."""
+        ...
+
+    def wake(self) -> None:
+        """Have the ``next_event`` waiting in another thread (or the next call) return None at
+        once: a reader that waits for other work too (the shared engine's pump, for commands)
+        then sleeps instead of polling.  Callable from any thread."""
         ...
 
     def wait_loaded(self, timeout: float | None = None) -> ModelLoaded | EngineError:

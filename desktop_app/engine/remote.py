@@ -116,7 +116,7 @@ class RemoteEngine(EventReader):
     """
 
     def __init__(self) -> None:
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._events: queue.Queue[Event | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._connection: _Connection | None = None
@@ -309,6 +309,10 @@ class RemoteEngine(EventReader):
         if isinstance(event, ModelLoaded):
             self.loaded = event
         return event
+
+    def wake(self) -> None:
+        """Have the waiting ``next_event`` return None at once."""
+        self._events.put(None)
 
     def close(self) -> None:
         """Stop the reply in progress and drop the connection."""
