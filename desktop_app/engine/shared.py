@@ -25,6 +25,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -270,6 +271,7 @@ class SharedEngine:
                 event = self._engine.next_event(timeout=None)
             except Exception:
                 log.exception("reading from the engine failed")
+                time.sleep(0.05)  # never a hot loop on a broken engine
                 event = None
             if event is not None:
                 self._route(event)

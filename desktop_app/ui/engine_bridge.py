@@ -38,10 +38,6 @@ from desktop_app.ui import localized
 
 log = logging.getLogger(__name__)
 
-_POLL_S = 0.05
-"""How long the reader holds the client before letting a queued request through."""
-
-
 class EngineBridge(QObject):
     """Owns an :class:`~desktop_app.engine.interface.Engine` (by default the local
     :class:`EngineClient`, or a lane of a :class:`SharedEngine` the API server also uses) and
@@ -219,6 +215,7 @@ class EngineBridge(QObject):
         self._closing.set()
         self._stop_wanted.set()
         self.client.cancel()
+        self.client.wake()  # the reader may be waiting for an event that will not come
         self._requests.put(None)
         self._sender.join(timeout=10)
         self._reader.join(timeout=10)
@@ -235,6 +232,7 @@ class EngineBridge(QObject):
             if job is None or self._closing.is_set():
                 return
             self._sending.set()
+            self.client.wake()  # the reader waits in next_event holding the client: let go now
             try:
                 with self._io:
                     job()
@@ -245,19 +243,16 @@ class EngineBridge(QObject):
         while not self._closing.is_set():
             while self._sending.is_set() and not self._closing.is_set():
                 time.sleep(0.002)
-            started = time.monotonic()
             with self._io:
                 try:
-                    event = self.client.next_event(timeout=_POLL_S)
+                    # Until an event, or a wake from the sender (a request to send) or shutdown.
+                    event = self.client.next_event()
                 except Exception:
                     log.exception("reading from the engine failed")
+                    self._closing.wait(0.05)  # never a hot loop on a broken client
                     event = None
-            if event is None:
-                # No engine running: next_event returns at once, so pace the loop here.
-                if time.monotonic() - started < _POLL_S / 2:
-                    self._closing.wait(_POLL_S)
-                continue
-            self._dispatch(event)
+            if event is not None:
+                self._dispatch(event)
 
     def _dispatch(self, event: object) -> None:
         key = self._counts.pop(getattr(event, "request_id", None) or 0, None)
