@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from llama_cpp import mtmd_cpp
 
+from desktop_app.engine.backend import _TextSpan, chunk_spans
 from desktop_app.gguf_fixtures import (
     BOS_ID,
     CONTROL_TOKENS,
@@ -81,17 +82,10 @@ def _tokenize_and_eval(
         bitmaps = (mtmd_cpp.mtmd_bitmap_p_ctypes * 1)(bitmap)
         assert mtmd_cpp.mtmd_tokenize(ctx, chunks, ctypes.byref(inp), bitmaps, 1) == 0
 
-        out: list[tuple[str, list[int] | int]] = []
-        for i in range(mtmd_cpp.mtmd_input_chunks_size(chunks)):
-            chunk = mtmd_cpp.mtmd_input_chunks_get(chunks, i)
-            kind = mtmd_cpp.mtmd_input_chunk_get_type(chunk)
-            if kind == mtmd_cpp.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                n = ctypes.c_size_t()
-                ptr = mtmd_cpp.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                out.append(("text", [ptr[j] for j in range(n.value)]))
-            else:
-                assert kind == mtmd_cpp.MTMD_INPUT_CHUNK_TYPE_IMAGE
-                out.append(("image", mtmd_cpp.mtmd_input_chunk_get_n_tokens(chunk)))
+        out: list[tuple[str, list[int] | int]] = [
+            ("text", span.tokens) if isinstance(span, _TextSpan) else ("image", span.n_tokens)
+            for span in chunk_spans(chunks)
+        ]
 
         new_n_past = llama_cpp.llama_pos(0)
         rc = mtmd_cpp.mtmd_helper_eval_chunks(
